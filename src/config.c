@@ -1,0 +1,636 @@
+/*
+ * config.c - libconfig file -> validated struct config.
+ *
+ * Every key has a default and a range; a wrong type, an out-of-range
+ * value, an unknown key or a syntax error stops the load with
+ * "FILE:LINE: message".  The first error wins, as in nginx -t.
+ */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "config.h"
+#include "service.h"
+
+struct conf_ctx {
+	const char	*file;
+	char		*err;
+	size_t		 errsize;
+};
+
+struct conf_name {
+	const char	*name;
+	int		 value;
+};
+
+static const struct conf_name conf_facilities[] = {
+	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+	{ "cron", LOG_CRON }, { "daemon", LOG_DAEMON }, { "ftp", LOG_FTP },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	{ "lpr", LOG_LPR }, { "mail", LOG_MAIL }, { "news", LOG_NEWS },
+	{ "syslog", LOG_SYSLOG }, { "user", LOG_USER }, { "uucp", LOG_UUCP },
+	{ NULL, 0 }
+};
+
+static const struct conf_name conf_levels[] = {
+	{ "emerg", LOG_EMERG }, { "alert", LOG_ALERT }, { "crit", LOG_CRIT },
+	{ "err", LOG_ERR }, { "error", LOG_ERR }, { "warning", LOG_WARNING },
+	{ "notice", LOG_NOTICE }, { "info", LOG_INFO }, { "debug", LOG_DEBUG },
+	{ NULL, 0 }
+};
+
+static const char *const conf_root_keys[] = { "listen", "workers",
+	"service", "greeting", "timeouts", "log", "user", "group",
+	"pid_file", NULL };
+static const char *const conf_listen_keys[] = { "address", "port",
+	"backlog", NULL };
+static const char *const conf_greeting_keys[] = { "banner",
+	"max_message", NULL };
+static const char *const conf_timeout_keys[] = { "read", "write",
+	"shutdown", NULL };
+static const char *const conf_log_keys[] = { "facility", "level", NULL };
+
+static int
+conf_error(struct conf_ctx *ctx, const config_setting_t *s,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+conf_error(struct conf_ctx *ctx, const config_setting_t *s,
+    const char *fmt, ...)
+{
+	const char	*file = ctx->file;
+	va_list		 ap;
+	int		 n;
+
+	if (s != NULL && config_setting_source_file(s) != NULL)
+		file = config_setting_source_file(s);
+	if (s != NULL && config_setting_source_line(s) > 0)
+		n = snprintf(ctx->err, ctx->errsize, "%s:%u: ", file,
+		    config_setting_source_line(s));
+	else
+		n = snprintf(ctx->err, ctx->errsize, "%s: ", file);
+	if (n < 0 || (size_t)n >= ctx->errsize)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(ctx->err + n, ctx->errsize - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+conf_known_keys(struct conf_ctx *ctx, const config_setting_t *group,
+    const char *prefix, const char *const *keys)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t	*s = config_setting_get_elem(group, i);
+		const char		*name = config_setting_name(s);
+		size_t			 k;
+
+		for (k = 0; keys[k] != NULL; k++)
+			if (strcmp(keys[k], name) == 0)
+				break;
+		if (keys[k] == NULL)
+			return conf_error(ctx, s, "unknown key \"%s%s\"",
+			    prefix, name);
+	}
+	return 0;
+}
+
+/*
+ * libconfig 1.5 reads an integer literal that does not fit in 32 bits
+ * by silently wrapping it (4294967297 becomes 1), in any setting.  Scan
+ * the file text once, skipping strings and comments, and refuse such a
+ * literal unless it carries libconfig's 64-bit "L" suffix.
+ */
+static int
+conf_check_wide_literals(struct conf_ctx *ctx, const char *text)
+{
+	const char	*p = text;
+	unsigned	 line = 1;
+
+	while (*p != '\0') {
+		if (*p == '\n') {
+			line++;
+			p++;
+		} else if (*p == '"') {
+			for (p++; *p != '\0' && *p != '"'; p++) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				else if (*p == '\n')
+					line++;
+			}
+			if (*p == '"')
+				p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			p += strcspn(p, "\n");
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (p += 2; *p != '\0' && !(p[0] == '*' && p[1] == '/');
+			    p++)
+				if (*p == '\n')
+					line++;
+			if (*p != '\0')
+				p += 2;
+		} else if (isdigit((unsigned char)*p) && (p == text ||
+		    !(isalnum((unsigned char)p[-1]) || p[-1] == '_' ||
+		    p[-1] == '.'))) {
+			const char	*start = p;
+			bool		 hex = p[0] == '0' && (p[1] == 'x' ||
+			    p[1] == 'X');
+			bool		 real = false;
+			unsigned long long v;
+
+			for (; isalnum((unsigned char)*p) || *p == '.'; p++) {
+				if (*p == '.' || (!hex && (*p == 'e' ||
+				    *p == 'E')))
+					real = true;
+				if (!hex && (*p == 'e' || *p == 'E') &&
+				    (p[1] == '+' || p[1] == '-'))
+					p++;
+			}
+			if (real || p[-1] == 'L')
+				continue;
+			errno = 0;
+			v = strtoull(start, NULL, 0);
+			if (errno == ERANGE || v > 2147483648ULL ||
+			    (v == 2147483648ULL && !(start > text &&
+			    start[-1] == '-'))) {
+				snprintf(ctx->err, ctx->errsize, "%s:%u: %.*s "
+				    "does not fit in 32 bits (write %.*sL for a "
+				    "64-bit value)", ctx->file, line,
+				    (int)(p - start), start, (int)(p - start),
+				    start);
+				return -1;
+			}
+		} else
+			p++;
+	}
+	return 0;
+}
+
+static int
+conf_check_file_text(struct conf_ctx *ctx, FILE *fp)
+{
+	char	*text = NULL;
+	size_t	 size = 0;
+	FILE	*mem;
+	char	 buf[4096];
+	size_t	 n;
+	int	 rc;
+
+	if ((mem = open_memstream(&text, &size)) == NULL)
+		return conf_error(ctx, NULL, "open_memstream: %s",
+		    strerror(errno));
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		fwrite(buf, 1, n, mem);
+	if (ferror(fp) || fclose(mem) != 0) {
+		free(text);
+		return conf_error(ctx, NULL, "cannot read: %s",
+		    strerror(errno));
+	}
+	rc = conf_check_wide_literals(ctx, text);
+	free(text);
+	return rc;
+}
+
+/* Look up an optional scalar member; NULL if absent. */
+static const config_setting_t *
+conf_member(const config_setting_t *group, const char *name)
+{
+	return group == NULL ? NULL :
+	    config_setting_get_member((config_setting_t *)group, name);
+}
+
+static int
+conf_int(struct conf_ctx *ctx, const config_setting_t *group,
+    const char *path, const char *name, long long min, long long max,
+    long long *out)
+{
+	const config_setting_t	*s = conf_member(group, name);
+	long long		 v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return conf_error(ctx, s, "%s must be an integer", path);
+	v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return conf_error(ctx, s, "%s = %lld is out of range "
+		    "(%lld..%lld)", path, v, min, max);
+	*out = v;
+	return 0;
+}
+
+static int
+conf_seconds(struct conf_ctx *ctx, const config_setting_t *group,
+    const char *path, const char *name, double min, double max,
+    double *out)
+{
+	const config_setting_t	*s = conf_member(group, name);
+	double			 v;
+
+	if (s == NULL)
+		return 0;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	default:
+		return conf_error(ctx, s, "%s must be a number of seconds",
+		    path);
+	}
+	if (!isfinite(v) || v < min || v > max)
+		return conf_error(ctx, s, "%s = %g is out of range "
+		    "(%g..%g seconds)", path, v, min, max);
+	*out = v;
+	return 0;
+}
+
+static int
+conf_string(struct conf_ctx *ctx, const config_setting_t *group,
+    const char *path, const char *name, size_t maxlen, char **out)
+{
+	const config_setting_t	*s = conf_member(group, name);
+	const char		*v;
+	char			*copy;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return conf_error(ctx, s, "%s must be a string", path);
+	v = config_setting_get_string(s);
+	if (strlen(v) > maxlen)
+		return conf_error(ctx, s, "%s is longer than %zu bytes",
+		    path, maxlen);
+	if ((copy = strdup(v)) == NULL)
+		return conf_error(ctx, s, "strdup: %s", strerror(errno));
+	free(*out);
+	*out = copy;
+	return 0;
+}
+
+static int
+conf_group(struct conf_ctx *ctx, const config_setting_t *root,
+    const char *name, const char *const *keys,
+    const config_setting_t **out)
+{
+	const config_setting_t	*g = conf_member(root, name);
+	char			 prefix[64];
+
+	*out = NULL;
+	if (g == NULL)
+		return 0;
+	if (!config_setting_is_group(g))
+		return conf_error(ctx, g, "%s must be a group { ... }", name);
+	snprintf(prefix, sizeof(prefix), "%s.", name);
+	if (conf_known_keys(ctx, g, prefix, keys) == -1)
+		return -1;
+	*out = g;
+	return 0;
+}
+
+static int
+conf_name_lookup(struct conf_ctx *ctx, const config_setting_t *group,
+    const char *path, const char *name, const struct conf_name *table,
+    int *out)
+{
+	char	*v = NULL;
+
+	if (conf_string(ctx, group, path, name, 32, &v) == -1)
+		return -1;
+	if (v == NULL)
+		return 0;
+	for (; table->name != NULL; table++)
+		if (strcasecmp(table->name, v) == 0) {
+			*out = table->value;
+			free(v);
+			return 0;
+		}
+	free(v);
+	return conf_error(ctx, conf_member(group, name),
+	    "%s: unknown name \"%s\"", path, config_setting_get_string(
+	    conf_member(group, name)));
+}
+
+static int
+conf_listen_one(struct conf_ctx *ctx, const config_setting_t *g,
+    struct config_listen *cl)
+{
+	unsigned char	 addr[sizeof(struct in6_addr)];
+	char		 canon[INET6_ADDRSTRLEN];
+	long long	 v;
+	int		 family;
+
+	if (!config_setting_is_group(g))
+		return conf_error(ctx, g, "listen entries must be groups "
+		    "{ address = ...; port = ...; }");
+	if (conf_known_keys(ctx, g, "listen.", conf_listen_keys) == -1 ||
+	    conf_string(ctx, g, "listen.address", "address", 64,
+	    &cl->cl_address) == -1)
+		return -1;
+	/* Keep the canonical spelling, so that "::1" and "0::1" compare
+	 * equal when a reload decides which sockets to keep. */
+	if (inet_pton(AF_INET, cl->cl_address, addr) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, cl->cl_address, addr) == 1)
+		family = AF_INET6;
+	else
+		return conf_error(ctx, conf_member(g, "address"),
+		    "listen.address \"%s\" is not a numeric IPv4 or IPv6 "
+		    "address", cl->cl_address);
+	if (inet_ntop(family, addr, canon, sizeof(canon)) != NULL) {
+		char *copy = strdup(canon);
+
+		if (copy == NULL)
+			return conf_error(ctx, g, "strdup: %s",
+			    strerror(errno));
+		free(cl->cl_address);
+		cl->cl_address = copy;
+	}
+	v = cl->cl_port;
+	if (conf_int(ctx, g, "listen.port", "port", 0, 65535, &v) == -1)
+		return -1;
+	cl->cl_port = (uint16_t)v;
+	v = cl->cl_backlog;
+	if (conf_int(ctx, g, "listen.backlog", "backlog", 1, 65535, &v) == -1)
+		return -1;
+	cl->cl_backlog = (int)v;
+	return 0;
+}
+
+static int
+conf_listen(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*s = conf_member(root, "listen");
+	int			 n;
+
+	if (s == NULL)
+		return 0;		/* the default listener stays */
+	if (config_setting_is_group(s))
+		return conf_listen_one(ctx, s, &c->c_listen[0]);
+	if (!config_setting_is_list(s))
+		return conf_error(ctx, s, "listen must be a group { ... } "
+		    "or a list ( { ... }, ... )");
+	n = config_setting_length(s);
+	if (n < 1 || n > CONFIG_MAX_LISTEN)
+		return conf_error(ctx, s, "listen must have 1..%d entries",
+		    CONFIG_MAX_LISTEN);
+	for (int i = 1; i < n; i++) {
+		c->c_listen[i] = c->c_listen[0];
+		if ((c->c_listen[i].cl_address = strdup("127.0.0.1")) == NULL)
+			return conf_error(ctx, s, "strdup: %s",
+			    strerror(errno));
+	}
+	c->c_nlisten = n;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+
+		if (conf_listen_one(ctx, e, &c->c_listen[i]) == -1)
+			return -1;
+		for (int j = 0; j < i; j++)
+			if (config_same_listen(&c->c_listen[i],
+			    &c->c_listen[j]) && c->c_listen[i].cl_port != 0)
+				return conf_error(ctx, e, "listen %s port %u "
+				    "appears twice", c->c_listen[i].cl_address,
+				    c->c_listen[i].cl_port);
+	}
+	return 0;
+}
+
+static int
+conf_greeting(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*g;
+	long long		 v = (long long)c->c_max_message;
+
+	if (conf_group(ctx, root, "greeting", conf_greeting_keys, &g) == -1 ||
+	    conf_string(ctx, g, "greeting.banner", "banner",
+	    CONFIG_MAX_BANNER, &c->c_banner) == -1 ||
+	    conf_int(ctx, g, "greeting.max_message", "max_message", 1,
+	    CONFIG_MAX_MESSAGE, &v) == -1)
+		return -1;
+	c->c_max_message = (size_t)v;
+	return 0;
+}
+
+static int
+conf_timeouts(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*g;
+
+	if (conf_group(ctx, root, "timeouts", conf_timeout_keys, &g) == -1 ||
+	    conf_seconds(ctx, g, "timeouts.read", "read", 0.001, 3600,
+	    &c->c_timeout_read) == -1 ||
+	    conf_seconds(ctx, g, "timeouts.write", "write", 0.001, 3600,
+	    &c->c_timeout_write) == -1 ||
+	    conf_seconds(ctx, g, "timeouts.shutdown", "shutdown", 0, 3600,
+	    &c->c_timeout_shutdown) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+conf_log(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*g;
+
+	if (conf_group(ctx, root, "log", conf_log_keys, &g) == -1 ||
+	    conf_name_lookup(ctx, g, "log.facility", "facility",
+	    conf_facilities, &c->c_log_facility) == -1 ||
+	    conf_name_lookup(ctx, g, "log.level", "level", conf_levels,
+	    &c->c_log_level) == -1)
+		return -1;
+	return 0;
+}
+
+/* Resolve user and group now, so that -t reports a missing account. */
+static int
+conf_identity(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+
+	if (conf_string(ctx, root, "user", "user", 64, &c->c_user) == -1 ||
+	    conf_string(ctx, root, "group", "group", 64, &c->c_group) == -1)
+		return -1;
+	if (c->c_user != NULL) {
+		errno = 0;
+		if ((pw = getpwnam(c->c_user)) == NULL)
+			return conf_error(ctx, conf_member(root, "user"),
+			    "user \"%s\" does not exist", c->c_user);
+		c->c_uid = pw->pw_uid;
+		c->c_gid = pw->pw_gid;
+	}
+	if (c->c_group != NULL) {
+		if (c->c_user == NULL)
+			return conf_error(ctx, conf_member(root, "group"),
+			    "group needs user to be set too");
+		if ((gr = getgrnam(c->c_group)) == NULL)
+			return conf_error(ctx, conf_member(root, "group"),
+			    "group \"%s\" does not exist", c->c_group);
+		c->c_gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+static int
+conf_root(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	long long	 workers = c->c_workers;
+
+	if (conf_known_keys(ctx, root, "", conf_root_keys) == -1 ||
+	    conf_listen(ctx, root, c) == -1 ||
+	    conf_int(ctx, root, "workers", "workers", 1, CONFIG_MAX_WORKERS,
+	    &workers) == -1 ||
+	    conf_string(ctx, root, "service", "service", 32,
+	    &c->c_service) == -1 ||
+	    conf_greeting(ctx, root, c) == -1 ||
+	    conf_timeouts(ctx, root, c) == -1 ||
+	    conf_log(ctx, root, c) == -1 ||
+	    conf_identity(ctx, root, c) == -1 ||
+	    conf_string(ctx, root, "pid_file", "pid_file", PATH_MAX,
+	    &c->c_pid_file) == -1)
+		return -1;
+	c->c_workers = (unsigned)workers;
+	if (service_find(c->c_service) == NULL)
+		return conf_error(ctx, conf_member(root, "service"),
+		    "service \"%s\" is unknown (known: %s)", c->c_service,
+		    service_names());
+	if (c->c_pid_file != NULL && c->c_pid_file[0] != '/')
+		return conf_error(ctx, conf_member(root, "pid_file"),
+		    "pid_file must be an absolute path");
+	return 0;
+}
+
+static struct config *
+conf_defaults(const char *file)
+{
+	struct config	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->c_file = strdup(file);
+	c->c_listen[0].cl_address = strdup("127.0.0.1");
+	c->c_listen[0].cl_port = 9001;
+	c->c_listen[0].cl_backlog = 128;
+	c->c_nlisten = 1;
+	c->c_workers = 4;
+	c->c_service = strdup("greeting");
+	c->c_banner = strdup("Welcome to Network Server!!");
+	c->c_max_message = 256;
+	c->c_timeout_read = 5.0;
+	c->c_timeout_write = 5.0;
+	c->c_timeout_shutdown = 10.0;
+	c->c_log_facility = LOG_DAEMON;
+	c->c_log_level = LOG_INFO;
+	if (c->c_file == NULL || c->c_listen[0].cl_address == NULL ||
+	    c->c_service == NULL || c->c_banner == NULL) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct config *
+config_load(const char *file, char *err, size_t errsize)
+{
+	struct conf_ctx	 ctx = { file, err, errsize };
+	struct config	*c = NULL;
+	config_t	 cf;
+	FILE		*fp;
+
+	/* libconfig reports I/O errors without errno; open it ourselves
+	 * first so that "Permission denied" reaches the operator. */
+	if ((fp = fopen(file, "re")) == NULL) {
+		conf_error(&ctx, NULL, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+
+	config_init(&cf);
+	if (config_read_file(&cf, file) != CONFIG_TRUE) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			conf_error(&ctx, NULL, "cannot read: %s",
+			    config_error_text(&cf));
+		else
+			snprintf(err, errsize, "%s:%d: %s",
+			    config_error_file(&cf) ? config_error_file(&cf) :
+			    file, config_error_line(&cf),
+			    config_error_text(&cf));
+		goto fail;
+	}
+	if (conf_check_file_text(&ctx, fp) == -1)
+		goto fail;
+	if ((c = conf_defaults(file)) == NULL) {
+		conf_error(&ctx, NULL, "out of memory");
+		goto fail;
+	}
+	if (conf_root(&ctx, config_root_setting(&cf), c) == -1)
+		goto fail;
+	config_destroy(&cf);
+	fclose(fp);
+	return c;
+fail:
+	config_destroy(&cf);
+	fclose(fp);
+	config_free(c);
+	return NULL;
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < CONFIG_MAX_LISTEN; i++)
+		free(c->c_listen[i].cl_address);
+	free(c->c_file);
+	free(c->c_service);
+	free(c->c_banner);
+	free(c->c_user);
+	free(c->c_group);
+	free(c->c_pid_file);
+	free(c);
+}
+
+bool
+config_same_listen(const struct config_listen *a,
+    const struct config_listen *b)
+{
+	return a->cl_port == b->cl_port &&
+	    strcmp(a->cl_address, b->cl_address) == 0;
+}
+
+const char *
+config_level_name(int level)
+{
+	for (const struct conf_name *n = conf_levels; n->name != NULL; n++)
+		if (n->value == level)
+			return n->name;
+	return "?";
+}

@@ -1,0 +1,57 @@
+/*
+ * config.h - the configuration file, parsed and validated once into an
+ * immutable structure.  A reload builds a new one; nothing is changed in
+ * place.
+ */
+#ifndef PREFORKD_CONFIG_H
+#define PREFORKD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CONFIG_MAX_LISTEN	16
+#define CONFIG_MAX_WORKERS	1024
+#define CONFIG_MAX_MESSAGE	65536
+#define CONFIG_MAX_BANNER	1024
+
+struct config_listen {
+	char		*cl_address;	/* numeric IPv4 or IPv6 literal */
+	uint16_t	 cl_port;	/* 0: any free port */
+	int		 cl_backlog;
+};
+
+struct config {
+	char			*c_file;
+	struct config_listen	 c_listen[CONFIG_MAX_LISTEN];
+	size_t			 c_nlisten;
+	unsigned		 c_workers;
+	char			*c_service;
+	char			*c_banner;
+	size_t			 c_max_message;
+	double			 c_timeout_read;
+	double			 c_timeout_write;
+	double			 c_timeout_shutdown;
+	int			 c_log_facility;
+	int			 c_log_level;
+	char			*c_user;	/* NULL: keep the starting user */
+	char			*c_group;
+	uid_t			 c_uid;
+	gid_t			 c_gid;
+	char			*c_pid_file;	/* NULL: no pid file */
+};
+
+/*
+ * Parse and validate file.  On failure return NULL and put one line,
+ * "FILE:LINE: message" (or "FILE: message"), in err.
+ */
+struct config	*config_load(const char *file, char *err, size_t errsize);
+void		 config_free(struct config *);
+
+
+bool		 config_same_listen(const struct config_listen *,
+		    const struct config_listen *);
+const char	*config_level_name(int level);
+
+#endif

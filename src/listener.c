@@ -1,0 +1,171 @@
+/*
+ * listener.c - socket(), bind(), listen(); reuse across reloads.
+ */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "listener.h"
+#include "log.h"
+
+static int
+listener_sockaddr(const struct config_listen *cl,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, cl->cl_address, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(cl->cl_port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, cl->cl_address, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(cl->cl_port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	errno = EAFNOSUPPORT;
+	return -1;
+}
+
+/* The listening socket is non-blocking: workers wait in epoll and more
+ * than one may race for the same connection. */
+static int
+listener_bind(struct listener *l)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, on = 1;
+
+	if (listener_sockaddr(&l->l_conf, &ss, &len) == -1) {
+		log_warn("listen %s", l->l_conf.cl_address);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1) {
+		log_warn("setsockopt(SO_REUSEADDR)");
+		goto fail;
+	}
+	/* "::" means IPv6 only; list "0.0.0.0" too for both families. */
+	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1) {
+		log_warn("setsockopt(IPV6_V6ONLY)");
+		goto fail;
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
+		log_warn("bind %s port %u", l->l_conf.cl_address,
+		    l->l_conf.cl_port);
+		goto fail;
+	}
+	if (listen(fd, l->l_conf.cl_backlog) == -1) {
+		log_warn("listen");
+		goto fail;
+	}
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("getsockname");
+		goto fail;
+	}
+	conn_format_addr((struct sockaddr *)&ss, l->l_name, sizeof(l->l_name));
+	l->l_fd = fd;
+	log_info("listening on %s backlog=%d", l->l_name,
+	    l->l_conf.cl_backlog);
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+static struct listener *
+listener_find(struct listeners *set, const struct config_listen *cl)
+{
+	if (set == NULL)
+		return NULL;
+	for (size_t i = 0; i < set->ls_n; i++)
+		if (set->ls[i].l_fd != -1 &&
+		    config_same_listen(&set->ls[i].l_conf, cl))
+			return &set->ls[i];
+	return NULL;
+}
+
+/* Take over an already bound socket; a changed backlog applies now. */
+static int
+listener_adopt(struct listener *l, struct listener *from)
+{
+	if (l->l_conf.cl_backlog != from->l_conf.cl_backlog &&
+	    listen(from->l_fd, l->l_conf.cl_backlog) == -1) {
+		log_warn("listen %s", from->l_name);
+		return -1;
+	}
+	l->l_fd = from->l_fd;
+	memcpy(l->l_name, from->l_name, sizeof(l->l_name));
+	log_info("keeping %s backlog=%d", l->l_name, l->l_conf.cl_backlog);
+	return 0;
+}
+
+int
+listeners_open(struct listeners *set, const struct config *cfg,
+    struct listeners *old)
+{
+	struct listener	*from[CONFIG_MAX_LISTEN] = { NULL };
+	size_t		 i;
+
+	memset(set, 0, sizeof(*set));
+	for (i = 0; i < cfg->c_nlisten; i++) {
+		struct listener *l = &set->ls[i];
+
+		l->l_fd = -1;
+		l->l_conf = cfg->c_listen[i];
+		if ((l->l_conf.cl_address = strdup(l->l_conf.cl_address))
+		    == NULL) {
+			log_warn("strdup");
+			goto fail;
+		}
+		set->ls_n = i + 1;
+		if ((from[i] = listener_find(old, &l->l_conf)) != NULL) {
+			if (listener_adopt(l, from[i]) == -1)
+				goto fail;
+			from[i]->l_fd = -1;
+		} else if (listener_bind(l) == -1)
+			goto fail;
+	}
+	return 0;
+fail:
+	/* Hand adopted sockets back; close only those opened here. */
+	for (i = 0; i < set->ls_n; i++) {
+		if (from[i] != NULL && set->ls[i].l_fd != -1) {
+			from[i]->l_fd = set->ls[i].l_fd;
+			set->ls[i].l_fd = -1;
+		}
+	}
+	listeners_close(set);
+	return -1;
+}
+
+void
+listeners_close(struct listeners *set)
+{
+	for (size_t i = 0; i < set->ls_n; i++) {
+		if (set->ls[i].l_fd != -1 && close(set->ls[i].l_fd) == -1)
+			log_warn("close %s", set->ls[i].l_name);
+		set->ls[i].l_fd = -1;
+		free(set->ls[i].l_conf.cl_address);
+		set->ls[i].l_conf.cl_address = NULL;
+	}
+	set->ls_n = 0;
+}

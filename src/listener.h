@@ -1,0 +1,34 @@
+/*
+ * listener.h - the listening sockets, opened by the master and shared by
+ * every worker.
+ */
+#ifndef PREFORKD_LISTENER_H
+#define PREFORKD_LISTENER_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "conn.h"
+
+struct listener {
+	struct config_listen	 l_conf;	/* l_conf.cl_address owned */
+	int			 l_fd;
+	char			 l_name[CONN_PEER_MAX];	/* bound address */
+};
+
+struct listeners {
+	struct listener		 ls[CONFIG_MAX_LISTEN];
+	size_t			 ls_n;
+};
+
+/*
+ * Open the sockets cfg asks for.  A socket of old (may be NULL) with the
+ * same address and port is moved over instead of being re-bound, so a
+ * reload never has a window in which the port is closed.  On failure
+ * nothing is moved and -1 is returned.
+ */
+int	listeners_open(struct listeners *, const struct config *,
+	    struct listeners *old);
+void	listeners_close(struct listeners *);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * log.h - the daemon's five-call logging API.
+ *
+ * Lines go to syslog(3) with LOG_PID, or to stderr when the daemon runs
+ * with -e (and before the configuration is known).  Never both: under
+ * systemd the journal already collects syslog.  Nothing here may be
+ * called from a signal handler.
+ */
+#ifndef PREFORKD_LOG_H
+#define PREFORKD_LOG_H
+
+#include <stdbool.h>
+#include <stdnoreturn.h>
+
+enum log_target {
+	LOG_TO_STDERR,
+	LOG_TO_SYSLOG,
+};
+
+void	log_init(const char *ident, enum log_target target, int facility,
+	    int level);
+/* A reload: new facility and level, same target. */
+void	log_reconfigure(int facility, int level);
+bool	log_enabled(int level);
+
+/* A system call failed (LOG_ERR); errno is appended as ": strerror". */
+void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Something is wrong, without an errno (LOG_WARNING). */
+void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Start-up failures and broken invariants only: log and exit(status). */
+noreturn void fatal(int status, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+noreturn void fatalx(int status, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#endif

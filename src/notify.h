@@ -1,0 +1,13 @@
+/*
+ * notify.h - readiness and status for the service manager (sd_notify).
+ * Without $NOTIFY_SOCKET every call does nothing.
+ */
+#ifndef PREFORKD_NOTIFY_H
+#define PREFORKD_NOTIFY_H
+
+void	notify_ready(const char *status);
+void	notify_reloading(void);
+void	notify_stopping(void);
+void	notify_status(const char *status);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * preforkd.c - command line, then hand over to the master.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "pidfile.h"
+
+/* What -s sends; "status" only asks whether the daemon is alive. */
+static const struct control_command {
+	const char	*cc_name;
+	int		 cc_signo;
+} control_commands[] = {
+	{ "reload", SIGHUP },
+	{ "stop", SIGTERM },
+	{ "quit", SIGQUIT },
+	{ "status", 0 },
+	{ NULL, 0 }
+};
+
+struct options {
+	const char				*o_file;
+	bool					 o_daemon;
+	bool					 o_stderr;
+	bool					 o_test;
+	const struct control_command		*o_control;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: preforkd [-f | -d] [-e] [-t] [-c file] "
+	    "[-s reload|stop|quit|status] [-h] [-V]\n"
+	    "  -c file  configuration file (default %s)\n"
+	    "  -f       stay in the foreground (default)\n"
+	    "  -d       daemonize and write the pid file\n"
+	    "  -e       log to stderr instead of syslog\n"
+	    "  -t       check the configuration file and exit\n"
+	    "  -s cmd   signal the running daemon found by its pid file\n"
+	    "  -h       this help\n"
+	    "  -V       print the version\n", PREFORKD_CONF);
+}
+
+static int
+parse_options(int argc, char *argv[], struct options *o)
+{
+	const struct control_command	*cc;
+	int				 ch;
+
+	memset(o, 0, sizeof(*o));
+	o->o_file = PREFORKD_CONF;
+	while ((ch = getopt(argc, argv, "c:defhs:tV")) != -1) {
+		switch (ch) {
+		case 'c':
+			o->o_file = optarg;
+			break;
+		case 'd':
+			o->o_daemon = true;
+			break;
+		case 'e':
+			o->o_stderr = true;
+			break;
+		case 'f':
+			o->o_daemon = false;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 's':
+			for (cc = control_commands; cc->cc_name != NULL; cc++)
+				if (strcmp(cc->cc_name, optarg) == 0)
+					break;
+			if (cc->cc_name == NULL) {
+				fprintf(stderr, "preforkd: -s: unknown command "
+				    "\"%s\"\n", optarg);
+				return -1;
+			}
+			o->o_control = cc;
+			break;
+		case 't':
+			o->o_test = true;
+			break;
+		case 'V':
+			printf("preforkd %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "preforkd: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* The classic double fork: no controlling terminal can come back. */
+static int
+daemonize(void)
+{
+	int	 fd;
+
+	for (int i = 0; i < 2; i++) {
+		switch (fork()) {
+		case -1:
+			log_warn("fork");
+			return -1;
+		case 0:
+			break;
+		default:
+			_exit(0);
+		}
+		if (i == 0 && setsid() == -1) {
+			log_warn("setsid");
+			return -1;
+		}
+	}
+	umask(022);
+	if (chdir("/") == -1) {
+		log_warn("chdir(/)");
+		return -1;
+	}
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
+		log_warn("open(/dev/null)");
+		return -1;
+	}
+	for (int std = 0; std < 3; std++)
+		if (dup2(fd, std) == -1) {
+			log_warn("dup2");
+			return -1;
+		}
+	if (fd > 2)
+		close(fd);
+	return 0;
+}
+
+static int
+control(const struct config *cfg, const struct control_command *cc)
+{
+	pid_t	 pid;
+
+	if (cfg->c_pid_file == NULL) {
+		log_warnx("%s sets no pid_file: cannot find the running "
+		    "daemon", cfg->c_file);
+		return EX_CONFIG;
+	}
+	if ((pid = pidfile_running(cfg->c_pid_file)) == -1)
+		return cc->cc_signo == 0 ? 3 : EX_UNAVAILABLE;
+	if (cc->cc_signo == 0) {
+		printf("preforkd is running pid=%ld\n", (long)pid);
+		return 0;
+	}
+	if (kill(pid, cc->cc_signo) == -1) {
+		log_warn("kill(%ld, %s)", (long)pid, cc->cc_name);
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+static int
+run(struct config *cfg, const struct options *o)
+{
+	char	 path[PATH_MAX], pidpath[PATH_MAX] = "";
+	int	 pidfd = -1, status;
+
+	/* The file is read again on SIGHUP, after chdir("/"). */
+	if (realpath(o->o_file, path) == NULL) {
+		log_warn("realpath(%s)", o->o_file);
+		return EX_OSERR;
+	}
+	if (o->o_daemon && daemonize() == -1)
+		return EX_OSERR;
+	log_init("preforkd", o->o_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG,
+	    cfg->c_log_facility, cfg->c_log_level);
+	/* The master may replace cfg on reload; the pid file stays. */
+	if (cfg->c_pid_file != NULL) {
+		snprintf(pidpath, sizeof(pidpath), "%s", cfg->c_pid_file);
+		if ((pidfd = pidfile_create(pidpath)) == -1) {
+			config_free(cfg);
+			return EX_UNAVAILABLE;
+		}
+	}
+	status = master_run(cfg, path, pidfd);
+	pidfile_remove(pidpath, pidfd);
+	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct options	 o;
+	struct config	*cfg;
+	char		 err[1024];
+
+	if (parse_options(argc, argv, &o) == -1) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (o.o_daemon && o.o_stderr) {
+		fprintf(stderr, "preforkd: -d and -e exclude each other\n");
+		return EX_USAGE;
+	}
+	log_init("preforkd", LOG_TO_STDERR, LOG_DAEMON, LOG_INFO);
+	if ((cfg = config_load(o.o_file, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "preforkd: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (o.o_test) {
+		printf("preforkd: configuration file %s test is successful\n",
+		    o.o_file);
+		config_free(cfg);
+		return 0;
+	}
+	if (o.o_control != NULL) {
+		int status = control(cfg, o.o_control);
+
+		config_free(cfg);
+		return status;
+	}
+	return run(cfg, &o);
+}

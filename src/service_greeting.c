@@ -1,0 +1,147 @@
+/*
+ * service_greeting.c - the greeting protocol, byte-compatible with the
+ * original study server and client:
+ *
+ *   server: banner + one NUL byte (the seed sends strlen + 1)
+ *   client: one message ending at NUL or LF, or at EOF
+ *   server: logs the message, escaped, and closes.
+ *
+ * The whole message must arrive before timeouts.read runs out, counted
+ * from the end of the banner; bytes past greeting.max_message are
+ * counted but not kept.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "escape.h"
+#include "log.h"
+#include "service.h"
+
+static char	*greeting_text;		/* received message */
+static char	*greeting_escaped;	/* the same, fit for a log line */
+static size_t	 greeting_banner_len;	/* including the NUL */
+
+void
+greeting_msg_init(struct greeting_msg *m, char *buf, size_t max)
+{
+	memset(m, 0, sizeof(*m));
+	m->gm_buf = buf;
+	m->gm_max = max;
+	buf[0] = '\0';
+}
+
+size_t
+greeting_msg_feed(struct greeting_msg *m, const void *data, size_t n)
+{
+	const unsigned char	*p = data;
+	size_t			 i;
+
+	for (i = 0; i < n && !m->gm_done; i++) {
+		unsigned char c = p[i];
+
+		if (c == '\0' || c == '\n') {
+			if (c == '\n' && m->gm_cr) {
+				/* Drop the CR of a CRLF ending. */
+				if (m->gm_len == m->gm_total)
+					m->gm_len--;
+				m->gm_total--;
+			}
+			m->gm_done = true;
+		} else {
+			if (m->gm_len < m->gm_max)
+				m->gm_buf[m->gm_len++] = (char)c;
+			m->gm_total++;
+			m->gm_cr = c == '\r';
+		}
+	}
+	m->gm_buf[m->gm_len] = '\0';
+	return i;
+}
+
+bool
+greeting_msg_truncated(const struct greeting_msg *m)
+{
+	return m->gm_total > m->gm_len;
+}
+
+static int
+greeting_init(const struct config *cfg)
+{
+	greeting_banner_len = strlen(cfg->c_banner) + 1;
+	greeting_text = malloc(cfg->c_max_message + 1);
+	greeting_escaped = malloc(ESCAPE_MAX(cfg->c_max_message));
+	if (greeting_text == NULL || greeting_escaped == NULL) {
+		log_warn("greeting: malloc");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+greeting_fini(void)
+{
+	free(greeting_text);
+	free(greeting_escaped);
+	greeting_text = greeting_escaped = NULL;
+}
+
+static void
+greeting_log(const struct conn *c, const struct config *cfg,
+    const struct greeting_msg *m, const char *ending)
+{
+	escape_bytes(greeting_escaped, ESCAPE_MAX(cfg->c_max_message),
+	    m->gm_buf, m->gm_len);
+	log_info("message peer=%s bytes=%zu%s%s msg=\"%s\"", c->cn_peer,
+	    m->gm_total, greeting_msg_truncated(m) ? " truncated=yes" : "",
+	    ending, greeting_escaped);
+}
+
+static void
+greeting_serve(struct conn *c, const struct config *cfg)
+{
+	struct greeting_msg	 m;
+	struct timespec		 deadline;
+	char			 chunk[4096];
+	ssize_t			 n;
+
+	deadline = clock_after(clock_now(), cfg->c_timeout_write);
+	if (conn_write(c, cfg->c_banner, greeting_banner_len, &deadline)
+	    == -1) {
+		log_info("banner not delivered peer=%s: %s", c->cn_peer,
+		    errno == ETIMEDOUT ? "write deadline passed" :
+		    strerror(errno));
+		return;
+	}
+
+	greeting_msg_init(&m, greeting_text, cfg->c_max_message);
+	deadline = clock_after(clock_now(), cfg->c_timeout_read);
+	while (!m.gm_done) {
+		/* Bytes past the terminator are read and dropped, so that
+		 * closing does not turn unread data into a reset. */
+		if ((n = conn_read(c, chunk, sizeof(chunk), &deadline)) <= 0)
+			break;
+		greeting_msg_feed(&m, chunk, (size_t)n);
+	}
+	if (m.gm_done)
+		greeting_log(c, cfg, &m, "");
+	else if (n == 0)
+		greeting_log(c, cfg, &m, " end=eof");
+	else if (errno == ETIMEDOUT)
+		greeting_log(c, cfg, &m, " end=timeout");
+	else
+		log_info("message lost peer=%s bytes=%zu: %s", c->cn_peer,
+		    m.gm_total, strerror(errno));
+}
+
+const struct service service_greeting = {
+	.sv_name = "greeting",
+	.sv_init = greeting_init,
+	.sv_serve = greeting_serve,
+	.sv_fini = greeting_fini,
+};

@@ -1,0 +1,237 @@
+/*
+ * worker.c - the accept loop of one pre-forked worker.
+ *
+ * Workers wait in epoll_pwait() on the shared listening sockets, each
+ * registered with EPOLLEXCLUSIVE so that a new connection wakes one idle
+ * worker, not the whole pool; a worker busy serving is not waiting and so
+ * is never chosen.  TERM and QUIT are blocked everywhere except inside
+ * epoll_pwait(), which unblocks them atomically: a stop request that
+ * arrives just before the worker goes to sleep is delivered as it enters
+ * the wait, never lost.  A plain blocking accept() cannot give that
+ * guarantee without jumping out of a signal handler.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "priv.h"
+#include "scoreboard.h"
+#include "service.h"
+#include "worker.h"
+
+/* How long to stop accepting when out of descriptors or memory. */
+#define WORKER_ACCEPT_PAUSE_MS	100
+
+static volatile sig_atomic_t	 worker_stopping;
+
+static void
+worker_on_stop(int signo)
+{
+	(void)signo;
+	worker_stopping = 1;
+}
+
+static void
+worker_set_handler(int signo, void (*handler)(int))
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(signo, &sa, NULL) == -1)
+		fatal(EX_OSERR, "sigaction(%d)", signo);
+}
+
+/*
+ * Replace the master's handlers.  TERM/QUIT: finish the connection in
+ * hand, then exit.  INT: die now (the master's fast shutdown).  The
+ * master's other signals mean nothing here.
+ */
+static void
+worker_signals(const struct worker_args *wa, sigset_t *waitmask)
+{
+	sigset_t	 unblock;
+
+	worker_set_handler(SIGTERM, worker_on_stop);
+	worker_set_handler(SIGQUIT, worker_on_stop);
+	worker_set_handler(SIGINT, SIG_DFL);
+	worker_set_handler(SIGCHLD, SIG_DFL);
+	worker_set_handler(SIGHUP, SIG_IGN);
+	worker_set_handler(SIGUSR1, SIG_IGN);
+	worker_set_handler(SIGTTIN, SIG_IGN);
+	worker_set_handler(SIGTTOU, SIG_IGN);
+
+	sigemptyset(&unblock);
+	sigaddset(&unblock, SIGINT);
+	if (sigprocmask(SIG_UNBLOCK, &unblock, NULL) == -1)
+		fatal(EX_OSERR, "sigprocmask");
+
+	*waitmask = wa->wa_sigmask;
+	sigdelset(waitmask, SIGTERM);
+	sigdelset(waitmask, SIGQUIT);
+	sigdelset(waitmask, SIGINT);
+}
+
+static int
+worker_epoll(const struct listeners *ls)
+{
+	struct epoll_event	 ev;
+	int			 epfd;
+
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_warn("epoll_create1");
+		return -1;
+	}
+	for (size_t i = 0; i < ls->ls_n; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.fd = ls->ls[i].l_fd;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, ls->ls[i].l_fd, &ev) == -1) {
+			log_warn("epoll_ctl(%s)", ls->ls[i].l_name);
+			close(epfd);
+			return -1;
+		}
+	}
+	return epfd;
+}
+
+/*
+ * accept() failures caused by one client (it reset, the network said no)
+ * are not ours to report loudly; running out of descriptors or memory is,
+ * once a second at most, and pauses accepting instead of spinning.
+ */
+static void
+worker_accept_failed(int error, const sigset_t *waitmask)
+{
+	static struct timespec	 last_report;
+	static unsigned long	 suppressed;
+	struct timespec		 now, pause;
+
+	switch (error) {
+	case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+	case EWOULDBLOCK:
+#endif
+	case EINTR:
+		return;		/* another worker was quicker */
+	case ECONNABORTED: case EPROTO: case ENETDOWN: case ENOPROTOOPT:
+	case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP:
+	case ENETUNREACH: case ETIMEDOUT:
+		log_debug("accept: %s", strerror(error));
+		return;
+	}
+	now = clock_now();
+	if (clock_diff(last_report, now) >= 1.0) {
+		errno = error;
+		log_warn("accept (%lu more suppressed); pausing %d ms",
+		    suppressed, WORKER_ACCEPT_PAUSE_MS);
+		last_report = now;
+		suppressed = 0;
+	} else
+		suppressed++;
+	pause.tv_sec = 0;
+	pause.tv_nsec = WORKER_ACCEPT_PAUSE_MS * 1000000L;
+	/* Sleep with TERM deliverable, like the wait for connections. */
+	(void)ppoll(NULL, 0, &pause, waitmask);
+}
+
+static void
+worker_serve(const struct worker_args *wa, const struct service *sv,
+    int lfd, const sigset_t *waitmask)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	struct conn		 c;
+	int			 fd;
+
+	fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		worker_accept_failed(errno, waitmask);
+		return;
+	}
+	wa->wa_slot->sl_state = SLOT_BUSY;
+	conn_init(&c, fd, (struct sockaddr *)&ss, len);
+	sv->sv_serve(&c, wa->wa_config);
+	if (close(fd) == -1)
+		log_warn("close(%s)", c.cn_peer);
+	wa->wa_slot->sl_served++;
+	wa->wa_slot->sl_state = SLOT_IDLE;
+}
+
+static void
+worker_loop(const struct worker_args *wa, const struct service *sv,
+    int epfd, const sigset_t *waitmask)
+{
+	struct epoll_event	 ev[CONFIG_MAX_LISTEN];
+	int			 n;
+
+	while (!worker_stopping) {
+		n = epoll_pwait(epfd, ev, CONFIG_MAX_LISTEN, -1, waitmask);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal(EX_OSERR, "epoll_pwait");
+		}
+		/* Serve what woke us even if a stop arrived with it: the
+		 * wake-up was ours alone and nobody else would take it. */
+		for (int i = 0; i < n; i++)
+			worker_serve(wa, sv, ev[i].data.fd, waitmask);
+	}
+}
+
+static void
+worker_announce(const struct worker_args *wa)
+{
+	pid_t	 pid = getpid();
+
+	/* A pid is far below PIPE_BUF: the write is atomic. */
+	if (write(wa->wa_ready_fd, &pid, sizeof(pid)) != sizeof(pid))
+		log_warn("write(ready pipe)");
+	close(wa->wa_ready_fd);
+	wa->wa_slot->sl_state = SLOT_IDLE;
+}
+
+void
+worker_run(const struct worker_args *wa)
+{
+	const struct service	*sv = service_find(wa->wa_config->c_service);
+	sigset_t		 waitmask;
+	int			 epfd;
+
+	/* No orphan may hold the port: die with the master. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		log_warn("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != wa->wa_master)
+		_exit(0);
+	for (size_t i = 0; i < wa->wa_nclose_fds; i++)
+		close(wa->wa_close_fds[i]);
+	wa->wa_slot->sl_pid = getpid();
+	worker_signals(wa, &waitmask);
+
+	if (priv_drop(wa->wa_config) == -1 || sv == NULL ||
+	    sv->sv_init(wa->wa_config) == -1)
+		exit(WORKER_EXIT_FATAL);
+	if ((epfd = worker_epoll(wa->wa_listeners)) == -1)
+		exit(EX_OSERR);
+	worker_announce(wa);
+	worker_loop(wa, sv, epfd, &waitmask);
+	sv->sv_fini();
+	close(epfd);
+	exit(0);
+}

@@ -1,0 +1,36 @@
+/*
+ * worker.h - a pre-forked worker: wait for a connection on the shared
+ * listening sockets, serve it, repeat.
+ */
+#ifndef PREFORKD_WORKER_H
+#define PREFORKD_WORKER_H
+
+#include <signal.h>
+#include <stdnoreturn.h>
+#include <sys/types.h>
+
+struct config;
+struct listeners;
+struct slot;
+
+/*
+ * Exit status of a worker that cannot work with this configuration
+ * (privileges cannot be dropped, the service cannot start).  Respawning
+ * would only fail again, so the master stops instead (EX_CONFIG).
+ */
+#define WORKER_EXIT_FATAL	78
+
+struct worker_args {
+	const struct config	*wa_config;
+	const struct listeners	*wa_listeners;
+	struct slot		*wa_slot;
+	int			 wa_ready_fd;	/* write our pid here when up */
+	pid_t			 wa_master;
+	const int		*wa_close_fds;	/* master-only descriptors */
+	size_t			 wa_nclose_fds;
+	sigset_t		 wa_sigmask;	/* the master's original mask */
+};
+
+noreturn void	worker_run(const struct worker_args *);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * daemon.c - the integration tests' helpers (see daemon.h).
+ */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "daemon.h"
+
+const char *
+prog(const char *env, const char *fallback)
+{
+	const char	*p = getenv(env);
+
+	return p != NULL ? p : fallback;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+void
+daemon_write_config(struct daemon *d, const char *extra)
+{
+	FILE	*fp;
+
+	if (d->d_dir[0] == '\0') {
+		snprintf(d->d_dir, sizeof(d->d_dir), "/tmp/preforkd-it.XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(d->d_dir));
+		chmod(d->d_dir, 0755);
+		snprintf(d->d_conf, sizeof(d->d_conf), "%s/preforkd.conf",
+		    d->d_dir);
+		snprintf(d->d_log, sizeof(d->d_log), "%s/stderr.log",
+		    d->d_dir);
+	}
+	ck_assert_ptr_nonnull(fp = fopen(d->d_conf, "w"));
+	fprintf(fp, "%s\n", extra != NULL ? extra : "");
+	if (extra == NULL || strstr(extra, "listen") == NULL)
+		fprintf(fp, "listen = { address = \"127.0.0.1\"; port = 0; };\n");
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+void
+daemon_start(struct daemon *d, const char *extra)
+{
+	daemon_start_args(d, extra, NULL);
+}
+
+void
+daemon_start_args(struct daemon *d, const char *extra,
+    const char *const *env)
+{
+	const char	*bin = prog("PREFORKD", "./preforkd");
+	const char	*p, *q;
+	int		 fd;
+
+	memset(d, 0, sizeof(*d));
+	daemon_write_config(d, extra);
+	ck_assert_int_ne(d->d_pid = fork(), -1);
+	if (d->d_pid == 0) {
+		/* If the test dies, the daemon goes with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = open(d->d_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, STDERR_FILENO);
+		fd = open("/dev/null", O_RDWR);
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		for (; env != NULL && *env != NULL; env++)
+			putenv((char *)*env);
+		execl(bin, "preforkd", "-f", "-e", "-c", d->d_conf,
+		    (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_msg(daemon_log_wait(d, "ready generation=1", 10),
+	    "not ready; log:\n%s", daemon_log(d));
+	p = strstr(daemon_log(d), "listening on ");
+	ck_assert_ptr_nonnull(p);
+	p += strlen("listening on ");
+	/* "127.0.0.1:PORT" or "[::1]:PORT": the port follows the last
+	 * colon before the space. */
+	ck_assert_ptr_nonnull(q = strchr(p, ' '));
+	ck_assert_ptr_nonnull(q = memrchr(p, ':', (size_t)(q - p)));
+	d->d_port = atoi(q + 1);
+	ck_assert_int_gt(d->d_port, 0);
+}
+
+const char *
+daemon_log(struct daemon *d)
+{
+	static char	 buf[1 << 20];
+	size_t		 n = 0;
+	FILE		*fp;
+
+	buf[0] = '\0';
+	if ((fp = fopen(d->d_log, "r")) != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+bool
+daemon_log_wait(struct daemon *d, const char *needle, double secs)
+{
+	struct timespec	 end = clock_after(clock_now(), secs);
+
+	do {
+		if (strstr(daemon_log(d), needle) != NULL)
+			return true;
+		sleep_ms(10);
+	} while (clock_ms_until(end) > 0);
+	return false;
+}
+
+int
+daemon_log_count(struct daemon *d, const char *needle)
+{
+	const char	*p = daemon_log(d);
+	int		 n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	return n;
+}
+
+int
+daemon_stop(struct daemon *d, int signo, double secs)
+{
+	struct timespec	 end = clock_after(clock_now(), secs);
+	int		 status;
+	pid_t		 r;
+
+	ck_assert_int_eq(kill(d->d_pid, signo), 0);
+	do {
+		if ((r = waitpid(d->d_pid, &status, WNOHANG)) == d->d_pid) {
+			d->d_pid = 0;
+			return status;
+		}
+		sleep_ms(5);
+	} while (clock_ms_until(end) > 0);
+	ck_abort_msg("preforkd did not exit within %.1fs; log:\n%s", secs,
+	    daemon_log(d));
+	return -1;
+}
+
+void
+daemon_cleanup(struct daemon *d)
+{
+	char	 path[512];
+
+	if (d->d_pid > 0) {
+		kill(d->d_pid, SIGKILL);
+		waitpid(d->d_pid, NULL, 0);
+	}
+	if (d->d_dir[0] != '\0') {
+		DIR		*dir = opendir(d->d_dir);
+		struct dirent	*e;
+
+		while (dir != NULL && (e = readdir(dir)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", d->d_dir,
+			    e->d_name);
+			unlink(path);
+		}
+		if (dir != NULL)
+			closedir(dir);
+		rmdir(d->d_dir);
+	}
+	memset(d, 0, sizeof(*d));
+}
+
+/* The ppid is the 4th field of /proc/PID/stat, after "(comm)". */
+static pid_t
+proc_ppid(pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	FILE	*fp;
+	int	 ppid = -1;
+	char	 state;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), fp) != NULL &&
+	    (p = strrchr(buf, ')')) != NULL &&
+	    sscanf(p + 1, " %c %d", &state, &ppid) == 2 && state == 'Z')
+		ppid = -1;		/* a zombie serves nobody */
+	fclose(fp);
+	return ppid;
+}
+
+size_t
+proc_children(pid_t pid, pid_t *out, size_t max)
+{
+	DIR		*dir = opendir("/proc");
+	struct dirent	*e;
+	size_t		 n = 0;
+
+	ck_assert_ptr_nonnull(dir);
+	while ((e = readdir(dir)) != NULL) {
+		pid_t	 child = (pid_t)atoi(e->d_name);
+
+		if (child > 0 && proc_ppid(child) == pid) {
+			if (n < max)
+				out[n] = child;
+			n++;
+		}
+	}
+	closedir(dir);
+	return n;
+}
+
+bool
+proc_alive(pid_t pid)
+{
+	char		 path[64];
+	struct stat	 st;
+
+	snprintf(path, sizeof(path), "/proc/%ld", (long)pid);
+	if (stat(path, &st) == -1)
+		return false;
+	return proc_ppid(pid) != -1;
+}
+
+bool
+proc_wait_children(pid_t pid, size_t n, double secs)
+{
+	struct timespec	 end = clock_after(clock_now(), secs);
+	pid_t		 kids[1024];
+
+	do {
+		if (proc_children(pid, kids, 1024) == n)
+			return true;
+		sleep_ms(10);
+	} while (clock_ms_until(end) > 0);
+	return false;
+}
+
+int
+tcp_connect(const char *addr, int port)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	struct timeval		 tv = { 5, 0 };
+	socklen_t		 len;
+	int			 fd;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		len = sizeof(*sin);
+	} else {
+		ck_assert_int_eq(inet_pton(AF_INET6, addr, &sin6->sin6_addr),
+		    1);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		len = sizeof(*sin6);
+	}
+	ck_assert_int_ne(fd = socket(ss.ss_family, SOCK_STREAM, 0), -1);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+ssize_t
+read_banner(int fd, char *buf, size_t size)
+{
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	while (len < size) {
+		if ((n = recv(fd, buf + len, 1, 0)) <= 0)
+			break;
+		if (buf[len++] == '\0')
+			break;
+	}
+	return (ssize_t)len;
+}
+
+ssize_t
+read_all(int fd, char *buf, size_t size)
+{
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	while (len < size && (n = recv(fd, buf + len, size - len, 0)) > 0)
+		len += (size_t)n;
+	return (ssize_t)len;
+}
+
+int
+run_capture(const char *const *argv, char *out, size_t size)
+{
+	int	 p[2], status;
+	size_t	 len = 0;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], STDOUT_FILENO);
+		dup2(p[1], STDERR_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while (len < size - 1 && (n = read(p[0], out + len,
+	    size - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}

@@ -1,0 +1,52 @@
+/*
+ * daemon.h - start the real preforkd on a free loopback port, read its
+ * log, find its workers in /proc, stop it.  Every wait has a deadline.
+ */
+#ifndef PREFORKD_TESTS_DAEMON_H
+#define PREFORKD_TESTS_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct daemon {
+	pid_t	 d_pid;
+	int	 d_port;		/* of the first listener */
+	char	 d_dir[64];		/* private scratch directory */
+	char	 d_conf[128];
+	char	 d_log[128];		/* its stderr (-e) */
+};
+
+/* Path of a built program: $NAME from the environment, or fallback. */
+const char	*prog(const char *env, const char *fallback);
+
+/* Write d_conf: a loopback listener on port 0, then extra. */
+void	daemon_write_config(struct daemon *, const char *extra);
+/* Start with d_conf and wait for "ready"; asserts on failure. */
+void	daemon_start(struct daemon *, const char *extra);
+void	daemon_start_args(struct daemon *, const char *extra,
+	    const char *const *env);
+/* The log so far (static buffer). */
+const char *daemon_log(struct daemon *);
+bool	daemon_log_wait(struct daemon *, const char *needle, double secs);
+int	daemon_log_count(struct daemon *, const char *needle);
+/* Send signo and wait for the exit; returns the wait status. */
+int	daemon_stop(struct daemon *, int signo, double secs);
+void	daemon_cleanup(struct daemon *);
+
+/* Children of pid, from /proc; returns how many. */
+size_t	proc_children(pid_t pid, pid_t *out, size_t max);
+bool	proc_alive(pid_t pid);
+/* Wait until pid has n children (all ready to be counted). */
+bool	proc_wait_children(pid_t pid, size_t n, double secs);
+
+int	tcp_connect(const char *addr, int port);
+/* Read to the first NUL (included) or EOF; returns bytes read. */
+ssize_t	read_banner(int fd, char *buf, size_t size);
+/* Read until EOF or the peer resets; returns bytes read. */
+ssize_t	read_all(int fd, char *buf, size_t size);
+
+/* Run a program, capture stdout+stderr; returns the wait status. */
+int	run_capture(const char *const *argv, char *out, size_t size);
+
+#endif

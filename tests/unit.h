@@ -1,0 +1,17 @@
+/*
+ * unit.h - the suites of the unit test runner.
+ */
+#ifndef PREFORKD_TESTS_UNIT_H
+#define PREFORKD_TESTS_UNIT_H
+
+#include <check.h>
+
+Suite	*config_suite(void);
+Suite	*escape_suite(void);
+Suite	*greeting_suite(void);
+
+/* Write text to a fresh file in a private directory; returns its path
+ * (static storage, valid until the next call). */
+const char	*unit_write_file(const char *text);
+
+#endif
