@@ -1,2 +1,137 @@
 #!/bin/sh
-echo placeholder
+# bootstrap.sh - from a fresh Debian 12 checkout to a running or tested
+# preforkd.
+#
+#   ./bootstrap.sh run     install what is missing, build, run preforkd in
+#                          the foreground with etc/preforkd.conf
+#   ./bootstrap.sh check   install what is missing, build, run every test
+#   ./bootstrap.sh build   install what is missing and build only
+#
+# Builds happen out of tree: build/ (warnings are errors) and, for check,
+# build-san/ (AddressSanitizer + UndefinedBehaviorSanitizer).
+set -eu
+
+cd "$(dirname "$0")"
+top=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+# Build: compiler, autotools, libconfig, Check, libsystemd.  Tests:
+# systemd-analyze (systemd), stdbuf (coreutils), unshare (util-linux).
+packages="build-essential autoconf automake pkg-config libconfig-dev check
+libsystemd-dev systemd coreutils util-linux"
+
+say() { printf '==> %s\n' "$*"; }
+
+install_missing() {
+	missing=
+	for p in $packages; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "bootstrap.sh: missing Debian packages; as root run:" >&2
+		echo "  apt-get install -y$missing" >&2
+		exit 1
+	fi
+	say "installing:$missing"
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $missing
+}
+
+# build DIR [configure options...]
+build() {
+	dir=$1; shift
+	[ -x "$top/configure" ] || (say "autoreconf"; autoreconf -fi)
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ]; then
+		say "configure $dir $*"
+		(cd "$dir" && "$top/configure" -q "$@")
+	fi
+	say "make $dir"
+	make -s -C "$dir" -j"$jobs"
+}
+
+# Sum Check's "Checks: N, Failures: F, Errors: E" lines of a build's
+# test logs into the totals.
+count_check() {
+	for log in "$1"/tests/check_*.log; do
+		[ -f "$log" ] || continue
+		line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
+		[ -n "$line" ] || { failed=$((failed + 1)); continue; }
+		n=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+		f=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
+		e=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
+		passed=$((passed + n - f - e))
+		failed=$((failed + f + e))
+	done
+}
+
+# stage NAME COMMAND...: a check of its own, counted as one test.
+stage() {
+	name=$1; shift
+	if "$@"; then
+		say "ok: $name"; passed=$((passed + 1))
+	else
+		say "FAILED: $name"; failed=$((failed + 1))
+	fi
+}
+
+unit_checks() {
+	unit=$top/build/preforkd-test.service
+	sed -e "s|@sbindir@|$top/build|g" -e "s|@sysconfdir@|$top/etc/..|g" \
+	    "$top/init/preforkd.service.in" > "$unit"
+	systemd-analyze verify --man=no "$unit" || return 1
+	score=$(systemd-analyze security --offline=yes "$unit" 2>/dev/null |
+	    sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+	say "systemd-analyze security: exposure $score (must be <= 2.0)"
+	[ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'
+}
+
+# The tarball builds, passes the suite, installs and uninstalls cleanly.
+distcheck() {
+	make -s -C "$top/build" distcheck > "$top/build/distcheck.log" 2>&1 ||
+	    { tail -n 40 "$top/build/distcheck.log"; return 1; }
+}
+
+suite() {
+	dir=$1
+	if make -s -C "$dir" check; then :; else
+		for log in "$dir"/tests/check_*.log; do
+			grep -E ':[EF]:' "$log" || true
+		done
+	fi
+	count_check "$dir"
+}
+
+cmd=${1:-}
+case $cmd in
+run)
+	install_missing
+	build build --enable-werror
+	say "preforkd on 127.0.0.1:9001 with etc/preforkd.conf (Ctrl-C stops)"
+	exec "$top/build/preforkd" -f -e -c "$top/etc/preforkd.conf"
+	;;
+build)
+	install_missing
+	build build --enable-werror
+	;;
+check)
+	install_missing
+	passed=0 failed=0
+	build build --enable-werror
+	suite build
+	build build-san --enable-werror --enable-sanitizers
+	ASAN_OPTIONS=detect_leaks=1 suite build-san
+	stage "systemd unit verifies and rates <= 2.0" unit_checks
+	stage "make distcheck" distcheck
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	;;
+*)
+	echo "usage: $0 run | check | build" >&2
+	exit 64
+	;;
+esac

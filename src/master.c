@@ -596,6 +596,10 @@ master_setup(struct master *m)
 	if (geteuid() == 0 && m->m_cfg->c_user == NULL)
 		log_warnx("running as root and no user is configured: "
 		    "workers will serve as root");
+	else if (geteuid() != 0 && m->m_cfg->c_user != NULL)
+		log_notice("not started as root: user \"%s\" is ignored, "
+		    "workers run as uid=%lu", m->m_cfg->c_user,
+		    (unsigned long)geteuid());
 	return 0;
 }
 

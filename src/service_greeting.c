@@ -108,7 +108,7 @@ greeting_serve(struct conn *c, const struct config *cfg)
 	struct greeting_msg	 m;
 	struct timespec		 deadline;
 	char			 chunk[4096];
-	ssize_t			 n;
+	ssize_t			 n = 0;
 
 	deadline = clock_after(clock_now(), cfg->c_timeout_write);
 	if (conn_write(c, cfg->c_banner, greeting_banner_len, &deadline)
