@@ -36,7 +36,7 @@ pidfile_parse(int fd)
 }
 
 int
-pidfile_create(const char *path)
+pidfile_lock(const char *path)
 {
 	int	 fd;
 
@@ -54,13 +54,18 @@ pidfile_create(const char *path)
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+int
+pidfile_write(int fd, const char *path)
+{
 	if (ftruncate(fd, 0) == -1 || dprintf(fd, "%ld\n", (long)getpid())
 	    < 0) {
 		log_warn("write(%s)", path);
-		close(fd);
 		return -1;
 	}
-	return fd;
+	return 0;
 }
 
 void

@@ -7,10 +7,13 @@
 #include <sys/types.h>
 
 /*
- * Create and lock path, write our pid: the fd (kept open, it holds the
- * lock), or -1 when another live preforkd holds it or on error.
+ * Create and lock path: the fd (kept open, it holds the lock, and the
+ * lock survives fork), or -1 when another live preforkd holds it or on
+ * error.  Taken before daemonizing, so that the failure is visible.
  */
-int	pidfile_create(const char *path);
+int	pidfile_lock(const char *path);
+/* Write our pid into the locked file: 0 or -1. */
+int	pidfile_write(int fd, const char *path);
 void	pidfile_remove(const char *path, int fd);
 /* The pid of the running daemon, or -1 (logged) if there is none. */
 pid_t	pidfile_running(const char *path);

@@ -185,17 +185,23 @@ run(struct config *cfg, const struct options *o)
 		log_warn("realpath(%s)", o->o_file);
 		return EX_OSERR;
 	}
+	/* The master may replace cfg on reload; the pid file stays.  Lock
+	 * it before daemonizing so that a second instance fails visibly. */
+	if (cfg->c_pid_file != NULL) {
+		snprintf(pidpath, sizeof(pidpath), "%s", cfg->c_pid_file);
+		if ((pidfd = pidfile_lock(pidpath)) == -1) {
+			config_free(cfg);
+			return EX_UNAVAILABLE;
+		}
+	}
 	if (o->o_daemon && daemonize() == -1)
 		return EX_OSERR;
 	log_init("preforkd", o->o_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG,
 	    cfg->c_log_facility, cfg->c_log_level);
-	/* The master may replace cfg on reload; the pid file stays. */
-	if (cfg->c_pid_file != NULL) {
-		snprintf(pidpath, sizeof(pidpath), "%s", cfg->c_pid_file);
-		if ((pidfd = pidfile_create(pidpath)) == -1) {
-			config_free(cfg);
-			return EX_UNAVAILABLE;
-		}
+	if (pidfd != -1 && pidfile_write(pidfd, pidpath) == -1) {
+		pidfile_remove(pidpath, pidfd);
+		config_free(cfg);
+		return EX_OSERR;
 	}
 	status = master_run(cfg, path, pidfd);
 	pidfile_remove(pidpath, pidfd);

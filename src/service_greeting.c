@@ -102,6 +102,28 @@ greeting_log(const struct conn *c, const struct config *cfg,
 	    ending, greeting_escaped);
 }
 
+/* A connection that failed on the client's side: a reset, a vanished
+ * peer.  Any client can cause these at will, so they are rate-limited. */
+static void
+greeting_fault(const struct conn *c, const char *what, size_t bytes)
+{
+	static struct log_limit	 limit;
+	unsigned long		 held;
+	int			 error = errno;
+
+	const char		*why;
+
+	if (!log_limit_allow(&limit, &held))
+		return;
+	why = error == ETIMEDOUT ? "deadline passed" : strerror(error);
+	if (held > 0)
+		log_info("%s peer=%s bytes=%zu: %s (%lu more suppressed)",
+		    what, c->cn_peer, bytes, why, held);
+	else
+		log_info("%s peer=%s bytes=%zu: %s", what, c->cn_peer, bytes,
+		    why);
+}
+
 static void
 greeting_serve(struct conn *c, const struct config *cfg)
 {
@@ -113,9 +135,7 @@ greeting_serve(struct conn *c, const struct config *cfg)
 	deadline = clock_after(clock_now(), cfg->c_timeout_write);
 	if (conn_write(c, cfg->c_banner, greeting_banner_len, &deadline)
 	    == -1) {
-		log_info("banner not delivered peer=%s: %s", c->cn_peer,
-		    errno == ETIMEDOUT ? "write deadline passed" :
-		    strerror(errno));
+		greeting_fault(c, "banner not delivered", 0);
 		return;
 	}
 
@@ -135,8 +155,7 @@ greeting_serve(struct conn *c, const struct config *cfg)
 	else if (errno == ETIMEDOUT)
 		greeting_log(c, cfg, &m, " end=timeout");
 	else
-		log_info("message lost peer=%s bytes=%zu: %s", c->cn_peer,
-		    m.gm_total, strerror(errno));
+		greeting_fault(c, "message lost", m.gm_total);
 }
 
 const struct service service_greeting = {

@@ -113,14 +113,14 @@ worker_epoll(const struct listeners *ls)
 /*
  * accept() failures caused by one client (it reset, the network said no)
  * are not ours to report loudly; running out of descriptors or memory is,
- * once a second at most, and pauses accepting instead of spinning.
+ * rate-limited, and pauses accepting instead of spinning.
  */
 static void
 worker_accept_failed(int error, const sigset_t *waitmask)
 {
-	static struct timespec	 last_report;
-	static unsigned long	 suppressed;
-	struct timespec		 now, pause;
+	static struct log_limit	 limit;
+	struct timespec		 pause;
+	unsigned long		 held;
 
 	switch (error) {
 	case EAGAIN:
@@ -135,15 +135,11 @@ worker_accept_failed(int error, const sigset_t *waitmask)
 		log_debug("accept: %s", strerror(error));
 		return;
 	}
-	now = clock_now();
-	if (clock_diff(last_report, now) >= 1.0) {
+	if (log_limit_allow(&limit, &held)) {
 		errno = error;
-		log_warn("accept (%lu more suppressed); pausing %d ms",
-		    suppressed, WORKER_ACCEPT_PAUSE_MS);
-		last_report = now;
-		suppressed = 0;
-	} else
-		suppressed++;
+		log_warn("accept (%lu more suppressed); pausing %d ms", held,
+		    WORKER_ACCEPT_PAUSE_MS);
+	}
 	pause.tv_sec = 0;
 	pause.tv_nsec = WORKER_ACCEPT_PAUSE_MS * 1000000L;
 	/* Sleep with TERM deliverable, like the wait for connections. */

@@ -23,20 +23,14 @@
 #include "clock.h"
 #include "daemon.h"
 
+#define BANNER		"Welcome to Network Server!!"
+
 const char *
 prog(const char *env, const char *fallback)
 {
 	const char	*p = getenv(env);
 
 	return p != NULL ? p : fallback;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
 }
 
 void
@@ -67,15 +61,23 @@ daemon_start(struct daemon *d, const char *extra)
 }
 
 void
-daemon_start_args(struct daemon *d, const char *extra,
-    const char *const *env)
+daemon_launch(struct daemon *d, const char *extra, const char *const *env,
+    const char *const *prefix)
 {
-	const char	*bin = prog("PREFORKD", "./preforkd");
-	const char	*p, *q;
+	const char	*argv[16];
+	size_t		 n = 0;
 	int		 fd;
 
 	memset(d, 0, sizeof(*d));
 	daemon_write_config(d, extra);
+	for (; prefix != NULL && *prefix != NULL && n < 8; prefix++)
+		argv[n++] = *prefix;
+	argv[n++] = prog("PREFORKD", "./preforkd");
+	argv[n++] = "-f";
+	argv[n++] = "-e";
+	argv[n++] = "-c";
+	argv[n++] = d->d_conf;
+	argv[n] = NULL;
 	ck_assert_int_ne(d->d_pid = fork(), -1);
 	if (d->d_pid == 0) {
 		/* If the test dies, the daemon goes with it. */
@@ -87,12 +89,20 @@ daemon_start_args(struct daemon *d, const char *extra,
 		dup2(fd, STDOUT_FILENO);
 		for (; env != NULL && *env != NULL; env++)
 			putenv((char *)*env);
-		execl(bin, "preforkd", "-f", "-e", "-c", d->d_conf,
-		    (char *)NULL);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+}
+
+void
+daemon_start_args(struct daemon *d, const char *extra,
+    const char *const *env)
+{
+	const char	*p, *q;
+
+	daemon_launch(d, extra, env, NULL);
 	ck_assert_msg(daemon_log_wait(d, "ready generation=1", 10),
-	    "not ready; log:\n%s", daemon_log(d));
+	    "not ready; log:\n%s", daemon_log_tail(d));
 	p = strstr(daemon_log(d), "listening on ");
 	ck_assert_ptr_nonnull(p);
 	p += strlen("listening on ");
@@ -107,17 +117,35 @@ daemon_start_args(struct daemon *d, const char *extra,
 const char *
 daemon_log(struct daemon *d)
 {
-	static char	 buf[1 << 20];
+	static char	*buf;
+	static size_t	 cap;
+	struct stat	 st;
 	size_t		 n = 0;
 	FILE		*fp;
 
-	buf[0] = '\0';
-	if ((fp = fopen(d->d_log, "r")) != NULL) {
-		n = fread(buf, 1, sizeof(buf) - 1, fp);
+	if ((fp = fopen(d->d_log, "r")) != NULL && fstat(fileno(fp), &st) == 0
+	    && (size_t)st.st_size + 1 > cap) {
+		cap = (size_t)st.st_size + 65536;
+		ck_assert_ptr_nonnull(buf = realloc(buf, cap));
+	}
+	if (buf == NULL)
+		ck_assert_ptr_nonnull(buf = calloc(1, cap = 65536));
+	if (fp != NULL) {
+		n = fread(buf, 1, cap - 1, fp);
 		fclose(fp);
 	}
 	buf[n] = '\0';
 	return buf;
+}
+
+const char *
+daemon_log_tail(struct daemon *d)
+{
+	const char	*log = daemon_log(d);
+	size_t		 len = strlen(log);
+
+	/* Check's messages have a size limit: the end is what matters. */
+	return len > 3000 ? log + len - 3000 : log;
 }
 
 bool
@@ -149,11 +177,17 @@ daemon_log_count(struct daemon *d, const char *needle)
 int
 daemon_stop(struct daemon *d, int signo, double secs)
 {
+	ck_assert_int_eq(kill(d->d_pid, signo), 0);
+	return daemon_wait(d, secs);
+}
+
+int
+daemon_wait(struct daemon *d, double secs)
+{
 	struct timespec	 end = clock_after(clock_now(), secs);
 	int		 status;
 	pid_t		 r;
 
-	ck_assert_int_eq(kill(d->d_pid, signo), 0);
 	do {
 		if ((r = waitpid(d->d_pid, &status, WNOHANG)) == d->d_pid) {
 			d->d_pid = 0;
@@ -162,7 +196,7 @@ daemon_stop(struct daemon *d, int signo, double secs)
 		sleep_ms(5);
 	} while (clock_ms_until(end) > 0);
 	ck_abort_msg("preforkd did not exit within %.1fs; log:\n%s", secs,
-	    daemon_log(d));
+	    daemon_log_tail(d));
 	return -1;
 }
 
@@ -332,6 +366,7 @@ run_capture(const char *const *argv, char *out, size_t size)
 		close(p[0]);
 		dup2(p[1], STDOUT_FILENO);
 		dup2(p[1], STDERR_FILENO);
+		close(p[1]);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -343,4 +378,51 @@ run_capture(const char *const *argv, char *out, size_t size)
 	close(p[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return status;
+}
+
+void
+sleep_ms(int ms)
+{
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+int
+greet(int port, const char *msg, size_t len)
+{
+	char	 buf[64];
+	int	 fd;
+
+	if ((fd = tcp_connect("127.0.0.1", port)) == -1)
+		return -1;
+	if (read_banner(fd, buf, sizeof(buf)) != sizeof(BANNER) ||
+	    memcmp(buf, BANNER, sizeof(BANNER)) != 0 ||
+	    send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		close(fd);
+		return -1;
+	}
+	/* The server closes after the message: EOF, not more bytes. */
+	if (recv(fd, buf, sizeof(buf), 0) != 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+free_port(void)
+{
+	struct sockaddr_in	 sin = { .sin_family = AF_INET };
+	socklen_t		 len = sizeof(sin);
+	int			 fd, port;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
 }

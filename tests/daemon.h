@@ -26,8 +26,15 @@ void	daemon_write_config(struct daemon *, const char *extra);
 void	daemon_start(struct daemon *, const char *extra);
 void	daemon_start_args(struct daemon *, const char *extra,
 	    const char *const *env);
+/* Start under prefix (e.g. unshare ...) without waiting for it. */
+void	daemon_launch(struct daemon *, const char *extra,
+	    const char *const *env, const char *const *prefix);
+/* Wait for the daemon to exit; returns the wait status. */
+int	daemon_wait(struct daemon *, double secs);
 /* The log so far (static buffer). */
 const char *daemon_log(struct daemon *);
+/* Its last few KiB, for failure messages. */
+const char *daemon_log_tail(struct daemon *);
 bool	daemon_log_wait(struct daemon *, const char *needle, double secs);
 int	daemon_log_count(struct daemon *, const char *needle);
 /* Send signo and wait for the exit; returns the wait status. */
@@ -46,7 +53,19 @@ ssize_t	read_banner(int fd, char *buf, size_t size);
 /* Read until EOF or the peer resets; returns bytes read. */
 ssize_t	read_all(int fd, char *buf, size_t size);
 
+void	sleep_ms(int ms);
+/* A loopback port that was free a moment ago. */
+int	free_port(void);
+/* One whole greeting exchange: 0 when the banner was right and the
+ * server closed after the message. */
+int	greet(int port, const char *msg, size_t len);
+
 /* Run a program, capture stdout+stderr; returns the wait status. */
 int	run_capture(const char *const *argv, char *out, size_t size);
+
+struct Suite;
+struct Suite	*serving_suite(void);
+struct Suite	*lifecycle_suite(void);
+struct Suite	*hostile_suite(void);
 
 #endif

@@ -1,0 +1,664 @@
+/*
+ * check_lifecycle.c - supervision, reload, shutdown, systemd
+ * notification, privileges and classic mode, against the real daemon.
+ */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "daemon.h"
+
+#define BANNER		"Welcome to Network Server!!"
+
+static struct daemon	 d;
+
+static void
+teardown(void)
+{
+	daemon_cleanup(&d);
+}
+
+/* ---- supervision --------------------------------------------------------- */
+
+START_TEST(test_killed_worker_replaced)
+{
+	pid_t		 before[8], after[8];
+	char		 line[128];
+	struct timespec	 t0;
+
+	daemon_start(&d, "workers = 3;");
+	ck_assert_uint_eq(proc_children(d.d_pid, before, 8), 3);
+	t0 = clock_now();
+	ck_assert_int_eq(kill(before[0], SIGKILL), 0);
+	snprintf(line, sizeof(line), "worker exited pid=%ld signal=9 (Killed)",
+	    (long)before[0]);
+	ck_assert_msg(daemon_log_wait(&d, line, 1), "%s", daemon_log_tail(&d));
+	/* Replaced within a second, and the new one serves. */
+	for (;;) {
+		size_t n = proc_children(d.d_pid, after, 8);
+		bool replaced = n == 3;
+
+		for (size_t i = 0; i < n; i++)
+			replaced = replaced && after[i] != before[0];
+		if (replaced)
+			break;
+		ck_assert_msg(clock_diff(t0, clock_now()) < 1.0,
+		    "not replaced within 1s");
+		sleep_ms(5);
+	}
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(greet(d.d_port, "x", 2), 0);
+}
+END_TEST
+
+START_TEST(test_term_leaves_nothing)
+{
+	pid_t	 kids[8];
+	size_t	 n;
+	int	 status;
+
+	daemon_start(&d, "workers = 4;");
+	ck_assert(proc_wait_children(d.d_pid, 4, 5));
+	n = proc_children(d.d_pid, kids, 8);
+	status = daemon_stop(&d, SIGTERM, 5);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(!proc_alive(kids[i]), "worker %ld survived",
+		    (long)kids[i]);
+	ck_assert_int_eq(tcp_connect("127.0.0.1", d.d_port), -1);
+}
+END_TEST
+
+START_TEST(test_int_fast)
+{
+	pid_t	 kids[8];
+	size_t	 n;
+	int	 status, fd;
+
+	daemon_start(&d, "workers = 2; timeouts = { read = 30.0; };");
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
+	n = proc_children(d.d_pid, kids, 8);
+	/* A connection in flight does not hold up a fast stop. */
+	status = daemon_stop(&d, SIGINT, 2);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert(!proc_alive(kids[i]));
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_master_killed)
+{
+	pid_t		 kids[8];
+	size_t		 n;
+	struct timespec	 t0;
+	bool		 any;
+
+	daemon_start(&d, "workers = 3;");
+	ck_assert(proc_wait_children(d.d_pid, 3, 5));
+	n = proc_children(d.d_pid, kids, 8);
+	daemon_stop(&d, SIGKILL, 2);
+	t0 = clock_now();
+	do {
+		any = false;
+		for (size_t i = 0; i < n; i++)
+			any = any || proc_alive(kids[i]);
+		if (!any)
+			break;
+		sleep_ms(10);
+	} while (clock_diff(t0, clock_now()) < 1.0);
+	ck_assert_msg(!any, "a worker outlived the master by 1s");
+}
+END_TEST
+
+/* Graceful: the connection in hand completes and is logged. */
+START_TEST(test_quit_graceful)
+{
+	char	 buf[64];
+	int	 fd, status;
+
+	daemon_start(&d, "workers = 1;");
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
+	ck_assert_int_eq(read_banner(fd, buf, sizeof(buf)), sizeof(BANNER));
+	ck_assert_int_eq(kill(d.d_pid, SIGQUIT), 0);
+	ck_assert(daemon_log_wait(&d, "shutting down", 2));
+	sleep_ms(200);
+	ck_assert_int_eq(send(fd, "last words", 11, 0), 11);
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), 0), 0);
+	close(fd);
+	status = daemon_stop(&d, SIGQUIT, 5);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_ptr_nonnull(strstr(daemon_log(&d), "msg=\"last words\""));
+}
+END_TEST
+
+/* A stuck connection is cut off at timeouts.shutdown. */
+START_TEST(test_shutdown_timeout)
+{
+	struct timespec	 t0;
+	char		 buf[64];
+	int		 fd, status;
+
+	daemon_start(&d, "workers = 1; timeouts = { read = 60.0; "
+	    "shutdown = 0.5; };");
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
+	ck_assert_int_eq(read_banner(fd, buf, sizeof(buf)), sizeof(BANNER));
+	t0 = clock_now();
+	status = daemon_stop(&d, SIGTERM, 5);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert(clock_diff(t0, clock_now()) >= 0.4);
+	ck_assert_ptr_nonnull(strstr(daemon_log(&d),
+	    "shutdown timeout passed; killing workers=1"));
+	close(fd);
+}
+END_TEST
+
+/*
+ * A stop request that lands just before a worker goes back to sleep is
+ * never lost: TERM each fresh idle worker, many times in a row, and
+ * every one must exit at once.
+ */
+START_TEST(test_stop_race)
+{
+	pid_t		 kids[4];
+	struct timespec	 t0;
+
+	daemon_start(&d, "workers = 1;");
+	for (int i = 0; i < 60; i++) {
+		ck_assert(proc_wait_children(d.d_pid, 1, 5));
+		ck_assert_uint_eq(proc_children(d.d_pid, kids, 4), 1);
+		/* Sometimes right after a connection, sometimes cold. */
+		if (i % 2 == 0)
+			ck_assert_int_eq(greet(d.d_port, "r", 2), 0);
+		kill(kids[0], SIGTERM);
+		t0 = clock_now();
+		while (proc_alive(kids[0])) {
+			ck_assert_msg(clock_diff(t0, clock_now()) < 1.0,
+			    "round %d: worker ignored TERM", i);
+			sleep_ms(1);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_ttin_ttou)
+{
+	daemon_start(&d, "workers = 2;");
+	ck_assert(proc_wait_children(d.d_pid, 2, 5));
+	kill(d.d_pid, SIGTTIN);
+	ck_assert(proc_wait_children(d.d_pid, 3, 5));
+	ck_assert(daemon_log_wait(&d, "workers=3 (one more on TTIN)", 2));
+	kill(d.d_pid, SIGTTOU);
+	ck_assert(proc_wait_children(d.d_pid, 2, 5));
+	kill(d.d_pid, SIGTTOU);
+	ck_assert(proc_wait_children(d.d_pid, 1, 5));
+	kill(d.d_pid, SIGTTOU);		/* never below one */
+	sleep_ms(200);
+	ck_assert(proc_wait_children(d.d_pid, 1, 1));
+	ck_assert_int_eq(greet(d.d_port, "x", 2), 0);
+}
+END_TEST
+
+START_TEST(test_usr1_status)
+{
+	daemon_start(&d, "workers = 2;");
+	ck_assert_int_eq(greet(d.d_port, "one", 4), 0);
+	ck_assert_int_eq(greet(d.d_port, "two", 4), 0);
+	ck_assert(daemon_log_wait(&d, "msg=\"two\"", 5));
+	kill(d.d_pid, SIGUSR1);
+	ck_assert_msg(daemon_log_wait(&d, "status generation=1 target=2 "
+	    "2 workers, greeting service on 127.0.0.1:", 2), "%s",
+	    daemon_log_tail(&d));
+	ck_assert(daemon_log_wait(&d, "2 connections served", 2));
+	ck_assert_int_eq(daemon_log_count(&d, "state=idle uptime="), 2);
+}
+END_TEST
+
+/* A worker that dies at start-up every time is respawned with growing
+ * delays, not in a tight loop. */
+START_TEST(test_crash_backoff)
+{
+	pid_t		 kids[4], last = 0;
+	struct timespec	 t0 = clock_now();
+	int		 crashes = 0;
+
+	daemon_start(&d, "workers = 1;");
+	while (clock_diff(t0, clock_now()) < 2.5) {
+		/* Crash each new worker once, as soon as it shows up. */
+		if (proc_children(d.d_pid, kids, 4) == 1 &&
+		    kids[0] != last && kill(kids[0], SIGSEGV) == 0) {
+			last = kids[0];
+			crashes++;
+		}
+		sleep_ms(5);
+	}
+	/* Delays 0.1, 0.2, 0.4, 0.8: about five crashes in 2.5s. */
+	ck_assert_msg(crashes >= 3 && crashes <= 7, "crashes=%d", crashes);
+	ck_assert(daemon_log_wait(&d, "died young, respawning in 0.1s", 1));
+	ck_assert(daemon_log_wait(&d, "died young, respawning in 0.2s", 1));
+	ck_assert(daemon_log_wait(&d, "died young, respawning in 0.4s", 1));
+	/* Under AddressSanitizer its handler turns the SEGV into exit 1. */
+	ck_assert(daemon_log_wait(&d, "signal=11 (Segmentation fault)", 1) ||
+	    daemon_log_wait(&d, "status=1 uptime=", 1));
+}
+END_TEST
+
+/* ---- reload ------------------------------------------------------------ */
+
+START_TEST(test_reload_new_port)
+{
+	char	 conf[128];
+	int	 old = 0, port = free_port();
+
+	daemon_start(&d, "workers = 2;");
+	old = d.d_port;
+	snprintf(conf, sizeof(conf), "workers = 3; listen = { address = "
+	    "\"127.0.0.1\"; port = %d; };", port);
+	daemon_write_config(&d, conf);
+	kill(d.d_pid, SIGHUP);
+	ck_assert_msg(daemon_log_wait(&d, "ready generation=2 workers=3", 5),
+	    "%s", daemon_log_tail(&d));
+	ck_assert_int_eq(greet(port, "new", 4), 0);
+	ck_assert(proc_wait_children(d.d_pid, 3, 5));
+	ck_assert_int_eq(tcp_connect("127.0.0.1", old), -1);
+}
+END_TEST
+
+START_TEST(test_reload_invalid_keeps_serving)
+{
+	char	 want[256];
+
+	daemon_start(&d, "workers = 2;");
+	daemon_write_config(&d, "workers = 2;\nservice = ;\n");
+	kill(d.d_pid, SIGHUP);
+	snprintf(want, sizeof(want), "reload failed: %s:2: syntax error; "
+	    "keeping the running configuration", d.d_conf);
+	ck_assert_msg(daemon_log_wait(&d, want, 5), "%s", daemon_log_tail(&d));
+	ck_assert_int_eq(greet(d.d_port, "still here", 11), 0);
+	ck_assert(proc_wait_children(d.d_pid, 2, 5));
+	ck_assert(strstr(daemon_log(&d), "ready generation=2") == NULL);
+}
+END_TEST
+
+/*
+ * Under continuous load from two clients, 50 reloads in 5 seconds:
+ * every connection is served, none refused or reset.
+ */
+START_TEST(test_reload_storm)
+{
+	pid_t		 load[2], kids[64];
+	int		 status, failures = 0, served = 0, reloads;
+	char		 want[64];
+
+	daemon_start(&d, "workers = 4;");
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_ne(load[i] = fork(), -1);
+		if (load[i] == 0) {
+			struct timespec	 end = clock_after(clock_now(), 5.5);
+			int		 ok = 0, bad = 0;
+
+			while (clock_ms_until(end) > 0)
+				greet(d.d_port, "during", 7) == 0 ? ok++ :
+				    bad++;
+			/* Report as the exit status: failures, then
+			 * whether anything was served at all. */
+			_exit(bad > 0 ? 1 : ok > 0 ? 0 : 2);
+		}
+	}
+	for (int i = 0; i < 50; i++) {
+		kill(d.d_pid, SIGHUP);
+		sleep_ms(100);
+	}
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(waitpid(load[i], &status, 0), load[i]);
+		failures += WEXITSTATUS(status) == 1;
+		served += WEXITSTATUS(status) == 0;
+	}
+	ck_assert_int_eq(failures, 0);
+	ck_assert_int_eq(served, 2);
+	/* HUPs that arrive together are one reload: count what was done. */
+	sleep_ms(500);
+	reloads = daemon_log_count(&d, "reloading ");
+	ck_assert_int_ge(reloads, 40);
+	snprintf(want, sizeof(want), "ready generation=%d ", reloads + 1);
+	ck_assert_msg(daemon_log_wait(&d, want, 5), "no \"%s\" in\n%s",
+	    want, daemon_log_tail(&d));
+	ck_assert(daemon_log_wait(&d, "keeping 127.0.0.1:", 2));
+	/* All old generations gone; the pool is its size. */
+	ck_assert_msg(proc_wait_children(d.d_pid, 4, 10), "children=%zu",
+	    proc_children(d.d_pid, kids, 64));
+}
+END_TEST
+
+/* A reload cannot bind the new address: the old one keeps serving. */
+START_TEST(test_reload_bind_failure)
+{
+	int	 busy, port;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	daemon_start(&d, "workers = 1;");
+	port = free_port();
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	busy = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(busy, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(busy, 1), 0);
+	{
+		char conf[128];
+
+		snprintf(conf, sizeof(conf), "listen = { address = "
+		    "\"127.0.0.1\"; port = %d; };", port);
+		daemon_write_config(&d, conf);
+	}
+	kill(d.d_pid, SIGHUP);
+	ck_assert_msg(daemon_log_wait(&d, "reload failed: cannot open the "
+	    "listening sockets", 5), "%s", daemon_log_tail(&d));
+	ck_assert_int_eq(greet(d.d_port, "old", 4), 0);
+	close(busy);
+}
+END_TEST
+
+/* ---- systemd notification ---------------------------------------------- */
+
+static int
+notify_socket(const char *dir, char *env, size_t size)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	struct timeval		 tv = { 5, 0 };
+	int			 fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify", dir);
+	ck_assert_int_ne(fd = socket(AF_UNIX, SOCK_DGRAM, 0), -1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	snprintf(env, size, "NOTIFY_SOCKET=%s", sun.sun_path);
+	return fd;
+}
+
+static void
+notify_expect(int fd, const char *want)
+{
+	char	 buf[512];
+	ssize_t	 n;
+
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	ck_assert_msg(n > 0, "no notification, wanted %s", want);
+	buf[n] = '\0';
+	ck_assert_msg(strncmp(buf, want, strlen(want)) == 0,
+	    "got \"%s\", wanted \"%s...\"", buf, want);
+}
+
+START_TEST(test_sd_notify)
+{
+	static char	 env[160];
+	const char	*envp[] = { env, NULL };
+	char		 dir[] = "/tmp/preforkd-notify.XXXXXX";
+	int		 fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	fd = notify_socket(dir, env, sizeof(env));
+	daemon_start_args(&d, "workers = 2;", envp);
+	notify_expect(fd, "READY=1\nSTATUS=2 workers, greeting service on "
+	    "127.0.0.1:");
+	kill(d.d_pid, SIGHUP);
+	notify_expect(fd, "RELOADING=1\nMONOTONIC_USEC=");
+	notify_expect(fd, "READY=1\nSTATUS=");
+	kill(d.d_pid, SIGUSR1);
+	notify_expect(fd, "STATUS=");
+	daemon_stop(&d, SIGTERM, 5);
+	notify_expect(fd, "STOPPING=1");
+	close(fd);
+	snprintf(env, sizeof(env), "%s/notify", dir);
+	unlink(env);
+	rmdir(dir);
+}
+END_TEST
+
+
+/* ---- privileges ---------------------------------------------------------- */
+
+/* A line of /proc/PID/status, e.g. "Uid:", without the key. */
+static void
+proc_status_field(pid_t pid, const char *key, char *out, size_t size)
+{
+	char	 path[64], line[256];
+	FILE	*fp;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, key, strlen(key)) == 0) {
+			snprintf(out, size, "%s", line + strlen(key) +
+			    strspn(line + strlen(key), " \t"));
+			out[strcspn(out, "\n")] = '\0';
+			break;
+		}
+	fclose(fp);
+}
+
+/* Started as root with a user: workers are that user and group, with no
+ * supplementary groups and no capabilities; the master stays root. */
+START_TEST(test_privilege_drop)
+{
+	struct passwd	*pw = getpwnam("nobody");
+	pid_t		 kids[8];
+	char		 want[64], got[128];
+	size_t		 n;
+
+	ck_assert_ptr_nonnull(pw);
+	if (geteuid() != 0) {
+		daemon_start(&d, "workers = 1; user = \"nobody\";");
+		ck_assert(daemon_log_wait(&d, "not started as root: user "
+		    "\"nobody\" is ignored", 2));
+		return;
+	}
+	daemon_start(&d, "workers = 2; user = \"nobody\";");
+	ck_assert(proc_wait_children(d.d_pid, 2, 5));
+	n = proc_children(d.d_pid, kids, 8);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(want, sizeof(want), "%lu\t%lu\t%lu\t%lu",
+		    (unsigned long)pw->pw_uid, (unsigned long)pw->pw_uid,
+		    (unsigned long)pw->pw_uid, (unsigned long)pw->pw_uid);
+		proc_status_field(kids[i], "Uid:", got, sizeof(got));
+		ck_assert_str_eq(got, want);
+		snprintf(want, sizeof(want), "%lu\t%lu\t%lu\t%lu",
+		    (unsigned long)pw->pw_gid, (unsigned long)pw->pw_gid,
+		    (unsigned long)pw->pw_gid, (unsigned long)pw->pw_gid);
+		proc_status_field(kids[i], "Gid:", got, sizeof(got));
+		ck_assert_str_eq(got, want);
+		proc_status_field(kids[i], "Groups:", got, sizeof(got));
+		ck_assert_str_eq(got, "");
+		proc_status_field(kids[i], "CapEff:", got, sizeof(got));
+		ck_assert_str_eq(got, "0000000000000000");
+		proc_status_field(kids[i], "CapPrm:", got, sizeof(got));
+		ck_assert_str_eq(got, "0000000000000000");
+	}
+	proc_status_field(d.d_pid, "Uid:", got, sizeof(got));
+	ck_assert_str_eq(got, "0\t0\t0\t0");
+	ck_assert_int_eq(greet(d.d_port, "as nobody", 10), 0);
+}
+END_TEST
+
+/* Workers that cannot drop privileges (here: setgroups() is denied in a
+ * user namespace) exit with the fatal status, and the master stops with
+ * 78 instead of respawning them in a loop. */
+START_TEST(test_fatal_worker_stops_master)
+{
+	const char *const prefix[] = { "unshare", "--user", "--map-root-user",
+	    NULL };
+	int		 status;
+
+	daemon_launch(&d, "workers = 2; user = \"nobody\";", NULL, prefix);
+	status = daemon_wait(&d, 10);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == EX_CONFIG,
+	    "status %#x; log:\n%s", status, daemon_log(&d));
+	ck_assert_ptr_nonnull(strstr(daemon_log(&d), "setgroups"));
+	ck_assert_ptr_nonnull(strstr(daemon_log(&d), "status=78: it cannot "
+	    "run with this configuration; stopping"));
+	ck_assert_int_le(daemon_log_count(&d, "worker exited pid="), 2);
+}
+END_TEST
+
+/* ---- classic mode: -d, pid file, -s ------------------------------------ */
+
+static pid_t	 classic_pid;
+
+static void
+classic_teardown(void)
+{
+	if (classic_pid > 0)
+		kill(classic_pid, SIGKILL);
+	classic_pid = 0;
+	daemon_cleanup(&d);
+}
+
+static int
+run_preforkd(const char *conf, const char *a1, const char *a2, char *out,
+    size_t size)
+{
+	const char	*argv[] = { prog("PREFORKD", "./preforkd"), "-c", conf,
+	    a1, a2, NULL };
+
+	return run_capture(argv, out, size);
+}
+
+static pid_t
+read_pid(const char *path)
+{
+	FILE	*fp = fopen(path, "r");
+	long	 pid = 0;
+
+	if (fp == NULL)
+		return 0;
+	if (fscanf(fp, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(fp);
+	return (pid_t)pid;
+}
+
+START_TEST(test_classic_mode)
+{
+	char		 conf[512], pidpath[128], out[1024];
+	pid_t		 before[8], after[8];
+	int		 status, port = free_port();
+	struct timespec	 t0;
+
+	daemon_write_config(&d, NULL);		/* the scratch directory */
+	snprintf(pidpath, sizeof(pidpath), "%s/preforkd.pid", d.d_dir);
+	snprintf(conf, sizeof(conf), "workers = 2; pid_file = \"%s\";\n"
+	    "listen = { address = \"127.0.0.1\"; port = %d; };", pidpath,
+	    port);
+	daemon_write_config(&d, conf);
+
+	status = run_preforkd(d.d_conf, "-d", NULL, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s",
+	    out);
+	t0 = clock_now();
+	while ((classic_pid = read_pid(pidpath)) == 0 ||
+	    !proc_wait_children(classic_pid, 2, 0.01))
+		ck_assert(clock_diff(t0, clock_now()) < 5);
+	for (int i = 0; greet(port, "classic", 8) != 0; i++) {
+		ck_assert_int_lt(i, 100);
+		sleep_ms(20);
+	}
+
+	/* A second instance with the same pid file refuses to start. */
+	status = run_preforkd(d.d_conf, "-d", NULL, out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == EX_UNAVAILABLE);
+	ck_assert_msg(strstr(out, "already running") != NULL, "%s", out);
+
+	status = run_preforkd(d.d_conf, "-s", "status", out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	snprintf(conf, sizeof(conf), "preforkd is running pid=%ld\n",
+	    (long)classic_pid);
+	ck_assert_str_eq(out, conf);
+
+	/* reload: a new generation of workers replaces the old. */
+	ck_assert_uint_eq(proc_children(classic_pid, before, 8), 2);
+	status = run_preforkd(d.d_conf, "-s", "reload", out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	t0 = clock_now();
+	for (;;) {
+		size_t n = proc_children(classic_pid, after, 8);
+
+		if (n == 2 && after[0] != before[0] && after[0] != before[1] &&
+		    after[1] != before[0] && after[1] != before[1])
+			break;
+		ck_assert(clock_diff(t0, clock_now()) < 5);
+		sleep_ms(10);
+	}
+
+	status = run_preforkd(d.d_conf, "-s", "stop", out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	t0 = clock_now();
+	while (proc_alive(classic_pid) || access(pidpath, F_OK) == 0)
+		ck_assert_msg(clock_diff(t0, clock_now()) < 5,
+		    "still running or pid file left");
+	classic_pid = 0;
+	status = run_preforkd(d.d_conf, "-s", "status", out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+}
+END_TEST
+
+Suite *
+lifecycle_suite(void)
+{
+	Suite	*s = suite_create("lifecycle");
+	TCase	*sup = tcase_create("supervision");
+	TCase	*rel = tcase_create("reload");
+	TCase	*priv = tcase_create("privileges");
+	TCase	*classic = tcase_create("classic");
+
+	tcase_add_checked_fixture(sup, NULL, teardown);
+	tcase_add_test(sup, test_killed_worker_replaced);
+	tcase_add_test(sup, test_term_leaves_nothing);
+	tcase_add_test(sup, test_int_fast);
+	tcase_add_test(sup, test_master_killed);
+	tcase_add_test(sup, test_quit_graceful);
+	tcase_add_test(sup, test_shutdown_timeout);
+	tcase_add_test(sup, test_stop_race);
+	tcase_add_test(sup, test_ttin_ttou);
+	tcase_add_test(sup, test_usr1_status);
+	tcase_add_test(sup, test_crash_backoff);
+	tcase_set_timeout(sup, 60);
+	suite_add_tcase(s, sup);
+
+	tcase_add_checked_fixture(rel, NULL, teardown);
+	tcase_add_test(rel, test_reload_new_port);
+	tcase_add_test(rel, test_reload_invalid_keeps_serving);
+	tcase_add_test(rel, test_reload_storm);
+	tcase_add_test(rel, test_reload_bind_failure);
+	tcase_add_test(rel, test_sd_notify);
+	tcase_set_timeout(rel, 60);
+	suite_add_tcase(s, rel);
+
+	tcase_add_checked_fixture(priv, NULL, teardown);
+	tcase_add_test(priv, test_privilege_drop);
+	tcase_add_test(priv, test_fatal_worker_stops_master);
+	tcase_set_timeout(priv, 30);
+	suite_add_tcase(s, priv);
+
+	tcase_add_checked_fixture(classic, NULL, classic_teardown);
+	tcase_add_test(classic, test_classic_mode);
+	tcase_set_timeout(classic, 30);
+	suite_add_tcase(s, classic);
+	return s;
+}
