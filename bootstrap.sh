@@ -6,6 +6,8 @@
 #                          the foreground with etc/preforkd.conf
 #   ./bootstrap.sh check   install what is missing, build, run every test
 #   ./bootstrap.sh build   install what is missing and build only
+#   ./bootstrap.sh fuzz [SECONDS]      run each fuzz target that long
+#   ./bootstrap.sh valgrind [SUITE|all] memcheck over the daemon tests
 #
 # Builds happen out of tree: build/ (warnings are errors) and, for check,
 # build-san/ (AddressSanitizer + UndefinedBehaviorSanitizer).
@@ -15,16 +17,18 @@ cd "$(dirname "$0")"
 top=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
-# Build: compiler, autotools, libconfig, Check, libsystemd.  Tests:
-# systemd-analyze (systemd), stdbuf (coreutils), unshare (util-linux).
+# Build: compiler, autotools, libconfig, Check.  Tests: systemd-analyze
+# (systemd), stdbuf (coreutils), unshare and mount (util-linux, mount),
+# libFuzzer (clang, libclang-rt-14-dev), valgrind.
 packages="build-essential autoconf automake pkg-config libconfig-dev check
-libsystemd-dev systemd coreutils util-linux"
+systemd coreutils util-linux mount"
+check_packages="clang libclang-rt-14-dev valgrind"
 
 say() { printf '==> %s\n' "$*"; }
 
 install_missing() {
 	missing=
-	for p in $packages; do
+	for p in $packages ${1:-}; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		    grep -q 'install ok installed' || missing="$missing $p"
 	done
@@ -96,6 +100,58 @@ distcheck() {
 	    { tail -n 40 "$top/build/distcheck.log"; return 1; }
 }
 
+# fuzz: build the libFuzzer targets with ASan+UBSan and run each for
+# $FUZZ_SECONDS (default 20) from the corpus in tests/fuzz/corpus.
+fuzz_target() {
+	target=$1; shift
+	d=$top/build/fuzz
+	mkdir -p "$d/corpus-$target"
+	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -I"$top/build" -I"$top/src" \
+	    "$top/tests/fuzz/fuzz_$target.c" "$@" -o "$d/fuzz_$target" || return 1
+	LSAN_OPTIONS=suppressions=$top/tests/fuzz/lsan.supp \
+	"$d/fuzz_$target" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=5 \
+	    -rss_limit_mb=1024 -print_final_stats=1 \
+	    -artifact_prefix="$d/" \
+	    "$d/corpus-$target" "$top/tests/fuzz/corpus/$target" \
+	    > "$d/fuzz_$target.log" 2>&1 ||
+	    { tail -n 40 "$d/fuzz_$target.log"; return 1; }
+	grep -E '^stat::number_of_executed_units' "$d/fuzz_$target.log" >&2
+}
+fuzz_config() {
+	fuzz_target config src/config.c src/service.c src/service_greeting.c \
+	    src/service_echo.c src/conn.c src/escape.c src/log.c -lconfig
+}
+fuzz_greeting() {
+	fuzz_target greeting src/service_greeting.c src/conn.c src/escape.c \
+	    src/log.c
+}
+
+# valgrind [SUITE]: memcheck over a daemon test suite (default: serving,
+# "all" for every one), following every worker; no error and no definite
+# leak in any process.
+valgrind_suite() {
+	d=$top/build/valgrind
+	suite=${1:-serving}
+	[ "$suite" = all ] && unset CK_RUN_SUITE || export CK_RUN_SUITE="$suite"
+	rm -rf "$d"; mkdir -p "$d"
+	(cd "$top/build" && CK_TIMEOUT_MULTIPLIER=4 \
+	    PREFORKD_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --track-fds=no --log-file=$d/vg.%p" \
+	    PREFORKD=$top/build/preforkd \
+	    PREFORKD_CLIENT=$top/build/preforkd-client \
+	    SEED_CLIENT=$top/build/tests/seed_client \
+	    SEED_SERVER=$top/build/tests/seed_server srcdir=$top \
+	    LOADGEN=$top/build/tests/loadgen \
+	    ./tests/check_daemon > "$d/check.log" 2>&1) ||
+	    { tail -n 20 "$d/check.log"; return 1; }
+	ls "$d"/vg.* >/dev/null 2>&1 || return 1
+	if grep -l . "$d"/vg.* >/dev/null 2>&1; then
+		cat "$d"/vg.* | head -n 60
+		return 1
+	fi
+	echo "valgrind: $(ls "$d"/vg.* | wc -l) processes, no errors" >&2
+}
+
 suite() {
 	dir=$1
 	if make -s -C "$dir" check; then :; else
@@ -118,20 +174,36 @@ build)
 	install_missing
 	build build --enable-werror
 	;;
+fuzz)
+	install_missing "$check_packages"
+	build build --enable-werror
+	FUZZ_SECONDS=${2:-600}
+	fuzz_config && fuzz_greeting
+	;;
+valgrind)
+	install_missing "$check_packages"
+	build build --enable-werror
+	make -s -C build tests/check_daemon tests/seed_client \
+	    tests/seed_server tests/loadgen
+	valgrind_suite "${2:-serving}"
+	;;
 check)
-	install_missing
+	install_missing "$check_packages"
 	passed=0 failed=0
 	build build --enable-werror
 	suite build
 	build build-san --enable-werror --enable-sanitizers
 	ASAN_OPTIONS=detect_leaks=1 suite build-san
 	stage "systemd unit verifies and rates <= 2.0" unit_checks
+	stage "fuzz: configuration files" fuzz_config
+	stage "fuzz: greeting framing and escaping" fuzz_greeting
+	stage "valgrind memcheck of the daemon and its workers" valgrind_suite
 	stage "make distcheck" distcheck
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 	;;
 *)
-	echo "usage: $0 run | check | build" >&2
+	echo "usage: $0 run | check | build | fuzz [SECONDS] | valgrind [SUITE|all]" >&2
 	exit 64
 	;;
 esac

@@ -1,7 +1,7 @@
 /*
  * loadgen.c - closed-loop load generator for preforkd and its peers.
  *
- *   loadgen -p PORT [-h ADDR] [-m greeting|echo|stream] [-c CONNS]
+ *   loadgen -p PORT [-h ADDR] [-m greeting|banner|echo|stream] [-c CONNS]
  *           [-t THREADS] [-d SECONDS] [-w WARMUP]
  *
  * Each thread runs an epoll loop over its share of CONNS connections; a
@@ -9,6 +9,7 @@
  *   greeting: connect, read the banner to its NUL, send "bench\0", wait
  *             for the server to close.  Latency: connect to close.
  *   echo:     connect, send "ping\n", read it back, close.
+ *   banner:   connect, read until the server closes (nginx "return").
  *   stream:   CONNS persistent connections echoing 64 KiB blocks: MB/s.
  * Prints a human summary and one machine-readable "RESULT k=v ..." line.
  * Every run is bounded by -d; a connection stuck for 5 s is an error.
@@ -32,7 +33,7 @@
 #define STUCK_NS	(5LL * 1000000000LL)
 #define STREAM_BLOCK	(64 * 1024)
 
-enum mode { MODE_GREETING, MODE_ECHO, MODE_STREAM };
+enum mode { MODE_GREETING, MODE_BANNER, MODE_ECHO, MODE_STREAM };
 enum state { ST_CONNECT, ST_BANNER, ST_CLOSE, ST_ECHO, ST_STREAM };
 
 struct lconn {
@@ -129,7 +130,7 @@ lconn_done(int ep, struct lthread *t, struct lconn *c, bool ok)
 			fail(t);
 }
 
-/* Advance one connection; false when it is finished (done or failed). */
+/* Advance one connection's state machine on an epoll event. */
 static void
 lconn_step(int ep, struct lthread *t, struct lconn *c, uint32_t events)
 {
@@ -154,6 +155,8 @@ lconn_step(int ep, struct lthread *t, struct lconn *c, uint32_t events)
 		epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 		if (g_mode == MODE_GREETING)
 			c->st = ST_BANNER;
+		else if (g_mode == MODE_BANNER)
+			c->st = ST_CLOSE;
 		else if (g_mode == MODE_ECHO) {
 			if (send(c->fd, "ping\n", 5, MSG_NOSIGNAL) != 5) {
 				lconn_done(ep, t, c, false);
@@ -175,6 +178,7 @@ lconn_step(int ep, struct lthread *t, struct lconn *c, uint32_t events)
 					return;
 				}
 				c->st = ST_CLOSE;
+				c->sent = c->got = 0;
 				break;
 			}
 		}
@@ -182,10 +186,14 @@ lconn_step(int ep, struct lthread *t, struct lconn *c, uint32_t events)
 			lconn_done(ep, t, c, false);
 		break;
 	case ST_CLOSE:
-		n = recv(c->fd, buf, sizeof(buf), 0);
+		while ((n = recv(c->fd, buf, sizeof(buf), 0)) > 0)
+			c->got += (size_t)n;
+		/* greeting: nothing may follow the banner; banner: the
+		 * whole answer ends at the close. */
 		if (n == 0)
-			lconn_done(ep, t, c, true);
-		else if (n > 0 || errno != EAGAIN)
+			lconn_done(ep, t, c, g_mode == MODE_BANNER ?
+			    c->got > 0 : c->got == c->sent);
+		else if (errno != EAGAIN)
 			lconn_done(ep, t, c, false);
 		break;
 	case ST_ECHO:
@@ -296,13 +304,15 @@ main(int argc, char *argv[])
 		case 'w': warm = atof(optarg); break;
 		default:
 			fprintf(stderr, "usage: loadgen -p PORT [-h ADDR] "
-			    "[-m greeting|echo|stream] [-c CONNS] "
+			    "[-m greeting|banner|echo|stream] [-c CONNS] "
 			    "[-t THREADS] [-d SECONDS] [-w WARMUP]\n");
 			return 64;
 		}
 	}
 	if (strcmp(mname, "echo") == 0)
 		g_mode = MODE_ECHO;
+	else if (strcmp(mname, "banner") == 0)
+		g_mode = MODE_BANNER;
 	else if (strcmp(mname, "stream") == 0)
 		g_mode = MODE_STREAM;
 	else if (strcmp(mname, "greeting") != 0)

@@ -1,8 +1,9 @@
 /*
  * notify.c - the sd_notify protocol: one datagram of "KEY=value" lines
  * to the AF_UNIX socket named by $NOTIFY_SOCKET.  libsystemd is used when
- * the build found it; otherwise the few lines below speak the protocol,
- * which is small and stable, so preforkd runs where libsystemd is absent.
+ * configured --with-libsystemd; by default the few lines below speak the
+ * protocol, which is small and stable, and spare every worker the
+ * libraries libsystemd would map into it.
  */
 #include "autoconf.h"
 

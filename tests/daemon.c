@@ -60,18 +60,41 @@ daemon_start(struct daemon *d, const char *extra)
 	daemon_start_args(d, extra, NULL);
 }
 
+void	(*daemon_pre_exec)(void);
+
+/* $PREFORKD_WRAPPER (e.g. "valgrind -q ...") goes before everything. */
+static size_t
+daemon_wrapper(const char **argv, size_t max)
+{
+	static char	 words[1024];
+	const char	*w = getenv("PREFORKD_WRAPPER");
+	size_t		 n = 0;
+	char		*tok, *save;
+
+	if (w == NULL || *w == '\0')
+		return 0;
+	snprintf(words, sizeof(words), "%s", w);
+	for (tok = strtok_r(words, " ", &save); tok != NULL && n < max;
+	    tok = strtok_r(NULL, " ", &save))
+		argv[n++] = tok;
+	return n;
+}
+
 void
 daemon_launch(struct daemon *d, const char *extra, const char *const *env,
     const char *const *prefix)
 {
-	const char	*argv[16];
+	const char	*argv[48];
 	size_t		 n = 0;
 	int		 fd;
 
-	memset(d, 0, sizeof(*d));
+	/* A scratch directory made before (daemon_write_config) stays. */
+	d->d_pid = 0;
+	d->d_port = 0;
 	daemon_write_config(d, extra);
-	for (; prefix != NULL && *prefix != NULL && n < 8; prefix++)
+	for (; prefix != NULL && *prefix != NULL && n < 16; prefix++)
 		argv[n++] = *prefix;
+	n += daemon_wrapper(argv + n, 24);
 	argv[n++] = prog("PREFORKD", "./preforkd");
 	argv[n++] = "-f";
 	argv[n++] = "-e";
@@ -89,6 +112,8 @@ daemon_launch(struct daemon *d, const char *extra, const char *const *env,
 		dup2(fd, STDOUT_FILENO);
 		for (; env != NULL && *env != NULL; env++)
 			putenv((char *)*env);
+		if (daemon_pre_exec != NULL)
+			daemon_pre_exec();
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -218,7 +243,8 @@ daemon_cleanup(struct daemon *d)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", d->d_dir,
 			    e->d_name);
-			unlink(path);
+			if (unlink(path) == -1 && errno == EISDIR)
+				rmdir(path);
 		}
 		if (dir != NULL)
 			closedir(dir);

@@ -26,6 +26,8 @@ void	daemon_write_config(struct daemon *, const char *extra);
 void	daemon_start(struct daemon *, const char *extra);
 void	daemon_start_args(struct daemon *, const char *extra,
 	    const char *const *env);
+/* Run in the daemon's process just before exec (limits, identity). */
+extern void	(*daemon_pre_exec)(void);
 /* Start under prefix (e.g. unshare ...) without waiting for it. */
 void	daemon_launch(struct daemon *, const char *extra,
 	    const char *const *env, const char *const *prefix);
@@ -67,5 +69,6 @@ struct Suite;
 struct Suite	*serving_suite(void);
 struct Suite	*lifecycle_suite(void);
 struct Suite	*hostile_suite(void);
+struct Suite	*reliability_suite(void);
 
 #endif
