@@ -64,6 +64,13 @@ else
 	notes="$notes- one CPU: servers and load generator share it\n"
 fi
 
+# Busy clock ticks of the servers' CPU so far (user..softirq+steal).
+hz=$(getconf CLK_TCK)
+cpu_busy() {
+	awk -v c="cpu$srv_cpu" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' \
+	    /proc/stat
+}
+
 # --- servers -----------------------------------------------------------
 port=19101
 wait_port() {
@@ -146,10 +153,19 @@ sweep() {
 	wait_port $port || { say "$tag did not start"; stop; return; }
 	sleep 0.3
 	for c in $concs; do
+		b0=$(cpu_busy)
 		line=$(taskset -c $gen_cpu "$out/loadgen" -p $port -m "$mode" \
 		    -c "$c" -d $secs -w $warm | grep '^RESULT')
-		echo "server=$tag round=$r $line" >> "$raw"
-		say "round $r $tag c=$c: $(echo "$line" | cut -d' ' -f6,8,12)"
+		b1=$(cpu_busy)
+		# CPU time of the server's core per connection: comparable
+		# even when the load generator is what saturates.
+		cpu=$(echo "$line" | awk -v b=$((b1 - b0)) -v hz="$hz" \
+		    -v t="$secs" -v w="$warm" '{
+			split($0, f, "cps="); split(f[2], g, " ");
+			n = g[1] * (t + w);
+			printf "%.1f", n > 0 ? b * 1e6 / hz / n : 0 }')
+		echo "server=$tag round=$r $line cpu_us=$cpu" >> "$raw"
+		say "round $r $tag c=$c: $(echo "$line" | cut -d' ' -f6,8,12) cpu_us=$cpu"
 	done
 	stop
 }

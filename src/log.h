@@ -19,6 +19,8 @@ enum log_target {
 
 void	log_init(const char *ident, enum log_target target, int facility,
 	    int level);
+/* In a new child process: its own pid on its lines. */
+void	log_after_fork(void);
 /* A reload: new facility and level, same target. */
 void	log_reconfigure(int facility, int level);
 bool	log_enabled(int level);

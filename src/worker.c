@@ -215,6 +215,7 @@ worker_run(const struct worker_args *wa)
 		log_warn("prctl(PR_SET_PDEATHSIG)");
 	if (getppid() != wa->wa_master)
 		_exit(0);
+	log_after_fork();
 	for (size_t i = 0; i < wa->wa_nclose_fds; i++)
 		close(wa->wa_close_fds[i]);
 	wa->wa_slot->sl_pid = getpid();
