@@ -163,7 +163,7 @@ sweep() {
 		    -v t="$secs" -v w="$warm" '{
 			split($0, f, "cps="); split(f[2], g, " ");
 			n = g[1] * (t + w);
-			printf "%.1f", n > 0 ? b * 1e6 / hz / n : 0 }')
+			printf "%.1f", (n > 0 ? b * 1e6 / hz / n : 0) }')
 		echo "server=$tag round=$r $line cpu_us=$cpu" >> "$raw"
 		say "round $r $tag c=$c: $(echo "$line" | cut -d' ' -f6,8,12) cpu_us=$cpu"
 	done

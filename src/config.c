@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <libconfig.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <pwd.h>
@@ -27,6 +28,7 @@
 
 struct conf_ctx {
 	const char	*file;
+	const char	*dir;		/* of file: where @include looks */
 	char		*err;
 	size_t		 errsize;
 };
@@ -66,6 +68,19 @@ static const char *const conf_timeout_keys[] = { "read", "write",
 	"shutdown", NULL };
 static const char *const conf_log_keys[] = { "facility", "level", NULL };
 
+/* libconfig names an @include'd file as written: make it findable. */
+static const char *
+conf_display_file(const struct conf_ctx *ctx, const char *name, char *buf,
+    size_t size)
+{
+	if (name == NULL)
+		return ctx->file;
+	if (name[0] == '/' || ctx->dir == NULL || strcmp(name, ctx->file) == 0)
+		return name;
+	snprintf(buf, size, "%s/%s", ctx->dir, name);
+	return buf;
+}
+
 static int
 conf_error(struct conf_ctx *ctx, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -74,12 +89,13 @@ static int
 conf_error(struct conf_ctx *ctx, const config_setting_t *s,
     const char *fmt, ...)
 {
-	const char	*file = ctx->file;
+	char		 buf[PATH_MAX];
+	const char	*file;
 	va_list		 ap;
 	int		 n;
 
-	if (s != NULL && config_setting_source_file(s) != NULL)
-		file = config_setting_source_file(s);
+	file = conf_display_file(ctx, s ? config_setting_source_file(s) :
+	    NULL, buf, sizeof(buf));
 	if (s != NULL && config_setting_source_line(s) > 0)
 		n = snprintf(ctx->err, ctx->errsize, "%s:%u: ", file,
 		    config_setting_source_line(s));
@@ -560,8 +576,9 @@ conf_defaults(const char *file)
 struct config *
 config_load(const char *file, char *err, size_t errsize)
 {
-	struct conf_ctx	 ctx = { file, err, errsize };
+	struct conf_ctx	 ctx = { file, NULL, err, errsize };
 	struct config	*c = NULL;
+	char		 dir[PATH_MAX], path[PATH_MAX];
 	config_t	 cf;
 	FILE		*fp;
 
@@ -573,15 +590,20 @@ config_load(const char *file, char *err, size_t errsize)
 	}
 
 	config_init(&cf);
+	/* "@include" paths are relative to the including file. */
+	if (strlen(file) < sizeof(dir)) {
+		strcpy(dir, file);
+		ctx.dir = dirname(dir);
+		config_set_include_dir(&cf, ctx.dir);
+	}
 	if (config_read_file(&cf, file) != CONFIG_TRUE) {
 		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
 			conf_error(&ctx, NULL, "cannot read: %s",
 			    config_error_text(&cf));
 		else
-			snprintf(err, errsize, "%s:%d: %s",
-			    config_error_file(&cf) ? config_error_file(&cf) :
-			    file, config_error_line(&cf),
-			    config_error_text(&cf));
+			snprintf(err, errsize, "%s:%d: %s", conf_display_file(
+			    &ctx, config_error_file(&cf), path, sizeof(path)),
+			    config_error_line(&cf), config_error_text(&cf));
 		goto fail;
 	}
 	if (conf_check_file_text(&ctx, fp) == -1)

@@ -110,7 +110,6 @@ greeting_fault(const struct conn *c, const char *what, size_t bytes)
 	static struct log_limit	 limit;
 	unsigned long		 held;
 	int			 error = errno;
-
 	const char		*why;
 
 	if (!log_limit_allow(&limit, &held))
@@ -142,8 +141,9 @@ greeting_serve(struct conn *c, const struct config *cfg)
 	greeting_msg_init(&m, greeting_text, cfg->c_max_message);
 	deadline = clock_after(clock_now(), cfg->c_timeout_read);
 	while (!m.gm_done) {
-		/* Bytes past the terminator are read and dropped, so that
-		 * closing does not turn unread data into a reset. */
+		/* Bytes after the terminator in the same read go with it:
+		 * the study client sends its whole 257-byte buffer at once,
+		 * and nothing left unread turns our close into a reset. */
 		if ((n = conn_read(c, chunk, sizeof(chunk), &deadline)) <= 0)
 			break;
 		greeting_msg_feed(&m, chunk, (size_t)n);

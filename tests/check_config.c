@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "unit.h"
@@ -168,6 +169,36 @@ START_TEST(test_config_every_key)
 }
 END_TEST
 
+/* @include is relative to the including file, and errors in the
+ * included file name it. */
+START_TEST(test_config_include)
+{
+	const char	*path = unit_write_file("@include \"inc.conf\"\n");
+	char		 inc[256], err[1024], want[300];
+	struct config	*c;
+	FILE		*fp;
+
+	snprintf(inc, sizeof(inc), "%s", path);
+	strcpy(strrchr(inc, '/') + 1, "inc.conf");
+	ck_assert_ptr_nonnull(fp = fopen(inc, "w"));
+	fputs("workers = 7;\n", fp);
+	fclose(fp);
+	chdir("/");
+	c = config_load(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->c_workers, 7);
+	config_free(c);
+
+	ck_assert_ptr_nonnull(fp = fopen(inc, "w"));
+	fputs("\nworkers = 0;\n", fp);
+	fclose(fp);
+	ck_assert_ptr_null(config_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:2: workers = 0 is out of range", inc);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	unlink(inc);
+}
+END_TEST
+
 START_TEST(test_config_missing_file)
 {
 	char	 err[1024];
@@ -205,6 +236,7 @@ config_suite(void)
 	tcase_add_test(tc, test_config_defaults);
 	tcase_add_test(tc, test_config_every_key);
 	tcase_add_test(tc, test_config_missing_file);
+	tcase_add_test(tc, test_config_include);
 	tcase_add_test(tc, test_config_shipped);
 	tcase_add_loop_test(tc, test_config_bad, 0,
 	    sizeof(bad_cases) / sizeof(bad_cases[0]));

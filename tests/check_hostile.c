@@ -31,42 +31,6 @@ teardown(void)
 	daemon_cleanup(&d);
 }
 
-/* Resident set size of pid in KiB, from /proc/PID/status. */
-static long
-proc_rss_kib(pid_t pid)
-{
-	char	 path[64], line[256];
-	long	 kib = -1;
-	FILE	*fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(fp);
-	return kib;
-}
-
-/* CPU time of pid in clock ticks (utime + stime). */
-static long
-proc_cpu_ticks(pid_t pid)
-{
-	char		 path[64], buf[1024], *p;
-	unsigned long	 ut = 0, st = 0;
-	FILE		*fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
-	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), fp));
-	fclose(fp);
-	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
-	/* Fields 14 and 15, counted from the state (field 3). */
-	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-	    "%*u %*u %lu %lu", &ut, &st), 2);
-	return (long)(ut + st);
-}
-
 /* Seconds until the server closes on us (EOF or reset). */
 static double
 seconds_until_closed(int fd, const struct timespec *t0, bool dribble)
@@ -131,7 +95,7 @@ START_TEST(test_huge_message)
 
 	daemon_start(&d, "workers = 1; timeouts = { read = 20.0; };");
 	ck_assert_uint_eq(proc_children(d.d_pid, kids, 4), 1);
-	before = proc_rss_kib(kids[0]);
+	before = proc_status_long(kids[0], "VmRSS:");
 	memset(chunk, 'A', sizeof(chunk));
 	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
 	ck_assert_int_eq(read_banner(fd, buf, sizeof(buf)), sizeof(BANNER));
@@ -143,7 +107,7 @@ START_TEST(test_huge_message)
 	close(fd);
 	ck_assert(daemon_log_wait(&d, "bytes=104857600 truncated=yes msg=\""
 	    "AAAA", 5));
-	after = proc_rss_kib(kids[0]);
+	after = proc_status_long(kids[0], "VmRSS:");
 	ck_assert_msg(after - before < 1024, "RSS grew from %ld to %ld KiB",
 	    before, after);
 	ck_assert_uint_eq(proc_children(d.d_pid, kids, 4), 1);
@@ -286,7 +250,7 @@ START_TEST(test_echo_gigabyte)
 		block[i] = (unsigned char)(i * 131 + (i >> 8));
 	daemon_start(&d, "workers = 1; service = \"echo\";");
 	ck_assert_uint_eq(proc_children(d.d_pid, kids, 4), 1);
-	before = proc_rss_kib(kids[0]);
+	before = proc_status_long(kids[0], "VmRSS:");
 	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
 	ck_assert_int_ne(writer = fork(), -1);
 	if (writer == 0) {
@@ -311,7 +275,7 @@ START_TEST(test_echo_gigabyte)
 	ck_assert_int_eq(recv(fd, in, sizeof(in), 0), 0);
 	ck_assert_int_eq(waitpid(writer, &status, 0), writer);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	after = proc_rss_kib(kids[0]);
+	after = proc_status_long(kids[0], "VmRSS:");
 	ck_assert_msg(after - before < 1024, "RSS grew from %ld to %ld KiB",
 	    before, after);
 	close(fd);

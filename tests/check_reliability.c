@@ -47,22 +47,6 @@ proc_count_fds(pid_t pid)
 	return n - 2;
 }
 
-static long
-proc_field_kib(pid_t pid, const char *key)
-{
-	char	 path[64], line[256];
-	long	 v = -1;
-	FILE	*fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, key, strlen(key)) == 0)
-			v = atol(line + strlen(key));
-	fclose(fp);
-	return v;
-}
-
 /* Zombie children of pid: reaped late or never. */
 static int
 proc_zombies(pid_t pid)
@@ -154,7 +138,7 @@ START_TEST(test_chaos_under_load)
 	daemon_start(&d, "workers = 4;");
 	ck_assert(proc_wait_children(d.d_pid, 4, 5));
 	fds0 = proc_count_fds(d.d_pid);
-	rss0 = proc_field_kib(d.d_pid, "VmRSS:");
+	rss0 = proc_status_long(d.d_pid, "VmRSS:");
 	snprintf(out, sizeof(out), "%s/load.out", d.d_dir);
 
 	load = load_start(d.d_port, 32, 5.5, out);
@@ -184,7 +168,7 @@ START_TEST(test_chaos_under_load)
 	ck_assert(proc_wait_children(d.d_pid, 4, 10));
 
 	fds1 = proc_count_fds(d.d_pid);
-	rss1 = proc_field_kib(d.d_pid, "VmRSS:");
+	rss1 = proc_status_long(d.d_pid, "VmRSS:");
 	ck_assert_msg(fds1 == fds0, "master fds %zu -> %zu", fds0, fds1);
 #ifndef __SANITIZE_ADDRESS__
 	/* (AddressSanitizer's quarantine and shadow make RSS meaningless.) */
@@ -218,23 +202,6 @@ as_nobody_with_nproc_4(void)
 		execl("/bin/sleep", "sleep", "60", (char *)NULL);
 		_exit(127);
 	}
-}
-
-static long
-proc_cpu_ticks(pid_t pid)
-{
-	char	 path[64], buf[1024], *p;
-	long	 ut, st;
-	FILE	*fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
-	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), fp));
-	fclose(fp);
-	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
-	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-	    "%*u %*u %ld %ld", &ut, &st), 2);
-	return ut + st;
 }
 
 START_TEST(test_fork_failure_backoff)

@@ -452,3 +452,39 @@ free_port(void)
 	close(fd);
 	return port;
 }
+
+long
+proc_status_long(pid_t pid, const char *key)
+{
+	char	 path[64], line[256];
+	long	 v = -1;
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, key, strlen(key)) == 0) {
+			v = atol(line + strlen(key));
+			break;
+		}
+	fclose(fp);
+	return v;
+}
+
+long
+proc_cpu_ticks(pid_t pid)
+{
+	char		 path[64], buf[1024], *p;
+	unsigned long	 ut = 0, st = 0;
+	FILE		*fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), fp));
+	fclose(fp);
+	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
+	/* utime and stime: fields 14 and 15, counted from the state (3). */
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %lu %lu", &ut, &st), 2);
+	return (long)(ut + st);
+}

@@ -49,6 +49,11 @@ bool	proc_alive(pid_t pid);
 /* Wait until pid has n children (all ready to be counted). */
 bool	proc_wait_children(pid_t pid, size_t n, double secs);
 
+/* A number from /proc/PID/status ("VmRSS:" in KiB, ...). */
+long	proc_status_long(pid_t pid, const char *key);
+/* CPU time of pid so far, in clock ticks (user + system). */
+long	proc_cpu_ticks(pid_t pid);
+
 int	tcp_connect(const char *addr, int port);
 /* Read to the first NUL (included) or EOF; returns bytes read. */
 ssize_t	read_banner(int fd, char *buf, size_t size);
