@@ -1,9 +1,14 @@
 #!/bin/bash
-# bench/report.sh - turns bench/run.sh's measurements into RESULTS.md and
-# plot.png.  Called by run.sh; the arguments are its figures.
+# bench/report.sh FIGURES - turns bench/run.sh's measurements into
+# RESULTS.md and plot.png.  FIGURES (build/bench/figures) holds run.sh's
+# figures one per line; the raw per-run lines are in the file it names.
 set -eu
-raw=$1 results=$2 rounds=$3 secs=$4 mem_pre=$5 mem_apache=$6 mem_nginx=$7
-respawn=$8 reload=$9 stream=${10} iperf=${11} notes=${12}
+{
+	read -r raw; read -r results; read -r rounds; read -r secs
+	read -r mem_pre; read -r mem_apache; read -r mem_nginx
+	read -r respawn; read -r reload; read -r stream; read -r iperf
+	read -r notes || true
+} < "$1"
 dir=$(dirname "$raw")
 
 field() { sed -n "s/.*[ ^]$1=\([^ ]*\).*/\1/p"; }
@@ -26,19 +31,20 @@ for s in $servers; do
 	for c in 1 16 64 256 1024; do
 		m=$(median "$s" "$c" cps)
 		[ "$m" = "-" ] && continue
-		echo "$c $m $(median "$s" "$c" p99_us | awk '{ print $1 / 1000 }')"
+		echo "$c $m $(median "$s" "$c" p99_us | awk '{ print $1 / 1000 }') $(median "$s" "$c" cpu_us)"
 	done > "$dir/plot-$s.dat"
 done
 if command -v gnuplot >/dev/null 2>&1; then
-	plots= plots99=
+	plots= plots99= plotscpu=
 	for s in $servers; do
 		plots="$plots${plots:+, }'$dir/plot-$s.dat' using 1:2 with linespoints title '$s'"
 		plots99="$plots99${plots99:+, }'$dir/plot-$s.dat' using 1:3 with linespoints title '$s'"
+		plotscpu="$plotscpu${plotscpu:+, }'$dir/plot-$s.dat' using 1:4 with linespoints title '$s'"
 	done
 	gnuplot <<GP
-set terminal pngcairo size 1000,420 font ",10"
+set terminal pngcairo size 1400,420 font ",10"
 set output '$(dirname "$results")/plot.png'
-set multiplot layout 1,2 title "preforkd and peers, medians of $rounds rounds (loopback, server on CPU 0, load on CPU 1)"
+set multiplot layout 1,3 title "preforkd and peers, medians of $rounds rounds (loopback, server on CPU 0, load on CPU 1)"
 set logscale x 2
 set xlabel "concurrent clients"
 set key bottom right
@@ -50,6 +56,10 @@ set logscale y 10
 set yrange [*:*]
 set key top left
 plot $plots99
+set ylabel "servers' CPU per connection (µs)"
+unset logscale y
+set yrange [0:*]
+plot $plotscpu
 unset multiplot
 GP
 fi
@@ -101,7 +111,7 @@ for s in $servers; do
 	for c in 1 16 64 256 1024; do row "$s" "$c"; done
 done
 echo
-echo '![conns/s and p99 against concurrency](plot.png)'
+echo '![conns/s, p99 and CPU per connection against concurrency](plot.png)'
 echo
 echo "## Against the targets"
 echo

@@ -235,6 +235,9 @@ if have iperf3; then
 	port=$((port + 1))
 fi
 
-exec "$top/bench/report.sh" "$raw" "$results" "$rounds" "$secs" \
-    "$mem_pre" "$mem_apache" "$mem_nginx" "$respawn" "$reload" \
-    "$stream" "$iperf" "$notes"
+# The figures, one per line, so that report.sh can be run again alone
+# (bench/report.sh build/bench/figures) after its text changes.
+printf '%s\n' "$raw" "$results" "$rounds" "$secs" "$mem_pre" "$mem_apache" \
+    "$mem_nginx" "$respawn" "$reload" "$stream" "$iperf" "$notes" \
+    > "$out/figures"
+exec "$top/bench/report.sh" "$out/figures"
