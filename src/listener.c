@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +170,86 @@ listeners_close(struct listeners *set)
 		set->ls[i].l_conf.cl_address = NULL;
 	}
 	set->ls_n = 0;
+}
+
+/* Check a passed descriptor and describe it like a configured listener. */
+static int
+listener_passed(int fd, struct listener *l)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 host[INET6_ADDRSTRLEN];
+	int			 type, listening, flags;
+	socklen_t		 olen = sizeof(int);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) == -1
+	    || getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("passed descriptor %d", fd);
+		return -1;
+	}
+	if (type != SOCK_STREAM || !listening || (ss.ss_family != AF_INET &&
+	    ss.ss_family != AF_INET6)) {
+		log_warnx("passed descriptor %d is not a listening TCP socket",
+		    fd);
+		return -1;
+	}
+	/* systemd hands them over blocking and inheritable. */
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		log_warn("fcntl(%d)", fd);
+		return -1;
+	}
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		l->l_conf.cl_port = ntohs(sin->sin_port);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		l->l_conf.cl_port = ntohs(sin6->sin6_port);
+	}
+	if ((l->l_conf.cl_address = strdup(host)) == NULL) {
+		log_warn("strdup");
+		return -1;
+	}
+	l->l_conf.cl_backlog = -1;	/* unknown: listen() again */
+	l->l_fd = fd;
+	conn_format_addr((struct sockaddr *)&ss, l->l_name, sizeof(l->l_name));
+	log_info("socket from systemd %s", l->l_name);
+	return 0;
+}
+
+int
+listeners_inherit(struct listeners *set)
+{
+	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char		*end;
+	long		 n;
+
+	memset(set, 0, sizeof(*set));
+	if (pid == NULL || fds == NULL || strtol(pid, &end, 10) != getpid() ||
+	    *end != '\0')
+		return 0;
+	n = strtol(fds, &end, 10);
+	/* Workers and later reloads must not take them again. */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (*end != '\0' || n < 0 || n > CONFIG_MAX_LISTEN) {
+		log_warnx("LISTEN_FDS=%s: expected 0..%d", fds,
+		    CONFIG_MAX_LISTEN);
+		return -1;
+	}
+	for (int fd = 3; fd < 3 + n; fd++) {
+		if (listener_passed(fd, &set->ls[set->ls_n]) == -1) {
+			listeners_close(set);
+			return -1;
+		}
+		set->ls_n++;
+	}
+	return (int)n;
 }

@@ -31,4 +31,11 @@ int	listeners_open(struct listeners *, const struct config *,
 	    struct listeners *old);
 void	listeners_close(struct listeners *);
 
+/*
+ * The sockets systemd passed (socket activation: $LISTEN_PID is ours,
+ * $LISTEN_FDS counts descriptors from 3), as a set that listeners_open()
+ * can take sockets from.  Returns how many, or -1 if one is unusable.
+ */
+int	listeners_inherit(struct listeners *);
+
 #endif

@@ -576,6 +576,29 @@ master_wait(struct master *m)
 		master_read_ready(m);
 }
 
+/*
+ * Open the configured sockets, taking those systemd passed where the
+ * address and port match.  A passed socket the configuration does not
+ * list is closed here (systemd keeps its own copy): say so, since
+ * connections to it would then wait for nobody.
+ */
+static int
+master_listen(struct master *m)
+{
+	struct listeners	 passed;
+	int			 rc;
+
+	if (listeners_inherit(&passed) == -1)
+		return -1;
+	rc = listeners_open(&m->m_listeners, m->m_cfg, &passed);
+	for (size_t i = 0; rc == 0 && i < passed.ls_n; i++)
+		if (passed.ls[i].l_fd != -1)
+			log_warnx("socket from systemd %s is not in %s; not "
+			    "serving it", passed.ls[i].l_name, m->m_file);
+	listeners_close(&passed);
+	return rc;
+}
+
 static int
 master_setup(struct master *m)
 {
@@ -591,7 +614,7 @@ master_setup(struct master *m)
 		log_warn("fcntl(O_NONBLOCK)");
 		return EX_OSERR;
 	}
-	if (listeners_open(&m->m_listeners, m->m_cfg, NULL) == -1)
+	if (master_listen(m) == -1)
 		return EX_OSERR;
 	if (geteuid() == 0 && m->m_cfg->c_user == NULL)
 		log_warnx("running as root and no user is configured: "

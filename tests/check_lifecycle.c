@@ -432,6 +432,61 @@ START_TEST(test_sd_notify)
 END_TEST
 
 
+/* ---- socket activation ------------------------------------------------ */
+
+static int	 activation_fd;
+
+/* What systemd does before it starts the service: the socket at fd 3,
+ * and LISTEN_PID / LISTEN_FDS naming it. */
+static void
+pass_socket(void)
+{
+	char	 pid[16];
+
+	if (dup2(activation_fd, 3) == -1)
+		_exit(126);
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDS", "1", 1);
+}
+
+/* A socket passed by systemd is served; it was bound by someone else, so
+ * binding it again would have failed. */
+START_TEST(test_socket_activation)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t	 len = sizeof(sin);
+	char		 conf[160], want[64];
+	int		 port;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	activation_fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(activation_fd, (struct sockaddr *)&sin,
+	    sizeof(sin)), 0);
+	ck_assert_int_eq(listen(activation_fd, 16), 0);
+	ck_assert_int_eq(getsockname(activation_fd, (struct sockaddr *)&sin,
+	    &len), 0);
+	port = ntohs(sin.sin_port);
+	snprintf(conf, sizeof(conf), "workers = 2; listen = ( { address = "
+	    "\"127.0.0.1\"; port = %d; }, { address = \"127.0.0.1\"; "
+	    "port = 0; } );", port);
+	daemon_pre_exec = pass_socket;
+	daemon_start(&d, conf);
+	daemon_pre_exec = NULL;
+	snprintf(want, sizeof(want), "socket from systemd 127.0.0.1:%d", port);
+	ck_assert_msg(strstr(daemon_log(&d), want) != NULL, "%s",
+	    daemon_log_tail(&d));
+	ck_assert_int_eq(greet(port, "activated", 10), 0);
+	/* The second listener, not passed, was bound as usual. */
+	ck_assert_int_eq(daemon_log_count(&d, "listening on 127.0.0.1:"), 1);
+	/* A reload keeps the passed socket. */
+	kill(d.d_pid, SIGHUP);
+	ck_assert(daemon_log_wait(&d, "ready generation=2", 5));
+	ck_assert_int_eq(greet(port, "still", 6), 0);
+	close(activation_fd);
+}
+END_TEST
+
 /* ---- privileges ---------------------------------------------------------- */
 
 /* A line of /proc/PID/status, e.g. "Uid:", without the key. */
@@ -647,6 +702,7 @@ lifecycle_suite(void)
 	tcase_add_test(rel, test_reload_storm);
 	tcase_add_test(rel, test_reload_bind_failure);
 	tcase_add_test(rel, test_sd_notify);
+	tcase_add_test(rel, test_socket_activation);
 	tcase_set_timeout(rel, 60);
 	suite_add_tcase(s, rel);
 
