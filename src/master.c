@@ -223,18 +223,19 @@ master_spawn(struct master *m)
 		    SCOREBOARD_SLOTS);
 		return -1;
 	}
+	/* Known before fork(): the child's getppid() could already be a
+	 * reaper's if the master died in between. */
+	wa.wa_master = getpid();
 	switch (pid = fork()) {
 	case -1:
 		log_warn("fork");
 		scoreboard_release(sl);
 		return -1;
 	case 0:
-		memset(&wa, 0, sizeof(wa));
 		wa.wa_config = m->m_cfg;
 		wa.wa_listeners = &m->m_listeners;
 		wa.wa_slot = sl;
 		wa.wa_ready_fd = m->m_ready[1];
-		wa.wa_master = getppid();
 		wa.wa_close_fds = (int[]){ m->m_ready[0], m->m_pidfile_fd };
 		wa.wa_nclose_fds = m->m_pidfile_fd == -1 ? 1 : 2;
 		wa.wa_sigmask = m->m_waitmask;
