@@ -34,6 +34,7 @@
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "pidfile.h"
 #include "scoreboard.h"
 #include "worker.h"
 
@@ -642,7 +643,8 @@ master_cleanup(struct master *m)
 }
 
 int
-master_run(struct config *cfg, const char *config_file, int pidfile_fd)
+master_run(struct config *cfg, const char *config_file, int pidfile_fd,
+    int *report_fd)
 {
 	struct master	 m;
 	int		 status;
@@ -659,6 +661,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd)
 		master_cleanup(&m);
 		return status;
 	}
+	daemon_report(report_fd, 0);
 	log_info("started version=%s workers=%u service=%s", PACKAGE_VERSION,
 	    m.m_target, cfg->c_service);
 	for (;;) {

@@ -1,5 +1,5 @@
 /*
- * pidfile.c - a pid file that cannot lie: it is locked with flock() for
+ * pidfile.c - classic mode's bookkeeping.  A pid file that cannot lie: it is locked with flock() for
  * the daemon's life, so a stale file left by a crash is simply taken
  * over, and a live daemon's file is never overwritten.
  */
@@ -101,4 +101,17 @@ pidfile_running(const char *path)
 		return -1;
 	}
 	return pid;
+}
+
+void
+daemon_report(int *fd, int status)
+{
+	unsigned char	 byte = (unsigned char)status;
+
+	if (*fd == -1)
+		return;
+	if (write(*fd, &byte, 1) != 1)
+		log_warn("write(start report)");
+	close(*fd);
+	*fd = -1;
 }

@@ -111,12 +111,24 @@ parse_options(int argc, char *argv[], struct options *o)
 	return 0;
 }
 
-/* The classic double fork: no controlling terminal can come back. */
+/*
+ * The classic double fork: no controlling terminal can come back.  The
+ * original process waits on a pipe until the daemon has bound its sockets
+ * and started (master_run() reports 0) or has failed (run() reports the
+ * status after cleaning up; EOF if it died first), and exits with that
+ * status: "preforkd -d" fails visibly, as scripts expect.
+ */
 static int
-daemonize(void)
+daemonize(int *report_fd)
 {
-	int	 fd;
+	unsigned char	 status;
+	int		 fd, p[2];
+	ssize_t		 n;
 
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		log_warn("pipe2");
+		return -1;
+	}
 	for (int i = 0; i < 2; i++) {
 		switch (fork()) {
 		case -1:
@@ -125,13 +137,27 @@ daemonize(void)
 		case 0:
 			break;
 		default:
-			_exit(0);
+			if (i == 1)
+				_exit(0);
+			close(p[1]);
+			while ((n = read(p[0], &status, 1)) == -1 &&
+			    errno == EINTR)
+				;
+			if (n != 1)
+				status = EX_OSERR;
+			if (status != 0)
+				fprintf(stderr, "preforkd: failed to start "
+				    "(status %d); the system log says why\n",
+				    status);
+			_exit(status);
 		}
 		if (i == 0 && setsid() == -1) {
 			log_warn("setsid");
 			return -1;
 		}
 	}
+	close(p[0]);
+	*report_fd = p[1];
 	umask(022);
 	if (chdir("/") == -1) {
 		log_warn("chdir(/)");
@@ -178,7 +204,7 @@ static int
 run(struct config *cfg, const struct options *o)
 {
 	char	 path[PATH_MAX], pidpath[PATH_MAX] = "";
-	int	 pidfd = -1, status;
+	int	 pidfd = -1, report_fd = -1, status;
 
 	/* The file is read again on SIGHUP, after chdir("/"). */
 	if (realpath(o->o_file, path) == NULL) {
@@ -194,17 +220,19 @@ run(struct config *cfg, const struct options *o)
 			return EX_UNAVAILABLE;
 		}
 	}
-	if (o->o_daemon && daemonize() == -1)
+	if (o->o_daemon && daemonize(&report_fd) == -1)
 		return EX_OSERR;
 	log_init("preforkd", o->o_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG,
 	    cfg->c_log_facility, cfg->c_log_level);
 	if (pidfd != -1 && pidfile_write(pidfd, pidpath) == -1) {
 		pidfile_remove(pidpath, pidfd);
 		config_free(cfg);
+		daemon_report(&report_fd, EX_OSERR);
 		return EX_OSERR;
 	}
-	status = master_run(cfg, path, pidfd);
+	status = master_run(cfg, path, pidfd, &report_fd);
 	pidfile_remove(pidpath, pidfd);
+	daemon_report(&report_fd, status);	/* set-up failed */
 	return status;
 }
 

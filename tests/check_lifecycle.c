@@ -673,6 +673,36 @@ START_TEST(test_classic_mode)
 }
 END_TEST
 
+/* -d reports a start-up failure (here: the port is taken) in its exit
+ * status, although the failure happens after the fork. */
+START_TEST(test_classic_start_failure)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	char		 conf[512], pidpath[128], out[1024];
+	int		 status, busy, port = free_port();
+
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ne(busy = socket(AF_INET, SOCK_STREAM, 0), -1);
+	ck_assert_int_eq(bind(busy, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(busy, 1), 0);
+	daemon_write_config(&d, NULL);
+	snprintf(pidpath, sizeof(pidpath), "%s/preforkd.pid", d.d_dir);
+	snprintf(conf, sizeof(conf), "pid_file = \"%s\";\n"
+	    "listen = { address = \"127.0.0.1\"; port = %d; };", pidpath,
+	    port);
+	daemon_write_config(&d, conf);
+	status = run_preforkd(d.d_conf, "-d", NULL, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 71,
+	    "status %#x: %s", status, out);
+	ck_assert_msg(strstr(out, "failed to start (status 71)") != NULL,
+	    "%s", out);
+	/* Reported after the clean-up: no pid file left behind. */
+	ck_assert_int_ne(access(pidpath, F_OK), 0);
+	close(busy);
+}
+END_TEST
+
 Suite *
 lifecycle_suite(void)
 {
@@ -714,6 +744,7 @@ lifecycle_suite(void)
 
 	tcase_add_checked_fixture(classic, NULL, classic_teardown);
 	tcase_add_test(classic, test_classic_mode);
+	tcase_add_test(classic, test_classic_start_failure);
 	tcase_set_timeout(classic, 30);
 	suite_add_tcase(s, classic);
 	return s;
