@@ -647,12 +647,3 @@ config_same_listen(const struct config_listen *a,
 	return a->cl_port == b->cl_port &&
 	    strcmp(a->cl_address, b->cl_address) == 0;
 }
-
-const char *
-config_level_name(int level)
-{
-	for (const struct conf_name *n = conf_levels; n->name != NULL; n++)
-		if (n->value == level)
-			return n->name;
-	return "?";
-}

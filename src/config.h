@@ -52,6 +52,5 @@ void		 config_free(struct config *);
 
 bool		 config_same_listen(const struct config_listen *,
 		    const struct config_listen *);
-const char	*config_level_name(int level);
 
 #endif

@@ -23,7 +23,6 @@ void	log_init(const char *ident, enum log_target target, int facility,
 void	log_after_fork(void);
 /* A reload: new facility and level, same target. */
 void	log_reconfigure(int facility, int level);
-bool	log_enabled(int level);
 
 /* A system call failed (LOG_ERR); errno is appended as ": strerror". */
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
