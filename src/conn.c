@@ -40,7 +40,6 @@ conn_init(struct conn *c, int fd, const struct sockaddr *peer,
     socklen_t peerlen)
 {
 	c->cn_fd = fd;
-	c->cn_start = clock_now();
 	if (peer != NULL && peerlen > 0)
 		conn_format_addr(peer, c->cn_peer, sizeof(c->cn_peer));
 	else

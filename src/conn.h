@@ -14,7 +14,6 @@
 struct conn {
 	int		 cn_fd;		/* non-blocking */
 	char		 cn_peer[CONN_PEER_MAX];
-	struct timespec	 cn_start;
 };
 
 void	conn_init(struct conn *, int fd, const struct sockaddr *, socklen_t);

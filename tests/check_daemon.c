@@ -237,9 +237,7 @@ START_TEST(test_client_failures)
 	const char	*silent[] = { bin, "-p", NULL, "-t", "0.3", NULL };
 	const char	*badt[] = { bin, "-t", "soon", NULL };
 	char		 out[1024], port[16];
-	int		 status, lfd;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t	 len = sizeof(sin);
+	int		 status, lfd, silent_port;
 
 	snprintf(port, sizeof(port), "%d", free_port());
 	refused[2] = port;
@@ -248,12 +246,8 @@ START_TEST(test_client_failures)
 	ck_assert_msg(strstr(out, "Connection refused") != NULL, "%s", out);
 
 	/* A server that accepts but never speaks. */
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(lfd, 4), 0);
-	getsockname(lfd, (struct sockaddr *)&sin, &len);
-	snprintf(port, sizeof(port), "%d", ntohs(sin.sin_port));
+	lfd = tcp_listener(&silent_port);
+	snprintf(port, sizeof(port), "%d", silent_port);
 	silent[2] = port;
 	status = run_capture(silent, out, sizeof(out));
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL);

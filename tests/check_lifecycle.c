@@ -351,15 +351,9 @@ END_TEST
 START_TEST(test_reload_bind_failure)
 {
 	int	 busy, port;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
 
 	daemon_start(&d, "workers = 1;");
-	port = free_port();
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	busy = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(bind(busy, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(busy, 1), 0);
+	busy = tcp_listener(&port);
 	{
 		char conf[128];
 
@@ -454,19 +448,10 @@ pass_socket(void)
  * binding it again would have failed. */
 START_TEST(test_socket_activation)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t	 len = sizeof(sin);
 	char		 conf[160], want[64];
 	int		 port;
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	activation_fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(bind(activation_fd, (struct sockaddr *)&sin,
-	    sizeof(sin)), 0);
-	ck_assert_int_eq(listen(activation_fd, 16), 0);
-	ck_assert_int_eq(getsockname(activation_fd, (struct sockaddr *)&sin,
-	    &len), 0);
-	port = ntohs(sin.sin_port);
+	activation_fd = tcp_listener(&port);
 	snprintf(conf, sizeof(conf), "workers = 2; listen = ( { address = "
 	    "\"127.0.0.1\"; port = %d; }, { address = \"127.0.0.1\"; "
 	    "port = 0; } );", port);
@@ -595,6 +580,21 @@ run_preforkd(const char *conf, const char *a1, const char *a2, char *out,
 	return run_capture(argv, out, size);
 }
 
+/* A configuration with a pid file in the scratch directory; its path
+ * goes to pidpath. */
+static void
+classic_config(const char *extra, int port, char *pidpath, size_t size)
+{
+	char	 conf[512];
+
+	daemon_write_config(&d, NULL);		/* the scratch directory */
+	snprintf(pidpath, size, "%s/preforkd.pid", d.d_dir);
+	snprintf(conf, sizeof(conf), "%s\npid_file = \"%s\";\n"
+	    "listen = { address = \"127.0.0.1\"; port = %d; };", extra,
+	    pidpath, port);
+	daemon_write_config(&d, conf);
+}
+
 static pid_t
 read_pid(const char *path)
 {
@@ -616,12 +616,7 @@ START_TEST(test_classic_mode)
 	int		 status, port = free_port();
 	struct timespec	 t0;
 
-	daemon_write_config(&d, NULL);		/* the scratch directory */
-	snprintf(pidpath, sizeof(pidpath), "%s/preforkd.pid", d.d_dir);
-	snprintf(conf, sizeof(conf), "workers = 2; pid_file = \"%s\";\n"
-	    "listen = { address = \"127.0.0.1\"; port = %d; };", pidpath,
-	    port);
-	daemon_write_config(&d, conf);
+	classic_config("workers = 2;", port, pidpath, sizeof(pidpath));
 
 	status = run_preforkd(d.d_conf, "-d", NULL, out, sizeof(out));
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s",
@@ -677,21 +672,11 @@ END_TEST
  * status, although the failure happens after the fork. */
 START_TEST(test_classic_start_failure)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	char		 conf[512], pidpath[128], out[1024];
-	int		 status, busy, port = free_port();
+	char		 pidpath[128], out[1024];
+	int		 status, busy, port;
 
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_ne(busy = socket(AF_INET, SOCK_STREAM, 0), -1);
-	ck_assert_int_eq(bind(busy, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(busy, 1), 0);
-	daemon_write_config(&d, NULL);
-	snprintf(pidpath, sizeof(pidpath), "%s/preforkd.pid", d.d_dir);
-	snprintf(conf, sizeof(conf), "pid_file = \"%s\";\n"
-	    "listen = { address = \"127.0.0.1\"; port = %d; };", pidpath,
-	    port);
-	daemon_write_config(&d, conf);
+	busy = tcp_listener(&port);
+	classic_config("", port, pidpath, sizeof(pidpath));
 	status = run_preforkd(d.d_conf, "-d", NULL, out, sizeof(out));
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 71,
 	    "status %#x: %s", status, out);

@@ -438,18 +438,27 @@ greet(int port, const char *msg, size_t len)
 }
 
 int
-free_port(void)
+tcp_listener(int *port)
 {
 	struct sockaddr_in	 sin = { .sin_family = AF_INET };
 	socklen_t		 len = sizeof(sin);
-	int			 fd, port;
+	int			 fd;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
-	close(fd);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+int
+free_port(void)
+{
+	int	 port;
+
+	close(tcp_listener(&port));
 	return port;
 }
 

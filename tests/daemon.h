@@ -63,6 +63,9 @@ ssize_t	read_all(int fd, char *buf, size_t size);
 void	sleep_ms(int ms);
 /* A loopback port that was free a moment ago. */
 int	free_port(void);
+/* A listening socket on a free loopback port, held until closed (a port
+ * that is taken, a server that never speaks, a socket to pass on). */
+int	tcp_listener(int *port);
 /* One whole greeting exchange: 0 when the banner was right and the
  * server closed after the message. */
 int	greet(int port, const char *msg, size_t len);
