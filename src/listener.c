@@ -253,3 +253,48 @@ listeners_inherit(struct listeners *set)
 	}
 	return (int)n;
 }
+
+/*
+ * A second set of descriptors for the same sockets.  A reload opens the
+ * new generation's set from a copy, so that the running set stays whole
+ * until the new generation is ready, and is still whole if it never is.
+ */
+int
+listeners_dup(struct listeners *copy, const struct listeners *set)
+{
+	memset(copy, 0, sizeof(*copy));
+	for (size_t i = 0; i < set->ls_n; i++) {
+		struct listener *l = &copy->ls[i];
+
+		*l = set->ls[i];
+		l->l_fd = -1;
+		if ((l->l_conf.cl_address = strdup(set->ls[i].l_conf.cl_address))
+		    == NULL) {
+			log_warn("strdup");
+			listeners_close(copy);
+			return -1;
+		}
+		copy->ls_n = i + 1;
+		if (set->ls[i].l_fd != -1 && (l->l_fd = fcntl(set->ls[i].l_fd,
+		    F_DUPFD_CLOEXEC, 0)) == -1) {
+			log_warn("fcntl(%s, F_DUPFD_CLOEXEC)", l->l_name);
+			listeners_close(copy);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A reload that was abandoned may have changed a shared socket's
+ * backlog: set ours again. */
+void
+listeners_relisten(const struct listeners *set)
+{
+	for (size_t i = 0; i < set->ls_n; i++) {
+		const struct listener *l = &set->ls[i];
+
+		if (l->l_fd != -1 && l->l_conf.cl_backlog >= 0 &&
+		    listen(l->l_fd, l->l_conf.cl_backlog) == -1)
+			log_warn("listen %s", l->l_name);
+	}
+}

@@ -30,6 +30,10 @@ struct listeners {
 int	listeners_open(struct listeners *, const struct config *,
 	    struct listeners *old);
 void	listeners_close(struct listeners *);
+/* The same sockets under new descriptors, for a reload to take from. */
+int	listeners_dup(struct listeners *copy, const struct listeners *);
+/* Restore each socket's configured backlog. */
+void	listeners_relisten(const struct listeners *);
 
 /*
  * The sockets systemd passed (socket activation: $LISTEN_PID is ours,

@@ -5,25 +5,27 @@
  * unblocked; the handler only counts the signal in master_pending[], and
  * the loop runs the action that master_signals[] assigns to it.  The same
  * ppoll() watches the ready pipe, on which each worker writes its pid
- * once it is able to serve, and times the respawn back-off and the
- * shutdown deadline.
+ * once it is able to serve, and times the respawn back-off, the reload
+ * and retirement deadlines and the shutdown deadline.
  *
- * The process table says, for each worker, which configuration
- * generation it belongs to and whether it is starting, ready or retiring
- * (told to finish its connection and exit).  Whether a dead worker is
- * replaced is decided from that table alone.
+ * A configuration generation is a configuration, its listening sockets
+ * and the workers started from it.  A reload is two-phase: the new
+ * generation starts beside the running one, and the running one is
+ * retired only once every new worker is ready.  If the new workers cannot
+ * run with the new configuration (they exit 78) or are not ready within
+ * MASTER_START_SECONDS, the reload is rolled back and the running
+ * generation keeps serving, untouched: its sockets were never handed
+ * over, only shared.  The process table is pool.c.
  */
 #include "autoconf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -35,48 +37,36 @@
 #include "master.h"
 #include "notify.h"
 #include "pidfile.h"
+#include "pool.h"
 #include "scoreboard.h"
 #include "worker.h"
 
 /* A worker that dies sooner than this after its start is crash-looping. */
 #define MASTER_YOUNG_SECONDS	1.0
-#define MASTER_BACKOFF_FIRST	0.1
-#define MASTER_BACKOFF_MAX	10.0
+/* How long a reloaded generation has to become ready. */
+#define MASTER_START_SECONDS	10.0
 
-enum child_state {
-	CHILD_STARTING,
-	CHILD_READY,
-	CHILD_RETIRING,		/* told to finish its connection and exit */
-};
-
-struct child {
-	pid_t			 ch_pid;
-	unsigned		 ch_generation;
-	enum child_state	 ch_state;
-	struct timespec		 ch_started;
-	struct slot		*ch_slot;
+struct generation {
+	unsigned		 g_id;		/* 0: no such generation */
+	struct config		*g_cfg;
+	struct listeners	 g_ls;
+	unsigned		 g_target;	/* workers wanted */
+	bool			 g_announced;	/* READY=1 sent for it */
+	struct timespec		 g_deadline;	/* to be ready by */
 };
 
 struct master {
-	struct config		*m_cfg;
 	const char		*m_file;
-	struct listeners	 m_listeners;
-	struct child		*m_children;
-	size_t			 m_nchildren;
-	size_t			 m_capacity;
-	unsigned		 m_generation;
-	unsigned		 m_target;	/* workers wanted */
-	struct slot		*m_board;
-	int			 m_ready[2];	/* workers write their pid */
+	struct generation	 m_cur;		/* serving */
+	struct generation	 m_next;	/* starting, on reload */
+	unsigned		 m_last_id;
+	bool			 m_reload_again; /* HUP while m_next starts */
+	struct pool		 m_pool;
 	int			 m_pidfile_fd;
 	sigset_t		 m_waitmask;	/* control signals unblocked */
-	double			 m_backoff;	/* seconds; 0: respawn now */
-	struct timespec		 m_respawn_at;
-	bool			 m_announced;	/* READY=1 sent for this gen */
 	bool			 m_stopping;
 	bool			 m_killed;	/* SIGKILL already sent */
 	struct timespec		 m_kill_at;
-	unsigned long long	 m_served_gone;	/* by workers that exited */
 	int			 m_status;
 };
 
@@ -159,162 +149,160 @@ master_handle_signals(struct master *m)
 	}
 }
 
-/* Workers of the running generation that are not on their way out. */
-static unsigned
-master_active(const struct master *m)
-{
-	unsigned	 n = 0;
-
-	for (size_t i = 0; i < m->m_nchildren; i++)
-		if (m->m_children[i].ch_generation == m->m_generation &&
-		    m->m_children[i].ch_state != CHILD_RETIRING)
-			n++;
-	return n;
-}
-
-static unsigned long long
-master_served(const struct master *m)
-{
-	unsigned long long	 n = m->m_served_gone;
-
-	for (size_t i = 0; i < m->m_nchildren; i++)
-		n += m->m_children[i].ch_slot->sl_served;
-	return n;
-}
-
 static void
 master_status_line(const struct master *m, char *buf, size_t size)
 {
+	const struct listeners *ls = &m->m_cur.g_ls;
+
 	snprintf(buf, size, "%u workers, %s service on %s%s, "
-	    "%llu connections served", master_active(m), m->m_cfg->c_service,
-	    m->m_listeners.ls_n > 0 ? m->m_listeners.ls[0].l_name : "-",
-	    m->m_listeners.ls_n > 1 ? " and more" : "", master_served(m));
+	    "%llu connections served",
+	    pool_active(&m->m_pool, m->m_cur.g_id), m->m_cur.g_cfg->c_service,
+	    ls->ls_n > 0 ? ls->ls[0].l_name : "-",
+	    ls->ls_n > 1 ? " and more" : "", pool_served(&m->m_pool));
 }
 
-static struct child *
-master_find(struct master *m, pid_t pid)
+static void
+master_free_generation(struct generation *g)
 {
-	for (size_t i = 0; i < m->m_nchildren; i++)
-		if (m->m_children[i].ch_pid == pid)
-			return &m->m_children[i];
-	return NULL;
+	listeners_close(&g->g_ls);
+	config_free(g->g_cfg);
+	memset(g, 0, sizeof(*g));
 }
 
 static int
-master_spawn(struct master *m)
+master_spawn(struct master *m, struct generation *g)
 {
+	const struct generation	*other = g == &m->m_cur ? &m->m_next :
+	    &m->m_cur;
 	struct worker_args	 wa;
-	struct child		*ch;
-	struct slot		*sl;
-	pid_t			 pid;
+	int			 close_fds[2 + CONFIG_MAX_LISTEN];
+	size_t			 n = 0;
 
-	if (m->m_nchildren == m->m_capacity) {
-		size_t	 cap = m->m_capacity ? m->m_capacity * 2 : 16;
-		void	*p = reallocarray(m->m_children, cap, sizeof(*ch));
+	/* Descriptors of the master's own that a worker must not keep: a
+	 * socket of the other generation would stay open (and accept
+	 * connections nobody serves) for as long as the worker lives. */
+	close_fds[n++] = m->m_pool.p_ready[0];
+	close_fds[n++] = m->m_pidfile_fd;
+	for (size_t i = 0; i < other->g_ls.ls_n; i++)
+		close_fds[n++] = other->g_ls.ls[i].l_fd;
+	memset(&wa, 0, sizeof(wa));
+	wa.wa_config = g->g_cfg;
+	wa.wa_listeners = &g->g_ls;
+	wa.wa_close_fds = close_fds;
+	wa.wa_nclose_fds = n;
+	wa.wa_sigmask = m->m_waitmask;
+	return pool_spawn(&m->m_pool, g->g_id, &wa);
+}
 
-		if (p == NULL) {
-			log_warn("reallocarray");
-			return -1;
+static void
+master_fill(struct master *m, struct generation *g)
+{
+	double	 delay;
+
+	while (pool_active(&m->m_pool, g->g_id) < g->g_target) {
+		if (master_spawn(m, g) == -1) {
+			/* fork() failed: try again later, never spin. */
+			delay = pool_crashed(&m->m_pool, NULL);
+			log_warnx("cannot start a worker; retrying in %.1fs",
+			    delay);
+			return;
 		}
-		m->m_children = p;
-		m->m_capacity = cap;
 	}
-	if ((sl = scoreboard_claim(m->m_board)) == NULL) {
-		log_warnx("all %d scoreboard slots are taken",
-		    SCOREBOARD_SLOTS);
-		return -1;
-	}
-	/* Known before fork(): the child's getppid() could already be a
-	 * reaper's if the master died in between. */
-	wa.wa_master = getpid();
-	switch (pid = fork()) {
-	case -1:
-		log_warn("fork");
-		scoreboard_release(sl);
-		return -1;
-	case 0:
-		wa.wa_config = m->m_cfg;
-		wa.wa_listeners = &m->m_listeners;
-		wa.wa_slot = sl;
-		wa.wa_ready_fd = m->m_ready[1];
-		wa.wa_close_fds = (int[]){ m->m_ready[0], m->m_pidfile_fd };
-		wa.wa_nclose_fds = m->m_pidfile_fd == -1 ? 1 : 2;
-		wa.wa_sigmask = m->m_waitmask;
-		worker_run(&wa);
-	}
-	ch = &m->m_children[m->m_nchildren++];
-	ch->ch_pid = pid;
-	ch->ch_generation = m->m_generation;
-	ch->ch_state = CHILD_STARTING;
-	ch->ch_started = clock_now();
-	ch->ch_slot = sl;
-	log_debug("worker started pid=%ld generation=%u", (long)pid,
-	    m->m_generation);
-	return 0;
 }
 
 static void
 master_fill_pool(struct master *m)
 {
-	struct timespec	 now = clock_now();
-
-	if (clock_diff(now, m->m_respawn_at) > 0)
-		return;			/* backing off */
-	while (master_active(m) < m->m_target) {
-		if (master_spawn(m) == -1) {
-			/* fork() failed: try again later, never spin. */
-			m->m_backoff = m->m_backoff == 0 ? MASTER_BACKOFF_FIRST :
-			    m->m_backoff * 2;
-			if (m->m_backoff > MASTER_BACKOFF_MAX)
-				m->m_backoff = MASTER_BACKOFF_MAX;
-			m->m_respawn_at = clock_after(now, m->m_backoff);
-			log_warnx("cannot start a worker; retrying in %.1fs",
-			    m->m_backoff);
-			return;
-		}
-		/* While backing off, one worker per period. */
-		if (m->m_backoff > 0) {
-			m->m_respawn_at = clock_after(now, m->m_backoff);
-			return;
-		}
-	}
+	if (m->m_stopping || pool_backing_off(&m->m_pool, clock_now()))
+		return;
+	master_fill(m, &m->m_cur);
+	if (m->m_next.g_id != 0)
+		master_fill(m, &m->m_next);
 }
 
 static void
 master_announce_ready(struct master *m)
 {
-	unsigned	 ready = 0;
-	char		 status[256];
+	char	 status[256];
 
-	if (m->m_announced || m->m_stopping)
-		return;
-	for (size_t i = 0; i < m->m_nchildren; i++)
-		if (m->m_children[i].ch_generation == m->m_generation &&
-		    m->m_children[i].ch_state == CHILD_READY)
-			ready++;
-	if (ready < m->m_target)
-		return;
-	m->m_announced = true;
+	m->m_cur.g_announced = true;
 	master_status_line(m, status, sizeof(status));
-	log_info("ready generation=%u workers=%u", m->m_generation, ready);
+	log_info("ready generation=%u workers=%u", m->m_cur.g_id,
+	    pool_ready(&m->m_pool, m->m_cur.g_id));
 	notify_ready(status);
 }
 
+/* The new generation is ready: it takes over, the old one retires. */
 static void
-master_read_ready(struct master *m)
+master_commit(struct master *m)
 {
-	struct child	*ch;
-	pid_t		 pids[64];
-	ssize_t		 n;
+	struct generation	 old = m->m_cur;
 
-	while ((n = read(m->m_ready[0], pids, sizeof(pids))) > 0)
-		for (size_t i = 0; i < (size_t)n / sizeof(pid_t); i++)
-			if ((ch = master_find(m, pids[i])) != NULL &&
-			    ch->ch_state == CHILD_STARTING)
-				ch->ch_state = CHILD_READY;
-	if (n == -1 && errno != EAGAIN && errno != EINTR)
-		log_warn("read(ready pipe)");
+	m->m_cur = m->m_next;
+	memset(&m->m_next, 0, sizeof(m->m_next));
+	pool_retire_others(&m->m_pool, m->m_cur.g_id,
+	    m->m_cur.g_cfg->c_timeout_shutdown);
+	master_free_generation(&old);	/* closes only our copies */
+	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
+	    m->m_cur.g_cfg->c_log_level);
 	master_announce_ready(m);
+	log_info("reloaded generation=%u workers=%u; generation=%u retired",
+	    m->m_cur.g_id, m->m_cur.g_target, old.g_id);
+	if (m->m_reload_again) {
+		m->m_reload_again = false;
+		master_reload(m);
+	}
+}
+
+/* The new generation cannot serve: drop it, the old one never stopped. */
+static void
+master_rollback(struct master *m, const char *why)
+{
+	char	 status[256];
+
+	log_warnx("reload failed: generation=%u %s; generation=%u keeps "
+	    "serving with the previous configuration", m->m_next.g_id, why,
+	    m->m_cur.g_id);
+	pool_retire_generation(&m->m_pool, m->m_next.g_id,
+	    m->m_cur.g_cfg->c_timeout_shutdown);
+	master_free_generation(&m->m_next);
+	listeners_relisten(&m->m_cur.g_ls);
+	snprintf(status, sizeof(status), "reload failed (%s); running "
+	    "generation %u", why, m->m_cur.g_id);
+	notify_ready(status);
+	if (m->m_reload_again) {
+		m->m_reload_again = false;
+		master_reload(m);
+	}
+}
+
+static void
+master_check_ready(struct master *m)
+{
+	if (m->m_stopping)
+		return;
+	if (m->m_next.g_id != 0) {
+		if (pool_ready(&m->m_pool, m->m_next.g_id) >=
+		    m->m_next.g_target)
+			master_commit(m);
+	} else if (!m->m_cur.g_announced &&
+	    pool_ready(&m->m_pool, m->m_cur.g_id) >= m->m_cur.g_target)
+		master_announce_ready(m);
+}
+
+static void
+master_check_deadlines(struct master *m, struct timespec now)
+{
+	char	 why[64];
+
+	if (m->m_next.g_id != 0 && clock_diff(m->m_next.g_deadline, now) > 0) {
+		snprintf(why, sizeof(why), "was not ready within %.0fs "
+		    "(%u of %u workers)", MASTER_START_SECONDS,
+		    pool_ready(&m->m_pool, m->m_next.g_id),
+		    m->m_next.g_target);
+		master_rollback(m, why);
+	}
+	pool_kill_overdue(&m->m_pool, now);
 }
 
 static void
@@ -330,28 +318,61 @@ master_describe_exit(int status, char *buf, size_t size)
 		snprintf(buf, size, "wait status=%#x", status);
 }
 
+/*
+ * A worker exited 78: it cannot run with its configuration.  At start
+ * there is nothing to fall back to, so the daemon stops (respawning
+ * would fail the same way).  Later there is: a reload is rolled back, and
+ * a pool that cannot grow (TTIN, a respawn) stays the size it has.
+ */
+static void
+master_worker_fatal(struct master *m, const struct pool_worker *w,
+    const char *how)
+{
+	struct generation	*g = &m->m_cur;
+	unsigned		 active;
+	char			 why[128];
+
+	if (m->m_next.g_id != 0 && w->pw_generation == m->m_next.g_id) {
+		snprintf(why, sizeof(why), "cannot run with the new "
+		    "configuration (worker pid=%ld %s)", (long)w->pw_pid, how);
+		master_rollback(m, why);
+		return;
+	}
+	if (!g->g_announced) {
+		log_warnx("worker exited pid=%ld %s: it cannot run with this "
+		    "configuration; stopping", (long)w->pw_pid, how);
+		m->m_status = EX_CONFIG;
+		master_graceful_stop(m);
+		return;
+	}
+	active = pool_active(&m->m_pool, g->g_id);
+	if (active > 0 && active < g->g_target)
+		g->g_target = active;
+	log_warnx("worker exited pid=%ld %s: it cannot run with this "
+	    "configuration; keeping workers=%u", (long)w->pw_pid, how,
+	    g->g_target);
+	if (active == 0)
+		pool_crashed(&m->m_pool, w);
+}
+
 /* Decide, from how the worker ended, what to do about its place. */
 static void
-master_child_exited(struct master *m, struct child *ch, int status)
+master_worker_exited(struct master *m, const struct pool_worker *w,
+    int status)
 {
-	struct timespec	 now = clock_now();
-	double		 uptime = clock_diff(ch->ch_started, now);
-	char		 how[64];
-	bool		 crashed;
+	double	 uptime = clock_diff(w->pw_started, clock_now());
+	char	 how[64];
+	bool	 crashed;
 
 	master_describe_exit(status, how, sizeof(how));
-	m->m_served_gone += ch->ch_slot->sl_served;
-	if (ch->ch_state == CHILD_RETIRING || m->m_stopping) {
-		log_info("worker retired pid=%ld %s uptime=%.1fs served=%llu",
-		    (long)ch->ch_pid, how, uptime,
-		    (unsigned long long)ch->ch_slot->sl_served);
+	if (w->pw_state == POOL_RETIRING || m->m_stopping) {
+		log_info("worker retired pid=%ld generation=%u %s "
+		    "uptime=%.1fs", (long)w->pw_pid, w->pw_generation, how,
+		    uptime);
 		return;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
-		log_warnx("worker exited pid=%ld %s: it cannot run with this "
-		    "configuration; stopping", (long)ch->ch_pid, how);
-		m->m_status = EX_CONFIG;
-		master_graceful_stop(m);
+		master_worker_fatal(m, w, how);
 		return;
 	}
 	/* KILL and TERM come from outside (an operator, the OOM killer):
@@ -360,116 +381,98 @@ master_child_exited(struct master *m, struct child *ch, int status)
 	    !(WIFSIGNALED(status) && (WTERMSIG(status) == SIGKILL ||
 	    WTERMSIG(status) == SIGTERM));
 	if (crashed && uptime < MASTER_YOUNG_SECONDS) {
-		m->m_backoff = m->m_backoff == 0 ? MASTER_BACKOFF_FIRST :
-		    m->m_backoff * 2;
-		if (m->m_backoff > MASTER_BACKOFF_MAX)
-			m->m_backoff = MASTER_BACKOFF_MAX;
-		m->m_respawn_at = clock_after(now, m->m_backoff);
 		log_warnx("worker exited pid=%ld %s uptime=%.1fs; died young, "
-		    "respawning in %.1fs", (long)ch->ch_pid, how, uptime,
-		    m->m_backoff);
+		    "respawning in %.1fs", (long)w->pw_pid, how, uptime,
+		    pool_crashed(&m->m_pool, w));
 		return;
 	}
-	m->m_backoff = 0;
 	log_warnx("worker exited pid=%ld %s uptime=%.1fs; respawning",
-	    (long)ch->ch_pid, how, uptime);
+	    (long)w->pw_pid, how, uptime);
 }
 
 static void
 master_reap(struct master *m)
 {
-	struct child	*ch;
-	pid_t		 pid;
-	int		 status;
+	struct pool_worker	 w;
+	int			 status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((ch = master_find(m, pid)) == NULL)
-			continue;
-		master_child_exited(m, ch, status);
-		scoreboard_release(ch->ch_slot);
-		*ch = m->m_children[--m->m_nchildren];
-	}
-	if (pid == -1 && errno != ECHILD)
-		log_warn("waitpid");
+	/* Each is out of the table before anything is done about it. */
+	while (pool_reap(&m->m_pool, &w, &status) == 1)
+		master_worker_exited(m, &w, status);
 }
 
-static void
-master_retire(struct master *m, struct child *ch)
+/* Load the file and open its sockets beside the running ones. */
+static int
+master_prepare(struct master *m, struct generation *g)
 {
-	if (ch->ch_state == CHILD_RETIRING)
-		return;
-	ch->ch_state = CHILD_RETIRING;
-	if (kill(ch->ch_pid, SIGTERM) == -1)
-		log_warn("kill(%ld, SIGTERM)", (long)ch->ch_pid);
+	struct listeners	 copy;
+	char			 err[1024];
+	int			 rc;
+
+	if ((g->g_cfg = config_load(m->m_file, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed: %s; keeping the running "
+		    "configuration", err);
+		return -1;
+	}
+	notify_reloading();
+	if ((rc = listeners_dup(&copy, &m->m_cur.g_ls)) == 0) {
+		rc = listeners_open(&g->g_ls, g->g_cfg, &copy);
+		listeners_close(&copy);		/* those not wanted */
+	}
+	if (rc == -1) {
+		log_warnx("reload failed: cannot open the listening sockets; "
+		    "keeping the running configuration");
+		config_free(g->g_cfg);
+		g->g_cfg = NULL;
+		notify_ready("reload failed; running the previous "
+		    "configuration");
+		return -1;
+	}
+	return 0;
 }
 
 static void
 master_reload(struct master *m)
 {
-	struct listeners	 ls;
-	struct config		*cfg;
-	char			 err[1024];
+	struct generation	*g = &m->m_next;
 
 	if (m->m_stopping)
 		return;
+	if (g->g_id != 0) {
+		/* One generation starts at a time; the file is read again
+		 * once this one is settled. */
+		m->m_reload_again = true;
+		log_info("reload requested while generation=%u starts; "
+		    "reloading again once it is settled", g->g_id);
+		return;
+	}
 	log_info("reloading %s", m->m_file);
-	if ((cfg = config_load(m->m_file, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed: %s; keeping the running "
-		    "configuration", err);
+	if (master_prepare(m, g) == -1)
 		return;
-	}
-	notify_reloading();
-	if (listeners_open(&ls, cfg, &m->m_listeners) == -1) {
-		log_warnx("reload failed: cannot open the listening sockets; "
-		    "keeping the running configuration");
-		config_free(cfg);
-		notify_ready("reload failed; running the previous "
-		    "configuration");
-		return;
-	}
-	listeners_close(&m->m_listeners);	/* those no longer wanted */
-	m->m_listeners = ls;
-	config_free(m->m_cfg);
-	m->m_cfg = cfg;
-	log_reconfigure(cfg->c_log_facility, cfg->c_log_level);
-
-	/* Start the new generation first: someone is always accepting. */
-	m->m_generation++;
-	m->m_target = cfg->c_workers;
-	m->m_backoff = 0;
-	m->m_respawn_at = clock_now();
-	m->m_announced = false;
+	g->g_id = ++m->m_last_id;
+	g->g_target = g->g_cfg->c_workers;
+	g->g_deadline = clock_after(clock_now(), MASTER_START_SECONDS);
+	log_info("starting generation=%u workers=%u", g->g_id, g->g_target);
+	pool_backoff_reset(&m->m_pool);
 	master_fill_pool(m);
-	for (size_t i = 0; i < m->m_nchildren; i++)
-		if (m->m_children[i].ch_generation != m->m_generation)
-			master_retire(m, &m->m_children[i]);
-	log_info("reloaded generation=%u workers=%u", m->m_generation,
-	    m->m_target);
-}
-
-static void
-master_signal_all(struct master *m, int signo)
-{
-	for (size_t i = 0; i < m->m_nchildren; i++)
-		if (kill(m->m_children[i].ch_pid, signo) == -1 &&
-		    errno != ESRCH)
-			log_warn("kill(%ld, %d)",
-			    (long)m->m_children[i].ch_pid, signo);
 }
 
 static void
 master_graceful_stop(struct master *m)
 {
+	double	 grace = m->m_cur.g_cfg->c_timeout_shutdown;
+
 	if (m->m_stopping)
 		return;
 	m->m_stopping = true;
 	notify_stopping();
-	log_info("shutting down workers=%zu timeout=%.1fs", m->m_nchildren,
-	    m->m_cfg->c_timeout_shutdown);
-	for (size_t i = 0; i < m->m_nchildren; i++)
-		master_retire(m, &m->m_children[i]);
-	m->m_kill_at = clock_after(clock_now(), m->m_cfg->c_timeout_shutdown);
-	listeners_close(&m->m_listeners);
+	log_info("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
+	    grace);
+	/* First the overall deadline: each worker's is no earlier. */
+	m->m_kill_at = clock_after(clock_now(), grace);
+	pool_retire_others(&m->m_pool, 0, grace);
+	listeners_close(&m->m_cur.g_ls);
+	listeners_close(&m->m_next.g_ls);
 }
 
 static void
@@ -478,12 +481,13 @@ master_fast_stop(struct master *m)
 	if (!m->m_stopping) {
 		m->m_stopping = true;
 		notify_stopping();
-		listeners_close(&m->m_listeners);
+		listeners_close(&m->m_cur.g_ls);
+		listeners_close(&m->m_next.g_ls);
 	}
 	if (m->m_killed)
 		return;
-	log_info("shutting down now workers=%zu", m->m_nchildren);
-	master_signal_all(m, SIGKILL);
+	log_info("shutting down now workers=%zu", m->m_pool.p_n);
+	pool_kill_all(&m->m_pool);
 	m->m_killed = true;
 }
 
@@ -493,29 +497,33 @@ master_escalate(struct master *m)
 	if (m->m_killed || clock_diff(clock_now(), m->m_kill_at) > 0)
 		return;
 	log_warnx("shutdown timeout passed; killing workers=%zu",
-	    m->m_nchildren);
-	master_signal_all(m, SIGKILL);
+	    m->m_pool.p_n);
+	pool_kill_all(&m->m_pool);
 	m->m_killed = true;
 }
 
 static void
 master_report(struct master *m)
 {
-	char	 status[256];
+	struct timespec	 now = clock_now();
+	char		 status[256];
 
 	master_status_line(m, status, sizeof(status));
-	log_info("status generation=%u target=%u %s", m->m_generation,
-	    m->m_target, status);
-	for (size_t i = 0; i < m->m_nchildren; i++) {
-		const struct child *ch = &m->m_children[i];
+	log_info("status generation=%u target=%u %s", m->m_cur.g_id,
+	    m->m_cur.g_target, status);
+	if (m->m_next.g_id != 0)
+		log_info("status generation=%u target=%u starting",
+		    m->m_next.g_id, m->m_next.g_target);
+	for (size_t i = 0; i < m->m_pool.p_n; i++) {
+		const struct pool_worker *w = &m->m_pool.p_workers[i];
 
 		log_info("worker pid=%ld generation=%u state=%s%s "
-		    "uptime=%.1fs served=%llu", (long)ch->ch_pid,
-		    ch->ch_generation,
-		    scoreboard_state_name(ch->ch_slot->sl_state),
-		    ch->ch_state == CHILD_RETIRING ? " retiring=yes" : "",
-		    clock_diff(ch->ch_started, clock_now()),
-		    (unsigned long long)ch->ch_slot->sl_served);
+		    "uptime=%.1fs served=%llu", (long)w->pw_pid,
+		    w->pw_generation,
+		    scoreboard_state_name(w->pw_slot->sl_state),
+		    w->pw_state == POOL_RETIRING ? " retiring=yes" : "",
+		    clock_diff(w->pw_started, now),
+		    (unsigned long long)w->pw_slot->sl_served);
 	}
 	notify_status(status);
 }
@@ -523,45 +531,58 @@ master_report(struct master *m)
 static void
 master_more(struct master *m)
 {
-	if (m->m_stopping || m->m_target >= CONFIG_MAX_WORKERS)
+	if (m->m_stopping || m->m_cur.g_target >= CONFIG_MAX_WORKERS)
 		return;
-	m->m_target++;
-	log_info("workers=%u (one more on TTIN)", m->m_target);
+	m->m_cur.g_target++;
+	log_info("workers=%u (one more on TTIN)", m->m_cur.g_target);
 }
 
 static void
 master_fewer(struct master *m)
 {
-	if (m->m_stopping || m->m_target <= 1)
+	if (m->m_stopping || m->m_cur.g_target <= 1)
 		return;
-	m->m_target--;
-	/* Retire the youngest: it has the least warm state to lose. */
-	for (size_t i = m->m_nchildren; i-- > 0;)
-		if (m->m_children[i].ch_generation == m->m_generation &&
-		    m->m_children[i].ch_state != CHILD_RETIRING) {
-			master_retire(m, &m->m_children[i]);
-			break;
-		}
-	log_info("workers=%u (one less on TTOU)", m->m_target);
+	m->m_cur.g_target--;
+	pool_retire_youngest(&m->m_pool, m->m_cur.g_id,
+	    m->m_cur.g_cfg->c_timeout_shutdown);
+	log_info("workers=%u (one less on TTOU)", m->m_cur.g_target);
+}
+
+static void
+master_earliest(struct timespec *deadline, bool *timed, struct timespec t)
+{
+	if (!*timed || clock_diff(t, *deadline) > 0)
+		*deadline = t;
+	*timed = true;
+}
+
+/* The next moment the loop has something to do without being woken. */
+static bool
+master_next_timer(const struct master *m, struct timespec *deadline)
+{
+	struct timespec	 t;
+	bool		 timed = false;
+
+	if (m->m_stopping && !m->m_killed)
+		master_earliest(deadline, &timed, m->m_kill_at);
+	if (!m->m_stopping && pool_backing_off(&m->m_pool, clock_now()))
+		master_earliest(deadline, &timed, m->m_pool.p_respawn_at);
+	if (m->m_next.g_id != 0)
+		master_earliest(deadline, &timed, m->m_next.g_deadline);
+	if (pool_next_deadline(&m->m_pool, &t))
+		master_earliest(deadline, &timed, t);
+	return timed;
 }
 
 /* Sleep until a signal, a ready worker or the next timer. */
 static void
 master_wait(struct master *m)
 {
-	struct pollfd	 pfd = { .fd = m->m_ready[0], .events = POLLIN };
-	struct timespec	 ts, *tsp = NULL, deadline = { 0, 0 };
+	struct pollfd	 pfd = { .fd = m->m_pool.p_ready[0], .events = POLLIN };
+	struct timespec	 ts, *tsp = NULL, deadline;
 	double		 left;
-	bool		 timed = false;
 
-	if (m->m_stopping && !m->m_killed) {
-		deadline = m->m_kill_at;
-		timed = true;
-	} else if (!m->m_stopping && master_active(m) < m->m_target) {
-		deadline = m->m_respawn_at;
-		timed = true;
-	}
-	if (timed) {
+	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
 		if (left < 0)
 			left = 0;
@@ -574,8 +595,10 @@ master_wait(struct master *m)
 			log_warn("ppoll");
 		return;
 	}
-	if (pfd.revents & POLLIN)
-		master_read_ready(m);
+	if (pfd.revents & POLLIN) {
+		pool_read_ready(&m->m_pool);
+		master_check_ready(m);
+	}
 }
 
 /*
@@ -592,7 +615,7 @@ master_listen(struct master *m)
 
 	if (listeners_inherit(&passed) == -1)
 		return -1;
-	rc = listeners_open(&m->m_listeners, m->m_cfg, &passed);
+	rc = listeners_open(&m->m_cur.g_ls, m->m_cur.g_cfg, &passed);
 	for (size_t i = 0; rc == 0 && i < passed.ls_n; i++)
 		if (passed.ls[i].l_fd != -1)
 			log_warnx("socket from systemd %s is not in %s; not "
@@ -604,26 +627,18 @@ master_listen(struct master *m)
 static int
 master_setup(struct master *m)
 {
-	if (master_setup_signals(m) == -1)
+	const struct config	*cfg = m->m_cur.g_cfg;
+
+	if (master_setup_signals(m) == -1 || pool_init(&m->m_pool) == -1)
 		return EX_OSERR;
-	if ((m->m_board = scoreboard_create()) == NULL)
-		return EX_OSERR;
-	if (pipe2(m->m_ready, O_CLOEXEC) == -1) {
-		log_warn("pipe2");
-		return EX_OSERR;
-	}
-	if (fcntl(m->m_ready[0], F_SETFL, O_NONBLOCK) == -1) {
-		log_warn("fcntl(O_NONBLOCK)");
-		return EX_OSERR;
-	}
 	if (master_listen(m) == -1)
 		return EX_OSERR;
-	if (geteuid() == 0 && m->m_cfg->c_user == NULL)
+	if (geteuid() == 0 && cfg->c_user == NULL)
 		log_warnx("running as root and no user is configured: "
 		    "workers will serve as root");
-	else if (geteuid() != 0 && m->m_cfg->c_user != NULL)
+	else if (geteuid() != 0 && cfg->c_user != NULL)
 		log_notice("not started as root: user \"%s\" is ignored, "
-		    "workers run as uid=%lu", m->m_cfg->c_user,
+		    "workers run as uid=%lu", cfg->c_user,
 		    (unsigned long)geteuid());
 	return 0;
 }
@@ -631,15 +646,27 @@ master_setup(struct master *m)
 static void
 master_cleanup(struct master *m)
 {
-	listeners_close(&m->m_listeners);
-	if (m->m_ready[0] != -1)
-		close(m->m_ready[0]);
-	if (m->m_ready[1] != -1)
-		close(m->m_ready[1]);
-	if (m->m_board != NULL)
-		munmap(m->m_board, SCOREBOARD_SLOTS * sizeof(struct slot));
-	free(m->m_children);
-	config_free(m->m_cfg);
+	master_free_generation(&m->m_cur);
+	master_free_generation(&m->m_next);
+	pool_fini(&m->m_pool);
+}
+
+static void
+master_loop(struct master *m)
+{
+	for (;;) {
+		master_handle_signals(m);
+		if (m->m_stopping) {
+			if (m->m_pool.p_n == 0)
+				break;
+			master_escalate(m);
+			pool_kill_overdue(&m->m_pool, clock_now());
+		} else {
+			master_check_deadlines(m, clock_now());
+			master_fill_pool(m);
+		}
+		master_wait(m);
+	}
 }
 
 int
@@ -650,12 +677,12 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	int		 status;
 
 	memset(&m, 0, sizeof(m));
-	m.m_cfg = cfg;
 	m.m_file = config_file;
-	m.m_ready[0] = m.m_ready[1] = -1;
+	m.m_pool.p_ready[0] = m.m_pool.p_ready[1] = -1;
 	m.m_pidfile_fd = pidfile_fd;
-	m.m_target = cfg->c_workers;
-	m.m_generation = 1;
+	m.m_cur.g_id = m.m_last_id = 1;
+	m.m_cur.g_cfg = cfg;
+	m.m_cur.g_target = cfg->c_workers;
 
 	if ((status = master_setup(&m)) != 0) {
 		master_cleanup(&m);
@@ -663,19 +690,10 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	}
 	daemon_report(report_fd, 0);
 	log_info("started version=%s workers=%u service=%s", PACKAGE_VERSION,
-	    m.m_target, cfg->c_service);
-	for (;;) {
-		master_handle_signals(&m);
-		if (m.m_stopping) {
-			if (m.m_nchildren == 0)
-				break;
-			master_escalate(&m);
-		} else
-			master_fill_pool(&m);
-		master_wait(&m);
-	}
+	    m.m_cur.g_target, cfg->c_service);
+	master_loop(&m);
 	log_info("exiting status=%d served=%llu", m.m_status,
-	    m.m_served_gone);
+	    m.m_pool.p_served_gone);
 	status = m.m_status;
 	master_cleanup(&m);
 	return status;

@@ -9,12 +9,20 @@
  * arrives just before the worker goes to sleep is delivered as it enters
  * the wait, never lost.  A plain blocking accept() cannot give that
  * guarantee without jumping out of a signal handler.
+ *
+ * epoll_pwait() looks at pending signals only when it has no event to
+ * return: with a full accept queue it always has one, and a TERM sent
+ * while the worker was serving would stay pending for as long as the
+ * load lasts.  So the worker also asks the kernel, after each
+ * connection, whether a stop is pending (sigpending()): a busy worker
+ * stops at the end of the connection in hand, however full the queue.
  */
 #include "autoconf.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -170,6 +178,22 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	wa->wa_slot->sl_state = SLOT_IDLE;
 }
 
+/* A stop delivered in a wait, or one still pending (blocked) since. */
+static bool
+worker_stop_requested(void)
+{
+	sigset_t	 pending;
+
+	if (worker_stopping)
+		return true;
+	if (sigpending(&pending) == -1) {
+		log_warn("sigpending");
+		return false;
+	}
+	return sigismember(&pending, SIGTERM) == 1 ||
+	    sigismember(&pending, SIGQUIT) == 1;
+}
+
 static void
 worker_loop(const struct worker_args *wa, const struct service *sv,
     int epfd, const sigset_t *waitmask)
@@ -177,7 +201,7 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 	struct epoll_event	 ev[CONFIG_MAX_LISTEN];
 	int			 n;
 
-	while (!worker_stopping) {
+	while (!worker_stop_requested()) {
 		n = epoll_pwait(epfd, ev, CONFIG_MAX_LISTEN, -1, waitmask);
 		if (n == -1) {
 			if (errno == EINTR)
@@ -185,9 +209,14 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 			fatal(EX_OSERR, "epoll_pwait");
 		}
 		/* Serve what woke us even if a stop arrived with it: the
-		 * wake-up was ours alone and nobody else would take it. */
-		for (int i = 0; i < n; i++)
+		 * wake-up was ours alone and nobody else would take it.
+		 * Then no more: the stop wins over a queue that is never
+		 * empty. */
+		for (int i = 0; i < n; i++) {
 			worker_serve(wa, sv, ev[i].data.fd, waitmask);
+			if (worker_stop_requested())
+				break;
+		}
 	}
 }
 
@@ -203,6 +232,20 @@ worker_announce(const struct worker_args *wa)
 	wa->wa_slot->sl_state = SLOT_IDLE;
 }
 
+/*
+ * No orphan may hold the port: die with the master.  It may have died
+ * before the signal was armed, in which case our parent is already
+ * someone else.
+ */
+static void
+worker_die_with_master(const struct worker_args *wa)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		log_warn("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != wa->wa_master)
+		_exit(0);
+}
+
 void
 worker_run(const struct worker_args *wa)
 {
@@ -210,19 +253,21 @@ worker_run(const struct worker_args *wa)
 	sigset_t		 waitmask;
 	int			 epfd;
 
-	/* No orphan may hold the port: die with the master. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-		log_warn("prctl(PR_SET_PDEATHSIG)");
-	if (getppid() != wa->wa_master)
-		_exit(0);
+	/* Set now as well, for the time until the privileges are gone. */
+	worker_die_with_master(wa);
 	log_after_fork();
 	for (size_t i = 0; i < wa->wa_nclose_fds; i++)
-		close(wa->wa_close_fds[i]);
+		if (wa->wa_close_fds[i] != -1)
+			close(wa->wa_close_fds[i]);
 	wa->wa_slot->sl_pid = getpid();
 	worker_signals(wa, &waitmask);
 
-	if (priv_drop(wa->wa_config) == -1 || sv == NULL ||
-	    sv->sv_init(wa->wa_config) == -1)
+	if (priv_drop(wa->wa_config) == -1)
+		exit(WORKER_EXIT_FATAL);
+	/* The kernel clears the parent-death signal when the user changes:
+	 * set it again, as the user that will serve. */
+	worker_die_with_master(wa);
+	if (sv == NULL || sv->sv_init(wa->wa_config) == -1)
 		exit(WORKER_EXIT_FATAL);
 	if ((epfd = worker_epoll(wa->wa_listeners)) == -1)
 		exit(EX_OSERR);

@@ -1,0 +1,349 @@
+/*
+ * pool.c - the process table and what happens to its entries.
+ *
+ * A reaped child leaves the table before anything is decided about it,
+ * so that no later action (a stop, a retirement) can signal its pid,
+ * which the kernel may already have given to another process.
+ *
+ * The crash back-off counts crash events, not dead workers: a worker that
+ * was already running when the current event began (a burst: a bad
+ * request that crashes several workers, an OOM kill spree) joins that
+ * event; only a worker started after it, one the pool respawned, that
+ * dies young again proves a crash loop and doubles the delay.  After a
+ * quiet period the delay starts over.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "pool.h"
+#include "scoreboard.h"
+
+#define POOL_BACKOFF_FIRST	0.1
+#define POOL_BACKOFF_MAX	10.0
+/* No crash for this long after the delay ran out: start over. */
+#define POOL_BACKOFF_QUIET	5.0
+
+int
+pool_init(struct pool *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->p_ready[0] = p->p_ready[1] = -1;
+	if ((p->p_board = scoreboard_create()) == NULL)
+		return -1;
+	if (pipe2(p->p_ready, O_CLOEXEC) == -1) {
+		log_warn("pipe2");
+		return -1;
+	}
+	if (fcntl(p->p_ready[0], F_SETFL, O_NONBLOCK) == -1) {
+		log_warn("fcntl(O_NONBLOCK)");
+		return -1;
+	}
+	return 0;
+}
+
+void
+pool_fini(struct pool *p)
+{
+	for (int i = 0; i < 2; i++)
+		if (p->p_ready[i] != -1)
+			close(p->p_ready[i]);
+	if (p->p_board != NULL)
+		munmap(p->p_board, SCOREBOARD_SLOTS * sizeof(struct slot));
+	free(p->p_workers);
+	memset(p, 0, sizeof(*p));
+	p->p_ready[0] = p->p_ready[1] = -1;
+}
+
+static int
+pool_grow(struct pool *p)
+{
+	size_t	 cap;
+	void	*n;
+
+	if (p->p_n < p->p_cap)
+		return 0;
+	cap = p->p_cap ? p->p_cap * 2 : 16;
+	if ((n = reallocarray(p->p_workers, cap, sizeof(*p->p_workers)))
+	    == NULL) {
+		log_warn("reallocarray");
+		return -1;
+	}
+	p->p_workers = n;
+	p->p_cap = cap;
+	return 0;
+}
+
+int
+pool_spawn(struct pool *p, unsigned gen, struct worker_args *wa)
+{
+	struct pool_worker	*w;
+	struct slot		*sl;
+	pid_t			 pid;
+
+	if (pool_grow(p) == -1)
+		return -1;
+	if ((sl = scoreboard_claim(p->p_board)) == NULL) {
+		log_warnx("all %d scoreboard slots are taken",
+		    SCOREBOARD_SLOTS);
+		return -1;
+	}
+	/* Known before fork(): the child's getppid() could already be a
+	 * reaper's if the master died in between. */
+	wa->wa_master = getpid();
+	wa->wa_slot = sl;
+	wa->wa_ready_fd = p->p_ready[1];
+	switch (pid = fork()) {
+	case -1:
+		log_warn("fork");
+		scoreboard_release(sl);
+		return -1;
+	case 0:
+		worker_run(wa);
+	}
+	w = &p->p_workers[p->p_n++];
+	memset(w, 0, sizeof(*w));
+	w->pw_pid = pid;
+	w->pw_generation = gen;
+	w->pw_state = POOL_STARTING;
+	w->pw_started = clock_now();
+	w->pw_slot = sl;
+	log_debug("worker started pid=%ld generation=%u", (long)pid, gen);
+	return 0;
+}
+
+struct pool_worker *
+pool_find(struct pool *p, pid_t pid)
+{
+	for (size_t i = 0; i < p->p_n; i++)
+		if (p->p_workers[i].pw_pid == pid)
+			return &p->p_workers[i];
+	return NULL;
+}
+
+unsigned
+pool_active(const struct pool *p, unsigned gen)
+{
+	unsigned	 n = 0;
+
+	for (size_t i = 0; i < p->p_n; i++)
+		if (p->p_workers[i].pw_generation == gen &&
+		    p->p_workers[i].pw_state != POOL_RETIRING)
+			n++;
+	return n;
+}
+
+unsigned
+pool_ready(const struct pool *p, unsigned gen)
+{
+	unsigned	 n = 0;
+
+	for (size_t i = 0; i < p->p_n; i++)
+		if (p->p_workers[i].pw_generation == gen &&
+		    p->p_workers[i].pw_state == POOL_READY)
+			n++;
+	return n;
+}
+
+unsigned long long
+pool_served(const struct pool *p)
+{
+	unsigned long long	 n = p->p_served_gone;
+
+	for (size_t i = 0; i < p->p_n; i++)
+		n += p->p_workers[i].pw_slot->sl_served;
+	return n;
+}
+
+void
+pool_read_ready(struct pool *p)
+{
+	struct pool_worker	*w;
+	pid_t			 pids[64];
+	ssize_t			 n;
+
+	while ((n = read(p->p_ready[0], pids, sizeof(pids))) > 0)
+		for (size_t i = 0; i < (size_t)n / sizeof(pid_t); i++)
+			if ((w = pool_find(p, pids[i])) != NULL &&
+			    w->pw_state == POOL_STARTING) {
+				w->pw_state = POOL_READY;
+				w->pw_was_ready = true;
+			}
+	if (n == -1 && errno != EAGAIN && errno != EINTR)
+		log_warn("read(ready pipe)");
+}
+
+static void
+pool_signal(const struct pool_worker *w, int signo)
+{
+	/* Still in the table, so not reaped: the pid is still ours.  It
+	 * may have exited unreaped (ESRCH is not possible for a zombie,
+	 * but be quiet about it anyway). */
+	if (kill(w->pw_pid, signo) == -1 && errno != ESRCH)
+		log_warn("kill(%ld, %s)", (long)w->pw_pid, sigabbrev_np(signo));
+}
+
+void
+pool_retire(struct pool *p, struct pool_worker *w, double grace)
+{
+	(void)p;
+	if (w->pw_state == POOL_RETIRING)
+		return;
+	w->pw_state = POOL_RETIRING;
+	w->pw_kill_at = clock_after(clock_now(), grace);
+	pool_signal(w, SIGTERM);
+}
+
+void
+pool_retire_others(struct pool *p, unsigned keep, double grace)
+{
+	for (size_t i = 0; i < p->p_n; i++)
+		if (keep == 0 || p->p_workers[i].pw_generation != keep)
+			pool_retire(p, &p->p_workers[i], grace);
+}
+
+void
+pool_retire_generation(struct pool *p, unsigned gen, double grace)
+{
+	for (size_t i = 0; i < p->p_n; i++)
+		if (p->p_workers[i].pw_generation == gen)
+			pool_retire(p, &p->p_workers[i], grace);
+}
+
+/* The youngest has the least warm state to lose. */
+void
+pool_retire_youngest(struct pool *p, unsigned gen, double grace)
+{
+	struct pool_worker	*young = NULL;
+
+	for (size_t i = 0; i < p->p_n; i++) {
+		struct pool_worker *w = &p->p_workers[i];
+
+		if (w->pw_generation != gen || w->pw_state == POOL_RETIRING)
+			continue;
+		if (young == NULL ||
+		    clock_diff(young->pw_started, w->pw_started) > 0)
+			young = w;
+	}
+	if (young != NULL)
+		pool_retire(p, young, grace);
+}
+
+unsigned
+pool_kill_overdue(struct pool *p, struct timespec now)
+{
+	unsigned	 n = 0;
+
+	for (size_t i = 0; i < p->p_n; i++) {
+		struct pool_worker *w = &p->p_workers[i];
+
+		if (w->pw_state != POOL_RETIRING || w->pw_killed ||
+		    clock_diff(w->pw_kill_at, now) < 0)
+			continue;
+		log_warnx("worker pid=%ld generation=%u still %s after its "
+		    "retirement deadline; killing it", (long)w->pw_pid,
+		    w->pw_generation, scoreboard_state_name(
+		    w->pw_slot->sl_state));
+		pool_signal(w, SIGKILL);
+		w->pw_killed = true;
+		n++;
+	}
+	return n;
+}
+
+void
+pool_kill_all(struct pool *p)
+{
+	for (size_t i = 0; i < p->p_n; i++)
+		if (!p->p_workers[i].pw_killed) {
+			pool_signal(&p->p_workers[i], SIGKILL);
+			p->p_workers[i].pw_killed = true;
+		}
+}
+
+bool
+pool_next_deadline(const struct pool *p, struct timespec *when)
+{
+	bool	 any = false;
+
+	for (size_t i = 0; i < p->p_n; i++) {
+		const struct pool_worker *w = &p->p_workers[i];
+
+		if (w->pw_state != POOL_RETIRING || w->pw_killed)
+			continue;
+		if (!any || clock_diff(w->pw_kill_at, *when) > 0)
+			*when = w->pw_kill_at;
+		any = true;
+	}
+	return any;
+}
+
+int
+pool_reap(struct pool *p, struct pool_worker *out, int *status)
+{
+	struct pool_worker	*w;
+	pid_t			 pid;
+
+	for (;;) {
+		if ((pid = waitpid(-1, status, WNOHANG)) == 0)
+			return 0;
+		if (pid == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ECHILD)
+				log_warn("waitpid");
+			return 0;
+		}
+		if ((w = pool_find(p, pid)) == NULL)
+			continue;	/* not a worker (never happens) */
+		*out = *w;
+		p->p_served_gone += w->pw_slot->sl_served;
+		scoreboard_release(w->pw_slot);
+		out->pw_slot = NULL;
+		*w = p->p_workers[--p->p_n];
+		return 1;
+	}
+}
+
+double
+pool_crashed(struct pool *p, const struct pool_worker *dead)
+{
+	struct timespec	 now = clock_now();
+
+	/* Running before this event began: the same burst. */
+	if (dead != NULL && p->p_backoff > 0 &&
+	    clock_diff(dead->pw_started, p->p_event_at) >= 0)
+		return p->p_backoff;
+	if (p->p_backoff > 0 && clock_diff(p->p_event_at, now) >
+	    p->p_backoff + POOL_BACKOFF_QUIET)
+		p->p_backoff = 0;
+	p->p_backoff = p->p_backoff == 0 ? POOL_BACKOFF_FIRST :
+	    p->p_backoff * 2;
+	if (p->p_backoff > POOL_BACKOFF_MAX)
+		p->p_backoff = POOL_BACKOFF_MAX;
+	p->p_event_at = now;
+	p->p_respawn_at = clock_after(now, p->p_backoff);
+	return p->p_backoff;
+}
+
+bool
+pool_backing_off(const struct pool *p, struct timespec now)
+{
+	return p->p_backoff > 0 && clock_diff(now, p->p_respawn_at) > 0;
+}
+
+void
+pool_backoff_reset(struct pool *p)
+{
+	p->p_backoff = 0;
+	p->p_respawn_at = clock_now();
+}
