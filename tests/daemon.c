@@ -139,27 +139,43 @@ daemon_start_args(struct daemon *d, const char *extra,
 	ck_assert_int_gt(d->d_port, 0);
 }
 
+/*
+ * The log so far.  A saturated daemon logs thousands of lines a second
+ * and the tests poll the log every few milliseconds: read only what was
+ * appended since the last call (the buffer is kept per log file).
+ */
 const char *
 daemon_log(struct daemon *d)
 {
 	static char	*buf;
-	static size_t	 cap;
+	static size_t	 cap, len;
+	static char	 path[sizeof(d->d_log)];
+	static ino_t	 ino;
 	struct stat	 st;
-	size_t		 n = 0;
+	size_t		 n;
 	FILE		*fp;
 
-	if ((fp = fopen(d->d_log, "r")) != NULL && fstat(fileno(fp), &st) == 0
-	    && (size_t)st.st_size + 1 > cap) {
+	if (buf == NULL)
+		ck_assert_ptr_nonnull(buf = calloc(1, cap = 65536));
+	if ((fp = fopen(d->d_log, "r")) == NULL || fstat(fileno(fp), &st)
+	    == -1 || strcmp(path, d->d_log) != 0 || st.st_ino != ino ||
+	    (size_t)st.st_size < len) {
+		snprintf(path, sizeof(path), "%s", d->d_log);
+		ino = fp != NULL ? st.st_ino : 0;
+		len = 0;
+	}
+	if (fp != NULL && (size_t)st.st_size + 1 > cap) {
 		cap = (size_t)st.st_size + 65536;
 		ck_assert_ptr_nonnull(buf = realloc(buf, cap));
 	}
-	if (buf == NULL)
-		ck_assert_ptr_nonnull(buf = calloc(1, cap = 65536));
 	if (fp != NULL) {
-		n = fread(buf, 1, cap - 1, fp);
+		if (fseeko(fp, (off_t)len, SEEK_SET) == 0) {
+			n = fread(buf + len, 1, cap - 1 - len, fp);
+			len += n;
+		}
 		fclose(fp);
 	}
-	buf[n] = '\0';
+	buf[len] = '\0';
 	return buf;
 }
 
@@ -177,13 +193,118 @@ bool
 daemon_log_wait(struct daemon *d, const char *needle, double secs)
 {
 	struct timespec	 end = clock_after(clock_now(), secs);
+	size_t		 from = 0, len;
+	const char	*log;
 
+	/* Search only what is new, less a needle's length of overlap. */
 	do {
-		if (strstr(daemon_log(d), needle) != NULL)
+		log = daemon_log(d);
+		len = strlen(log);
+		if (from > len)
+			from = 0;
+		if (strstr(log + from, needle) != NULL)
 			return true;
+		from = len > strlen(needle) ? len - strlen(needle) : 0;
 		sleep_ms(10);
 	} while (clock_ms_until(end) > 0);
 	return false;
+}
+
+int
+daemon_settled_generation(struct daemon *d, double secs)
+{
+	struct timespec	 end = clock_after(clock_now(), secs);
+	char		 want[64];
+	int		 reloads;
+
+	/* HUPs that arrive together are one reload, and one that arrives
+	 * while a generation starts is done after it: count the reloads
+	 * the daemon began, wait for the generation that matches, and
+	 * again if another reload began meanwhile. */
+	do {
+		reloads = daemon_log_count(d, "reloading ");
+		snprintf(want, sizeof(want), "ready generation=%d ",
+		    reloads + 1);
+		if (daemon_log_wait(d, want, 1) &&
+		    daemon_log_count(d, "reloading ") == reloads)
+			return reloads + 1;
+	} while (clock_ms_until(end) > 0);
+	return -1;
+}
+
+const char *
+daemon_copy_program(struct daemon *d, const char *env, const char *fallback)
+{
+	static char	 path[256];
+	const char	*from = prog(env, fallback);
+	char		 buf[65536];
+	ssize_t		 n;
+	int		 in, out;
+
+	daemon_write_config(d, NULL);		/* the scratch directory */
+	snprintf(path, sizeof(path), "%s/%s", d->d_dir, strrchr(from, '/') ?
+	    strrchr(from, '/') + 1 : from);
+	ck_assert_int_ne(in = open(from, O_RDONLY | O_CLOEXEC), -1);
+	ck_assert_int_ne(out = open(path, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0755), -1);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t)n), n);
+	ck_assert_int_eq(n, 0);
+	close(in);
+	ck_assert_int_eq(close(out), 0);
+	return path;
+}
+
+pid_t
+load_start(int port, int conns, double secs, const char *out)
+{
+	char	 p[16], c[16], s[16];
+	pid_t	 pid;
+	int	 fd;
+
+	snprintf(p, sizeof(p), "%d", port);
+	snprintf(c, sizeof(c), "%d", conns);
+	snprintf(s, sizeof(s), "%.1f", secs);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		/* Bounded by -d, and by the test's own life. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, STDOUT_FILENO);
+		execl(prog("LOADGEN", "./tests/loadgen"), "loadgen", "-p", p,
+		    "-c", c, "-d", s, "-w", "0", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+void
+load_wait(pid_t pid, const char *out, long *ok, long *errors)
+{
+	char	 line[512];
+	FILE	*fp;
+	int	 status;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_ptr_nonnull(fp = fopen(out, "r"));
+	*ok = *errors = -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, "RESULT ", 7) == 0) {
+			ck_assert_int_eq(sscanf(strstr(line, "conns="),
+			    "conns=%ld", ok), 1);
+			ck_assert_int_eq(sscanf(strstr(line, "errors="),
+			    "errors=%ld", errors), 1);
+		}
+	fclose(fp);
+	ck_assert_int_ge(*ok, 0);
+}
+
+void
+load_kill(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
 int

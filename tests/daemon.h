@@ -39,6 +39,13 @@ const char *daemon_log(struct daemon *);
 const char *daemon_log_tail(struct daemon *);
 bool	daemon_log_wait(struct daemon *, const char *needle, double secs);
 int	daemon_log_count(struct daemon *, const char *needle);
+/* The generation the daemon settled on after its reloads (each one it
+ * logged as begun), or -1 if it did not settle within secs. */
+int	daemon_settled_generation(struct daemon *, double secs);
+/* A copy of a built program in d_dir, which every user can reach (the
+ * build may sit in a directory only its owner can enter). */
+const char *daemon_copy_program(struct daemon *, const char *env,
+	    const char *fallback);
 /* Send signo and wait for the exit; returns the wait status. */
 int	daemon_stop(struct daemon *, int signo, double secs);
 void	daemon_cleanup(struct daemon *);
@@ -73,10 +80,19 @@ int	greet(int port, const char *msg, size_t len);
 /* Run a program, capture stdout+stderr; returns the wait status. */
 int	run_capture(const char *const *argv, char *out, size_t size);
 
+/* The closed-loop load generator: CONNS clients for SECS, its RESULT
+ * line to out; wait for it (successes, errors), or kill it. */
+pid_t	load_start(int port, int conns, double secs, const char *out);
+void	load_wait(pid_t, const char *out, long *ok, long *errors);
+void	load_kill(pid_t);
+
 struct Suite;
 struct Suite	*serving_suite(void);
 struct Suite	*lifecycle_suite(void);
 struct Suite	*hostile_suite(void);
 struct Suite	*reliability_suite(void);
+struct Suite	*local_suite(void);
+struct Suite	*saturation_suite(void);
+struct Suite	*files_suite(void);
 
 #endif
