@@ -442,8 +442,8 @@ master_reload(struct master *m)
 		/* One generation starts at a time; the file is read again
 		 * once this one is settled. */
 		m->m_reload_again = true;
-		log_info("reload requested while generation=%u starts; "
-		    "reloading again once it is settled", g->g_id);
+		log_info("reload requested while generation=%u starts; it "
+		    "follows once that one is settled", g->g_id);
 		return;
 	}
 	log_info("reloading %s", m->m_file);
