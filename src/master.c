@@ -567,7 +567,7 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, m->m_kill_at);
 	if (!m->m_stopping && pool_backing_off(&m->m_pool, clock_now()))
 		master_earliest(deadline, &timed, m->m_pool.p_respawn_at);
-	if (m->m_next.g_id != 0)
+	if (!m->m_stopping && m->m_next.g_id != 0)
 		master_earliest(deadline, &timed, m->m_next.g_deadline);
 	if (pool_next_deadline(&m->m_pool, &t))
 		master_earliest(deadline, &timed, t);
