@@ -237,6 +237,7 @@ static void
 master_commit(struct master *m)
 {
 	struct generation	 old = m->m_cur;
+	unsigned		 old_id = old.g_id;
 
 	m->m_cur = m->m_next;
 	memset(&m->m_next, 0, sizeof(m->m_next));
@@ -247,7 +248,7 @@ master_commit(struct master *m)
 	    m->m_cur.g_cfg->c_log_level);
 	master_announce_ready(m);
 	log_info("reloaded generation=%u workers=%u; generation=%u retired",
-	    m->m_cur.g_id, m->m_cur.g_target, old.g_id);
+	    m->m_cur.g_id, m->m_cur.g_target, old_id);
 	if (m->m_reload_again) {
 		m->m_reload_again = false;
 		master_reload(m);

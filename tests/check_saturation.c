@@ -122,8 +122,9 @@ START_TEST(test_sat_hup_new_banner)
 	    "\"new banner\"; };", SAT_WORKERS));
 	t0 = clock_now();
 	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
-	ck_assert_msg(daemon_log_wait(&d, "reloaded generation=2", 20),
-	    "no reload in 20s:\n%s", daemon_log_tail(&d));
+	ck_assert_msg(daemon_log_wait(&d, "reloaded generation=2 workers=2; "
+	    "generation=1 retired", 20), "no reload in 20s:\n%s",
+	    daemon_log_tail(&d));
 	for (int i = 0; i < 20; i++) {
 		probe_banner(buf, sizeof(buf));
 		ck_assert_msg(strcmp(buf, "new banner") == 0, "probe %d, "

@@ -1,0 +1,507 @@
+#!/bin/sh
+# run.sh BUILDDIR [SRCDIR] - preforkd's units under a real systemd.
+#
+# Boots systemd as PID 1 of private mount, UTS, IPC, network, cgroup and
+# PID namespaces (boot.sh), installs the build there with
+# "make install DESTDIR=/proc/PID/root" and drives preforkd.service and
+# preforkd.socket with systemctl: start, reload, journal, stop, restart
+# after a crash, socket activation, a broken configuration, the security
+# rating, the start limit.  All traffic stays on the namespace's own
+# loopback; every write lands in a tmpfs that goes away with it.
+#
+# One line per check, "ok: ..." or "FAILED: ...", then
+# "systemd: N passed, N failed (Ts)".  Exit 0 when all passed, 1 when not,
+# 77 (with "SKIP: reason") when the kernel refuses the namespaces.
+set -u
+umask 022
+exec < /dev/null
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+	echo "usage: $0 BUILDDIR [SRCDIR]" >&2
+	exit 64
+fi
+build=$(cd "$1" && pwd) || exit 64
+src=$(cd "${2:-$(dirname "$0")/../..}" && pwd) || exit 64
+boot=$src/tests/systemd/boot.sh
+if [ ! -f "$build/Makefile" ] || [ ! -f "$boot" ]; then
+	echo "$0: $build is not a configured build of $src" >&2
+	exit 64
+fi
+
+limit=55		# seconds for the whole run; a pass takes about 25
+port=9001		# preforkd.socket and the shipped configuration
+path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+passed=0 failed=0
+state= cg= nspid= scriptpid= watchdog= t_lap=
+
+# Milliseconds since the epoch, for deadlines.
+now() {
+	date +%s%3N
+}
+t_start=$(now)
+
+# Each check's line ends with the time it took.
+lap() {
+	_t=$(now)
+	_l=$((_t - ${t_lap:-$t_start}))
+	t_lap=$_t
+	lap=$((_l / 1000)).$((_l % 1000 / 100))s
+}
+ok() {
+	lap
+	printf 'ok: %s [%s]\n' "$*" "$lap"
+	passed=$((passed + 1))
+}
+fail() {
+	lap
+	printf 'FAILED: %s [%s]\n' "$*" "$lap"
+	failed=$((failed + 1))
+}
+note() {
+	sed 's/^/    /'
+}
+summary() {
+	echo "systemd: $passed passed, $failed failed"
+}
+# abort MESSAGE: a check that the others depend on failed.
+abort() {
+	fail "$1"
+	summary
+	exit 1
+}
+skip() {
+	printf 'SKIP: %s\n' "$*"
+	exit 77
+}
+
+# ---- the namespaces -----------------------------------------------------
+
+teardown() {
+	trap - EXIT INT TERM HUP ALRM
+	if [ -n "$watchdog" ]; then
+		kill -TERM "$watchdog" 2>/dev/null
+		wait "$watchdog" 2>/dev/null
+	fi
+	# SIGKILL to the namespace's init ends its PID namespace; unshare
+	# reaps it and exits, and script with it.
+	[ -n "$nspid" ] && kill -KILL "$nspid" 2>/dev/null
+	if [ -n "$cg" ] && [ -d "$cg" ]; then
+		if [ -e "$cg/cgroup.kill" ]; then
+			echo 1 > "$cg/cgroup.kill" 2>/dev/null
+		else
+			find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null |
+			    xargs -r kill -KILL 2>/dev/null
+		fi
+		_i=0
+		while grep -q '^populated 1' "$cg/cgroup.events" 2>/dev/null &&
+		    [ $_i -lt 50 ]; do
+			sleep 0.1; _i=$((_i + 1))
+		done
+		find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$cg" ] && echo "run.sh: cannot remove the cgroup $cg" >&2
+	fi
+	if [ -n "$scriptpid" ]; then
+		_i=0
+		while kill -0 "$scriptpid" 2>/dev/null && [ $_i -lt 50 ]; do
+			sleep 0.1; _i=$((_i + 1))
+		done
+		kill -KILL "$scriptpid" 2>/dev/null
+		wait "$scriptpid" 2>/dev/null
+	fi
+	# Every mount was made in the namespace, which is gone: only
+	# directories and logs are left here.
+	[ -n "$state" ] && rm -rf --one-file-system "$state"
+}
+trap 'teardown' EXIT
+trap 'abort "interrupted"' INT TERM HUP
+trap 'abort "time limit: still running after ${limit}s"' ALRM
+
+for tool in script unshare nsenter setpriv pivot_root findmnt timeout \
+    make /lib/systemd/systemd; do
+	command -v "$tool" > /dev/null 2>&1 || abort "no $tool"
+done
+
+# The kernel must let us make the namespaces at all.
+if ! err=$(unshare --mount --uts --ipc --net --cgroup --pid --fork \
+    --propagation private true 2>&1); then
+	skip "the kernel refuses private namespaces: ${err:-unshare failed}"
+fi
+cgroot=$(findmnt -n -t cgroup2 -o TARGET 2>/dev/null | head -n 1)
+[ -n "$cgroot" ] || skip "no cgroup2 hierarchy is mounted"
+cgself=$(sed -n 's/^0:://p' /proc/self/cgroup)
+cghome=$cgroot${cgself%/}
+cg=$cghome/preforkd-test.$$.$t_start
+if ! err=$(mkdir "$cg" 2>&1); then
+	cg=
+	skip "the kernel refuses a child cgroup: $err"
+fi
+
+state=$(mktemp -d "$build/systemd-ns.XXXXXX") || abort "mktemp"
+mkdir "$state/root"
+
+# A bound on the whole run: a hung step ends in teardown, not in a hang.
+(
+	trap 'kill $s 2>/dev/null; wait $s; exit 0' TERM
+	sleep "$limit" & s=$!
+	wait $s && kill -ALRM $$
+) 2> /dev/null &
+watchdog=$!
+
+# script(1) gives the namespace a pseudo-terminal for /dev/console.
+BOOT=$boot STATE=$state CG=$cg script -qfec \
+    'exec sh "$BOOT" outer "$STATE" "$CG"' "$state/console.log" \
+    < /dev/null > /dev/null 2>&1 &
+scriptpid=$!
+
+i=0
+while [ ! -s "$state/pid" ] && kill -0 "$scriptpid" 2>/dev/null &&
+    [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+if [ ! -s "$state/pid" ]; then
+	grep -q '^mount: ' "$state/console.log" 2>/dev/null &&
+	    skip "the kernel refuses to build the root:" \
+	    "$(grep '^mount: ' "$state/console.log" | head -n 2)"
+	grep -v '^Script ' "$state/console.log" 2>/dev/null | note
+	abort "boot: the namespaces did not start"
+fi
+nspid=$(cat "$state/pid")
+# unshare waits in the new cgroup, outside the namespaces: put it back
+# where it came from, so that the namespace's systemd has its cgroup
+# tree to itself.
+[ -s "$state/unshare.pid" ] &&
+    cat "$state/unshare.pid" > "$cghome/cgroup.procs" 2>/dev/null
+: > "$state/go"
+
+# ns COMMAND...: run COMMAND in every namespace of the booted system.
+ns() {
+	timeout -k 2 20 nsenter -t "$nspid" -a env -i PATH=$path \
+	    SYSTEMD_PAGER= SYSTEMD_COLORS=0 LC_ALL=C "$@" < /dev/null
+}
+# prop UNIT PROPERTY
+prop() {
+	ns systemctl show -P "$2" "$1" 2>/dev/null
+}
+
+t_boot=$(now)
+running=
+while [ $(($(now) - t_boot)) -lt 30000 ] && kill -0 "$nspid" 2>/dev/null
+do
+	running=$(ns systemctl is-system-running 2>/dev/null)
+	case $running in
+	running|degraded) break ;;
+	esac
+	sleep 0.2
+done
+version=$(ns systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')
+case $running in
+running)
+	ok "boot: systemd $version is running as PID 1 of the namespaces"
+	;;
+degraded)
+	ok "boot: systemd $version is running as PID 1 of the namespaces," \
+	    "degraded by" $(ns systemctl list-units --failed --plain \
+	    --no-legend | awk '{ print $1 }')
+	;;
+*)
+	grep -v '^Script ' "$state/console.log" | tail -n 30 | note
+	abort "boot: systemd is not up: \"$running\""
+	;;
+esac
+
+# ---- install ------------------------------------------------------------
+
+root=/proc/$nspid/root
+# The configured directories, ${prefix} and all expanded.
+mkvar() {
+	printf 'print-var:\n\t@echo $(%s)\n' "$1" |
+	    make -s --no-print-directory -C "$build" -f Makefile -f - print-var
+}
+bindir=$(mkvar bindir)
+sysconfdir=$(mkvar sysconfdir)
+unitdir=$(mkvar systemdsystemunitdir)
+
+# "make install" keeps an existing configuration: make sure that it is
+# the shipped one that gets installed, not one the host may have.
+ns rm -f "$sysconfdir/preforkd/preforkd.conf"
+
+if ! make -s --no-print-directory -C "$build" install DESTDIR="$root" \
+    > "$state/install.log" 2>&1; then
+	tail -n 20 "$state/install.log" | note
+	abort "install: make install DESTDIR=/proc/PID/root"
+fi
+ns systemctl daemon-reload
+where="in $unitdir"
+if [ -z "$(prop preforkd.service FragmentPath)" ]; then
+	# Configured without a unit directory, or one systemd does not
+	# read: the units go where it reads first.
+	cp "$build/init/preforkd.service" "$src/init/preforkd.socket" \
+	    "$root/etc/systemd/system/"
+	ns systemctl daemon-reload
+	where="copied to /etc/systemd/system ($unitdir is not read)"
+fi
+conf=$(prop preforkd.service ExecStart |
+    sed -n 's/.* -c \([^ ;]*\).*/\1/p')
+if [ -n "$(prop preforkd.service FragmentPath)" ] &&
+    [ -n "$(prop preforkd.socket FragmentPath)" ] &&
+    [ -n "$conf" ] && ns test -r "$conf" &&
+    ns test -x "$bindir/preforkd-client"; then
+	ok "install: units $where, configuration $conf"
+else
+	abort "install: unit \"$(prop preforkd.service FragmentPath)\", configuration \"$conf\""
+fi
+
+# ---- helpers for the checks ---------------------------------------------
+
+# The journal's last cursor: the entries after it are what a check caused.
+cursor() {
+	ns journalctl -q -n 1 -o export 2>/dev/null |
+	    sed -n 's/^__CURSOR=//p'
+}
+# journal CURSOR [OPTION...]: preforkd's entries after CURSOR.
+journal() {
+	_c=$1; shift
+	ns journalctl -q --no-pager -u preforkd.service \
+	    ${_c:+--after-cursor="$_c"} "$@"
+}
+# wait_log CURSOR TEXT...: up to 10 s for every TEXT in preforkd's log.
+wait_log() {
+	_c=$1; shift
+	_d=$(($(now) + 10000))
+	while :; do
+		_log=$(journal "$_c" -o cat)
+		_all=yes
+		for _t in "$@"; do
+			case $_log in
+			*"$_t"*) ;;
+			*) _all= ;;
+			esac
+		done
+		[ -n "$_all" ] && return 0
+		[ "$(now)" -lt "$_d" ] || return 1
+		sleep 0.2
+	done
+}
+# wait_prop UNIT PROPERTY VALUE: up to 10 s for it.
+wait_prop() {
+	_d=$(($(now) + 10000))
+	while [ "$(prop "$1" "$2")" != "$3" ]; do
+		[ "$(now)" -lt "$_d" ] || return 1
+		sleep 0.1
+	done
+}
+# The greeting through the installed client, on the namespace's loopback.
+banner() {
+	ns "$bindir/preforkd-client" -h 127.0.0.1 -p "$port" -t 10 "$@" 2>&1
+}
+served() {
+	[ "$(banner -m "${1:-hello}")" = "Welcome to Network Server!!" ]
+}
+# The pids of the namespace's processes named preforkd.
+procs() {
+	ns sh -c 'for f in /proc/[0-9]*/comm; do
+		read -r c < "$f" 2>/dev/null && [ "$c" = preforkd ] &&
+		    { p=${f#/proc/}; echo "${p%/comm}"; }
+	done; :' | tr '\n' ' '
+}
+# A clean slate for the next start: not failed, start limit cleared.
+fresh() {
+	ns systemctl reset-failed preforkd.service preforkd.socket \
+	    2>/dev/null
+	:
+}
+setconf() {
+	ns sh -c 'printf "%s\n" "$2" > "$1"' sh "$conf" "$1"
+}
+# What a failed check shows: the unit's state and its last log lines.
+show() {
+	for _p in ActiveState SubState Result MainPID NRestarts \
+	    ExecMainStatus StatusText; do
+		printf '%s=%s\n' "$_p" "$(prop preforkd.service $_p)"
+	done | note
+	journal "$1" -o cat | tail -n 15 | note
+}
+
+ns cp "$conf" "$conf.orig"
+restsec=$(prop preforkd.service RestartUSec |
+    sed -n 's/^\([0-9]*\)s$/\1/p')
+restsec=${restsec:-2}
+
+# ---- 1. start -----------------------------------------------------------
+c=$(cursor)
+if ns systemctl start preforkd.service; then rc=0; else rc=$?; fi
+st=$(prop preforkd.service ActiveState)
+status=$(prop preforkd.service StatusText)
+pid1=$(prop preforkd.service MainPID)
+if [ "$rc" -eq 0 ] && [ "$st" = active ] &&
+    case $status in *worker*) true ;; *) false ;; esac &&
+    wait_log "$c" "ready generation=1" && served; then
+	ok "start: active once READY=1 (MainPID $pid1, \"$status\"), serves 127.0.0.1:$port"
+else
+	fail "start: systemctl start=$rc, $st, status \"$status\", banner \"$(banner)\""
+	show "$c"
+fi
+
+# ---- 2. reload ----------------------------------------------------------
+c=$(cursor)
+if ns systemctl reload preforkd.service; then rc=0; else rc=$?; fi
+if [ "$rc" -eq 0 ] &&
+    wait_log "$c" "reloaded generation=2" "ready generation=2" &&
+    wait_prop preforkd.service ActiveState active &&
+    [ "$(prop preforkd.service MainPID)" = "$pid1" ] && served; then
+	ok "reload: same MainPID $pid1, generation 2 ready, active, serving"
+else
+	fail "reload: systemctl reload=$rc, MainPID $(prop preforkd.service MainPID) (was $pid1)"
+	show "$c"
+fi
+
+# ---- 3. journal ---------------------------------------------------------
+# A terminal escape, a tab, a CR, quotes, a backslash and a control byte
+# from a client, its line ended by LF, reach the journal escaped, through
+# syslog.
+c=$(cursor)
+msg="$(printf 'hi\033[31m\tred\r"q"\\\001')
+"
+want='msg="hi\x1b[31m\tred\r\"q\"\\\x01"'
+served "$msg"
+if wait_log "$c" "$want"; then
+	entry=$(journal "$c" -o export | W=$want awk '
+	    BEGIN { RS = "" } index($0, ENVIRON["W"]) { print; exit }')
+	case $entry in
+	*"$(printf '\033')"*)
+		fail "journal: a raw escape byte reached the journal" ;;
+	*_TRANSPORT=syslog*)
+		ok "journal: client bytes logged escaped, $want, via syslog" ;;
+	*)
+		fail "journal: the message did not come through syslog"
+		printf '%s\n' "$entry" | note ;;
+	esac
+else
+	fail "journal: no escaped message line"
+	show "$c"
+fi
+
+# ---- 4. stop ------------------------------------------------------------
+c=$(cursor)
+if ns systemctl stop preforkd.service; then rc=0; else rc=$?; fi
+left=$(procs)
+st=$(prop preforkd.service ActiveState)
+if [ "$rc" -eq 0 ] && [ "$st" = inactive ] && [ -z "$left" ]; then
+	ok "stop: inactive, no preforkd process left"
+else
+	fail "stop: systemctl stop=$rc, $st, processes left: $left"
+	show "$c"
+fi
+
+# ---- 5. crash: kill -9 of the master ------------------------------------
+fresh
+c=$(cursor)
+ns systemctl start preforkd.service
+pid1=$(prop preforkd.service MainPID)
+n0=$(prop preforkd.service NRestarts)
+ns sh -c 'kill -KILL "$1"' sh "$pid1"
+d=$(($(now) + (restsec + 8) * 1000))
+pid2=$pid1
+while [ "$(now)" -lt "$d" ]; do
+	pid2=$(prop preforkd.service MainPID)
+	[ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] &&
+	    [ "$(prop preforkd.service ActiveState)" = active ] && break
+	sleep 0.2
+done
+n1=$(prop preforkd.service NRestarts)
+if [ "$pid1" != 0 ] && [ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] &&
+    [ "$(prop preforkd.service ActiveState)" = active ] &&
+    [ "$n1" -ge $((n0 + 1)) ] && served; then
+	ok "restart: SIGKILLed master $pid1 replaced by $pid2 after RestartSec=${restsec}s, NRestarts=$n1, serving"
+else
+	fail "restart: MainPID $pid1 -> $pid2, NRestarts $n0 -> $n1"
+	show "$c"
+fi
+ns systemctl stop preforkd.service
+
+# ---- 6. socket activation -----------------------------------------------
+fresh
+c=$(cursor)
+ns systemctl start preforkd.socket
+before=$(prop preforkd.service ActiveState)
+out=$(banner -m "by socket")
+wait_prop preforkd.service ActiveState active
+after=$(prop preforkd.service ActiveState)
+if [ "$(prop preforkd.socket ActiveState)" = active ] &&
+    [ "$before" = inactive ] &&
+    [ "$out" = "Welcome to Network Server!!" ] && [ "$after" = active ] &&
+    wait_log "$c" "socket from systemd 127.0.0.1:$port" \
+    'msg="by socket"'; then
+	ok "socket activation: a connection to preforkd.socket started the service, which took the socket over and served it"
+else
+	fail "socket activation: service $before -> $after, banner \"$out\""
+	show "$c"
+fi
+ns systemctl stop preforkd.socket preforkd.service
+
+# ---- 7. broken configuration --------------------------------------------
+fresh
+c=$(cursor)
+setconf 'workers = "many";'
+if ns systemctl start preforkd.service 2>/dev/null; then rc=0; else rc=$?; fi
+inv=$(prop preforkd.service InvocationID)
+n0=$(prop preforkd.service NRestarts)
+sleep $((2 * restsec + 1))
+st=$(prop preforkd.service ActiveState)
+n1=$(prop preforkd.service NRestarts)
+res=$(prop preforkd.service Result)
+code=$(prop preforkd.service ExecMainStatus)
+if [ "$rc" -ne 0 ] && [ "$st" = failed ] && [ "$n1" = "$n0" ] &&
+    [ "$(prop preforkd.service InvocationID)" = "$inv" ] &&
+    [ "$res" = exit-code ] && [ "$code" = 78 ] &&
+    wait_log "$c" "preforkd.conf:1:"; then
+	ok "broken configuration: failed with status 78, still failed $((2 * restsec + 1))s later with NRestarts=$n1: not restarted"
+else
+	fail "broken configuration: start=$rc, $st, Result=$res, status $code, NRestarts $n0 -> $n1"
+	show "$c"
+fi
+ns systemctl stop preforkd.service 2>/dev/null
+ns cp "$conf.orig" "$conf"
+
+# ---- 8. security rating of the live unit --------------------------------
+score=$(ns systemd-analyze security preforkd.service 2>/dev/null |
+    sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
+	ok "security: systemd-analyze security rates the loaded unit $score (<= 2.0)"
+else
+	fail "security: exposure \"$score\" (must be <= 2.0)"
+fi
+
+# ---- 9. start limit -----------------------------------------------------
+# A crash loop (here: an address that cannot be bound, status 71) is
+# restarted every RestartSec until StartLimitBurst starts have been made
+# within StartLimitIntervalSec, then stays failed.
+fresh
+c=$(cursor)
+burst=$(prop preforkd.service StartLimitBurst)
+setconf "listen = { address = \"192.0.2.1\"; port = $port; };"
+ns systemctl start preforkd.service 2>/dev/null
+d=$(($(now) + (burst * (restsec + 1) + 5) * 1000))
+while [ "$(now)" -lt "$d" ]; do
+	[ "$(prop preforkd.service ActiveState)" = failed ] &&
+	    [ "$(prop preforkd.service NRestarts)" -ge "$burst" ] && break
+	sleep 0.5
+done
+n0=$(prop preforkd.service NRestarts)
+sleep $((restsec + 1))
+st=$(prop preforkd.service ActiveState)
+n1=$(prop preforkd.service NRestarts)
+code=$(prop preforkd.service ExecMainStatus)
+if [ "$st" = failed ] && [ "$n0" = "$burst" ] && [ "$n1" = "$n0" ] &&
+    [ "$code" = 71 ] &&
+    wait_log "$c" "Start request repeated too quickly"; then
+	ok "start limit: a crash loop (status $code) stopped after StartLimitBurst=$burst starts, still failed $((restsec + 1))s later"
+else
+	fail "start limit: $st, status $code, NRestarts $n0 -> $n1, StartLimitBurst=$burst"
+	show "$c"
+fi
+ns systemctl stop preforkd.service 2>/dev/null
+ns cp "$conf.orig" "$conf"
+
+summary
+[ "$failed" -eq 0 ]
