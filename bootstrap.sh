@@ -18,10 +18,11 @@ top=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 # Build: compiler, autotools, libconfig, Check.  Tests: systemd-analyze
-# (systemd), stdbuf (coreutils), unshare and mount (util-linux, mount),
+# and systemd itself (systemd), stdbuf and timeout (coreutils), unshare,
+# nsenter, setpriv and mount (util-linux, mount), script (bsdutils),
 # libFuzzer (clang, libclang-rt-14-dev), valgrind.
 packages="build-essential autoconf automake pkg-config libconfig-dev check
-systemd coreutils util-linux mount"
+systemd coreutils util-linux mount bsdutils"
 check_packages="clang libclang-rt-14-dev valgrind"
 
 say() { printf '==> %s\n' "$*"; }
@@ -96,6 +97,40 @@ unit_checks() {
 	[ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'
 }
 
+# checks NAME COMMAND...: a stage made of checks that count one by one.
+# COMMAND prints a line per check and "...: N passed, N failed" last; its
+# status 77 is a skip ("SKIP: reason"), counted neither way.
+checks() {
+	ck_name=$1; shift
+	ck_log=$top/build/checks.log
+	{ ck_rc=0; "$@" 2>&1 || ck_rc=$?; echo "$ck_rc" > "$ck_log.rc"; } |
+	    tee "$ck_log"
+	ck_rc=$(cat "$ck_log.rc")
+	if [ "$ck_rc" -eq 77 ]; then
+		say "skipped: $ck_name: $(sed -n 's/^SKIP: //p' "$ck_log")"
+		return 0
+	fi
+	ck_sum=$(grep -E ': [0-9]+ passed, [0-9]+ failed' "$ck_log" | tail -n 1)
+	ck_p=$(echo "$ck_sum" | sed -n 's/.*: \([0-9]*\) passed.*/\1/p')
+	ck_f=$(echo "$ck_sum" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+	passed=$((passed + ${ck_p:-0}))
+	failed=$((failed + ${ck_f:-0}))
+	if [ "$ck_rc" -eq 0 ] && [ -n "$ck_p" ]; then
+		say "ok: $ck_name ($ck_p checks)"
+	else
+		say "FAILED: $ck_name"
+		# Stopped before its summary: a failure all the same.
+		[ "${ck_f:-0}" -gt 0 ] || failed=$((failed + 1))
+	fi
+}
+
+# A real systemd as PID 1 of private namespaces, the units installed
+# there: start, reload, journal, stop, restart, socket activation, a
+# broken configuration, the live security rating, the start limit.
+systemd_ns() {
+	sh "$top/tests/systemd/run.sh" "$top/build" "$top"
+}
+
 # The tarball builds, passes the suite, installs and uninstalls cleanly.
 distcheck() {
 	make -s -C "$top/build" distcheck > "$top/build/distcheck.log" 2>&1 ||
@@ -121,8 +156,9 @@ fuzz_target() {
 	grep -E '^stat::number_of_executed_units' "$d/fuzz_$target.log" >&2
 }
 fuzz_config() {
-	fuzz_target config src/config.c src/service.c src/service_greeting.c \
-	    src/service_echo.c src/conn.c src/escape.c src/log.c -lconfig
+	fuzz_target config src/conffile.c src/config.c src/service.c \
+	    src/service_greeting.c src/service_echo.c src/conn.c src/escape.c \
+	    src/log.c -lconfig
 }
 fuzz_greeting() {
 	fuzz_target greeting src/service_greeting.c src/conn.c src/escape.c \
@@ -197,6 +233,7 @@ check)
 	build build-san --enable-werror --enable-sanitizers
 	ASAN_OPTIONS=detect_leaks=1 suite build-san
 	stage "systemd unit verifies and rates <= 2.0" unit_checks
+	checks "real systemd in namespaces: units start, reload, stop, restart, socket activation, config error not restarted" systemd_ns
 	stage "fuzz: configuration files" fuzz_config
 	stage "fuzz: greeting framing and escaping" fuzz_greeting
 	stage "valgrind memcheck of the daemon and its workers" valgrind_suite

@@ -1,20 +1,23 @@
 /*
- * config.c - libconfig file -> validated struct config.
+ * config.c - libconfig text -> validated struct config.
  *
- * Every key has a default and a range; a wrong type, an out-of-range
- * value, an unknown key or a syntax error stops the load with
- * "FILE:LINE: message".  The first error wins, as in nginx -t.
+ * conffile.c reads the file and its @includes; libconfig parses the
+ * merged text from memory.  Every key has a default and a range; a wrong
+ * type, an out-of-range value, an unknown key, listeners that can never
+ * all be bound, or a syntax error stop the load with "FILE:LINE:
+ * message", FILE being the file that holds the line.  The first error
+ * wins, as in nginx -t; what conffile finds (a file that cannot be read,
+ * a 32-bit overflow) comes before what libconfig finds.
  */
 #include "autoconf.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <libconfig.h>
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,14 +26,15 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include "conffile.h"
 #include "config.h"
 #include "service.h"
 
 struct conf_ctx {
-	const char	*file;
-	const char	*dir;		/* of file: where @include looks */
-	char		*err;
-	size_t		 errsize;
+	const char		*file;
+	struct conffile		*text;		/* NULL until read */
+	char			*err;
+	size_t			 errsize;
 };
 
 struct conf_name {
@@ -68,17 +72,30 @@ static const char *const conf_timeout_keys[] = { "read", "write",
 	"shutdown", NULL };
 static const char *const conf_log_keys[] = { "facility", "level", NULL };
 
-/* libconfig names an @include'd file as written: make it findable. */
+/* "FILE:LINE" of line textline of the merged text, or "FILE". */
 static const char *
-conf_display_file(const struct conf_ctx *ctx, const char *name, char *buf,
+conf_where_line(const struct conf_ctx *ctx, unsigned textline, char *buf,
     size_t size)
 {
-	if (name == NULL)
-		return ctx->file;
-	if (name[0] == '/' || ctx->dir == NULL || strcmp(name, ctx->file) == 0)
-		return name;
-	snprintf(buf, size, "%s/%s", ctx->dir, name);
+	const char	*file = ctx->file;
+	unsigned	 line = 0;
+
+	if (ctx->text != NULL)
+		file = conffile_where(ctx->text, textline, &line);
+	if (line > 0)
+		snprintf(buf, size, "%s:%u", file, line);
+	else
+		snprintf(buf, size, "%s", file);
 	return buf;
+}
+
+/* Where the operator wrote s: the file and line it came from. */
+static const char *
+conf_where(const struct conf_ctx *ctx, const config_setting_t *s, char *buf,
+    size_t size)
+{
+	return conf_where_line(ctx, s != NULL ? config_setting_source_line(s) :
+	    0, buf, size);
 }
 
 static int
@@ -89,18 +106,12 @@ static int
 conf_error(struct conf_ctx *ctx, const config_setting_t *s,
     const char *fmt, ...)
 {
-	char		 buf[PATH_MAX];
-	const char	*file;
+	char		 where[PATH_MAX + 16];
 	va_list		 ap;
 	int		 n;
 
-	file = conf_display_file(ctx, s ? config_setting_source_file(s) :
-	    NULL, buf, sizeof(buf));
-	if (s != NULL && config_setting_source_line(s) > 0)
-		n = snprintf(ctx->err, ctx->errsize, "%s:%u: ", file,
-		    config_setting_source_line(s));
-	else
-		n = snprintf(ctx->err, ctx->errsize, "%s: ", file);
+	n = snprintf(ctx->err, ctx->errsize, "%s: ", conf_where(ctx, s, where,
+	    sizeof(where)));
 	if (n < 0 || (size_t)n >= ctx->errsize)
 		return -1;
 	va_start(ap, fmt);
@@ -126,102 +137,6 @@ conf_known_keys(struct conf_ctx *ctx, const config_setting_t *group,
 			    prefix, name);
 	}
 	return 0;
-}
-
-/*
- * libconfig 1.5 reads an integer literal that does not fit in 32 bits
- * by silently wrapping it (4294967297 becomes 1), in any setting.  Scan
- * the file text once, skipping strings and comments, and refuse such a
- * literal unless it carries libconfig's 64-bit "L" suffix.
- */
-static int
-conf_check_wide_literals(struct conf_ctx *ctx, const char *text)
-{
-	const char	*p = text;
-	unsigned	 line = 1;
-
-	while (*p != '\0') {
-		if (*p == '\n') {
-			line++;
-			p++;
-		} else if (*p == '"') {
-			for (p++; *p != '\0' && *p != '"'; p++) {
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-				else if (*p == '\n')
-					line++;
-			}
-			if (*p == '"')
-				p++;
-		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-			p += strcspn(p, "\n");
-		} else if (p[0] == '/' && p[1] == '*') {
-			for (p += 2; *p != '\0' && !(p[0] == '*' && p[1] == '/');
-			    p++)
-				if (*p == '\n')
-					line++;
-			if (*p != '\0')
-				p += 2;
-		} else if (isdigit((unsigned char)*p) && (p == text ||
-		    !(isalnum((unsigned char)p[-1]) || p[-1] == '_' ||
-		    p[-1] == '.'))) {
-			const char	*start = p;
-			bool		 hex = p[0] == '0' && (p[1] == 'x' ||
-			    p[1] == 'X');
-			bool		 real = false;
-			unsigned long long v;
-
-			for (; isalnum((unsigned char)*p) || *p == '.'; p++) {
-				if (*p == '.' || (!hex && (*p == 'e' ||
-				    *p == 'E')))
-					real = true;
-				if (!hex && (*p == 'e' || *p == 'E') &&
-				    (p[1] == '+' || p[1] == '-'))
-					p++;
-			}
-			if (real || p[-1] == 'L')
-				continue;
-			errno = 0;
-			v = strtoull(start, NULL, 0);
-			if (errno == ERANGE || v > 2147483648ULL ||
-			    (v == 2147483648ULL && !(start > text &&
-			    start[-1] == '-'))) {
-				snprintf(ctx->err, ctx->errsize, "%s:%u: %.*s "
-				    "does not fit in 32 bits (write %.*sL for a "
-				    "64-bit value)", ctx->file, line,
-				    (int)(p - start), start, (int)(p - start),
-				    start);
-				return -1;
-			}
-		} else
-			p++;
-	}
-	return 0;
-}
-
-static int
-conf_check_file_text(struct conf_ctx *ctx, FILE *fp)
-{
-	char	*text = NULL;
-	size_t	 size = 0;
-	FILE	*mem;
-	char	 buf[4096];
-	size_t	 n;
-	int	 rc;
-
-	if ((mem = open_memstream(&text, &size)) == NULL)
-		return conf_error(ctx, NULL, "open_memstream: %s",
-		    strerror(errno));
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		fwrite(buf, 1, n, mem);
-	if (ferror(fp) || fclose(mem) != 0) {
-		free(text);
-		return conf_error(ctx, NULL, "cannot read: %s",
-		    strerror(errno));
-	}
-	rc = conf_check_wide_literals(ctx, text);
-	free(text);
-	return rc;
 }
 
 /* Look up an optional scalar member; NULL if absent. */
@@ -348,41 +263,109 @@ conf_name_lookup(struct conf_ctx *ctx, const config_setting_t *group,
 	    conf_member(group, name)));
 }
 
+/*
+ * Keep the canonical spelling, so that "::1" and "0::1" compare equal
+ * when a reload decides which sockets to keep.  An IPv4-mapped IPv6
+ * address (::ffff:127.0.0.1) is refused, not rewritten: listener.c makes
+ * IPv6 sockets IPv6-only, which can never bind one, and a rewrite would
+ * log an address that the file does not say.
+ */
 static int
-conf_listen_one(struct conf_ctx *ctx, const config_setting_t *g,
+conf_listen_address(struct conf_ctx *ctx, const config_setting_t *g,
     struct config_listen *cl)
 {
-	unsigned char	 addr[sizeof(struct in6_addr)];
-	char		 canon[INET6_ADDRSTRLEN];
-	long long	 v;
-	int		 family;
+	const config_setting_t	*s = conf_member(g, "address");
+	union {
+		struct in_addr	 v4;
+		struct in6_addr	 v6;
+	}			 addr;
+	char			 canon[INET6_ADDRSTRLEN], *copy;
+	int			 family;
+
+	if (inet_pton(AF_INET, cl->cl_address, &addr.v4) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, cl->cl_address, &addr.v6) == 1)
+		family = AF_INET6;
+	else
+		return conf_error(ctx, s, "listen.address \"%s\" is not a "
+		    "numeric IPv4 or IPv6 address", cl->cl_address);
+	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&addr.v6)) {
+		inet_ntop(AF_INET, &addr.v6.s6_addr[12], canon, sizeof(canon));
+		return conf_error(ctx, s, "listen.address \"%s\" is an "
+		    "IPv4-mapped IPv6 address, which an IPv6-only socket "
+		    "cannot bind: write \"%s\"", cl->cl_address, canon);
+	}
+	if (inet_ntop(family, &addr, canon, sizeof(canon)) == NULL)
+		return conf_error(ctx, s, "inet_ntop: %s", strerror(errno));
+	if ((copy = strdup(canon)) == NULL)
+		return conf_error(ctx, s, "strdup: %s", strerror(errno));
+	free(cl->cl_address);
+	cl->cl_address = copy;
+	return 0;
+}
+
+static bool
+conf_is_ipv6(const struct config_listen *cl)
+{
+	return strchr(cl->cl_address, ':') != NULL;
+}
+
+static bool
+conf_is_wildcard(const struct config_listen *cl)
+{
+	return strcmp(cl->cl_address, "0.0.0.0") == 0 ||
+	    strcmp(cl->cl_address, "::") == 0;
+}
+
+/*
+ * Listeners that can never all be bound: the same address and port
+ * twice, or a wildcard address and another address of its family on the
+ * same port (Linux refuses the second listening socket, SO_REUSEADDR or
+ * not).  "::" leaves IPv4 alone, as listener.c sets IPV6_V6ONLY.  With
+ * port 0 each socket gets a port of its own.
+ */
+static int
+conf_listen_clash(struct conf_ctx *ctx, const config_setting_t *e,
+    const struct config *c, size_t i)
+{
+	const struct config_listen	*a = &c->c_listen[i], *b;
+
+	for (size_t j = 0; j < i; j++) {
+		b = &c->c_listen[j];
+		if (a->cl_port == 0 || a->cl_port != b->cl_port ||
+		    conf_is_ipv6(a) != conf_is_ipv6(b))
+			continue;
+		if (config_same_listen(a, b))
+			return conf_error(ctx, e, "listen %s port %u appears "
+			    "twice (also at %s)", a->cl_address, a->cl_port,
+			    c->c_listen_where[j]);
+		if (conf_is_wildcard(a) || conf_is_wildcard(b))
+			return conf_error(ctx, e, "listen %s port %u overlaps "
+			    "%s port %u at %s: a wildcard address takes the "
+			    "port on every address of its family",
+			    a->cl_address, a->cl_port, b->cl_address,
+			    b->cl_port, c->c_listen_where[j]);
+	}
+	return 0;
+}
+
+static int
+conf_listen_one(struct conf_ctx *ctx, const config_setting_t *g,
+    struct config *c, size_t i)
+{
+	struct config_listen	*cl = &c->c_listen[i];
+	const config_setting_t	*a = conf_member(g, "address");
+	char			 where[PATH_MAX + 16];
+	long long		 v;
 
 	if (!config_setting_is_group(g))
 		return conf_error(ctx, g, "listen entries must be groups "
 		    "{ address = ...; port = ...; }");
 	if (conf_known_keys(ctx, g, "listen.", conf_listen_keys) == -1 ||
 	    conf_string(ctx, g, "listen.address", "address", 64,
-	    &cl->cl_address) == -1)
+	    &cl->cl_address) == -1 ||
+	    conf_listen_address(ctx, g, cl) == -1)
 		return -1;
-	/* Keep the canonical spelling, so that "::1" and "0::1" compare
-	 * equal when a reload decides which sockets to keep. */
-	if (inet_pton(AF_INET, cl->cl_address, addr) == 1)
-		family = AF_INET;
-	else if (inet_pton(AF_INET6, cl->cl_address, addr) == 1)
-		family = AF_INET6;
-	else
-		return conf_error(ctx, conf_member(g, "address"),
-		    "listen.address \"%s\" is not a numeric IPv4 or IPv6 "
-		    "address", cl->cl_address);
-	if (inet_ntop(family, addr, canon, sizeof(canon)) != NULL) {
-		char *copy = strdup(canon);
-
-		if (copy == NULL)
-			return conf_error(ctx, g, "strdup: %s",
-			    strerror(errno));
-		free(cl->cl_address);
-		cl->cl_address = copy;
-	}
 	v = cl->cl_port;
 	if (conf_int(ctx, g, "listen.port", "port", 0, 65535, &v) == -1)
 		return -1;
@@ -391,7 +374,12 @@ conf_listen_one(struct conf_ctx *ctx, const config_setting_t *g,
 	if (conf_int(ctx, g, "listen.backlog", "backlog", 1, 65535, &v) == -1)
 		return -1;
 	cl->cl_backlog = (int)v;
-	return 0;
+	/* For -t, which names the line of an address it cannot bind. */
+	free(c->c_listen_where[i]);
+	if ((c->c_listen_where[i] = strdup(conf_where(ctx, a != NULL ? a : g,
+	    where, sizeof(where)))) == NULL)
+		return conf_error(ctx, g, "strdup: %s", strerror(errno));
+	return conf_listen_clash(ctx, g, c, i);
 }
 
 static int
@@ -404,7 +392,7 @@ conf_listen(struct conf_ctx *ctx, const config_setting_t *root,
 	if (s == NULL)
 		return 0;		/* the default listener stays */
 	if (config_setting_is_group(s))
-		return conf_listen_one(ctx, s, &c->c_listen[0]);
+		return conf_listen_one(ctx, s, c, 0);
 	if (!config_setting_is_list(s))
 		return conf_error(ctx, s, "listen must be a group { ... } "
 		    "or a list ( { ... }, ... )");
@@ -419,18 +407,10 @@ conf_listen(struct conf_ctx *ctx, const config_setting_t *root,
 			    strerror(errno));
 	}
 	c->c_nlisten = n;
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, i);
-
-		if (conf_listen_one(ctx, e, &c->c_listen[i]) == -1)
+	for (int i = 0; i < n; i++)
+		if (conf_listen_one(ctx, config_setting_get_elem(s, i), c,
+		    (size_t)i) == -1)
 			return -1;
-		for (int j = 0; j < i; j++)
-			if (config_same_listen(&c->c_listen[i],
-			    &c->c_listen[j]) && c->c_listen[i].cl_port != 0)
-				return conf_error(ctx, e, "listen %s port %u "
-				    "appears twice", c->c_listen[i].cl_address,
-				    c->c_listen[i].cl_port);
-	}
 	return 0;
 }
 
@@ -553,6 +533,7 @@ conf_defaults(const char *file)
 		return NULL;
 	c->c_file = strdup(file);
 	c->c_listen[0].cl_address = strdup("127.0.0.1");
+	c->c_listen_where[0] = strdup(file);
 	c->c_listen[0].cl_port = 9001;
 	c->c_listen[0].cl_backlog = 128;
 	c->c_nlisten = 1;
@@ -566,6 +547,7 @@ conf_defaults(const char *file)
 	c->c_log_facility = LOG_DAEMON;
 	c->c_log_level = LOG_INFO;
 	if (c->c_file == NULL || c->c_listen[0].cl_address == NULL ||
+	    c->c_listen_where[0] == NULL ||
 	    c->c_service == NULL || c->c_banner == NULL) {
 		config_free(c);
 		return NULL;
@@ -578,36 +560,22 @@ config_load(const char *file, char *err, size_t errsize)
 {
 	struct conf_ctx	 ctx = { file, NULL, err, errsize };
 	struct config	*c = NULL;
-	char		 dir[PATH_MAX], path[PATH_MAX];
+	char		 where[PATH_MAX + 16];
 	config_t	 cf;
-	FILE		*fp;
 
-	/* libconfig reports I/O errors without errno; open it ourselves
-	 * first so that "Permission denied" reaches the operator. */
-	if ((fp = fopen(file, "re")) == NULL) {
-		conf_error(&ctx, NULL, "cannot open: %s", strerror(errno));
+	if ((ctx.text = conffile_read(file, err, errsize)) == NULL)
 		return NULL;
-	}
-
 	config_init(&cf);
-	/* "@include" paths are relative to the including file. */
-	if (strlen(file) < sizeof(dir)) {
-		strcpy(dir, file);
-		ctx.dir = dirname(dir);
-		config_set_include_dir(&cf, ctx.dir);
-	}
-	if (config_read_file(&cf, file) != CONFIG_TRUE) {
-		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			conf_error(&ctx, NULL, "cannot read: %s",
-			    config_error_text(&cf));
-		else
-			snprintf(err, errsize, "%s:%d: %s", conf_display_file(
-			    &ctx, config_error_file(&cf), path, sizeof(path)),
-			    config_error_line(&cf), config_error_text(&cf));
+	/* conffile expanded every @include.  Should libconfig still see
+	 * one, it opens it under /dev/null, which no path goes through:
+	 * an error, never the file system. */
+	config_set_include_dir(&cf, "/dev/null");
+	if (config_read_string(&cf, conffile_text(ctx.text)) != CONFIG_TRUE) {
+		snprintf(err, errsize, "%s: %s", conf_where_line(&ctx,
+		    (unsigned)config_error_line(&cf), where, sizeof(where)),
+		    config_error_text(&cf));
 		goto fail;
 	}
-	if (conf_check_file_text(&ctx, fp) == -1)
-		goto fail;
 	if ((c = conf_defaults(file)) == NULL) {
 		conf_error(&ctx, NULL, "out of memory");
 		goto fail;
@@ -615,11 +583,11 @@ config_load(const char *file, char *err, size_t errsize)
 	if (conf_root(&ctx, config_root_setting(&cf), c) == -1)
 		goto fail;
 	config_destroy(&cf);
-	fclose(fp);
+	conffile_free(ctx.text);
 	return c;
 fail:
 	config_destroy(&cf);
-	fclose(fp);
+	conffile_free(ctx.text);
 	config_free(c);
 	return NULL;
 }
@@ -629,8 +597,10 @@ config_free(struct config *c)
 {
 	if (c == NULL)
 		return;
-	for (size_t i = 0; i < CONFIG_MAX_LISTEN; i++)
+	for (size_t i = 0; i < CONFIG_MAX_LISTEN; i++) {
 		free(c->c_listen[i].cl_address);
+		free(c->c_listen_where[i]);
+	}
 	free(c->c_file);
 	free(c->c_service);
 	free(c->c_banner);

@@ -25,6 +25,8 @@ struct config_listen {
 struct config {
 	char			*c_file;
 	struct config_listen	 c_listen[CONFIG_MAX_LISTEN];
+	/* Where each listener is written, "FILE:LINE", for -t. */
+	char			*c_listen_where[CONFIG_MAX_LISTEN];
 	size_t			 c_nlisten;
 	unsigned		 c_workers;
 	char			*c_service;
@@ -43,8 +45,9 @@ struct config {
 };
 
 /*
- * Parse and validate file.  On failure return NULL and put one line,
- * "FILE:LINE: message" (or "FILE: message"), in err.
+ * Parse and validate file and the files it includes (see conffile.h).
+ * On failure return NULL and put one line, "FILE:LINE: message" (or
+ * "FILE: message"), in err; FILE is the file that holds the line.
  */
 struct config	*config_load(const char *file, char *err, size_t errsize);
 void		 config_free(struct config *);

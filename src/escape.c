@@ -11,48 +11,55 @@
 
 #include "escape.h"
 
-/*
- * Escape len bytes of src into dst, always NUL-terminating when dstsize
- * > 0.  An escape sequence is never cut in half: when dst is too small the
- * output stops at the last whole sequence.  Returns the length written.
- */
+/* The spelling of byte c; returns its length (1, 2 or 4). */
+static size_t
+escape_one(unsigned char c, char seq[4])
+{
+	static const char	 hex[] = "0123456789abcdef";
+
+	seq[0] = '\\';
+	switch (c) {
+	case '\n': seq[1] = 'n'; return 2;
+	case '\r': seq[1] = 'r'; return 2;
+	case '\t': seq[1] = 't'; return 2;
+	case '\\': seq[1] = '\\'; return 2;
+	case '"':  seq[1] = '"'; return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		seq[0] = (char)c;
+		return 1;
+	}
+	seq[1] = 'x';
+	seq[2] = hex[c >> 4];
+	seq[3] = hex[c & 0xf];
+	return 4;
+}
+
+size_t
+escape_fit(char *dst, size_t dstsize, const void *src, size_t len,
+    size_t *used)
+{
+	const unsigned char	*s = src;
+	char			 seq[4];
+	size_t			 out = 0, i = 0, n;
+
+	if (dstsize > 0) {
+		for (; i < len; i++) {
+			n = escape_one(s[i], seq);
+			if (out + n >= dstsize)
+				break;
+			for (size_t k = 0; k < n; k++)
+				dst[out++] = seq[k];
+		}
+		dst[out] = '\0';
+	}
+	if (used != NULL)
+		*used = i;
+	return out;
+}
+
 size_t
 escape_bytes(char *dst, size_t dstsize, const void *src, size_t len)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	const unsigned char	*s = src;
-	char			 seq[4];
-	size_t			 out = 0, i, n;
-
-	if (dstsize == 0)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = s[i];
-
-		n = 2;
-		seq[0] = '\\';
-		switch (c) {
-		case '\n': seq[1] = 'n'; break;
-		case '\r': seq[1] = 'r'; break;
-		case '\t': seq[1] = 't'; break;
-		case '\\': seq[1] = '\\'; break;
-		case '"':  seq[1] = '"'; break;
-		default:
-			if (c >= 0x20 && c < 0x7f) {
-				seq[0] = (char)c;
-				n = 1;
-			} else {
-				seq[1] = 'x';
-				seq[2] = hex[c >> 4];
-				seq[3] = hex[c & 0xf];
-				n = 4;
-			}
-		}
-		if (out + n >= dstsize)
-			break;
-		for (size_t k = 0; k < n; k++)
-			dst[out++] = seq[k];
-	}
-	dst[out] = '\0';
-	return out;
+	return escape_fit(dst, dstsize, src, len, NULL);
 }

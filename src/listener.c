@@ -298,3 +298,43 @@ listeners_relisten(const struct listeners *set)
 			log_warn("listen %s", l->l_name);
 	}
 }
+
+/* A scratch socket bound to the address with port 0, then closed. */
+static int
+listener_probe(const struct config_listen *cl)
+{
+	struct config_listen	 any = *cl;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, rc, saved;
+
+	any.cl_port = 0;
+	if (listener_sockaddr(&any, &ss, &len) == -1)
+		return -1;
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	rc = bind(fd, (struct sockaddr *)&ss, len);
+	saved = errno;
+	if (close(fd) == -1 && rc == 0)
+		return -1;
+	errno = saved;
+	return rc;
+}
+
+int
+listeners_probe(const struct config *cfg, char *err, size_t errsize)
+{
+	for (size_t i = 0; i < cfg->c_nlisten; i++) {
+		const struct config_listen *cl = &cfg->c_listen[i];
+
+		if (listener_probe(cl) == -1) {
+			snprintf(err, errsize, "%s: listen address %s cannot "
+			    "be bound on this host: %s",
+			    cfg->c_listen_where[i] != NULL ?
+			    cfg->c_listen_where[i] : cfg->c_file,
+			    cl->cl_address, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}

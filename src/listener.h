@@ -42,4 +42,12 @@ void	listeners_relisten(const struct listeners *);
  */
 int	listeners_inherit(struct listeners *);
 
+/*
+ * For -t, which cannot take the ports (a running daemon holds them):
+ * check that each address of cfg can be bound on this host.  On failure
+ * put "FILE:LINE: listen address X cannot be bound on this host: why"
+ * in err and return -1.
+ */
+int	listeners_probe(const struct config *cfg, char *err, size_t errsize);
+
 #endif

@@ -126,7 +126,7 @@ log_appendf(char *line, size_t size, size_t *off, const char *fmt, ...)
 static void
 log_vwrite(int priority, const char *fmt, va_list ap, int saved_errno)
 {
-	char	 line[8192];
+	char	 line[LOG_LINE_MAX];
 	size_t	 off = 0;
 
 	if (!log_enabled(priority))

@@ -11,15 +11,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "listener.h"
 #include "log.h"
 #include "master.h"
 #include "pidfile.h"
+#include "procfs.h"
 
 /* What -s sends; "status" only asks whether the daemon is alive. */
 static const struct control_command {
@@ -177,25 +180,62 @@ daemonize(int *report_fd)
 	return 0;
 }
 
+/*
+ * -s: the signal goes through a pidfd opened before the pid was checked,
+ * so it reaches the process that was checked or nobody.
+ */
 static int
 control(const struct config *cfg, const struct control_command *cc)
 {
 	pid_t	 pid;
+	int	 pidfd, status = 0;
 
 	if (cfg->c_pid_file == NULL) {
 		log_warnx("%s sets no pid_file: cannot find the running "
 		    "daemon", cfg->c_file);
 		return EX_CONFIG;
 	}
-	if ((pid = pidfile_running(cfg->c_pid_file)) == -1)
+	switch (pidfile_running(cfg->c_pid_file, &pid, &pidfd)) {
+	case PIDFILE_RUNNING:
+		break;
+	case PIDFILE_STALE:
 		return cc->cc_signo == 0 ? 3 : EX_UNAVAILABLE;
-	if (cc->cc_signo == 0) {
-		printf("preforkd is running pid=%ld\n", (long)pid);
-		return 0;
-	}
-	if (kill(pid, cc->cc_signo) == -1) {
-		log_warn("kill(%ld, %s)", (long)pid, cc->cc_name);
+	case PIDFILE_REFUSED:
+		return EX_NOPERM;
+	default:
 		return EX_OSERR;
+	}
+	if (cc->cc_signo == 0)
+		printf("preforkd is running pid=%ld\n", (long)pid);
+	else if (pidfd_send_signal(pidfd, cc->cc_signo, NULL, 0) == -1) {
+		log_warn("pidfd_send_signal(%ld, %s)", (long)pid, cc->cc_name);
+		status = EX_OSERR;
+	}
+	close(pidfd);
+	return status;
+}
+
+/*
+ * The file to read again on SIGHUP, after chdir("/"): made absolute but
+ * not resolved through symlinks, so that pointing a symlink at another
+ * file and reloading loads that file.
+ */
+static int
+absolute_path(const char *file, char *path, size_t size)
+{
+	char	 cwd[PATH_MAX];
+	int	 n;
+
+	if (file[0] == '/')
+		n = snprintf(path, size, "%s", file);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		log_warn("getcwd");
+		return -1;
+	} else
+		n = snprintf(path, size, "%s/%s", cwd, file);
+	if (n < 0 || (size_t)n >= size) {
+		log_warnx("%s: path too long", file);
+		return -1;
 	}
 	return 0;
 }
@@ -206,18 +246,17 @@ run(struct config *cfg, const struct options *o)
 	char	 path[PATH_MAX], pidpath[PATH_MAX] = "";
 	int	 pidfd = -1, report_fd = -1, status;
 
-	/* The file is read again on SIGHUP, after chdir("/"). */
-	if (realpath(o->o_file, path) == NULL) {
-		log_warn("realpath(%s)", o->o_file);
+	if (absolute_path(o->o_file, path, sizeof(path)) == -1) {
+		config_free(cfg);
 		return EX_OSERR;
 	}
 	/* The master may replace cfg on reload; the pid file stays.  Lock
 	 * it before daemonizing so that a second instance fails visibly. */
 	if (cfg->c_pid_file != NULL) {
 		snprintf(pidpath, sizeof(pidpath), "%s", cfg->c_pid_file);
-		if ((pidfd = pidfile_lock(pidpath)) == -1) {
+		if ((status = pidfile_lock(pidpath, &pidfd)) != 0) {
 			config_free(cfg);
-			return EX_UNAVAILABLE;
+			return status;
 		}
 	}
 	if (o->o_daemon && daemonize(&report_fd) == -1)
@@ -236,6 +275,61 @@ run(struct config *cfg, const struct options *o)
 	return status;
 }
 
+/*
+ * Started with 0, 1 or 2 closed, the next file opened takes that number:
+ * the pid file would become stderr and collect log lines, and -d's
+ * redirection to /dev/null would close it and drop its lock.
+ */
+static int
+std_fds_open(void)
+{
+	int	 fd;
+
+	for (int std = 0; std < 3; std++) {
+		if (fcntl(std, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		/* The lowest free number: this one, as those below are open.
+		 * No O_CLOEXEC: it is a standard descriptor. */
+		if ((fd = open("/dev/null", O_RDWR)) == -1) {
+			log_warn("open(/dev/null)");
+			return -1;
+		}
+		if (fd != std) {
+			log_warnx("/dev/null opened as %d, not %d", fd, std);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* How many sockets systemd passed from fd 3, as listeners_inherit() will
+ * find them: LISTEN_FDS, when LISTEN_PID is this process. */
+static int
+passed_fds(void)
+{
+	const char	*who = getenv("LISTEN_PID");
+	const char	*fds = getenv("LISTEN_FDS");
+	char		*end;
+	long		 n;
+
+	if (who == NULL || fds == NULL || strtol(who, &end, 10) != getpid() ||
+	    *end != '\0')
+		return 0;
+	n = strtol(fds, &end, 10);
+	return *end == '\0' && n > 0 && n <= CONFIG_MAX_LISTEN ? (int)n : 0;
+}
+
+/*
+ * A descriptor inherited from whoever started us (a file opened by a
+ * privileged parent, say) would reach every worker, which serve clients
+ * under another uid.  Keep stdio and systemd's sockets; close the rest.
+ */
+static int
+inherited_fds_close(void)
+{
+	return procfs_close_from(3 + passed_fds());
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -243,6 +337,9 @@ main(int argc, char *argv[])
 	struct config	*cfg;
 	char		 err[1024];
 
+	/* First of all: nothing may be opened before this. */
+	if (std_fds_open() == -1 || inherited_fds_close() == -1)
+		return EX_OSERR;
 	if (parse_options(argc, argv, &o) == -1) {
 		usage(stderr);
 		return EX_USAGE;
@@ -257,6 +354,13 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	if (o.o_test) {
+		/* The ports may be held by the running daemon: only check
+		 * that each address can be bound on this host. */
+		if (listeners_probe(cfg, err, sizeof(err)) == -1) {
+			fprintf(stderr, "preforkd: %s\n", err);
+			config_free(cfg);
+			return EX_CONFIG;
+		}
 		printf("preforkd: configuration file %s test is successful\n",
 		    o.o_file);
 		config_free(cfg);

@@ -23,8 +23,17 @@
 #include "log.h"
 #include "service.h"
 
+/*
+ * The room a message has in its log line: log.c's line less the prefix
+ * and the other fields, which take well under 1 KiB.  A longer message is
+ * logged cut at a whole escape, with truncated=yes, so that its quotes
+ * always close.  It also keeps the line under rsyslog's default 8 KiB.
+ */
+#define GREETING_LOG_ROOM	(LOG_LINE_MAX - 1024)
+
 static char	*greeting_text;		/* received message */
 static char	*greeting_escaped;	/* the same, fit for a log line */
+static size_t	 greeting_escaped_size;
 static size_t	 greeting_banner_len;	/* including the NUL */
 
 void
@@ -75,7 +84,10 @@ greeting_init(const struct config *cfg)
 {
 	greeting_banner_len = strlen(cfg->c_banner) + 1;
 	greeting_text = malloc(cfg->c_max_message + 1);
-	greeting_escaped = malloc(ESCAPE_MAX(cfg->c_max_message));
+	greeting_escaped_size = ESCAPE_MAX(cfg->c_max_message);
+	if (greeting_escaped_size > GREETING_LOG_ROOM)
+		greeting_escaped_size = GREETING_LOG_ROOM;
+	greeting_escaped = malloc(greeting_escaped_size);
 	if (greeting_text == NULL || greeting_escaped == NULL) {
 		log_warn("greeting: malloc");
 		return -1;
@@ -92,14 +104,16 @@ greeting_fini(void)
 }
 
 static void
-greeting_log(const struct conn *c, const struct config *cfg,
-    const struct greeting_msg *m, const char *ending)
+greeting_log(const struct conn *c, const struct greeting_msg *m,
+    const char *ending)
 {
-	escape_bytes(greeting_escaped, ESCAPE_MAX(cfg->c_max_message),
-	    m->gm_buf, m->gm_len);
+	size_t	 kept;
+
+	escape_fit(greeting_escaped, greeting_escaped_size, m->gm_buf,
+	    m->gm_len, &kept);
 	log_info("message peer=%s bytes=%zu%s%s msg=\"%s\"", c->cn_peer,
-	    m->gm_total, greeting_msg_truncated(m) ? " truncated=yes" : "",
-	    ending, greeting_escaped);
+	    m->gm_total, greeting_msg_truncated(m) || kept < m->gm_len ?
+	    " truncated=yes" : "", ending, greeting_escaped);
 }
 
 /* A connection that failed on the client's side: a reset, a vanished
@@ -149,11 +163,11 @@ greeting_serve(struct conn *c, const struct config *cfg)
 		greeting_msg_feed(&m, chunk, (size_t)n);
 	}
 	if (m.gm_done)
-		greeting_log(c, cfg, &m, "");
+		greeting_log(c, &m, "");
 	else if (n == 0)
-		greeting_log(c, cfg, &m, " end=eof");
+		greeting_log(c, &m, " end=eof");
 	else if (errno == ETIMEDOUT)
-		greeting_log(c, cfg, &m, " end=timeout");
+		greeting_log(c, &m, " end=timeout");
 	else
 		greeting_fault(c, "message lost", m.gm_total);
 }

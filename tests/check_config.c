@@ -1,15 +1,24 @@
 /*
  * check_config.c - every key of the configuration: defaults, valid
- * values, and each kind of error with its FILE:LINE.
+ * values, and each kind of error with its FILE:LINE; files that are no
+ * regular files, and @include with its limits and its line map.
  */
 #include "autoconf.h"
 
+#include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include "conffile.h"
 #include "config.h"
 #include "unit.h"
 
@@ -31,6 +40,10 @@ static const struct bad_case bad_cases[] = {
 	    "2147483648 does not fit in 32 bits" },
 	{ "banner = \"9999999999\";\nworkers = 0x100000001;\n", 2,
 	    "0x100000001 does not fit in 32 bits" },
+	/* Decimal for libconfig, whatever the leading zero says. */
+	{ "workers = 04294967297;\n", 1,
+	    "04294967297 does not fit in 32 bits" },
+	{ "a-99999999999 = 1;\n", 1, "unknown key \"a-99999999999\"" },
 	{ "workers = 5000000000L;\n", 1, "workers = 5000000000 is out of" },
 	{ "listen = ( { port = 1; }, { address = \"::1\"; port = 4294967297; } );\n",
 	    1, "4294967297 does not fit in 32 bits" },
@@ -50,6 +63,23 @@ static const struct bad_case bad_cases[] = {
 	{ "listen = ( { port = 1; },\n { port = 1; } );\n", 2,
 	    "listen 127.0.0.1 port 1 appears twice" },
 	{ "listen = ( 1 );\n", 1, "listen entries must be groups" },
+	/* Listeners that can never all be bound. */
+	{ "listen = ( { address = \"::1\"; port = 7; },\n"
+	    "  { address = \"0::1\"; port = 7; } );\n", 2,
+	    "listen ::1 port 7 appears twice (also at " },
+	{ "listen = ( { address = \"0.0.0.0\"; port = 7; },\n"
+	    "  { address = \"127.0.0.1\"; port = 7; } );\n", 2,
+	    "listen 127.0.0.1 port 7 overlaps 0.0.0.0 port 7 at " },
+	{ "listen = ( { address = \"::1\"; port = 7; },\n"
+	    "  { address = \"::\"; port = 7; } );\n", 2,
+	    "listen :: port 7 overlaps ::1 port 7 at " },
+	{ "listen = {\n  address = \"::ffff:127.0.0.1\";\n};\n", 2,
+	    "listen.address \"::ffff:127.0.0.1\" is an IPv4-mapped IPv6 "
+	    "address, which an IPv6-only socket cannot bind: write "
+	    "\"127.0.0.1\"" },
+	{ "listen = ( { port = 7; },\n"
+	    "  { address = \"::FFFF:10.0.0.1\"; } );\n", 2,
+	    "listen.address \"::FFFF:10.0.0.1\" is an IPv4-mapped" },
 	{ "service = \"http\";\n", 1,
 	    "service \"http\" is unknown (known: greeting, echo)" },
 	{ "service = 1;\n", 1, "service must be a string" },
@@ -227,11 +257,445 @@ START_TEST(test_config_shipped)
 }
 END_TEST
 
+/* ---- files and @include ------------------------------------------------ */
+
+static char	 inc_base[64];	/* removed with all it holds at the end */
+static char	 inc_dir[96];	/* a fresh one for each test */
+
+static void
+inc_setup(void)
+{
+	snprintf(inc_base, sizeof(inc_base), "/tmp/preforkd-inc.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(inc_base));
+	/* The unreadable-file test looks as nobody. */
+	ck_assert_int_eq(chmod(inc_base, 0755), 0);
+}
+
+static void
+inc_test_setup(void)
+{
+	snprintf(inc_dir, sizeof(inc_dir), "%s/t.XXXXXX", inc_base);
+	ck_assert_ptr_nonnull(mkdtemp(inc_dir));
+	ck_assert_int_eq(chmod(inc_dir, 0755), 0);
+}
+
+static int
+inc_remove(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+inc_teardown(void)
+{
+	nftw(inc_base, inc_remove, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* name in the scratch directory (static storage, four at a time). */
+static const char *
+inc_path(const char *name)
+{
+	static char	 paths[4][256];
+	static int	 next;
+	char		*p = paths[next++ % 4];
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", inc_dir, name);
+	return p;
+}
+
+static const char *
+inc_write(const char *name, const char *text)
+{
+	const char	*path = inc_path(name);
+	FILE		*fp;
+
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	fputs(text, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+	return path;
+}
+
+/* want with each "{}" replaced by the scratch directory. */
+static const char *
+inc_expand(const char *want)
+{
+	static char	 buf[1024];
+	const char	*brace;
+	size_t		 n = 0;
+
+	while ((brace = strstr(want, "{}")) != NULL) {
+		n += snprintf(buf + n, sizeof(buf) - n, "%.*s%s",
+		    (int)(brace - want), want, inc_dir);
+		want = brace + 2;
+	}
+	snprintf(buf + n, sizeof(buf) - n, "%s", want);
+	return buf;
+}
+
+/* Loading path fails with exactly want ({} for the directory). */
+static void
+inc_fail(const char *path, const char *want)
+{
+	struct config	*c;
+	char		 err[1024];
+
+	err[0] = '\0';
+	c = config_load(path, err, sizeof(err));
+	ck_assert_msg(c == NULL, "%s was accepted", path);
+	ck_assert_str_eq(err, inc_expand(want));
+}
+
+/* The 32-bit guard reads included files too, at their own lines. */
+START_TEST(test_include_wide_literal)
+{
+	inc_write("lit.conf", "\n# 99999999999 in a comment\n"
+	    "greeting = { max_message = 4294967297; };\n");
+	inc_fail(inc_write("main.conf", "workers = 2;\n"
+	    "@include \"lit.conf\"\n"), "{}/lit.conf:3: 4294967297 does not "
+	    "fit in 32 bits (write 4294967297L for a 64-bit value)");
+}
+END_TEST
+
+/*
+ * Files that are no regular files, @included and as the file itself:
+ * libconfig's scanner would exit(2) on a directory, open() of a FIFO
+ * that nobody writes would block for ever, /dev/zero never ends.
+ */
+static const struct inc_kind {
+	const char	*ik_name;	/* in the scratch directory or a path */
+	const char	*ik_what;
+} inc_kinds[] = {
+	{ "d", "a directory" },
+	{ "", "a directory" },		/* the including file's own */
+	{ "fifo", "a FIFO" },
+	{ "sock", "a socket" },
+	{ "/dev/null", "a character device" },
+	{ "/dev/zero", "a character device" },
+};
+
+static void
+inc_make(const char *path, const char *name)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 fd;
+
+	if (strcmp(name, "d") == 0)
+		ck_assert_int_eq(mkdir(path, 0755), 0);
+	else if (strcmp(name, "fifo") == 0)
+		ck_assert_int_eq(mkfifo(path, 0644), 0);
+	else if (strcmp(name, "sock") == 0) {
+		ck_assert_uint_lt(strlen(path), sizeof(sun.sun_path));
+		memcpy(sun.sun_path, path, strlen(path) + 1);
+		ck_assert_int_ne(fd = socket(AF_UNIX, SOCK_STREAM, 0), -1);
+		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun,
+		    sizeof(sun)), 0);
+		close(fd);
+	}
+}
+
+START_TEST(test_include_not_a_file)
+{
+	const struct inc_kind	*ik = &inc_kinds[_i];
+	char			 path[256], text[128], want[768];
+
+	snprintf(path, sizeof(path), "%s", ik->ik_name[0] == '/' ?
+	    ik->ik_name : inc_path(ik->ik_name));
+	inc_make(path, ik->ik_name);
+	snprintf(text, sizeof(text), "workers = 2;\n\n  @include \"%s\"\n",
+	    ik->ik_name);
+	snprintf(want, sizeof(want), "{}/main.conf:3: @include \"%s\": %s: "
+	    "is %s, not a regular file", ik->ik_name, path, ik->ik_what);
+	inc_fail(inc_write("main.conf", text), want);
+	snprintf(want, sizeof(want), "%s: is %s, not a regular file", path,
+	    ik->ik_what);
+	inc_fail(path, want);
+}
+END_TEST
+
+/*
+ * Root reads a file whatever its mode, so the load runs in a child that
+ * is nobody when the test runs as root.
+ */
+START_TEST(test_include_unreadable)
+{
+	const char	*main_conf, *secret;
+	char		 want[2][512], err[1024];
+	struct passwd	*pw;
+	pid_t		 pid;
+	int		 status;
+
+	secret = inc_write("secret.conf", "workers = 3;\n");
+	ck_assert_int_eq(chmod(secret, 0), 0);
+	main_conf = inc_write("main.conf", "\n@include \"secret.conf\"\n");
+	snprintf(want[0], sizeof(want[0]), "%s", inc_expand("{}/main.conf:2: "
+	    "@include \"secret.conf\": {}/secret.conf: cannot open: "
+	    "Permission denied"));
+	snprintf(want[1], sizeof(want[1]), "%s", inc_expand("{}/secret.conf: "
+	    "cannot open: Permission denied"));
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		if (geteuid() == 0 && ((pw = getpwnam("nobody")) == NULL ||
+		    setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
+		    setuid(pw->pw_uid) == -1))
+			_exit(2);
+		for (int i = 0; i < 2; i++)
+			if (config_load(i == 0 ? main_conf : secret, err,
+			    sizeof(err)) != NULL || strcmp(err, want[i]) != 0) {
+				fprintf(stderr, "got:  %s\nwant: %s\n", err,
+				    want[i]);
+				_exit(1);
+			}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "wait status %d: exit 1 is a wrong error (on stderr), 2 could "
+	    "not become nobody", status);
+}
+END_TEST
+
+/* Gone between the edit and the reload: a dangling symlink. */
+START_TEST(test_include_vanished)
+{
+	ck_assert_int_eq(symlink("renamed-away.conf", inc_path("gone")), 0);
+	inc_fail(inc_write("main.conf", "workers = 2;\n\n@include \"gone\"\n"),
+	    "{}/main.conf:3: @include \"gone\": {}/gone: cannot open: No such "
+	    "file or directory");
+}
+END_TEST
+
+START_TEST(test_include_loop)
+{
+	inc_write("a.conf", "workers = 2;\n@include \"b.conf\"\n");
+	inc_write("b.conf", "# b\n\n@include \"a.conf\"\n");
+	inc_fail(inc_write("main.conf", "@include \"a.conf\"\n"),
+	    "{}/b.conf:3: @include \"a.conf\": {}/a.conf: include loop: the "
+	    "file is already being read");
+	inc_fail(inc_write("main.conf", "@include \"main.conf\"\n"),
+	    "{}/main.conf:1: @include \"main.conf\": {}/main.conf: include "
+	    "loop: the file is already being read");
+}
+END_TEST
+
+/* Ten levels below the main file load, as in libconfig; eleven do not. */
+START_TEST(test_include_deep)
+{
+	struct config	*c;
+	char		 name[32], text[64], err[1024];
+
+	inc_write("main.conf", "@include \"n1.conf\"\n");
+	for (int i = 1; i < 10; i++) {
+		snprintf(name, sizeof(name), "n%d.conf", i);
+		snprintf(text, sizeof(text), "@include \"n%d.conf\"\n", i + 1);
+		inc_write(name, text);
+	}
+	inc_write("n10.conf", "workers = 5;\n");
+	c = config_load(inc_path("main.conf"), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->c_workers, 5);
+	config_free(c);
+	inc_write("n10.conf", "@include \"n11.conf\"\n");
+	inc_write("n11.conf", "workers = 5;\n");
+	inc_fail(inc_path("main.conf"), "{}/n10.conf:1: @include \"n11.conf\": "
+	    "{}/n11.conf: included more than 10 levels deep");
+}
+END_TEST
+
+/* A path is relative to the directory of the file that includes it. */
+START_TEST(test_include_relative)
+{
+	ck_assert_int_eq(mkdir(inc_path("sub"), 0755), 0);
+	inc_write("sub/a.conf", "# a\n@include \"b.conf\"\n");
+	inc_write("sub/b.conf", "\ngreeting = { max_message = 0; };\n");
+	inc_fail(inc_write("main.conf", "@include \"sub/a.conf\"\n"
+	    "workers = 2;\n"), "{}/sub/b.conf:2: greeting.max_message = 0 is "
+	    "out of range (1..65536)");
+}
+END_TEST
+
+/* Only libconfig's rule makes a directive: not in strings or comments,
+ * not after other text on the line. */
+START_TEST(test_include_not_a_directive)
+{
+	struct config	*c;
+	char		 err[1024];
+
+	ck_assert_int_eq(mkdir(inc_path("d"), 0755), 0);
+	c = config_load(inc_write("main.conf",
+	    "greeting = { banner = \"x\n@include \\\"d\\\"\n\"; };\n"
+	    "/*\n@include \"d\"\n*/\n"
+	    "# @include \"d\"\n"
+	    "// @include \"d\"\n"
+	    "workers = 3;\n"), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->c_banner, "x\n@include \"d\"\n");
+	ck_assert_uint_eq(c->c_workers, 3);
+	config_free(c);
+	inc_fail(inc_write("main.conf", "workers = 3; @include \"d\"\n"),
+	    "{}/main.conf:1: syntax error");
+	inc_write("a.conf", "workers = 3;\n");
+	inc_fail(inc_write("main.conf", "\n@include \"a.conf\" @include "
+	    "\"a.conf\"\n"), "{}/main.conf:2: @include must start its own "
+	    "line");
+}
+END_TEST
+
+/* What libconfig 1.5 would take in silence or mangle is refused. */
+START_TEST(test_include_malformed)
+{
+	inc_fail(inc_write("main.conf", "workers = 2;\n@include \"a.conf"),
+	    "{}/main.conf:2: @include: the path's closing quote is missing");
+	inc_fail(inc_write("main.conf", "@include \"a\\.conf\"\n"),
+	    "{}/main.conf:1: @include: only \\\\ and \\\" may follow a "
+	    "backslash in the path");
+	inc_write("open.conf", "workers = 2;\n/* never closed\n");
+	inc_fail(inc_write("main.conf", "@include \"open.conf\"\n"
+	    "service = \"echo\";\n"), "{}/open.conf:2: a comment not closed "
+	    "at the end of the file");
+	inc_write("open.conf", "greeting = { banner = \"never closed\n");
+	inc_fail(inc_path("main.conf"), "{}/open.conf:1: a string not closed "
+	    "at the end of the file");
+}
+END_TEST
+
+/* A NUL would end the text libconfig parses: what follows would vanish
+ * unchecked. */
+START_TEST(test_include_nul)
+{
+	static const char	 text[] = "# a NUL \0 here\n"
+	    "workers = 4294967297;\n";
+	FILE			*fp;
+
+	ck_assert_ptr_nonnull(fp = fopen(inc_path("nul.conf"), "w"));
+	ck_assert_uint_eq(fwrite(text, 1, sizeof(text) - 1, fp),
+	    sizeof(text) - 1);
+	ck_assert_int_eq(fclose(fp), 0);
+	inc_fail(inc_path("nul.conf"), "{}/nul.conf:1: a NUL byte: this is "
+	    "not a text file");
+}
+END_TEST
+
+/* Size, files and settings are bounded, so is libconfig's time. */
+START_TEST(test_include_limits)
+{
+	char	*big;
+	FILE	*fp;
+
+	ck_assert_ptr_nonnull(big = malloc(CONFFILE_MAX_SIZE + 2));
+	memset(big, '#', CONFFILE_MAX_SIZE + 1);
+	big[CONFFILE_MAX_SIZE + 1] = '\0';
+	inc_fail(inc_write("big.conf", big), "{}/big.conf: the configuration "
+	    "is larger than 1048576 bytes (all files together)");
+	big[CONFFILE_MAX_SIZE / 2] = '\0';
+	inc_write("half.conf", big);
+	/* The main file's bytes count too. */
+	inc_fail(inc_write("main.conf", "@include \"half.conf\"\n"
+	    "@include \"half.conf\"\n"),
+	    "{}/main.conf:2: @include \"half.conf\": {}/half.conf: the "
+	    "configuration is larger than 1048576 bytes (all files together)");
+	free(big);
+
+	inc_write("empty.conf", "");
+	ck_assert_ptr_nonnull(fp = fopen(inc_path("main.conf"), "w"));
+	for (int i = 0; i < CONFFILE_MAX_FILES; i++)
+		fputs("@include \"empty.conf\"\n", fp);
+	ck_assert_int_eq(fclose(fp), 0);
+	inc_fail(inc_path("main.conf"), "{}/main.conf:64: @include "
+	    "\"empty.conf\": empty.conf: more than 64 files");
+
+	ck_assert_ptr_nonnull(fp = fopen(inc_path("main.conf"), "w"));
+	for (int i = 0; i <= CONFFILE_MAX_SETTINGS; i++)
+		fprintf(fp, "k%d = 1;\n", i);
+	ck_assert_int_eq(fclose(fp), 0);
+	inc_fail(inc_path("main.conf"), "{}/main.conf:1025: more than 1024 "
+	    "settings (a complete configuration has fewer than 100)");
+}
+END_TEST
+
+/* Every line of the merged text maps back to its file and line. */
+START_TEST(test_include_line_map)
+{
+	static const struct {
+		const char	*file;
+		unsigned	 line;
+		const char	*text;
+	} want[] = {
+		{ "main.conf", 1, "# main" },
+		{ "one.conf", 1, "a = 1;" },
+		{ "one.conf", 2, "b = 2;" },
+		{ "one.conf", 3, "c = 3;" },	/* no newline of its own */
+		{ "main.conf", 2, "   # after the directive" },
+		{ "main.conf", 3, "workers = 2;" },
+		{ "main.conf", 4, "" },		/* empty.conf adds nothing */
+		{ "two.conf", 1, "x = 1;" },
+		{ "three.conf", 1, "t = 1;" },
+		{ "two.conf", 2, "" },
+		{ "two.conf", 3, "y = 2;" },
+		{ "main.conf", 5, "" },
+		{ "main.conf", 6, "service = \"echo\";" },
+	};
+	struct conffile	*cf;
+	const char	*text, *file;
+	char		 err[1024], path[300];
+	unsigned	 line;
+	size_t		 i, n;
+
+	inc_write("one.conf", "a = 1;\nb = 2;\nc = 3;");
+	inc_write("empty.conf", "");
+	inc_write("two.conf", "x = 1;\n@include \"three.conf\"\ny = 2;\n");
+	inc_write("three.conf", "t = 1;\n");
+	inc_write("main.conf", "# main\n@include \"one.conf\"   "
+	    "# after the directive\nworkers = 2;\n  @include \"empty.conf\"\n"
+	    "@include \"two.conf\"\nservice = \"echo\";\n");
+	cf = conffile_read(inc_path("main.conf"), err, sizeof(err));
+	ck_assert_msg(cf != NULL, "%s", err);
+	text = conffile_text(cf);
+	ck_assert_ptr_null(strstr(text, "@include"));
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		n = strcspn(text, "\n");
+		ck_assert_msg(strlen(want[i].text) == n &&
+		    strncmp(text, want[i].text, n) == 0,
+		    "line %zu is \"%.*s\"", i + 1, (int)n, text);
+		file = conffile_where(cf, (unsigned)i + 1, &line);
+		snprintf(path, sizeof(path), "%s", inc_path(want[i].file));
+		ck_assert_str_eq(file, path);
+		ck_assert_uint_eq(line, want[i].line);
+		text += n + (text[n] == '\n');
+	}
+	ck_assert_str_eq(text, "");
+	file = conffile_where(cf, 0, &line);
+	ck_assert_str_eq(file, inc_path("main.conf"));
+	ck_assert_uint_eq(line, 0);
+	conffile_free(cf);
+}
+END_TEST
+
+/* The same port on different families, or port 0, is no clash. */
+START_TEST(test_config_listen_compatible)
+{
+	struct config	*c;
+	char		 err[1024];
+
+	c = config_load(unit_write_file("listen = (\n"
+	    "  { address = \"::\"; port = 7; },\n"
+	    "  { address = \"127.0.0.1\"; port = 7; },\n"
+	    "  { address = \"0.0.0.0\"; port = 0; },\n"
+	    "  { address = \"127.0.0.1\"; port = 0; },\n"
+	    "  { address = \"127.0.0.1\"; port = 8; } );\n"), err,
+	    sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->c_nlisten, 5);
+	config_free(c);
+}
+END_TEST
+
 Suite *
 config_suite(void)
 {
 	Suite	*s = suite_create("config");
 	TCase	*tc = tcase_create("load");
+	TCase	*inc = tcase_create("files");
 
 	tcase_add_test(tc, test_config_defaults);
 	tcase_add_test(tc, test_config_every_key);
@@ -240,6 +704,25 @@ config_suite(void)
 	tcase_add_test(tc, test_config_shipped);
 	tcase_add_loop_test(tc, test_config_bad, 0,
 	    sizeof(bad_cases) / sizeof(bad_cases[0]));
+	tcase_add_test(tc, test_config_listen_compatible);
 	suite_add_tcase(s, tc);
+
+	tcase_add_unchecked_fixture(inc, inc_setup, inc_teardown);
+	tcase_add_checked_fixture(inc, inc_test_setup, NULL);
+	tcase_add_test(inc, test_include_wide_literal);
+	tcase_add_loop_test(inc, test_include_not_a_file, 0,
+	    sizeof(inc_kinds) / sizeof(inc_kinds[0]));
+	tcase_add_test(inc, test_include_unreadable);
+	tcase_add_test(inc, test_include_vanished);
+	tcase_add_test(inc, test_include_loop);
+	tcase_add_test(inc, test_include_deep);
+	tcase_add_test(inc, test_include_relative);
+	tcase_add_test(inc, test_include_not_a_directive);
+	tcase_add_test(inc, test_include_malformed);
+	tcase_add_test(inc, test_include_nul);
+	tcase_add_test(inc, test_include_limits);
+	tcase_add_test(inc, test_include_line_map);
+	tcase_set_timeout(inc, 10);
+	suite_add_tcase(s, inc);
 	return s;
 }

@@ -369,6 +369,9 @@ main(void)
 	srunner_add_suite(sr, lifecycle_suite());
 	srunner_add_suite(sr, hostile_suite());
 	srunner_add_suite(sr, reliability_suite());
+	srunner_add_suite(sr, saturation_suite());
+	srunner_add_suite(sr, local_suite());
+	srunner_add_suite(sr, files_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

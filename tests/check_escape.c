@@ -90,6 +90,27 @@ START_TEST(test_escape_truncates_whole)
 }
 END_TEST
 
+/* Cut short, escape_fit() says how much of the input it holds, so that a
+ * log line can say the message was cut; the last escape is whole. */
+START_TEST(test_escape_fit_reports)
+{
+	unsigned char	 in[100];
+	char		 out[23];
+	size_t		 used;
+
+	memset(in, 0x01, sizeof(in));
+	ck_assert_uint_eq(escape_fit(out, sizeof(out), in, sizeof(in), &used),
+	    20);
+	ck_assert_uint_eq(used, 5);
+	ck_assert_str_eq(out, "\\x01\\x01\\x01\\x01\\x01");
+	ck_assert_uint_eq(escape_fit(out, sizeof(out), "a\"b", 3, &used), 4);
+	ck_assert_uint_eq(used, 3);
+	ck_assert_str_eq(out, "a\\\"b");
+	ck_assert_uint_eq(escape_fit(out, 0, "abc", 3, &used), 0);
+	ck_assert_uint_eq(used, 0);
+}
+END_TEST
+
 Suite *
 escape_suite(void)
 {
@@ -100,6 +121,7 @@ escape_suite(void)
 	tcase_add_test(tc, test_escape_hex);
 	tcase_add_test(tc, test_escape_all_bytes);
 	tcase_add_test(tc, test_escape_truncates_whole);
+	tcase_add_test(tc, test_escape_fit_reports);
 	suite_add_tcase(s, tc);
 	return s;
 }

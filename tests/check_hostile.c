@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,11 +205,29 @@ START_TEST(test_resets)
 }
 END_TEST
 
+/* The lowest descriptor number pid has free: as its soft RLIMIT_NOFILE,
+ * the next descriptor it asks for is refused. */
+static rlim_t
+lowest_free_fd(pid_t pid)
+{
+	char		 path[64];
+	struct stat	 st;
+	rlim_t		 fd;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%lu", (long)pid,
+		    (unsigned long)fd);
+		if (lstat(path, &st) == -1)
+			break;
+	}
+	return fd;
+}
+
 /* Out of descriptors, a worker pauses accepting instead of spinning, and
  * serves again when descriptors are back. */
 START_TEST(test_emfile_no_spin)
 {
-	struct rlimit	 low = { 5, 5 }, old;
+	struct rlimit	 low, old;
 	pid_t		 kids[4];
 	long		 ticks;
 	char		 buf[64];
@@ -216,8 +235,9 @@ START_TEST(test_emfile_no_spin)
 
 	daemon_start(&d, "workers = 1;");
 	ck_assert_uint_eq(proc_children(d.d_pid, kids, 4), 1);
-	/* 0-2, the listener and the epoll descriptor: nothing left. */
+	/* No free descriptor number left under the limit. */
 	ck_assert_int_eq(prlimit(kids[0], RLIMIT_NOFILE, NULL, &old), 0);
+	low.rlim_cur = lowest_free_fd(kids[0]);
 	low.rlim_max = old.rlim_max;	/* only the soft limit: raising it
 					 * back needs no privilege */
 	ck_assert_int_eq(prlimit(kids[0], RLIMIT_NOFILE, &low, NULL), 0);

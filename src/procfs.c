@@ -1,0 +1,152 @@
+/*
+ * procfs.c - questions about processes that only /proc answers.
+ *
+ * -s must not signal whatever pid a pid file names: it checks that the
+ * process holds the file's lock and runs preforkd.  A flock() records no
+ * owner that fcntl(F_GETLK) could report, and /proc/locks names the
+ * process that took it (before -d forked), not the one holding it now;
+ * /proc/PID/fdinfo lists the locks held through each descriptor.
+ */
+#include "autoconf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "procfs.h"
+
+#define PROCFS_DELETED	" (deleted)"
+
+/* Whether descriptor name in /proc/PID/fd (open as dfd) is file. */
+static bool
+procfs_fd_is(int dfd, const char *name, const struct stat *file)
+{
+	struct stat	 st;
+
+	/* Gone since readdir(), or a descriptor we may not follow. */
+	if (fstatat(dfd, name, &st, 0) == -1)
+		return false;
+	return st.st_dev == file->st_dev && st.st_ino == file->st_ino;
+}
+
+/* "lock:\t1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF" */
+static int
+procfs_fd_locked(pid_t pid, int fd)
+{
+	char	 path[64], line[256];
+	FILE	*fp;
+	int	 locked = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%d", (long)pid, fd);
+	if ((fp = fopen(path, "re")) == NULL) {
+		log_warn("fopen(%s)", path);
+		return -1;
+	}
+	while (!locked && fgets(line, sizeof(line), fp) != NULL)
+		locked = strncmp(line, "lock:", 5) == 0 &&
+		    strstr(line, " FLOCK ") != NULL &&
+		    strstr(line, " WRITE ") != NULL;
+	fclose(fp);
+	return locked;
+}
+
+int
+procfs_holds_lock(pid_t pid, const struct stat *file)
+{
+	char		 path[64];
+	struct dirent	*e;
+	DIR		*dir;
+	int		 held = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	if ((dir = opendir(path)) == NULL) {
+		log_warn("opendir(%s)", path);
+		return -1;
+	}
+	while (held == 0 && (e = readdir(dir)) != NULL)
+		if (e->d_name[0] != '.' && procfs_fd_is(dirfd(dir), e->d_name,
+		    file))
+			held = procfs_fd_locked(pid, atoi(e->d_name));
+	closedir(dir);
+	return held;
+}
+
+static int
+procfs_exe(const char *link, char *path, size_t size)
+{
+	ssize_t	 n;
+
+	if ((n = readlink(link, path, size - 1)) == -1) {
+		log_warn("readlink(%s)", link);
+		return -1;
+	}
+	path[n] = '\0';
+	return 0;
+}
+
+int
+procfs_same_program(pid_t pid, char *what, size_t size)
+{
+	char		 link[64], self[PATH_MAX];
+	struct stat	 ours, theirs;
+	size_t		 len;
+
+	snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
+	if (stat("/proc/self/exe", &ours) == -1) {
+		log_warn("stat(/proc/self/exe)");
+		return -1;
+	}
+	if (stat(link, &theirs) == -1) {
+		log_warn("stat(%s)", link);
+		return -1;
+	}
+	if (ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino)
+		return 1;
+	if (procfs_exe("/proc/self/exe", self, sizeof(self)) == -1 ||
+	    procfs_exe(link, what, size) == -1)
+		return -1;
+	/* Installing a new version leaves the running one's file deleted:
+	 * a program that was at our very path, which only those who may
+	 * install us can write. */
+	len = strlen(self);
+	return strncmp(what, self, len) == 0 &&
+	    strcmp(what + len, PROCFS_DELETED) == 0;
+}
+
+/* Without close_range(2) (Linux < 5.9, or a filter): close one by one. */
+static int
+procfs_close_listed(int lowfd)
+{
+	struct dirent	*e;
+	DIR		*dir;
+	int		 fd;
+
+	if ((dir = opendir("/proc/self/fd")) == NULL) {
+		log_warn("opendir(/proc/self/fd)");
+		return -1;
+	}
+	while ((e = readdir(dir)) != NULL) {
+		fd = atoi(e->d_name);
+		if (e->d_name[0] != '.' && fd >= lowfd && fd != dirfd(dir) &&
+		    close(fd) == -1)
+			log_warn("close(%d)", fd);
+	}
+	closedir(dir);
+	return 0;
+}
+
+int
+procfs_close_from(int lowfd)
+{
+	if (close_range((unsigned int)lowfd, ~0U, 0) == 0)
+		return 0;
+	log_debug("close_range: %s; closing by /proc/self/fd",
+	    strerror(errno));
+	return procfs_close_listed(lowfd);
+}

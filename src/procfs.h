@@ -1,0 +1,25 @@
+/*
+ * procfs.h - what /proc tells about a process (the descriptors it holds,
+ * the program it runs), and closing what this one inherited.
+ */
+#ifndef PREFORKD_PROCFS_H
+#define PREFORKD_PROCFS_H
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/*
+ * Whether pid has file open with a write flock() on that descriptor:
+ * 1, 0, or -1 when /proc cannot tell (logged).
+ */
+int	procfs_holds_lock(pid_t pid, const struct stat *file);
+/*
+ * Whether pid runs this program: the same file, or the file this one
+ * replaced at the same path (an upgrade while it ran).  1, 0 (its path
+ * goes to what), or -1 when /proc cannot tell (logged).
+ */
+int	procfs_same_program(pid_t pid, char *what, size_t size);
+/* Close every descriptor from lowfd up: 0 or -1 (logged). */
+int	procfs_close_from(int lowfd);
+
+#endif
