@@ -130,28 +130,32 @@ pool_find(struct pool *p, pid_t pid)
 	return NULL;
 }
 
-unsigned
-pool_active(const struct pool *p, unsigned gen)
+/* Workers of gen in state want, or in any state but retiring (-1). */
+static unsigned
+pool_count(const struct pool *p, unsigned gen, int want)
 {
 	unsigned	 n = 0;
 
-	for (size_t i = 0; i < p->p_n; i++)
-		if (p->p_workers[i].pw_generation == gen &&
-		    p->p_workers[i].pw_state != POOL_RETIRING)
+	for (size_t i = 0; i < p->p_n; i++) {
+		const struct pool_worker *w = &p->p_workers[i];
+
+		if (w->pw_generation == gen && (want == -1 ?
+		    w->pw_state != POOL_RETIRING : (int)w->pw_state == want))
 			n++;
+	}
 	return n;
+}
+
+unsigned
+pool_active(const struct pool *p, unsigned gen)
+{
+	return pool_count(p, gen, -1);
 }
 
 unsigned
 pool_ready(const struct pool *p, unsigned gen)
 {
-	unsigned	 n = 0;
-
-	for (size_t i = 0; i < p->p_n; i++)
-		if (p->p_workers[i].pw_generation == gen &&
-		    p->p_workers[i].pw_state == POOL_READY)
-			n++;
-	return n;
+	return pool_count(p, gen, POOL_READY);
 }
 
 unsigned long long
