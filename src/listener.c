@@ -115,6 +115,7 @@ listener_adopt(struct listener *l, struct listener *from)
 		return -1;
 	}
 	l->l_fd = from->l_fd;
+	l->l_passed = from->l_passed;
 	memcpy(l->l_name, from->l_name, sizeof(l->l_name));
 	log_info("keeping %s backlog=%d", l->l_name, l->l_conf.cl_backlog);
 	return 0;
@@ -217,6 +218,7 @@ listener_passed(int fd, struct listener *l)
 		return -1;
 	}
 	l->l_conf.cl_backlog = -1;	/* unknown: listen() again */
+	l->l_passed = true;
 	l->l_fd = fd;
 	conn_format_addr((struct sockaddr *)&ss, l->l_name, sizeof(l->l_name));
 	log_info("socket from systemd %s", l->l_name);
@@ -337,4 +339,23 @@ listeners_probe(const struct config *cfg, char *err, size_t errsize)
 		}
 	}
 	return 0;
+}
+
+void
+listeners_close_unlisted(struct listeners *set, const struct listeners *keep)
+{
+	for (size_t i = 0; i < set->ls_n; i++) {
+		struct listener	*l = &set->ls[i];
+		bool		 kept = false;
+
+		for (size_t j = 0; keep != NULL && j < keep->ls_n; j++)
+			kept = kept || config_same_listen(&l->l_conf,
+			    &keep->ls[j].l_conf);
+		/* On a listening socket, SHUT_RD resets the queue and moves
+		 * it out of LISTEN for every process that holds it. */
+		if (l->l_fd != -1 && !kept && !l->l_passed &&
+		    shutdown(l->l_fd, SHUT_RD) == -1)
+			log_warn("shutdown(%s)", l->l_name);
+	}
+	listeners_close(set);
 }

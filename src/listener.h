@@ -5,6 +5,7 @@
 #ifndef PREFORKD_LISTENER_H
 #define PREFORKD_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -13,6 +14,7 @@
 struct listener {
 	struct config_listen	 l_conf;	/* l_conf.cl_address owned */
 	int			 l_fd;
+	bool			 l_passed;	/* by systemd: never shut */
 	char			 l_name[CONN_PEER_MAX];	/* bound address */
 };
 
@@ -34,6 +36,14 @@ void	listeners_close(struct listeners *);
 int	listeners_dup(struct listeners *copy, const struct listeners *);
 /* Restore each socket's configured backlog. */
 void	listeners_relisten(const struct listeners *);
+/*
+ * Close the set for good: a socket that keep (may be NULL) does not list
+ * is shut down first, so that it stops accepting at once although busy
+ * workers still hold it, and its port can be bound again.  Sockets systemd
+ * passed are only closed: its own copy must keep listening.
+ */
+void	listeners_close_unlisted(struct listeners *,
+	    const struct listeners *keep);
 
 /*
  * The sockets systemd passed (socket activation: $LISTEN_PID is ours,

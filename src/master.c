@@ -2,24 +2,28 @@
  * master.c - the supervisor loop.
  *
  * The master blocks its control signals and sleeps in ppoll() with them
- * unblocked; the handler only counts the signal in master_pending[], and
- * the loop runs the action that master_signals[] assigns to it.  The same
+ * unblocked; the handler only sets a flag in master_pending[], and the
+ * loop runs the action that master_signals[] assigns to it (so signals
+ * that arrive together are one action: two quick TTINs may add one).  The same
  * ppoll() watches the ready pipe, on which each worker writes its pid
  * once it is able to serve, and times the respawn back-off, the reload
  * and retirement deadlines and the shutdown deadline.
  *
  * A configuration generation is a configuration, its listening sockets
  * and the workers started from it.  A reload is two-phase: the new
- * generation starts beside the running one, and the running one is
- * retired only once every new worker is ready.  If the new workers cannot
- * run with the new configuration (they exit 78) or are not ready within
- * MASTER_START_SECONDS, the reload is rolled back and the running
- * generation keeps serving, untouched: its sockets were never handed
- * over, only shared.  The process table is pool.c.
+ * generation starts beside the running one, its workers wait at a gate
+ * once ready, and only when every one of them is ready does the master
+ * open the gate and retire the running generation.  If the new workers
+ * cannot run with the new configuration (they exit 78) or are not ready
+ * within MASTER_START_SECONDS, the reload is rolled back: they never
+ * served anyone, and the running generation keeps serving, untouched (its
+ * sockets were never handed over, only shared).  The process table is
+ * pool.c.
  */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -53,6 +57,7 @@ struct generation {
 	unsigned		 g_target;	/* workers wanted */
 	bool			 g_announced;	/* READY=1 sent for it */
 	struct timespec		 g_deadline;	/* to be ready by */
+	int			 g_gate[2];	/* closed at commit; or -1 */
 };
 
 struct master {
@@ -162,11 +167,23 @@ master_status_line(const struct master *m, char *buf, size_t size)
 }
 
 static void
+master_close_gate(struct generation *g)
+{
+	for (int i = 0; i < 2; i++) {
+		if (g->g_gate[i] != -1 && close(g->g_gate[i]) == -1)
+			log_warn("close(gate)");
+		g->g_gate[i] = -1;
+	}
+}
+
+static void
 master_free_generation(struct generation *g)
 {
+	master_close_gate(g);
 	listeners_close(&g->g_ls);
 	config_free(g->g_cfg);
 	memset(g, 0, sizeof(*g));
+	g->g_gate[0] = g->g_gate[1] = -1;
 }
 
 static int
@@ -175,39 +192,43 @@ master_spawn(struct master *m, struct generation *g)
 	const struct generation	*other = g == &m->m_cur ? &m->m_next :
 	    &m->m_cur;
 	struct worker_args	 wa;
-	int			 close_fds[2 + CONFIG_MAX_LISTEN];
+	int			 close_fds[5 + CONFIG_MAX_LISTEN];
 	size_t			 n = 0;
 
 	/* Descriptors of the master's own that a worker must not keep: a
 	 * socket of the other generation would stay open (and accept
-	 * connections nobody serves) for as long as the worker lives. */
+	 * connections nobody serves) for as long as the worker lives, and a
+	 * gate's write end held by a worker would never let it open. */
 	close_fds[n++] = m->m_pool.p_ready[0];
 	close_fds[n++] = m->m_pidfile_fd;
+	close_fds[n++] = g->g_gate[1];
+	close_fds[n++] = other->g_gate[0];
+	close_fds[n++] = other->g_gate[1];
 	for (size_t i = 0; i < other->g_ls.ls_n; i++)
 		close_fds[n++] = other->g_ls.ls[i].l_fd;
 	memset(&wa, 0, sizeof(wa));
 	wa.wa_config = g->g_cfg;
 	wa.wa_listeners = &g->g_ls;
+	wa.wa_gate_fd = g->g_gate[0];
 	wa.wa_close_fds = close_fds;
 	wa.wa_nclose_fds = n;
 	wa.wa_sigmask = m->m_waitmask;
 	return pool_spawn(&m->m_pool, g->g_id, &wa);
 }
 
-static void
-master_fill(struct master *m, struct generation *g)
+/* Start the workers g lacks; -1 once a fork() failed. */
+static int
+master_fill_generation(struct master *m, struct generation *g)
 {
-	double	 delay;
-
 	while (pool_active(&m->m_pool, g->g_id) < g->g_target) {
 		if (master_spawn(m, g) == -1) {
-			/* fork() failed: try again later, never spin. */
-			delay = pool_crashed(&m->m_pool, NULL);
+			/* Try again later, never spin. */
 			log_warnx("cannot start a worker; retrying in %.1fs",
-			    delay);
-			return;
+			    pool_crashed(&m->m_pool, NULL));
+			return -1;
 		}
 	}
+	return 0;
 }
 
 static void
@@ -215,9 +236,8 @@ master_fill_pool(struct master *m)
 {
 	if (m->m_stopping || pool_backing_off(&m->m_pool, clock_now()))
 		return;
-	master_fill(m, &m->m_cur);
-	if (m->m_next.g_id != 0)
-		master_fill(m, &m->m_next);
+	if (master_fill_generation(m, &m->m_cur) == 0 && m->m_next.g_id != 0)
+		master_fill_generation(m, &m->m_next);
 }
 
 static void
@@ -232,28 +252,53 @@ master_announce_ready(struct master *m)
 	notify_ready(status);
 }
 
-/* The new generation is ready: it takes over, the old one retires. */
+/* A HUP that came while a generation started is done now. */
 static void
-master_commit(struct master *m)
+master_reload_again(struct master *m)
 {
-	struct generation	 old = m->m_cur;
-	unsigned		 old_id = old.g_id;
-
-	m->m_cur = m->m_next;
-	memset(&m->m_next, 0, sizeof(m->m_next));
-	pool_retire_others(&m->m_pool, m->m_cur.g_id,
-	    m->m_cur.g_cfg->c_timeout_shutdown);
-	master_free_generation(&old);	/* closes only our copies */
-	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
-	    m->m_cur.g_cfg->c_log_level);
-	master_announce_ready(m);
-	log_info("reloaded generation=%u workers=%u; generation=%u retired",
-	    m->m_cur.g_id, m->m_cur.g_target, old_id);
 	if (m->m_reload_again) {
 		m->m_reload_again = false;
 		master_reload(m);
 	}
 }
+
+/* The new generation is ready: it takes over, the old one retires. */
+static void
+master_commit(struct master *m)
+{
+	struct generation	 old = m->m_cur;
+
+	/* Retire first: an old worker learns it is retiring no later than
+	 * the new ones may serve. */
+	pool_retire_others(&m->m_pool, m->m_next.g_id,
+	    m->m_next.g_cfg->c_timeout_shutdown);
+	m->m_cur = m->m_next;
+	memset(&m->m_next, 0, sizeof(m->m_next));
+	m->m_next.g_gate[0] = m->m_next.g_gate[1] = -1;
+	master_close_gate(&m->m_cur);		/* EOF: serve */
+	/* Sockets no longer listed stop accepting now; shared ones stay. */
+	listeners_close_unlisted(&old.g_ls, &m->m_cur.g_ls);
+	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
+	    m->m_cur.g_cfg->c_log_level);
+	master_announce_ready(m);
+	log_info("reloaded generation=%u workers=%u; generation=%u retiring",
+	    m->m_cur.g_id, m->m_cur.g_target, old.g_id);
+	master_free_generation(&old);
+	master_reload_again(m);
+}
+
+/* READY=1 again after RELOADING=1, but never for a generation that has
+ * not been ready yet (a reload during start-up). */
+static void
+master_notify_reload_failed(struct master *m, const char *status)
+{
+	if (m->m_cur.g_announced)
+		notify_ready(status);
+	else
+		notify_status(status);
+}
+
+static void	master_check_ready(struct master *);
 
 /* The new generation cannot serve: drop it, the old one never stopped. */
 static void
@@ -264,17 +309,18 @@ master_rollback(struct master *m, const char *why)
 	log_warnx("reload failed: generation=%u %s; generation=%u keeps "
 	    "serving with the previous configuration", m->m_next.g_id, why,
 	    m->m_cur.g_id);
+	/* TERM before the gate closes: they exit instead of serving. */
 	pool_retire_generation(&m->m_pool, m->m_next.g_id,
 	    m->m_cur.g_cfg->c_timeout_shutdown);
 	master_free_generation(&m->m_next);
 	listeners_relisten(&m->m_cur.g_ls);
+	/* The new generation's crashes must not hold the old one back. */
+	pool_backoff_reset(&m->m_pool);
 	snprintf(status, sizeof(status), "reload failed (%s); running "
 	    "generation %u", why, m->m_cur.g_id);
-	notify_ready(status);
-	if (m->m_reload_again) {
-		m->m_reload_again = false;
-		master_reload(m);
-	}
+	master_notify_reload_failed(m, status);
+	master_check_ready(m);
+	master_reload_again(m);
 }
 
 static void
@@ -296,6 +342,11 @@ master_check_deadlines(struct master *m, struct timespec now)
 {
 	char	 why[64];
 
+	if (m->m_next.g_id != 0 && clock_diff(m->m_next.g_deadline, now) > 0) {
+		/* The last pid may be in the pipe, unread: look first. */
+		pool_read_ready(&m->m_pool);
+		master_check_ready(m);
+	}
 	if (m->m_next.g_id != 0 && clock_diff(m->m_next.g_deadline, now) > 0) {
 		snprintf(why, sizeof(why), "was not ready within %.0fs "
 		    "(%u of %u workers)", MASTER_START_SECONDS,
@@ -420,13 +471,18 @@ master_prepare(struct master *m, struct generation *g)
 		rc = listeners_open(&g->g_ls, g->g_cfg, &copy);
 		listeners_close(&copy);		/* those not wanted */
 	}
+	if (rc == 0 && pipe2(g->g_gate, O_CLOEXEC) == -1) {
+		log_warn("pipe2(gate)");
+		rc = -1;
+	}
 	if (rc == -1) {
 		log_warnx("reload failed: cannot open the listening sockets; "
 		    "keeping the running configuration");
-		config_free(g->g_cfg);
-		g->g_cfg = NULL;
-		notify_ready("reload failed; running the previous "
-		    "configuration");
+		/* A kept socket's backlog may have been changed already. */
+		listeners_relisten(&m->m_cur.g_ls);
+		master_free_generation(g);
+		master_notify_reload_failed(m, "reload failed; running the "
+		    "previous configuration");
 		return -1;
 	}
 	return 0;
@@ -471,9 +527,10 @@ master_graceful_stop(struct master *m)
 	    grace);
 	/* First the overall deadline: each worker's is no earlier. */
 	m->m_kill_at = clock_after(clock_now(), grace);
-	pool_retire_others(&m->m_pool, 0, grace);
-	listeners_close(&m->m_cur.g_ls);
-	listeners_close(&m->m_next.g_ls);
+	pool_retire_all(&m->m_pool, grace);
+	/* Stop accepting now, though busy workers still hold the sockets. */
+	listeners_close_unlisted(&m->m_cur.g_ls, NULL);
+	listeners_close_unlisted(&m->m_next.g_ls, NULL);
 }
 
 static void
@@ -482,8 +539,8 @@ master_fast_stop(struct master *m)
 	if (!m->m_stopping) {
 		m->m_stopping = true;
 		notify_stopping();
-		listeners_close(&m->m_cur.g_ls);
-		listeners_close(&m->m_next.g_ls);
+		listeners_close_unlisted(&m->m_cur.g_ls, NULL);
+		listeners_close_unlisted(&m->m_next.g_ls, NULL);
 	}
 	if (m->m_killed)
 		return;
@@ -529,24 +586,38 @@ master_report(struct master *m)
 	notify_status(status);
 }
 
+/* TTIN and TTOU size the generation that serves next: the starting one
+ * during a reload, so that the change outlives the commit. */
+static struct generation *
+master_sized(struct master *m)
+{
+	return m->m_next.g_id != 0 ? &m->m_next : &m->m_cur;
+}
+
 static void
 master_more(struct master *m)
 {
-	if (m->m_stopping || m->m_cur.g_target >= CONFIG_MAX_WORKERS)
+	struct generation	*g = master_sized(m);
+
+	if (m->m_stopping || g->g_target >= CONFIG_MAX_WORKERS)
 		return;
-	m->m_cur.g_target++;
-	log_info("workers=%u (one more on TTIN)", m->m_cur.g_target);
+	g->g_target++;
+	log_info("workers=%u (one more on TTIN)", g->g_target);
 }
 
 static void
 master_fewer(struct master *m)
 {
-	if (m->m_stopping || m->m_cur.g_target <= 1)
+	struct generation	*g = master_sized(m);
+
+	if (m->m_stopping || g->g_target <= 1)
 		return;
-	m->m_cur.g_target--;
-	pool_retire_youngest(&m->m_pool, m->m_cur.g_id,
-	    m->m_cur.g_cfg->c_timeout_shutdown);
-	log_info("workers=%u (one less on TTOU)", m->m_cur.g_target);
+	g->g_target--;
+	pool_retire_youngest(&m->m_pool, g->g_id,
+	    g->g_cfg->c_timeout_shutdown);
+	log_info("workers=%u (one less on TTOU)", g->g_target);
+	if (g == &m->m_next)
+		master_check_ready(m);	/* it may be complete now */
 }
 
 static void
@@ -684,6 +755,9 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	m.m_cur.g_id = m.m_last_id = 1;
 	m.m_cur.g_cfg = cfg;
 	m.m_cur.g_target = cfg->c_workers;
+	/* The first generation has no gate: nothing serves before it. */
+	m.m_cur.g_gate[0] = m.m_cur.g_gate[1] = -1;
+	m.m_next.g_gate[0] = m.m_next.g_gate[1] = -1;
 
 	if ((status = master_setup(&m)) != 0) {
 		master_cleanup(&m);

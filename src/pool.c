@@ -121,7 +121,7 @@ pool_spawn(struct pool *p, unsigned gen, struct worker_args *wa)
 	return 0;
 }
 
-struct pool_worker *
+static struct pool_worker *
 pool_find(struct pool *p, pid_t pid)
 {
 	for (size_t i = 0; i < p->p_n; i++)
@@ -180,7 +180,6 @@ pool_read_ready(struct pool *p)
 			if ((w = pool_find(p, pids[i])) != NULL &&
 			    w->pw_state == POOL_STARTING) {
 				w->pw_state = POOL_READY;
-				w->pw_was_ready = true;
 			}
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
 		log_warn("read(ready pipe)");
@@ -197,9 +196,8 @@ pool_signal(const struct pool_worker *w, int signo)
 }
 
 void
-pool_retire(struct pool *p, struct pool_worker *w, double grace)
+pool_retire(struct pool_worker *w, double grace)
 {
-	(void)p;
 	if (w->pw_state == POOL_RETIRING)
 		return;
 	w->pw_state = POOL_RETIRING;
@@ -208,11 +206,18 @@ pool_retire(struct pool *p, struct pool_worker *w, double grace)
 }
 
 void
+pool_retire_all(struct pool *p, double grace)
+{
+	for (size_t i = 0; i < p->p_n; i++)
+		pool_retire(&p->p_workers[i], grace);
+}
+
+void
 pool_retire_others(struct pool *p, unsigned keep, double grace)
 {
 	for (size_t i = 0; i < p->p_n; i++)
-		if (keep == 0 || p->p_workers[i].pw_generation != keep)
-			pool_retire(p, &p->p_workers[i], grace);
+		if (p->p_workers[i].pw_generation != keep)
+			pool_retire(&p->p_workers[i], grace);
 }
 
 void
@@ -220,7 +225,7 @@ pool_retire_generation(struct pool *p, unsigned gen, double grace)
 {
 	for (size_t i = 0; i < p->p_n; i++)
 		if (p->p_workers[i].pw_generation == gen)
-			pool_retire(p, &p->p_workers[i], grace);
+			pool_retire(&p->p_workers[i], grace);
 }
 
 /* The youngest has the least warm state to lose. */
@@ -239,7 +244,7 @@ pool_retire_youngest(struct pool *p, unsigned gen, double grace)
 			young = w;
 	}
 	if (young != NULL)
-		pool_retire(p, young, grace);
+		pool_retire(young, grace);
 }
 
 unsigned
@@ -326,7 +331,8 @@ pool_crashed(struct pool *p, const struct pool_worker *dead)
 	/* Running before this event began: the same burst. */
 	if (dead != NULL && p->p_backoff > 0 &&
 	    clock_diff(dead->pw_started, p->p_event_at) >= 0)
-		return p->p_backoff;
+		return clock_diff(now, p->p_respawn_at) > 0 ?
+		    clock_diff(now, p->p_respawn_at) : 0;
 	if (p->p_backoff > 0 && clock_diff(p->p_event_at, now) >
 	    p->p_backoff + POOL_BACKOFF_QUIET)
 		p->p_backoff = 0;

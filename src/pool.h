@@ -27,7 +27,6 @@ struct pool_worker {
 	pid_t			 pw_pid;
 	unsigned		 pw_generation;
 	enum pool_state		 pw_state;
-	bool			 pw_was_ready;
 	bool			 pw_killed;	/* SIGKILL sent */
 	struct timespec		 pw_started;
 	struct timespec		 pw_kill_at;	/* when retiring */
@@ -53,7 +52,6 @@ void	pool_fini(struct pool *);
 /* Fork one worker of generation gen; wa is the worker's arguments less
  * its slot and the ready pipe, which the pool fills in.  0 or -1. */
 int	pool_spawn(struct pool *, unsigned gen, struct worker_args *wa);
-struct pool_worker *pool_find(struct pool *, pid_t);
 
 /* Workers of gen not on their way out; of those, how many are ready. */
 unsigned pool_active(const struct pool *, unsigned gen);
@@ -64,8 +62,9 @@ unsigned long long pool_served(const struct pool *);
 void	pool_read_ready(struct pool *);
 
 /* TERM it; SIGKILL it if it is still there grace seconds later. */
-void	pool_retire(struct pool *, struct pool_worker *, double grace);
-/* Retire every worker whose generation is not keep (0: all of them). */
+void	pool_retire(struct pool_worker *, double grace);
+/* Retire every worker, or every one whose generation is not keep. */
+void	pool_retire_all(struct pool *, double grace);
 void	pool_retire_others(struct pool *, unsigned keep, double grace);
 /* Retire every worker of gen. */
 void	pool_retire_generation(struct pool *, unsigned gen, double grace);
@@ -82,7 +81,7 @@ bool	pool_next_deadline(const struct pool *, struct timespec *);
 int	pool_reap(struct pool *, struct pool_worker *out, int *status);
 
 /* A worker died young (dead may be NULL for a failed fork): start or
- * join a crash event.  Returns the delay before the pool refills. */
+ * join a crash event.  Returns the time left before the pool refills. */
 double	pool_crashed(struct pool *, const struct pool_worker *dead);
 /* Whether the back-off still holds spawning back. */
 bool	pool_backing_off(const struct pool *, struct timespec now);

@@ -5,7 +5,8 @@
  * registered with EPOLLEXCLUSIVE so that a new connection wakes one idle
  * worker, not the whole pool; a worker busy serving is not waiting and so
  * is never chosen.  TERM and QUIT are blocked everywhere except inside
- * epoll_pwait(), which unblocks them atomically: a stop request that
+ * epoll_pwait() (and the ppoll()s that wait for the reload gate or sit out
+ * an accept pause), which unblock them atomically: a stop request that
  * arrives just before the worker goes to sleep is delivered as it enters
  * the wait, never lost.  A plain blocking accept() cannot give that
  * guarantee without jumping out of a signal handler.
@@ -137,6 +138,7 @@ worker_accept_failed(int error, const sigset_t *waitmask)
 #endif
 	case EINTR:
 		return;		/* another worker was quicker */
+	case EINVAL:	/* the socket was shut down: we are retiring */
 	case ECONNABORTED: case EPROTO: case ENETDOWN: case ENOPROTOOPT:
 	case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP:
 	case ENETUNREACH: case ETIMEDOUT:
@@ -246,6 +248,32 @@ worker_die_with_master(const struct worker_args *wa)
 		_exit(0);
 }
 
+/*
+ * A worker of a reloaded generation is ready before it may serve: it
+ * waits here until the master commits the generation (it closes the
+ * gate's write end: EOF for every worker at once), or until it is told to
+ * stop because the reload was rolled back.  So a configuration that never
+ * takes over never serves a client.
+ */
+static void
+worker_wait_gate(const struct worker_args *wa, const sigset_t *waitmask)
+{
+	struct pollfd	 pfd = { .fd = wa->wa_gate_fd, .events = POLLIN };
+
+	if (wa->wa_gate_fd == -1)
+		return;
+	while (!worker_stop_requested()) {
+		if (ppoll(&pfd, 1, NULL, waitmask) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal(EX_OSERR, "ppoll(gate)");
+		}
+		if (pfd.revents != 0)
+			break;
+	}
+	close(wa->wa_gate_fd);
+}
+
 void
 worker_run(const struct worker_args *wa)
 {
@@ -272,6 +300,7 @@ worker_run(const struct worker_args *wa)
 	if ((epfd = worker_epoll(wa->wa_listeners)) == -1)
 		exit(EX_OSERR);
 	worker_announce(wa);
+	worker_wait_gate(wa, &waitmask);
 	worker_loop(wa, sv, epfd, &waitmask);
 	sv->sv_fini();
 	close(epfd);

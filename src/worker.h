@@ -16,7 +16,8 @@ struct slot;
 /*
  * Exit status of a worker that cannot work with this configuration
  * (privileges cannot be dropped, the service cannot start).  Respawning
- * would only fail again, so the master stops instead (EX_CONFIG).
+ * would only fail again: at start the master stops (EX_CONFIG), during a
+ * reload it rolls the reload back.
  */
 #define WORKER_EXIT_FATAL	78
 
@@ -25,6 +26,7 @@ struct worker_args {
 	const struct listeners	*wa_listeners;
 	struct slot		*wa_slot;
 	int			 wa_ready_fd;	/* write our pid here when up */
+	int			 wa_gate_fd;	/* serve after its EOF; or -1 */
 	pid_t			 wa_master;
 	const int		*wa_close_fds;	/* master-only descriptors */
 	size_t			 wa_nclose_fds;

@@ -14,13 +14,17 @@
 
 #include <check.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -123,7 +127,7 @@ START_TEST(test_sat_hup_new_banner)
 	t0 = clock_now();
 	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
 	ck_assert_msg(daemon_log_wait(&d, "reloaded generation=2 workers=2; "
-	    "generation=1 retired", 20), "no reload in 20s:\n%s",
+	    "generation=1 retiring", 20), "no reload in 20s:\n%s",
 	    daemon_log_tail(&d));
 	for (int i = 0; i < 20; i++) {
 		probe_banner(buf, sizeof(buf));
@@ -242,6 +246,81 @@ START_TEST(test_sat_reload_rollback)
 	status = daemon_stop(&d, SIGTERM, 30);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "status %#x:\n%s", status, daemon_log_tail(&d));
+}
+END_TEST
+
+/* Processes of "nobody" now, to leave room for exactly n more. */
+static int	nobody_room;
+
+static void
+as_nobody_with_room(void)
+{
+	struct passwd	*pw = getpwnam("nobody");
+	struct rlimit	 rl;
+	struct dirent	*e;
+	struct stat	 st;
+	char		 path[300];
+	DIR		*dir;
+	rlim_t		 n = 0;
+
+	if (pw == NULL || (dir = opendir("/proc")) == NULL)
+		_exit(126);
+	while ((e = readdir(dir)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+		    stat(path, &st) == 0 && st.st_uid == pw->pw_uid)
+			n++;
+	}
+	closedir(dir);
+	rl.rlim_cur = rl.rlim_max = n + (rlim_t)nobody_room;
+	if (setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1 ||
+	    setrlimit(RLIMIT_NPROC, &rl) == -1)
+		_exit(126);
+}
+
+/*
+ * A reload whose generation never gets ready (here fork() is refused for
+ * the second new worker: the daemon runs as "nobody" with room for only
+ * one more process) is rolled back after its deadline, and in the
+ * meantime the new worker that did start has served nobody: every probe
+ * gets the old banner, before and after the rollback.
+ */
+START_TEST(test_sat_rollback_never_served)
+{
+	char		 buf[128];
+	long		 ok, errors;
+	int		 probes = 0;
+
+	if (geteuid() != 0)
+		return;		/* needs to become another user */
+	setenv("PREFORKD", daemon_copy_program(&d, "PREFORKD", "./preforkd"),
+	    1);
+	nobody_room = 1 + SAT_WORKERS + 1;	/* master, pool, one more */
+	daemon_pre_exec = as_nobody_with_room;
+	sat_start("greeting = { banner = \"old\"; };", SAT_WORKERS, 20);
+	daemon_pre_exec = NULL;
+	daemon_write_config(&d, sat_config("greeting = { banner = \"new\"; };",
+	    SAT_WORKERS));
+	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
+	ck_assert_msg(daemon_log_wait(&d, "starting generation=2", 20), "%s",
+	    daemon_log_tail(&d));
+	while (strstr(daemon_log(&d), "reload failed: generation=2 ") ==
+	    NULL && probes < 400) {
+		probe_banner(buf, sizeof(buf));
+		ck_assert_msg(strcmp(buf, "old") == 0, "probe %d got \"%s\":\n%s",
+		    probes, buf, daemon_log_tail(&d));
+		probes++;
+		sleep_ms(50);
+	}
+	ck_assert_msg(daemon_log_wait(&d, "reload failed: generation=2 was "
+	    "not ready within", 30), "%s", daemon_log_tail(&d));
+	ck_assert(strstr(daemon_log(&d), "fork: Resource temporarily "
+	    "unavailable") != NULL);
+	probe_banner(buf, sizeof(buf));
+	ck_assert_str_eq(buf, "old");
+	sat_load_errors(&ok, &errors);
+	ck_assert_int_gt(ok, 0);
+	ck_assert_int_eq(errors, 0);
 }
 END_TEST
 
@@ -422,6 +501,7 @@ saturation_suite(void)
 	tcase_add_test(tc, test_sat_fast_stop);
 	tcase_add_test(tc, test_sat_ttou);
 	tcase_add_test(tc, test_sat_reload_rollback);
+	tcase_add_test(tc, test_sat_rollback_never_served);
 	tcase_add_test(tc, test_sat_reload_storm);
 	tcase_add_test(tc, test_sat_retire_deadline);
 	tcase_add_test(tc, test_sat_crash_burst_one_event);
