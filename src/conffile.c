@@ -192,8 +192,10 @@ conffile_regular(struct conffile *cf, const char *name, const struct stat *st)
 }
 
 /*
- * stat() first, so that only a regular file is ever opened: opening a
- * device can act (a watchdog starts, a tape rewinds).  The file may be
+ * stat() first, so that only a regular file is ever opened (unless it is
+ * swapped in between by someone who can already rewrite the configuration
+ * directory): opening a device can act (a watchdog starts, a tape
+ * rewinds).  The file may be
  * replaced before open(): O_NONBLOCK keeps a FIFO from blocking it,
  * O_NOCTTY keeps a terminal from becoming ours, fstat() checks again.
  */
@@ -342,22 +344,26 @@ conffile_name(struct conffile *cf, const char *up, const char *raw,
 }
 
 /*
- * A string or comment an included file leaves open would run on into
- * the including file, as libconfig reads it: always a mistake, refused.
- * The main file's end is libconfig's to judge.
+ * A string or comment left open at the end of a file would run on into
+ * the including file, as libconfig reads it, or (in the main file) hide
+ * the rest of it without a word: always a mistake, refused.
  */
 static int
 conffile_unclosed(struct conffile *cf, struct conffile_scan *sc,
     unsigned line, const char *what)
 {
 	sc->sc_p = sc->sc_end;
-	if (sc->sc_src->fs_up == NULL)
-		return 0;
 	return conffile_error(cf, sc->sc_src->fs_name, line, "%s not closed "
 	    "at the end of the file", what);
 }
 
-/* In a string, only \\ and \" keep a quote from closing it. */
+/*
+ * In a string, only \\ and \" keep a quote from closing it.  No value
+ * preforkd takes is longer than a path; a longer literal is refused here,
+ * because libconfig 1.5 leaks the literal it was reading when it meets a
+ * syntax error, and a reload that is refused again and again must not
+ * make the master grow.
+ */
 static int
 conffile_string(struct conffile *cf, struct conffile_scan *sc)
 {
@@ -372,6 +378,9 @@ conffile_string(struct conffile *cf, struct conffile_scan *sc)
 	}
 	if (p == sc->sc_end)
 		return conffile_unclosed(cf, sc, line, "a string");
+	if (p - sc->sc_p > CONFFILE_MAX_STRING)
+		return conffile_error(cf, sc->sc_src->fs_name, line, "a string "
+		    "longer than %d bytes", CONFFILE_MAX_STRING);
 	sc->sc_p = p + 1;
 	return 0;
 }
@@ -616,8 +625,11 @@ conffile_read(const char *path, char *err, size_t errsize)
 	cf->cf_err = err;
 	cf->cf_errsize = errsize;
 	cf->cf_textline = 1;
+	/* Like an included file's, the main file's last line ends. */
 	if (conffile_name(cf, NULL, path, &index) == -1 ||
 	    conffile_file(cf, index, NULL, NULL) == -1 ||
+	    (cf->cf_len > 0 && cf->cf_text[cf->cf_len - 1] != '\n' &&
+	    conffile_append(cf, "\n", 1) == -1) ||
 	    conffile_append(cf, "", 0) == -1) {
 		conffile_free(cf);
 		return NULL;

@@ -12,6 +12,7 @@
 #define CONFFILE_MAX_DEPTH	10		/* includes within includes */
 #define CONFFILE_MAX_FILES	64
 #define CONFFILE_MAX_SETTINGS	1024		/* "name =" in all files */
+#define CONFFILE_MAX_STRING	4096		/* a path is the longest value */
 
 struct conffile;
 

@@ -295,6 +295,13 @@ conf_listen_address(struct conf_ctx *ctx, const config_setting_t *g,
 		    "IPv4-mapped IPv6 address, which an IPv6-only socket "
 		    "cannot bind: write \"%s\"", cl->cl_address, canon);
 	}
+	/* bind() and listen() succeed on these, and nobody can connect. */
+	if ((family == AF_INET && (IN_MULTICAST(ntohl(addr.v4.s_addr)) ||
+	    addr.v4.s_addr == htonl(INADDR_BROADCAST))) ||
+	    (family == AF_INET6 && IN6_IS_ADDR_MULTICAST(&addr.v6)))
+		return conf_error(ctx, s, "listen.address \"%s\" is a "
+		    "multicast or broadcast address: TCP cannot be served "
+		    "there", cl->cl_address);
 	if (inet_ntop(family, &addr, canon, sizeof(canon)) == NULL)
 		return conf_error(ctx, s, "inet_ntop: %s", strerror(errno));
 	if ((copy = strdup(canon)) == NULL)

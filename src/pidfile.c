@@ -6,8 +6,8 @@
  *
  * pid_file may sit in a directory others can write to.  The daemon
  * creates the file itself or takes over only its own, and -s believes a
- * file only if the daemon's user (or root) owns it and nobody else can
- * write it, and then signals the pid it names only if that process holds
+ * file only if its own user (or root) owns it and nobody else can write
+ * it, and then signals the pid it names only if that process holds
  * the file's lock and runs preforkd.
  */
 #include "autoconf.h"

@@ -240,6 +240,31 @@ absolute_path(const char *file, char *path, size_t size)
 	return 0;
 }
 
+/*
+ * Sockets systemd passed are meant for the process it started
+ * ($LISTEN_PID).  Daemonizing changes the pid: hand them on to the daemon,
+ * or the master would not take them, and they would stay open in it and in
+ * every worker with nobody serving them.
+ */
+static int
+daemonize_passing_sockets(int *report_fd)
+{
+	const char	*env = getenv("LISTEN_PID");
+	char		 pid[32], *end;
+	bool		 ours;
+
+	ours = env != NULL && strtol(env, &end, 10) == (long)getpid() &&
+	    *end == '\0';
+	if (daemonize(report_fd) == -1)
+		return -1;
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	if (ours && setenv("LISTEN_PID", pid, 1) == -1) {
+		log_warn("setenv(LISTEN_PID)");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 run(struct config *cfg, const struct options *o)
 {
@@ -259,7 +284,7 @@ run(struct config *cfg, const struct options *o)
 			return status;
 		}
 	}
-	if (o->o_daemon && daemonize(&report_fd) == -1)
+	if (o->o_daemon && daemonize_passing_sockets(&report_fd) == -1)
 		return EX_OSERR;
 	log_init("preforkd", o->o_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG,
 	    cfg->c_log_facility, cfg->c_log_level);

@@ -114,7 +114,48 @@ static const struct bad_case bad_cases[] = {
 	    "group \"no-such-group-preforkd\" does not exist" },
 	{ "group = \"root\";\n", 1, "group needs user to be set too" },
 	{ "pid_file = \"run/p.pid\";\n", 1, "pid_file must be an absolute" },
+	/* The main file's end hides nothing. */
+	{ "workers = 2;\n/* the rest\nworkers = 3;\n", 2,
+	    "a comment not closed at the end of the file" },
+	{ "workers = 2;\nservice = \"echo;\n", 2,
+	    "a string not closed at the end of the file" },
+	/* bind() and listen() would succeed; nobody could connect. */
+	{ "listen = { address = \"224.0.0.1\"; };\n", 1,
+	    "listen.address \"224.0.0.1\" is a multicast or broadcast" },
+	{ "listen = { address = \"255.255.255.255\"; };\n", 1,
+	    "listen.address \"255.255.255.255\" is a multicast or broadcast" },
+	{ "listen = { address = \"ff02::1\"; };\n", 1,
+	    "listen.address \"ff02::1\" is a multicast or broadcast" },
 };
+
+/*
+ * libconfig 1.5 leaks the string literal it was reading when it meets a
+ * syntax error: a literal longer than any value preforkd takes is refused
+ * before libconfig sees it, so a refused reload cannot grow the master.
+ * And a last line without its newline (a comment, here) is a line.
+ */
+START_TEST(test_config_string_bound)
+{
+	static char	 text[8192];
+	struct config	*c;
+	const char	*path;
+	char		 err[1024], want[256];
+
+	snprintf(text, sizeof(text), "workers = 2;\nx = \"%*s\" ;;\n", 5000,
+	    "");
+	path = unit_write_file(text);
+	ck_assert_ptr_null(c = config_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:2: a string longer than 4096 bytes",
+	    path);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+
+	path = unit_write_file("workers = 3; # no newline after this");
+	ck_assert_msg((c = config_load(path, err, sizeof(err))) != NULL, "%s",
+	    err);
+	ck_assert_uint_eq(c->c_workers, 3);
+	config_free(c);
+}
+END_TEST
 
 /* Each bad file fails with exactly "FILE:LINE: message...". */
 START_TEST(test_config_bad)
@@ -705,6 +746,7 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_config_bad, 0,
 	    sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_config_listen_compatible);
+	tcase_add_test(tc, test_config_string_bound);
 	suite_add_tcase(s, tc);
 
 	tcase_add_unchecked_fixture(inc, inc_setup, inc_teardown);

@@ -671,6 +671,41 @@ END_TEST
 
 /* -d reports a start-up failure (here: the port is taken) in its exit
  * status, although the failure happens after the fork. */
+/*
+ * Sockets passed the systemd way to "preforkd -d": they are meant for
+ * the process started ($LISTEN_PID), and the daemon that the double fork
+ * makes must take them over, not bind the port again (it is taken: the
+ * socket is already bound) nor leave them open unserved in every worker.
+ */
+START_TEST(test_classic_passed_socket)
+{
+	char	 pidpath[128], pid[16];
+	pid_t	 p;
+	int	 lfd, status, port;
+
+	ck_assert_int_ne(lfd = tcp_listener(&port), -1);
+	classic_config("workers = 1;", port, pidpath, sizeof(pidpath));
+	ck_assert_int_ne(p = fork(), -1);
+	if (p == 0) {
+		if (dup2(lfd, 3) == -1)
+			_exit(126);
+		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+		setenv("LISTEN_PID", pid, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		execl(prog("PREFORKD", "./preforkd"), "preforkd", "-d", "-c",
+		    d.d_conf, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(p, &status, 0), p);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x", status);
+	classic_pid = read_pid(pidpath);
+	ck_assert_int_gt(classic_pid, 0);
+	close(lfd);			/* only the daemon holds it now */
+	ck_assert_int_eq(greet(port, "passed", 7), 0);
+}
+END_TEST
+
 START_TEST(test_classic_start_failure)
 {
 	char		 pidpath[128], out[1024];
@@ -731,6 +766,7 @@ lifecycle_suite(void)
 	tcase_add_checked_fixture(classic, NULL, classic_teardown);
 	tcase_add_test(classic, test_classic_mode);
 	tcase_add_test(classic, test_classic_start_failure);
+	tcase_add_test(classic, test_classic_passed_socket);
 	tcase_set_timeout(classic, 30);
 	suite_add_tcase(s, classic);
 	return s;

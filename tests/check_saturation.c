@@ -476,15 +476,20 @@ START_TEST(test_sat_master_killed_user)
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* As a new preforkd would: SO_REUSEADDR, since the connections the
+	 * old one closed linger in TIME_WAIT; only a listener is in the way. */
 	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 },
+	    sizeof(int)), 0);
 	end = clock_after(clock_now(), 10);
 	do {
 		bound = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
 		if (!bound)
 			sleep_ms(10);
 	} while (!bound && clock_ms_until(end) > 0);
-	close(fd);
 	ck_assert_msg(bound, "port still taken: %s", strerror(errno));
+	ck_assert_int_eq(listen(fd, 1), 0);
+	close(fd);
 }
 END_TEST
 
