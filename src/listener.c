@@ -226,26 +226,36 @@ listener_passed(int fd, struct listener *l)
 }
 
 int
-listeners_inherit(struct listeners *set)
+listeners_passed_count(void)
 {
 	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 	char		*end;
 	long		 n;
 
-	memset(set, 0, sizeof(*set));
 	if (pid == NULL || fds == NULL || strtol(pid, &end, 10) != getpid() ||
 	    *end != '\0')
 		return 0;
 	n = strtol(fds, &end, 10);
+	if (*end != '\0' || n < 0 || n > CONFIG_MAX_LISTEN)
+		return -1;
+	return (int)n;
+}
+
+int
+listeners_inherit(struct listeners *set)
+{
+	int	 n = listeners_passed_count();
+
+	memset(set, 0, sizeof(*set));
+	if (n == -1)
+		log_warnx("LISTEN_FDS=%s: expected 0..%d", getenv("LISTEN_FDS"),
+		    CONFIG_MAX_LISTEN);
 	/* Workers and later reloads must not take them again. */
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	if (*end != '\0' || n < 0 || n > CONFIG_MAX_LISTEN) {
-		log_warnx("LISTEN_FDS=%s: expected 0..%d", fds,
-		    CONFIG_MAX_LISTEN);
+	if (n == -1)
 		return -1;
-	}
 	for (int fd = 3; fd < 3 + n; fd++) {
 		if (listener_passed(fd, &set->ls[set->ls_n]) == -1) {
 			listeners_close(set);
@@ -253,7 +263,7 @@ listeners_inherit(struct listeners *set)
 		}
 		set->ls_n++;
 	}
-	return (int)n;
+	return n;
 }
 
 /*

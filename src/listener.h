@@ -51,6 +51,9 @@ void	listeners_close_unlisted(struct listeners *,
  * can take sockets from.  Returns how many, or -1 if one is unusable.
  */
 int	listeners_inherit(struct listeners *);
+/* How many sockets $LISTEN_FDS passes to this process ($LISTEN_PID is
+ * ours), 0 if none; -1 when the count is malformed. */
+int	listeners_passed_count(void);
 
 /*
  * For -t, which cannot take the ports (a running daemon holds them):

@@ -249,12 +249,9 @@ absolute_path(const char *file, char *path, size_t size)
 static int
 daemonize_passing_sockets(int *report_fd)
 {
-	const char	*env = getenv("LISTEN_PID");
-	char		 pid[32], *end;
-	bool		 ours;
+	bool		 ours = listeners_passed_count() != 0;
+	char		 pid[32];
 
-	ours = env != NULL && strtol(env, &end, 10) == (long)getpid() &&
-	    *end == '\0';
 	if (daemonize(report_fd) == -1)
 		return -1;
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
@@ -327,23 +324,6 @@ std_fds_open(void)
 	return 0;
 }
 
-/* How many sockets systemd passed from fd 3, as listeners_inherit() will
- * find them: LISTEN_FDS, when LISTEN_PID is this process. */
-static int
-passed_fds(void)
-{
-	const char	*who = getenv("LISTEN_PID");
-	const char	*fds = getenv("LISTEN_FDS");
-	char		*end;
-	long		 n;
-
-	if (who == NULL || fds == NULL || strtol(who, &end, 10) != getpid() ||
-	    *end != '\0')
-		return 0;
-	n = strtol(fds, &end, 10);
-	return *end == '\0' && n > 0 && n <= CONFIG_MAX_LISTEN ? (int)n : 0;
-}
-
 /*
  * A descriptor inherited from whoever started us (a file opened by a
  * privileged parent, say) would reach every worker, which serve clients
@@ -352,7 +332,10 @@ passed_fds(void)
 static int
 inherited_fds_close(void)
 {
-	return procfs_close_from(3 + passed_fds());
+	int	 n = listeners_passed_count();
+
+	/* A malformed count is reported when the master looks for them. */
+	return procfs_close_from(3 + (n > 0 ? n : 0));
 }
 
 int
