@@ -174,10 +174,12 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	wa->wa_slot->sl_state = SLOT_BUSY;
 	conn_init(&c, fd, (struct sockaddr *)&ss, len);
 	sv->sv_serve(&c, wa->wa_config);
-	if (close(fd) == -1)
-		log_warn("close(%s)", c.cn_peer);
+	/* Counted, and idle, before the client sees the close: a status
+	 * asked for once a client is done always includes it. */
 	wa->wa_slot->sl_served++;
 	wa->wa_slot->sl_state = SLOT_IDLE;
+	if (close(fd) == -1)
+		log_warn("close(%s)", c.cn_peer);
 }
 
 /* A stop delivered in a wait, or one still pending (blocked) since. */
