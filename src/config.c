@@ -62,14 +62,18 @@ static const struct conf_name conf_levels[] = {
 };
 
 static const char *const conf_root_keys[] = { "listen", "workers",
-	"service", "greeting", "timeouts", "log", "user", "group",
-	"pid_file", NULL };
+	"pool", "limits", "max_connections", "service", "greeting",
+	"timeouts", "log", "user", "group", "pid_file", "control", NULL };
+static const char *const conf_pool_keys[] = { "min", "max", "idle_min",
+	"idle_max", NULL };
+static const char *const conf_limits_keys[] = { "per_source",
+	"source_prefix4", "source_prefix6", NULL };
 static const char *const conf_listen_keys[] = { "address", "port",
 	"backlog", NULL };
 static const char *const conf_greeting_keys[] = { "banner",
 	"max_message", NULL };
 static const char *const conf_timeout_keys[] = { "read", "write",
-	"shutdown", NULL };
+	"shutdown", "connection", "hung", NULL };
 static const char *const conf_log_keys[] = { "facility", "level", NULL };
 
 /* "FILE:LINE" of line textline of the merged text, or "FILE". */
@@ -450,8 +454,122 @@ conf_timeouts(struct conf_ctx *ctx, const config_setting_t *root,
 	    conf_seconds(ctx, g, "timeouts.write", "write", 0.001, 3600,
 	    &c->c_timeout_write) == -1 ||
 	    conf_seconds(ctx, g, "timeouts.shutdown", "shutdown", 0, 3600,
-	    &c->c_timeout_shutdown) == -1)
+	    &c->c_timeout_shutdown) == -1 ||
+	    conf_seconds(ctx, g, "timeouts.connection", "connection", 0.001,
+	    86400, &c->c_timeout_connection) == -1 ||
+	    conf_seconds(ctx, g, "timeouts.hung", "hung", 0, 86400,
+	    &c->c_timeout_hung) == -1)
 		return -1;
+	/* Every connection ends by timeouts.connection: a worker busy
+	 * with one for longer is stuck, but not a moment sooner. */
+	if (c->c_timeout_hung != 0 &&
+	    c->c_timeout_hung <= c->c_timeout_connection)
+		return conf_error(ctx, conf_member(g, "hung") != NULL ?
+		    conf_member(g, "hung") : conf_member(g, "connection"),
+		    "timeouts.hung = %g must be longer than "
+		    "timeouts.connection = %g (or 0: never)",
+		    c->c_timeout_hung, c->c_timeout_connection);
+	return 0;
+}
+
+/*
+ * The pool: "workers = N" is a fixed pool of N; "pool = { ... }" (or
+ * neither) a dynamic one.  Both at once would leave the operator guessing
+ * which wins.
+ */
+static int
+conf_pool(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*g, *w = conf_member(root, "workers");
+	long long		 v[4] = { c->c_pool_min, c->c_pool_max,
+	    c->c_idle_min, c->c_idle_max };
+	long long		 workers = c->c_workers;
+
+	if (conf_int(ctx, root, "workers", "workers", 1, CONFIG_MAX_WORKERS,
+	    &workers) == -1 ||
+	    conf_group(ctx, root, "pool", conf_pool_keys, &g) == -1)
+		return -1;
+	if (w != NULL && g != NULL)
+		return conf_error(ctx, g, "pool and workers cannot both be "
+		    "set: workers = N is a fixed pool of N, pool = { ... } "
+		    "one that grows and shrinks");
+	if (w != NULL) {
+		c->c_pool_dynamic = false;
+		c->c_workers = c->c_pool_min = c->c_pool_max =
+		    (unsigned)workers;
+		return 0;
+	}
+	if (conf_int(ctx, g, "pool.min", "min", 1, CONFIG_MAX_WORKERS,
+	    &v[0]) == -1 ||
+	    conf_int(ctx, g, "pool.max", "max", 1, CONFIG_MAX_WORKERS,
+	    &v[1]) == -1 ||
+	    conf_int(ctx, g, "pool.idle_min", "idle_min", 0,
+	    CONFIG_MAX_WORKERS, &v[2]) == -1 ||
+	    conf_int(ctx, g, "pool.idle_max", "idle_max", 1,
+	    CONFIG_MAX_WORKERS, &v[3]) == -1)
+		return -1;
+	if (v[1] < v[0])
+		return conf_error(ctx, conf_member(g, "max") != NULL ?
+		    conf_member(g, "max") : conf_member(g, "min"),
+		    "pool.max = %lld is below pool.min = %lld", v[1], v[0]);
+	if (v[3] < v[2])
+		return conf_error(ctx, conf_member(g, "idle_max") != NULL ?
+		    conf_member(g, "idle_max") : conf_member(g, "idle_min"),
+		    "pool.idle_max = %lld is below pool.idle_min = %lld", v[3],
+		    v[2]);
+	c->c_pool_dynamic = true;
+	c->c_pool_min = (unsigned)v[0];
+	c->c_pool_max = (unsigned)v[1];
+	c->c_idle_min = (unsigned)v[2];
+	c->c_idle_max = (unsigned)v[3];
+	c->c_workers = c->c_pool_min;
+	return 0;
+}
+
+static int
+conf_limits(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*g;
+	long long		 v[3] = { c->c_per_source, c->c_source_bits4,
+	    c->c_source_bits6 };
+	long long		 maxconn = (long long)c->c_max_connections;
+
+	if (conf_group(ctx, root, "limits", conf_limits_keys, &g) == -1 ||
+	    conf_int(ctx, g, "limits.per_source", "per_source", 0, 65535,
+	    &v[0]) == -1 ||
+	    conf_int(ctx, g, "limits.source_prefix4", "source_prefix4", 1,
+	    32, &v[1]) == -1 ||
+	    conf_int(ctx, g, "limits.source_prefix6", "source_prefix6", 1,
+	    128, &v[2]) == -1 ||
+	    conf_int(ctx, root, "max_connections", "max_connections", 0,
+	    1000000000, &maxconn) == -1)
+		return -1;
+	c->c_per_source = (unsigned)v[0];
+	c->c_source_bits4 = (unsigned)v[1];
+	c->c_source_bits6 = (unsigned)v[2];
+	c->c_max_connections = (unsigned long)maxconn;
+	return 0;
+}
+
+/* An AF_UNIX path: absolute, and short enough for sun_path. */
+static int
+conf_control(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	if (conf_string(ctx, root, "control", "control", PATH_MAX,
+	    &c->c_control) == -1)
+		return -1;
+	if (c->c_control == NULL)
+		return 0;
+	if (c->c_control[0] != '/')
+		return conf_error(ctx, conf_member(root, "control"),
+		    "control must be an absolute path");
+	if (strlen(c->c_control) >= CONFIG_MAX_CONTROL_PATH)
+		return conf_error(ctx, conf_member(root, "control"),
+		    "control is longer than %d bytes, the limit of a unix "
+		    "socket's path", CONFIG_MAX_CONTROL_PATH - 1);
 	return 0;
 }
 
@@ -505,12 +623,11 @@ static int
 conf_root(struct conf_ctx *ctx, const config_setting_t *root,
     struct config *c)
 {
-	long long	 workers = c->c_workers;
-
 	if (conf_known_keys(ctx, root, "", conf_root_keys) == -1 ||
 	    conf_listen(ctx, root, c) == -1 ||
-	    conf_int(ctx, root, "workers", "workers", 1, CONFIG_MAX_WORKERS,
-	    &workers) == -1 ||
+	    conf_pool(ctx, root, c) == -1 ||
+	    conf_limits(ctx, root, c) == -1 ||
+	    conf_control(ctx, root, c) == -1 ||
 	    conf_string(ctx, root, "service", "service", 32,
 	    &c->c_service) == -1 ||
 	    conf_greeting(ctx, root, c) == -1 ||
@@ -520,7 +637,6 @@ conf_root(struct conf_ctx *ctx, const config_setting_t *root,
 	    conf_string(ctx, root, "pid_file", "pid_file", PATH_MAX,
 	    &c->c_pid_file) == -1)
 		return -1;
-	c->c_workers = (unsigned)workers;
 	if (service_find(c->c_service) == NULL)
 		return conf_error(ctx, conf_member(root, "service"),
 		    "service \"%s\" is unknown (known: %s)", c->c_service,
@@ -544,7 +660,18 @@ conf_defaults(const char *file)
 	c->c_listen[0].cl_port = 9001;
 	c->c_listen[0].cl_backlog = 128;
 	c->c_nlisten = 1;
-	c->c_workers = 4;
+	/* The shipped defence: a dynamic pool, a per-source limit, a bound
+	 * on every connection, and hung workers replaced. */
+	c->c_pool_dynamic = true;
+	c->c_workers = c->c_pool_min = 4;
+	c->c_pool_max = 64;
+	c->c_idle_min = 2;
+	c->c_idle_max = 8;
+	c->c_per_source = 8;
+	c->c_source_bits4 = 32;
+	c->c_source_bits6 = 64;
+	c->c_timeout_connection = 30.0;
+	c->c_timeout_hung = 60.0;
 	c->c_service = strdup("greeting");
 	c->c_banner = strdup("Welcome to Network Server!!");
 	c->c_max_message = 256;
@@ -614,6 +741,7 @@ config_free(struct config *c)
 	free(c->c_user);
 	free(c->c_group);
 	free(c->c_pid_file);
+	free(c->c_control);
 	free(c);
 }
 

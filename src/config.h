@@ -15,6 +15,8 @@
 #define CONFIG_MAX_WORKERS	1024
 #define CONFIG_MAX_MESSAGE	65536
 #define CONFIG_MAX_BANNER	1024
+/* sizeof(sun_path) */
+#define CONFIG_MAX_CONTROL_PATH	108
 
 struct config_listen {
 	char		*cl_address;	/* numeric IPv4 or IPv6 literal */
@@ -28,13 +30,26 @@ struct config {
 	/* Where each listener is written, "FILE:LINE", for -t. */
 	char			*c_listen_where[CONFIG_MAX_LISTEN];
 	size_t			 c_nlisten;
-	unsigned		 c_workers;
+	/* The pool: c_workers for a fixed one (c_pool_dynamic false, and
+	 * min = max = workers), or grown and shrunk within the bounds. */
+	bool			 c_pool_dynamic;
+	unsigned		 c_workers;	/* start with */
+	unsigned		 c_pool_min;
+	unsigned		 c_pool_max;
+	unsigned		 c_idle_min;
+	unsigned		 c_idle_max;
+	unsigned		 c_per_source;	/* connections; 0: no limit */
+	unsigned		 c_source_bits4;	/* what one source is */
+	unsigned		 c_source_bits6;
+	unsigned long		 c_max_connections; /* per worker; 0: no */
 	char			*c_service;
 	char			*c_banner;
 	size_t			 c_max_message;
 	double			 c_timeout_read;
 	double			 c_timeout_write;
 	double			 c_timeout_shutdown;
+	double			 c_timeout_connection;	/* whole connection */
+	double			 c_timeout_hung;	/* 0: never */
 	int			 c_log_facility;
 	int			 c_log_level;
 	char			*c_user;	/* NULL: keep the starting user */
@@ -42,6 +57,7 @@ struct config {
 	uid_t			 c_uid;
 	gid_t			 c_gid;
 	char			*c_pid_file;	/* NULL: no pid file */
+	char			*c_control;	/* NULL: no control socket */
 };
 
 /*

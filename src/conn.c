@@ -10,40 +10,31 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
+#include "addr.h"
 #include "conn.h"
-
-void
-conn_format_addr(const struct sockaddr *sa, char *buf, size_t size)
-{
-	char	 host[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(buf, size, "%s:%u", host, ntohs(sin->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(buf, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
-	} else
-		snprintf(buf, size, "(family %d)", sa->sa_family);
-}
+#include "scoreboard.h"
 
 void
 conn_init(struct conn *c, int fd, const struct sockaddr *peer,
     socklen_t peerlen)
 {
+	memset(c, 0, sizeof(*c));
 	c->cn_fd = fd;
-	if (peer != NULL && peerlen > 0)
-		conn_format_addr(peer, c->cn_peer, sizeof(c->cn_peer));
-	else
-		snprintf(c->cn_peer, sizeof(c->cn_peer), "(unknown)");
+	addr_from_sockaddr(&c->cn_addr, peer, peerlen);
+	addr_format(&c->cn_addr, c->cn_peer, sizeof(c->cn_peer));
+}
+
+static bool
+conn_shed_requested(const struct conn *c)
+{
+	return c->cn_slot != NULL && atomic_load_explicit(
+	    &c->cn_slot->sl_shed_req, memory_order_relaxed) == c->cn_seq;
 }
 
 /* Wait for events until deadline: 0 when ready, -1 with errno. */
@@ -51,19 +42,38 @@ static int
 conn_wait(struct conn *c, short events, const struct timespec *deadline)
 {
 	struct pollfd	 pfd = { .fd = c->cn_fd, .events = events };
+	struct timespec	 ts, until = *deadline;
 	int		 ms, n;
 
+	/* No wait outlives the connection's own deadline. */
+	if ((c->cn_end.tv_sec != 0 || c->cn_end.tv_nsec != 0) &&
+	    clock_diff(c->cn_end, until) > 0)
+		until = c->cn_end;
+
+	if (c->cn_slot != NULL)
+		scoreboard_set_wait(c->cn_slot, events == POLLIN ?
+		    SLOT_READING : SLOT_WRITING);
 	for (;;) {
-		if ((ms = clock_ms_until(*deadline)) == 0) {
+		if (conn_shed_requested(c)) {
+			c->cn_shed = true;
+			n = -1;
 			errno = ETIMEDOUT;
-			return -1;
+			break;
 		}
-		n = poll(&pfd, 1, ms);
-		if (n > 0)
-			return 0;
-		if (n == -1 && errno != EINTR)
-			return -1;
+		if ((ms = clock_ms_until(until)) == 0) {
+			n = -1;
+			errno = ETIMEDOUT;
+			break;
+		}
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+		n = ppoll(&pfd, 1, &ts, c->cn_waitmask);
+		if (n > 0 || (n == -1 && errno != EINTR))
+			break;
 	}
+	if (c->cn_slot != NULL)
+		scoreboard_set_wait(c->cn_slot, SLOT_RUNNING);
+	return n > 0 ? 0 : -1;
 }
 
 ssize_t

@@ -9,15 +9,36 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define CONN_PEER_MAX	64	/* "[ipv6]:port" */
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define CONN_PEER_MAX	ADDR_STRLEN	/* "[ipv6]:port" */
+
+struct slot;
 
 struct conn {
 	int		 cn_fd;		/* non-blocking */
-	char		 cn_peer[CONN_PEER_MAX];
+	struct addr	 cn_addr;	/* the peer */
+	char		 cn_peer[CONN_PEER_MAX];	/* formatted */
+	unsigned	 cn_listener;	/* index of the accepting socket */
+	/* No wait for the client goes past this (timeouts.connection);
+	 * zero: none. */
+	struct timespec	 cn_end;
+	/* In a worker: waits are published in its slot, and a request from
+	 * the master to shed this connection (number cn_seq) ends a wait
+	 * for the client at once, as if it had timed out.  The request is
+	 * a signal that only cn_waitmask lets in.  NULL/0: plain waits. */
+	struct slot	*cn_slot;
+	uint64_t	 cn_seq;
+	const sigset_t	*cn_waitmask;
+	bool		 cn_shed;	/* it was */
 };
 
+/* The rest of struct conn is zeroed. */
 void	conn_init(struct conn *, int fd, const struct sockaddr *, socklen_t);
-void	conn_format_addr(const struct sockaddr *, char *, size_t);
 
 /*
  * Read once: > 0 bytes, 0 at EOF, -1 on error with errno set

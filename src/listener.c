@@ -5,39 +5,45 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "listener.h"
+#include "service.h"
 #include "log.h"
+#include "loglimit.h"
 
 static int
 listener_sockaddr(const struct config_listen *cl,
     struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	struct addr	 a;
 
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, cl->cl_address, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(cl->cl_port);
-		*len = sizeof(*sin);
-		return 0;
+	if (addr_parse(&a, cl->cl_address) == 0) {
+		errno = EAFNOSUPPORT;
+		return -1;
 	}
-	if (inet_pton(AF_INET6, cl->cl_address, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(cl->cl_port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
-	errno = EAFNOSUPPORT;
-	return -1;
+	*len = addr_to_sockaddr(&a, cl->cl_port, ss);
+	return 0;
+}
+
+/* Name a socket by its bound address. */
+static void
+listener_name(struct listener *l, const struct sockaddr_storage *ss,
+    socklen_t len)
+{
+	struct addr	 a;
+
+	addr_from_sockaddr(&a, (const struct sockaddr *)ss, len);
+	addr_format(&a, l->l_name, sizeof(l->l_name));
 }
 
 /* The listening socket is non-blocking: workers wait in epoll and more
@@ -83,7 +89,7 @@ listener_bind(struct listener *l)
 		log_warn("getsockname");
 		goto fail;
 	}
-	conn_format_addr((struct sockaddr *)&ss, l->l_name, sizeof(l->l_name));
+	listener_name(l, &ss, len);
 	l->l_fd = fd;
 	log_info("listening on %s backlog=%d", l->l_name,
 	    l->l_conf.cl_backlog);
@@ -121,6 +127,36 @@ listener_adopt(struct listener *l, struct listener *from)
 	return 0;
 }
 
+/*
+ * A service whose client speaks first has each connection held by the
+ * kernel until its first bytes arrive, for up to the read timeout: a
+ * client that connects and says nothing never takes a worker from the
+ * pool.  (After that the kernel hands it over anyway, and the worker's
+ * own read timeout applies.)  A kept socket is set again: a reload may
+ * change the service.
+ */
+static void
+listener_defer(const struct listener *l)
+{
+	if (setsockopt(l->l_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &l->l_defer,
+	    sizeof(l->l_defer)) == -1)
+		log_warn("setsockopt(%s, TCP_DEFER_ACCEPT)", l->l_name);
+}
+
+static void
+listeners_defer(struct listeners *set, const struct config *cfg)
+{
+	const struct service	*sv = service_find(cfg->c_service);
+	int			 secs = 0;
+
+	if (sv != NULL && sv->sv_client_first)
+		secs = (int)ceil(cfg->c_timeout_read);
+	for (size_t i = 0; i < set->ls_n; i++) {
+		set->ls[i].l_defer = secs;
+		listener_defer(&set->ls[i]);
+	}
+}
+
 int
 listeners_open(struct listeners *set, const struct config *cfg,
     struct listeners *old)
@@ -147,6 +183,7 @@ listeners_open(struct listeners *set, const struct config *cfg,
 		} else if (listener_bind(l) == -1)
 			goto fail;
 	}
+	listeners_defer(set, cfg);
 	return 0;
 fail:
 	/* Hand adopted sockets back; close only those opened here. */
@@ -179,7 +216,8 @@ listener_passed(int fd, struct listener *l)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
-	char			 host[INET6_ADDRSTRLEN];
+	struct addr		 a;
+	char			 host[ADDR_STRLEN];
 	int			 type, listening, flags;
 	socklen_t		 olen = sizeof(int);
 
@@ -202,17 +240,9 @@ listener_passed(int fd, struct listener *l)
 		log_warn("fcntl(%d)", fd);
 		return -1;
 	}
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		l->l_conf.cl_port = ntohs(sin->sin_port);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		l->l_conf.cl_port = ntohs(sin6->sin6_port);
-	}
+	addr_from_sockaddr(&a, (struct sockaddr *)&ss, len);
+	addr_format_host(&a, host, sizeof(host));
+	l->l_conf.cl_port = a.a_port;
 	if ((l->l_conf.cl_address = strdup(host)) == NULL) {
 		log_warn("strdup");
 		return -1;
@@ -220,7 +250,7 @@ listener_passed(int fd, struct listener *l)
 	l->l_conf.cl_backlog = -1;	/* unknown: listen() again */
 	l->l_passed = true;
 	l->l_fd = fd;
-	conn_format_addr((struct sockaddr *)&ss, l->l_name, sizeof(l->l_name));
+	listener_name(l, &ss, len);
 	log_info("socket from systemd %s", l->l_name);
 	return 0;
 }
@@ -305,9 +335,12 @@ listeners_relisten(const struct listeners *set)
 	for (size_t i = 0; i < set->ls_n; i++) {
 		const struct listener *l = &set->ls[i];
 
-		if (l->l_fd != -1 && l->l_conf.cl_backlog >= 0 &&
+		if (l->l_fd == -1)
+			continue;
+		if (l->l_conf.cl_backlog >= 0 &&
 		    listen(l->l_fd, l->l_conf.cl_backlog) == -1)
 			log_warn("listen %s", l->l_name);
+		listener_defer(l);
 	}
 }
 
@@ -368,4 +401,32 @@ listeners_close_unlisted(struct listeners *set, const struct listeners *keep)
 			log_warn("shutdown(%s)", l->l_name);
 	}
 	listeners_close(set);
+}
+
+unsigned
+listeners_queued(const struct listeners *set)
+{
+	static struct log_limit	 limit;
+	struct tcp_info		 ti;
+	socklen_t		 len;
+	unsigned long		 held;
+	unsigned		 n = 0;
+
+	for (size_t i = 0; i < set->ls_n; i++) {
+		if (set->ls[i].l_fd == -1)
+			continue;
+		len = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		/* On a listening socket, tcpi_unacked is the length of its
+		 * accept queue (and tcpi_sacked the backlog). */
+		if (getsockopt(set->ls[i].l_fd, IPPROTO_TCP, TCP_INFO, &ti,
+		    &len) == -1) {
+			if (log_limit_allow(&limit, &held))
+				log_warn("getsockopt(%s, TCP_INFO)",
+				    set->ls[i].l_name);
+			continue;
+		}
+		n += ti.tcpi_unacked;
+	}
+	return n;
 }

@@ -15,6 +15,7 @@ struct listener {
 	struct config_listen	 l_conf;	/* l_conf.cl_address owned */
 	int			 l_fd;
 	bool			 l_passed;	/* by systemd: never shut */
+	int			 l_defer;	/* TCP_DEFER_ACCEPT seconds */
 	char			 l_name[CONN_PEER_MAX];	/* bound address */
 };
 
@@ -44,6 +45,9 @@ void	listeners_relisten(const struct listeners *);
  */
 void	listeners_close_unlisted(struct listeners *,
 	    const struct listeners *keep);
+
+/* Connections waiting in the sockets' accept queues (TCP_INFO). */
+unsigned listeners_queued(const struct listeners *);
 
 /*
  * The sockets systemd passed (socket activation: $LISTEN_PID is ours,

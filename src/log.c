@@ -67,26 +67,6 @@ log_enabled(int level)
 	return level <= log_level;
 }
 
-bool
-log_limit_allow(struct log_limit *ll, unsigned long *suppressed)
-{
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec != ll->ll_second) {
-		ll->ll_second = now.tv_sec;
-		ll->ll_count = 0;
-	}
-	if (ll->ll_count >= LOG_LIMIT_BURST) {
-		ll->ll_suppressed++;
-		return false;
-	}
-	ll->ll_count++;
-	*suppressed = ll->ll_suppressed;
-	ll->ll_suppressed = 0;
-	return true;
-}
-
 void
 log_after_fork(void)
 {

@@ -39,22 +39,6 @@ void	log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/*
- * A budget for lines a client can provoke (resets, aborted handshakes):
- * at most LOG_LIMIT_BURST per second per process; what is held back is
- * counted and reported with the next line let through.
- */
-#define LOG_LIMIT_BURST	10
-
-struct log_limit {
-	long		 ll_second;
-	unsigned	 ll_count;
-	unsigned long	 ll_suppressed;
-};
-
-/* Whether to log now; *suppressed gets the count held back before. */
-bool	log_limit_allow(struct log_limit *, unsigned long *suppressed);
-
 /* Start-up failures and broken invariants only: log and exit(status). */
 noreturn void fatal(int status, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

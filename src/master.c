@@ -4,26 +4,19 @@
  * The master blocks its control signals and sleeps in ppoll() with them
  * unblocked; the handler only sets a flag in master_pending[], and the
  * loop runs the action that master_signals[] assigns to it (so signals
- * that arrive together are one action: two quick TTINs may add one).  The same
- * ppoll() watches the ready pipe, on which each worker writes its pid
- * once it is able to serve, and times the respawn back-off, the reload
- * and retirement deadlines and the shutdown deadline.
+ * that arrive together are one action: two quick TTINs may add one).  The
+ * same ppoll() watches the ready pipe, on which each worker writes its
+ * pid once it is able to serve, and times the respawn back-off, the
+ * reload and retirement deadlines, the pool's upkeep tick and the
+ * shutdown deadline.
  *
- * A configuration generation is a configuration, its listening sockets
- * and the workers started from it.  A reload is two-phase: the new
- * generation starts beside the running one, its workers wait at a gate
- * once ready, and only when every one of them is ready does the master
- * open the gate and retire the running generation.  If the new workers
- * cannot run with the new configuration (they exit 78) or are not ready
- * within MASTER_START_SECONDS, the reload is rolled back: they never
- * served anyone, and the running generation keeps serving, untouched (its
- * sockets were never handed over, only shared).  The process table is
- * pool.c.
+ * Reloads are generation.c, the process table pool.c, the tick's sizing,
+ * shedding and hung workers upkeep.c; here is what happens when a worker
+ * exits, and how the daemon stops.
  */
 #include "autoconf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -36,6 +29,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "generation.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
@@ -43,40 +37,14 @@
 #include "pidfile.h"
 #include "pool.h"
 #include "scoreboard.h"
+#include "status.h"
+#include "upkeep.h"
 #include "worker.h"
 
 /* A worker that dies sooner than this after its start is crash-looping. */
 #define MASTER_YOUNG_SECONDS	1.0
-/* How long a reloaded generation has to become ready. */
-#define MASTER_START_SECONDS	10.0
-
-struct generation {
-	unsigned		 g_id;		/* 0: no such generation */
-	struct config		*g_cfg;
-	struct listeners	 g_ls;
-	unsigned		 g_target;	/* workers wanted */
-	bool			 g_announced;	/* READY=1 sent for it */
-	struct timespec		 g_deadline;	/* to be ready by */
-	int			 g_gate[2];	/* closed at commit; or -1 */
-};
-
-struct master {
-	const char		*m_file;
-	struct generation	 m_cur;		/* serving */
-	struct generation	 m_next;	/* starting, on reload */
-	unsigned		 m_last_id;
-	bool			 m_reload_again; /* HUP while m_next starts */
-	struct pool		 m_pool;
-	int			 m_pidfile_fd;
-	sigset_t		 m_waitmask;	/* control signals unblocked */
-	bool			 m_stopping;
-	bool			 m_killed;	/* SIGKILL already sent */
-	struct timespec		 m_kill_at;
-	int			 m_status;
-};
 
 static void	master_reap(struct master *);
-static void	master_reload(struct master *);
 static void	master_graceful_stop(struct master *);
 static void	master_fast_stop(struct master *);
 static void	master_report(struct master *);
@@ -90,7 +58,7 @@ static const struct master_signal {
 	void		(*ms_action)(struct master *);
 } master_signals[] = {
 	{ SIGCHLD,	master_reap },		/* reap, log, respawn */
-	{ SIGHUP,	master_reload },	/* re-read the file */
+	{ SIGHUP,	generation_reload },	/* re-read the file */
 	{ SIGTERM,	master_graceful_stop },	/* finish, then exit */
 	{ SIGQUIT,	master_graceful_stop },
 	{ SIGINT,	master_fast_stop },	/* exit now */
@@ -154,208 +122,6 @@ master_handle_signals(struct master *m)
 	}
 }
 
-static void
-master_status_line(const struct master *m, char *buf, size_t size)
-{
-	const struct listeners *ls = &m->m_cur.g_ls;
-
-	snprintf(buf, size, "%u workers, %s service on %s%s, "
-	    "%llu connections served",
-	    pool_active(&m->m_pool, m->m_cur.g_id), m->m_cur.g_cfg->c_service,
-	    ls->ls_n > 0 ? ls->ls[0].l_name : "-",
-	    ls->ls_n > 1 ? " and more" : "", pool_served(&m->m_pool));
-}
-
-static void
-master_close_gate(struct generation *g)
-{
-	for (int i = 0; i < 2; i++) {
-		if (g->g_gate[i] != -1 && close(g->g_gate[i]) == -1)
-			log_warn("close(gate)");
-		g->g_gate[i] = -1;
-	}
-}
-
-static void
-master_free_generation(struct generation *g)
-{
-	master_close_gate(g);
-	listeners_close(&g->g_ls);
-	config_free(g->g_cfg);
-	memset(g, 0, sizeof(*g));
-	g->g_gate[0] = g->g_gate[1] = -1;
-}
-
-static int
-master_spawn(struct master *m, struct generation *g)
-{
-	const struct generation	*other = g == &m->m_cur ? &m->m_next :
-	    &m->m_cur;
-	struct worker_args	 wa;
-	int			 close_fds[5 + CONFIG_MAX_LISTEN];
-	size_t			 n = 0;
-
-	/* Descriptors of the master's own that a worker must not keep: a
-	 * socket of the other generation would stay open (and accept
-	 * connections nobody serves) for as long as the worker lives, and a
-	 * gate's write end held by a worker would never let it open. */
-	close_fds[n++] = m->m_pool.p_ready[0];
-	close_fds[n++] = m->m_pidfile_fd;
-	close_fds[n++] = g->g_gate[1];
-	close_fds[n++] = other->g_gate[0];
-	close_fds[n++] = other->g_gate[1];
-	for (size_t i = 0; i < other->g_ls.ls_n; i++)
-		close_fds[n++] = other->g_ls.ls[i].l_fd;
-	memset(&wa, 0, sizeof(wa));
-	wa.wa_config = g->g_cfg;
-	wa.wa_listeners = &g->g_ls;
-	wa.wa_gate_fd = g->g_gate[0];
-	wa.wa_close_fds = close_fds;
-	wa.wa_nclose_fds = n;
-	wa.wa_sigmask = m->m_waitmask;
-	return pool_spawn(&m->m_pool, g->g_id, &wa);
-}
-
-/* Start the workers g lacks; -1 once a fork() failed. */
-static int
-master_fill_generation(struct master *m, struct generation *g)
-{
-	while (pool_active(&m->m_pool, g->g_id) < g->g_target) {
-		if (master_spawn(m, g) == -1) {
-			/* Try again later, never spin. */
-			log_warnx("cannot start a worker; retrying in %.1fs",
-			    pool_crashed(&m->m_pool, NULL));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void
-master_fill_pool(struct master *m)
-{
-	if (m->m_stopping || pool_backing_off(&m->m_pool, clock_now()))
-		return;
-	if (master_fill_generation(m, &m->m_cur) == 0 && m->m_next.g_id != 0)
-		master_fill_generation(m, &m->m_next);
-}
-
-static void
-master_announce_ready(struct master *m)
-{
-	char	 status[256];
-
-	m->m_cur.g_announced = true;
-	master_status_line(m, status, sizeof(status));
-	log_info("ready generation=%u workers=%u", m->m_cur.g_id,
-	    pool_ready(&m->m_pool, m->m_cur.g_id));
-	notify_ready(status);
-}
-
-/* A HUP that came while a generation started is done now. */
-static void
-master_reload_again(struct master *m)
-{
-	if (m->m_reload_again) {
-		m->m_reload_again = false;
-		master_reload(m);
-	}
-}
-
-/* The new generation is ready: it takes over, the old one retires. */
-static void
-master_commit(struct master *m)
-{
-	struct generation	 old = m->m_cur;
-
-	/* Retire first: an old worker learns it is retiring no later than
-	 * the new ones may serve. */
-	pool_retire_others(&m->m_pool, m->m_next.g_id,
-	    m->m_next.g_cfg->c_timeout_shutdown);
-	m->m_cur = m->m_next;
-	memset(&m->m_next, 0, sizeof(m->m_next));
-	m->m_next.g_gate[0] = m->m_next.g_gate[1] = -1;
-	master_close_gate(&m->m_cur);		/* EOF: serve */
-	/* Sockets no longer listed stop accepting now; shared ones stay. */
-	listeners_close_unlisted(&old.g_ls, &m->m_cur.g_ls);
-	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
-	    m->m_cur.g_cfg->c_log_level);
-	master_announce_ready(m);
-	log_info("reloaded generation=%u workers=%u; generation=%u retiring",
-	    m->m_cur.g_id, m->m_cur.g_target, old.g_id);
-	master_free_generation(&old);
-	master_reload_again(m);
-}
-
-/* READY=1 again after RELOADING=1, but never for a generation that has
- * not been ready yet (a reload during start-up). */
-static void
-master_notify_reload_failed(struct master *m, const char *status)
-{
-	if (m->m_cur.g_announced)
-		notify_ready(status);
-	else
-		notify_status(status);
-}
-
-static void	master_check_ready(struct master *);
-
-/* The new generation cannot serve: drop it, the old one never stopped. */
-static void
-master_rollback(struct master *m, const char *why)
-{
-	char	 status[256];
-
-	log_warnx("reload failed: generation=%u %s; generation=%u keeps "
-	    "serving with the previous configuration", m->m_next.g_id, why,
-	    m->m_cur.g_id);
-	/* TERM before the gate closes: they exit instead of serving. */
-	pool_retire_generation(&m->m_pool, m->m_next.g_id,
-	    m->m_cur.g_cfg->c_timeout_shutdown);
-	master_free_generation(&m->m_next);
-	listeners_relisten(&m->m_cur.g_ls);
-	/* The new generation's crashes must not hold the old one back. */
-	pool_backoff_reset(&m->m_pool);
-	snprintf(status, sizeof(status), "reload failed (%s); running "
-	    "generation %u", why, m->m_cur.g_id);
-	master_notify_reload_failed(m, status);
-	master_check_ready(m);
-	master_reload_again(m);
-}
-
-static void
-master_check_ready(struct master *m)
-{
-	if (m->m_stopping)
-		return;
-	if (m->m_next.g_id != 0) {
-		if (pool_ready(&m->m_pool, m->m_next.g_id) >=
-		    m->m_next.g_target)
-			master_commit(m);
-	} else if (!m->m_cur.g_announced &&
-	    pool_ready(&m->m_pool, m->m_cur.g_id) >= m->m_cur.g_target)
-		master_announce_ready(m);
-}
-
-static void
-master_check_deadlines(struct master *m, struct timespec now)
-{
-	char	 why[64];
-
-	if (m->m_next.g_id != 0 && clock_diff(m->m_next.g_deadline, now) > 0) {
-		/* The last pid may be in the pipe, unread: look first. */
-		pool_read_ready(&m->m_pool);
-		master_check_ready(m);
-	}
-	if (m->m_next.g_id != 0 && clock_diff(m->m_next.g_deadline, now) > 0) {
-		snprintf(why, sizeof(why), "was not ready within %.0fs "
-		    "(%u of %u workers)", MASTER_START_SECONDS,
-		    pool_ready(&m->m_pool, m->m_next.g_id),
-		    m->m_next.g_target);
-		master_rollback(m, why);
-	}
-	pool_kill_overdue(&m->m_pool, now);
-}
 
 static void
 master_describe_exit(int status, char *buf, size_t size)
@@ -387,7 +153,7 @@ master_worker_fatal(struct master *m, const struct pool_worker *w,
 	if (m->m_next.g_id != 0 && w->pw_generation == m->m_next.g_id) {
 		snprintf(why, sizeof(why), "cannot run with the new "
 		    "configuration (worker pid=%ld %s)", (long)w->pw_pid, how);
-		master_rollback(m, why);
+		generation_rollback(m, why);
 		return;
 	}
 	if (!g->g_announced) {
@@ -417,10 +183,21 @@ master_worker_exited(struct master *m, const struct pool_worker *w,
 	bool	 crashed;
 
 	master_describe_exit(status, how, sizeof(how));
-	if (w->pw_state == POOL_RETIRING || m->m_stopping) {
+	if (w->pw_retiring || m->m_stopping) {
 		log_info("worker retired pid=%ld generation=%u %s "
 		    "uptime=%.1fs", (long)w->pw_pid, w->pw_generation, how,
 		    uptime);
+		return;
+	}
+	if (w->pw_hung) {
+		log_warnx("worker pid=%ld killed as hung %s uptime=%.1fs; "
+		    "replacing it", (long)w->pw_pid, how, uptime);
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    w->pw_last_state == SLOT_RECYCLED) {
+		log_info("worker recycled pid=%ld served=%llu uptime=%.1fs; "
+		    "replacing it", (long)w->pw_pid, w->pw_served, uptime);
 		return;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
@@ -451,67 +228,6 @@ master_reap(struct master *m)
 	/* Each is out of the table before anything is done about it. */
 	while (pool_reap(&m->m_pool, &w, &status) == 1)
 		master_worker_exited(m, &w, status);
-}
-
-/* Load the file and open its sockets beside the running ones. */
-static int
-master_prepare(struct master *m, struct generation *g)
-{
-	struct listeners	 copy;
-	char			 err[1024];
-	int			 rc;
-
-	if ((g->g_cfg = config_load(m->m_file, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed: %s; keeping the running "
-		    "configuration", err);
-		return -1;
-	}
-	notify_reloading();
-	if ((rc = listeners_dup(&copy, &m->m_cur.g_ls)) == 0) {
-		rc = listeners_open(&g->g_ls, g->g_cfg, &copy);
-		listeners_close(&copy);		/* those not wanted */
-	}
-	if (rc == 0 && pipe2(g->g_gate, O_CLOEXEC) == -1) {
-		log_warn("pipe2(gate)");
-		rc = -1;
-	}
-	if (rc == -1) {
-		log_warnx("reload failed: cannot open the listening sockets; "
-		    "keeping the running configuration");
-		/* A kept socket's backlog may have been changed already. */
-		listeners_relisten(&m->m_cur.g_ls);
-		master_free_generation(g);
-		master_notify_reload_failed(m, "reload failed; running the "
-		    "previous configuration");
-		return -1;
-	}
-	return 0;
-}
-
-static void
-master_reload(struct master *m)
-{
-	struct generation	*g = &m->m_next;
-
-	if (m->m_stopping)
-		return;
-	if (g->g_id != 0) {
-		/* One generation starts at a time; the file is read again
-		 * once this one is settled. */
-		m->m_reload_again = true;
-		log_info("reload requested while generation=%u starts; it "
-		    "follows once that one is settled", g->g_id);
-		return;
-	}
-	log_info("reloading %s", m->m_file);
-	if (master_prepare(m, g) == -1)
-		return;
-	g->g_id = ++m->m_last_id;
-	g->g_target = g->g_cfg->c_workers;
-	g->g_deadline = clock_after(clock_now(), MASTER_START_SECONDS);
-	log_info("starting generation=%u workers=%u", g->g_id, g->g_target);
-	pool_backoff_reset(&m->m_pool);
-	master_fill_pool(m);
 }
 
 static void
@@ -563,26 +279,10 @@ master_escalate(struct master *m)
 static void
 master_report(struct master *m)
 {
-	struct timespec	 now = clock_now();
-	char		 status[256];
+	char	 status[256];
 
-	master_status_line(m, status, sizeof(status));
-	log_info("status generation=%u target=%u %s", m->m_cur.g_id,
-	    m->m_cur.g_target, status);
-	if (m->m_next.g_id != 0)
-		log_info("status generation=%u target=%u starting",
-		    m->m_next.g_id, m->m_next.g_target);
-	for (size_t i = 0; i < m->m_pool.p_n; i++) {
-		const struct pool_worker *w = &m->m_pool.p_workers[i];
-
-		log_info("worker pid=%ld generation=%u state=%s%s "
-		    "uptime=%.1fs served=%llu", (long)w->pw_pid,
-		    w->pw_generation,
-		    scoreboard_state_name(w->pw_slot->sl_state),
-		    w->pw_state == POOL_RETIRING ? " retiring=yes" : "",
-		    clock_diff(w->pw_started, now),
-		    (unsigned long long)w->pw_slot->sl_served);
-	}
+	status_log(m);
+	status_line(m, status, sizeof(status));
 	notify_status(status);
 }
 
@@ -594,12 +294,26 @@ master_sized(struct master *m)
 	return m->m_next.g_id != 0 ? &m->m_next : &m->m_cur;
 }
 
+/* A dynamic pool sizes itself within its bounds: TTIN and TTOU are for a
+ * fixed one. */
+static bool
+master_dynamic(const struct generation *g)
+{
+	if (!g->g_cfg->c_pool_dynamic)
+		return false;
+	log_notice("TTIN and TTOU size a fixed pool; this one is dynamic "
+	    "(pool.min = %u, pool.max = %u): change those and reload",
+	    g->g_cfg->c_pool_min, g->g_cfg->c_pool_max);
+	return true;
+}
+
 static void
 master_more(struct master *m)
 {
 	struct generation	*g = master_sized(m);
 
-	if (m->m_stopping || g->g_target >= CONFIG_MAX_WORKERS)
+	if (m->m_stopping || master_dynamic(g) ||
+	    g->g_target >= CONFIG_MAX_WORKERS)
 		return;
 	g->g_target++;
 	log_info("workers=%u (one more on TTIN)", g->g_target);
@@ -610,14 +324,14 @@ master_fewer(struct master *m)
 {
 	struct generation	*g = master_sized(m);
 
-	if (m->m_stopping || g->g_target <= 1)
+	if (m->m_stopping || master_dynamic(g) || g->g_target <= 1)
 		return;
 	g->g_target--;
 	pool_retire_youngest(&m->m_pool, g->g_id,
 	    g->g_cfg->c_timeout_shutdown);
 	log_info("workers=%u (one less on TTOU)", g->g_target);
 	if (g == &m->m_next)
-		master_check_ready(m);	/* it may be complete now */
+		generation_check_ready(m);	/* it may be complete now */
 }
 
 static void
@@ -641,6 +355,8 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, m->m_pool.p_respawn_at);
 	if (!m->m_stopping && m->m_next.g_id != 0)
 		master_earliest(deadline, &timed, m->m_next.g_deadline);
+	if (!m->m_stopping)
+		master_earliest(deadline, &timed, upkeep_due(&m->m_upkeep));
 	if (pool_next_deadline(&m->m_pool, &t))
 		master_earliest(deadline, &timed, t);
 	return timed;
@@ -669,7 +385,7 @@ master_wait(struct master *m)
 	}
 	if (pfd.revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
-		master_check_ready(m);
+		generation_check_ready(m);
 	}
 }
 
@@ -718,8 +434,8 @@ master_setup(struct master *m)
 static void
 master_cleanup(struct master *m)
 {
-	master_free_generation(&m->m_cur);
-	master_free_generation(&m->m_next);
+	generation_free(&m->m_cur);
+	generation_free(&m->m_next);
 	pool_fini(&m->m_pool);
 }
 
@@ -734,8 +450,12 @@ master_loop(struct master *m)
 			master_escalate(m);
 			pool_kill_overdue(&m->m_pool, clock_now());
 		} else {
-			master_check_deadlines(m, clock_now());
-			master_fill_pool(m);
+			struct timespec now = clock_now();
+
+			generation_check_deadline(m, now);
+			pool_kill_overdue(&m->m_pool, now);
+			upkeep_run(m, now);
+			generation_fill_all(m);
 		}
 		master_wait(m);
 	}
@@ -752,12 +472,13 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	m.m_file = config_file;
 	m.m_pool.p_ready[0] = m.m_pool.p_ready[1] = -1;
 	m.m_pidfile_fd = pidfile_fd;
+	/* The first generation has no gate: nothing serves before it. */
+	generation_init(&m.m_cur);
+	generation_init(&m.m_next);
 	m.m_cur.g_id = m.m_last_id = 1;
 	m.m_cur.g_cfg = cfg;
 	m.m_cur.g_target = cfg->c_workers;
-	/* The first generation has no gate: nothing serves before it. */
-	m.m_cur.g_gate[0] = m.m_cur.g_gate[1] = -1;
-	m.m_next.g_gate[0] = m.m_next.g_gate[1] = -1;
+	upkeep_init(&m.m_upkeep);
 
 	if ((status = master_setup(&m)) != 0) {
 		master_cleanup(&m);
@@ -768,7 +489,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	    m.m_cur.g_target, cfg->c_service);
 	master_loop(&m);
 	log_info("exiting status=%d served=%llu", m.m_status,
-	    m.m_pool.p_served_gone);
+	    pool_totals(&m.m_pool).pg_served);
 	status = m.m_status;
 	master_cleanup(&m);
 	return status;

@@ -57,8 +57,7 @@ pool_fini(struct pool *p)
 	for (int i = 0; i < 2; i++)
 		if (p->p_ready[i] != -1)
 			close(p->p_ready[i]);
-	if (p->p_board != NULL)
-		munmap(p->p_board, SCOREBOARD_SLOTS * sizeof(struct slot));
+	scoreboard_destroy(p->p_board);
 	free(p->p_workers);
 	memset(p, 0, sizeof(*p));
 	p->p_ready[0] = p->p_ready[1] = -1;
@@ -101,6 +100,7 @@ pool_spawn(struct pool *p, unsigned gen, struct worker_args *wa)
 	 * reaper's if the master died in between. */
 	wa->wa_master = getpid();
 	wa->wa_slot = sl;
+	wa->wa_board = p->p_board;
 	wa->wa_ready_fd = p->p_ready[1];
 	switch (pid = fork()) {
 	case -1:
@@ -114,7 +114,6 @@ pool_spawn(struct pool *p, unsigned gen, struct worker_args *wa)
 	memset(w, 0, sizeof(*w));
 	w->pw_pid = pid;
 	w->pw_generation = gen;
-	w->pw_state = POOL_STARTING;
 	w->pw_started = clock_now();
 	w->pw_slot = sl;
 	log_debug("worker started pid=%ld generation=%u", (long)pid, gen);
@@ -130,17 +129,25 @@ pool_find(struct pool *p, pid_t pid)
 	return NULL;
 }
 
-/* Workers of gen in state want, or in any state but retiring (-1). */
+static bool
+pool_is_ready(const struct pool_worker *w)
+{
+	uint32_t	 st = scoreboard_state(w->pw_slot);
+
+	return st == SLOT_IDLE || st == SLOT_BUSY;
+}
+
+/* Workers of gen not retiring; only the ready ones if ready. */
 static unsigned
-pool_count(const struct pool *p, unsigned gen, int want)
+pool_count(const struct pool *p, unsigned gen, bool ready)
 {
 	unsigned	 n = 0;
 
 	for (size_t i = 0; i < p->p_n; i++) {
 		const struct pool_worker *w = &p->p_workers[i];
 
-		if (w->pw_generation == gen && (want == -1 ?
-		    w->pw_state != POOL_RETIRING : (int)w->pw_state == want))
+		if (w->pw_generation == gen && !w->pw_retiring &&
+		    (!ready || pool_is_ready(w)))
 			n++;
 	}
 	return n;
@@ -149,38 +156,42 @@ pool_count(const struct pool *p, unsigned gen, int want)
 unsigned
 pool_active(const struct pool *p, unsigned gen)
 {
-	return pool_count(p, gen, -1);
+	return pool_count(p, gen, false);
 }
 
 unsigned
 pool_ready(const struct pool *p, unsigned gen)
 {
-	return pool_count(p, gen, POOL_READY);
+	return pool_count(p, gen, true);
 }
 
-unsigned long long
-pool_served(const struct pool *p)
+struct pool_gone
+pool_totals(const struct pool *p)
 {
-	unsigned long long	 n = p->p_served_gone;
+	struct pool_gone	 t = p->p_gone;
 
-	for (size_t i = 0; i < p->p_n; i++)
-		n += p->p_workers[i].pw_slot->sl_served;
-	return n;
+	for (size_t i = 0; i < p->p_n; i++) {
+		const struct slot *sl = p->p_workers[i].pw_slot;
+
+		t.pg_served += atomic_load_explicit(&sl->sl_served,
+		    memory_order_relaxed);
+		t.pg_limited += atomic_load_explicit(&sl->sl_limited,
+		    memory_order_relaxed);
+		t.pg_shed += atomic_load_explicit(&sl->sl_shed,
+		    memory_order_relaxed);
+	}
+	return t;
 }
 
 void
 pool_read_ready(struct pool *p)
 {
-	struct pool_worker	*w;
 	pid_t			 pids[64];
 	ssize_t			 n;
 
+	/* Who is ready is in the slots; the pids only woke us. */
 	while ((n = read(p->p_ready[0], pids, sizeof(pids))) > 0)
-		for (size_t i = 0; i < (size_t)n / sizeof(pid_t); i++)
-			if ((w = pool_find(p, pids[i])) != NULL &&
-			    w->pw_state == POOL_STARTING) {
-				w->pw_state = POOL_READY;
-			}
+		continue;
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
 		log_warn("read(ready pipe)");
 }
@@ -198,9 +209,9 @@ pool_signal(const struct pool_worker *w, int signo)
 void
 pool_retire(struct pool_worker *w, double grace)
 {
-	if (w->pw_state == POOL_RETIRING)
+	if (w->pw_retiring)
 		return;
-	w->pw_state = POOL_RETIRING;
+	w->pw_retiring = true;
 	w->pw_kill_at = clock_after(clock_now(), grace);
 	pool_signal(w, SIGTERM);
 }
@@ -237,7 +248,7 @@ pool_retire_youngest(struct pool *p, unsigned gen, double grace)
 	for (size_t i = 0; i < p->p_n; i++) {
 		struct pool_worker *w = &p->p_workers[i];
 
-		if (w->pw_generation != gen || w->pw_state == POOL_RETIRING)
+		if (w->pw_generation != gen || w->pw_retiring)
 			continue;
 		if (young == NULL ||
 		    clock_diff(young->pw_started, w->pw_started) > 0)
@@ -245,6 +256,47 @@ pool_retire_youngest(struct pool *p, unsigned gen, double grace)
 	}
 	if (young != NULL)
 		pool_retire(young, grace);
+}
+
+bool
+pool_retire_idle(struct pool *p, unsigned gen, double min_age, double grace)
+{
+	struct timespec		 now = clock_now();
+	struct pool_worker	*young = NULL;
+
+	for (size_t i = 0; i < p->p_n; i++) {
+		struct pool_worker *w = &p->p_workers[i];
+
+		if (w->pw_generation != gen || w->pw_retiring ||
+		    scoreboard_state(w->pw_slot) != SLOT_IDLE ||
+		    clock_diff(w->pw_started, now) < min_age)
+			continue;
+		if (young == NULL ||
+		    clock_diff(young->pw_started, w->pw_started) > 0)
+			young = w;
+	}
+	if (young == NULL)
+		return false;
+	pool_retire(young, grace);
+	return true;
+}
+
+void
+pool_shed(struct pool_worker *w)
+{
+	struct slot	*sl = w->pw_slot;
+
+	/* The connection being served is number served + 1. */
+	atomic_store(&sl->sl_shed_req, atomic_load(&sl->sl_served) + 1);
+	pool_signal(w, SIGUSR2);
+}
+
+void
+pool_kill_hung(struct pool_worker *w)
+{
+	pool_signal(w, SIGKILL);
+	w->pw_killed = true;
+	w->pw_hung = true;
 }
 
 unsigned
@@ -255,13 +307,13 @@ pool_kill_overdue(struct pool *p, struct timespec now)
 	for (size_t i = 0; i < p->p_n; i++) {
 		struct pool_worker *w = &p->p_workers[i];
 
-		if (w->pw_state != POOL_RETIRING || w->pw_killed ||
+		if (!w->pw_retiring || w->pw_killed ||
 		    clock_diff(w->pw_kill_at, now) < 0)
 			continue;
 		log_warnx("worker pid=%ld generation=%u still %s after its "
 		    "retirement deadline; killing it", (long)w->pw_pid,
 		    w->pw_generation, scoreboard_state_name(
-		    w->pw_slot->sl_state));
+		    scoreboard_state(w->pw_slot)));
 		pool_signal(w, SIGKILL);
 		w->pw_killed = true;
 		n++;
@@ -287,13 +339,28 @@ pool_next_deadline(const struct pool *p, struct timespec *when)
 	for (size_t i = 0; i < p->p_n; i++) {
 		const struct pool_worker *w = &p->p_workers[i];
 
-		if (w->pw_state != POOL_RETIRING || w->pw_killed)
+		if (!w->pw_retiring || w->pw_killed)
 			continue;
 		if (!any || clock_diff(w->pw_kill_at, *when) > 0)
 			*when = w->pw_kill_at;
 		any = true;
 	}
 	return any;
+}
+
+/* The slot's last word goes into the totals and the record. */
+static void
+pool_forget_slot(struct pool *p, struct pool_worker *w)
+{
+	struct slot	*sl = w->pw_slot;
+
+	w->pw_last_state = scoreboard_state(sl);
+	w->pw_served = atomic_load(&sl->sl_served);
+	p->p_gone.pg_served += w->pw_served;
+	p->p_gone.pg_limited += atomic_load(&sl->sl_limited);
+	p->p_gone.pg_shed += atomic_load(&sl->sl_shed);
+	scoreboard_release(sl);
+	w->pw_slot = NULL;
 }
 
 int
@@ -315,9 +382,7 @@ pool_reap(struct pool *p, struct pool_worker *out, int *status)
 		if ((w = pool_find(p, pid)) == NULL)
 			continue;	/* not a worker (never happens) */
 		*out = *w;
-		p->p_served_gone += w->pw_slot->sl_served;
-		scoreboard_release(w->pw_slot);
-		out->pw_slot = NULL;
+		pool_forget_slot(p, out);
 		*w = p->p_workers[--p->p_n];
 		return 1;
 	}

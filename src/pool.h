@@ -10,6 +10,7 @@
 #define PREFORKD_POOL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -17,29 +18,38 @@
 
 struct slot;
 
-enum pool_state {
-	POOL_STARTING,		/* forked, not yet able to serve */
-	POOL_READY,		/* wrote its pid on the ready pipe */
-	POOL_RETIRING,		/* told to finish its connection and exit */
-};
-
+/*
+ * What the master decided about a worker lives here; what the worker is
+ * doing (starting, idle, busy, with whom) lives in its scoreboard slot
+ * only, where the worker itself writes it.
+ */
 struct pool_worker {
 	pid_t			 pw_pid;
 	unsigned		 pw_generation;
-	enum pool_state		 pw_state;
+	bool			 pw_retiring;	/* told to finish and exit */
 	bool			 pw_killed;	/* SIGKILL sent */
+	bool			 pw_hung;	/* ... because it was stuck */
 	struct timespec		 pw_started;
 	struct timespec		 pw_kill_at;	/* when retiring */
-	struct slot		*pw_slot;
+	struct slot		*pw_slot;	/* NULL once reaped */
+	uint32_t		 pw_last_state;	/* its slot's, when reaped */
+	unsigned long long	 pw_served;	/* when reaped */
+};
+
+/* Totals of the workers reaped, for the status. */
+struct pool_gone {
+	unsigned long long	 pg_served;
+	unsigned long long	 pg_limited;
+	unsigned long long	 pg_shed;
 };
 
 struct pool {
 	struct pool_worker	*p_workers;
 	size_t			 p_n;
 	size_t			 p_cap;
-	struct slot		*p_board;
+	struct scoreboard	*p_board;
 	int			 p_ready[2];	/* workers write their pid */
-	unsigned long long	 p_served_gone;	/* by workers reaped */
+	struct pool_gone	 p_gone;
 	/* Crash back-off: one delay per crash event, see pool_crashed(). */
 	double			 p_backoff;	/* seconds; 0: none */
 	struct timespec		 p_event_at;	/* last crash event */
@@ -53,12 +63,14 @@ void	pool_fini(struct pool *);
  * its slot and the ready pipe, which the pool fills in.  0 or -1. */
 int	pool_spawn(struct pool *, unsigned gen, struct worker_args *wa);
 
-/* Workers of gen not on their way out; of those, how many are ready. */
+/* Workers of gen not on their way out; of those, how many are ready
+ * (their slot is past starting). */
 unsigned pool_active(const struct pool *, unsigned gen);
 unsigned pool_ready(const struct pool *, unsigned gen);
-unsigned long long pool_served(const struct pool *);
+/* Served, refused by the per-source limit, shed: all workers, ever. */
+struct pool_gone pool_totals(const struct pool *);
 
-/* Drain the ready pipe, marking the writers ready. */
+/* Drain the ready pipe: it only wakes the master up. */
 void	pool_read_ready(struct pool *);
 
 /* TERM it; SIGKILL it if it is still there grace seconds later. */
@@ -70,6 +82,16 @@ void	pool_retire_others(struct pool *, unsigned keep, double grace);
 void	pool_retire_generation(struct pool *, unsigned gen, double grace);
 /* Retire the youngest active worker of gen, if there is one. */
 void	pool_retire_youngest(struct pool *, unsigned gen, double grace);
+/* Retire the youngest idle worker of gen at least min_age seconds old;
+ * whether there was one. */
+bool	pool_retire_idle(struct pool *, unsigned gen, double min_age,
+	    double grace);
+/* Ask the worker to cut the connection in hand short (its client is
+ * silent and the pool is full). */
+void	pool_shed(struct pool_worker *);
+/* SIGKILL a stuck worker; its exit is logged as such, and it is
+ * replaced at once. */
+void	pool_kill_hung(struct pool_worker *);
 /* SIGKILL the retired workers past their deadline; how many. */
 unsigned pool_kill_overdue(struct pool *, struct timespec now);
 void	pool_kill_all(struct pool *);

@@ -1,46 +1,82 @@
 /*
  * scoreboard.c - the shared worker status table.
+ *
+ * Ordering: a worker publishes its peer before it says it is busy
+ * (release), and a reader that sees it busy (acquire) sees that peer.
+ * Everything else is a gauge read with relaxed loads: a status line may
+ * be a moment old, never torn.
  */
 #include "autoconf.h"
 
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "log.h"
 #include "scoreboard.h"
 
-struct slot *
+#define RELAXED	memory_order_relaxed
+
+struct scoreboard *
 scoreboard_create(void)
 {
 	void	*p;
 
-	p = mmap(NULL, SCOREBOARD_SLOTS * sizeof(struct slot),
-	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, sizeof(struct scoreboard), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
 		log_warn("mmap(scoreboard)");
 		return NULL;
 	}
-	return p;
+	return p;	/* zero-filled: every slot SLOT_FREE */
+}
+
+void
+scoreboard_destroy(struct scoreboard *sb)
+{
+	if (sb != NULL && munmap(sb, sizeof(*sb)) == -1)
+		log_warn("munmap(scoreboard)");
+}
+
+int64_t
+scoreboard_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct slot *
-scoreboard_claim(struct slot *board)
+scoreboard_claim(struct scoreboard *sb)
 {
-	for (size_t i = 0; i < SCOREBOARD_SLOTS; i++)
-		if (board[i].sl_state == SLOT_FREE) {
-			board[i].sl_pid = 0;
-			board[i].sl_served = 0;
-			board[i].sl_state = SLOT_STARTING;
-			return &board[i];
-		}
+	for (uint32_t i = 0; i < SCOREBOARD_SLOTS; i++) {
+		struct slot *sl = &sb->sb_slot[i];
+
+		if (atomic_load(&sl->sl_state) != SLOT_FREE)
+			continue;
+		atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
+		atomic_store_explicit(&sl->sl_served, 0, RELAXED);
+		atomic_store_explicit(&sl->sl_limited, 0, RELAXED);
+		atomic_store_explicit(&sl->sl_shed, 0, RELAXED);
+		atomic_store_explicit(&sl->sl_shed_req, 0, RELAXED);
+		atomic_store_explicit(&sl->sl_wait, SLOT_RUNNING, RELAXED);
+		atomic_store_explicit(&sl->sl_beat, scoreboard_ms(), RELAXED);
+		for (int w = 0; w < 5; w++)
+			atomic_store_explicit(&sl->sl_peer[w], 0, RELAXED);
+		scoreboard_set_state(sl, SLOT_STARTING);
+		if (i + 1 > atomic_load(&sb->sb_high))
+			atomic_store(&sb->sb_high, i + 1);
+		return sl;
+	}
 	return NULL;
 }
 
 void
 scoreboard_release(struct slot *sl)
 {
-	sl->sl_pid = 0;
-	sl->sl_state = SLOT_FREE;
+	atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
+	atomic_store(&sl->sl_state, SLOT_FREE);
 }
 
 const char *
@@ -50,6 +86,99 @@ scoreboard_state_name(uint32_t state)
 	case SLOT_STARTING:	return "starting";
 	case SLOT_IDLE:		return "idle";
 	case SLOT_BUSY:		return "busy";
+	case SLOT_RECYCLED:	return "recycled";
 	default:		return "free";
 	}
+}
+
+const char *
+scoreboard_wait_name(uint32_t wait)
+{
+	switch (wait) {
+	case SLOT_READING:	return "reading";
+	case SLOT_WRITING:	return "writing";
+	default:		return "running";
+	}
+}
+
+void
+scoreboard_set_state(struct slot *sl, enum slot_state state)
+{
+	int64_t	 now = scoreboard_ms();
+
+	atomic_store_explicit(&sl->sl_since, now, RELAXED);
+	atomic_store_explicit(&sl->sl_beat, now, RELAXED);
+	atomic_store_explicit(&sl->sl_wait, SLOT_RUNNING, RELAXED);
+	atomic_store_explicit(&sl->sl_state, state, memory_order_release);
+}
+
+void
+scoreboard_busy(struct slot *sl, const struct addr *peer, unsigned listener)
+{
+	uint32_t	 w[4];
+
+	memcpy(w, peer->a_bytes, sizeof(w));
+	atomic_store_explicit(&sl->sl_peer[0],
+	    (uint32_t)peer->a_family << 16 | peer->a_port, RELAXED);
+	for (int i = 0; i < 4; i++)
+		atomic_store_explicit(&sl->sl_peer[i + 1], w[i], RELAXED);
+	atomic_store_explicit(&sl->sl_listener, listener, RELAXED);
+	scoreboard_set_state(sl, SLOT_BUSY);
+}
+
+void
+scoreboard_set_wait(struct slot *sl, enum slot_wait wait)
+{
+	int64_t	 now = scoreboard_ms();
+
+	atomic_store_explicit(&sl->sl_wait_since, now, RELAXED);
+	atomic_store_explicit(&sl->sl_beat, now, RELAXED);
+	atomic_store_explicit(&sl->sl_wait, wait, RELAXED);
+}
+
+void
+scoreboard_beat(struct slot *sl)
+{
+	atomic_store_explicit(&sl->sl_beat, scoreboard_ms(), RELAXED);
+}
+
+uint32_t
+scoreboard_state(const struct slot *sl)
+{
+	return atomic_load_explicit(&sl->sl_state, memory_order_acquire);
+}
+
+void
+scoreboard_peer(const struct slot *sl, struct addr *a)
+{
+	uint32_t	 w[4];
+	uint32_t	 fp;
+
+	memset(a, 0, sizeof(*a));
+	fp = atomic_load_explicit(&sl->sl_peer[0], RELAXED);
+	for (int i = 0; i < 4; i++)
+		w[i] = atomic_load_explicit(&sl->sl_peer[i + 1], RELAXED);
+	a->a_family = (uint8_t)(fp >> 16);
+	a->a_port = (uint16_t)fp;
+	memcpy(a->a_bytes, w, sizeof(w));
+}
+
+unsigned
+scoreboard_count_source(const struct scoreboard *sb, const struct addr *peer,
+    unsigned bits)
+{
+	uint32_t	 high = atomic_load(&sb->sb_high);
+	struct addr	 a;
+	unsigned	 n = 0;
+
+	for (uint32_t i = 0; i < high && i < SCOREBOARD_SLOTS; i++) {
+		const struct slot *sl = &sb->sb_slot[i];
+
+		if (scoreboard_state(sl) != SLOT_BUSY)
+			continue;
+		scoreboard_peer(sl, &a);
+		if (addr_same_prefix(&a, peer, bits))
+			n++;
+	}
+	return n;
 }

@@ -1,14 +1,23 @@
 /*
- * scoreboard.h - one shared-memory slot per worker, written by the worker
- * and read by the master for status reports (as in Apache's scoreboard).
- * A slot has one writer, so plain stores are enough.
+ * scoreboard.h - one shared-memory slot per worker (as in Apache's
+ * scoreboard): the single record of what each worker is doing.  The
+ * worker writes its state, its peer and how long it has waited on that
+ * peer; the master reads them to size the pool, shed connections, find
+ * hung workers and answer status requests, and writes only the request to
+ * shed a connection.  Fields are C11 atomics, so a reader never sees a
+ * torn value; a slot has a cache line or two of its own, so workers never
+ * write to a line another worker writes.
  */
 #ifndef PREFORKD_SCOREBOARD_H
 #define PREFORKD_SCOREBOARD_H
 
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "addr.h"
 
 /* Old generations finish their connections while new ones start. */
 #define SCOREBOARD_SLOTS	(4 * 1024)
@@ -18,18 +27,63 @@ enum slot_state {
 	SLOT_STARTING,
 	SLOT_IDLE,		/* waiting for a connection */
 	SLOT_BUSY,		/* serving one */
+	SLOT_RECYCLED,		/* served its max_connections, exiting */
+};
+
+/* What a busy worker is doing now. */
+enum slot_wait {
+	SLOT_RUNNING = 0,	/* on the CPU, or about to be */
+	SLOT_READING,		/* waiting for the client to send */
+	SLOT_WRITING,		/* waiting for the client to read */
 };
 
 struct slot {
-	volatile pid_t		 sl_pid;
-	volatile uint32_t	 sl_state;
-	volatile uint64_t	 sl_served;
+	alignas(64) _Atomic int32_t sl_pid;
+	_Atomic uint32_t	 sl_state;
+	_Atomic uint32_t	 sl_wait;
+	_Atomic uint32_t	 sl_listener;	/* of the connection */
+	_Atomic uint64_t	 sl_served;
+	_Atomic uint64_t	 sl_limited;	/* closed: per-source limit */
+	_Atomic uint64_t	 sl_shed;	/* closed: shed by the master */
+	_Atomic int64_t		 sl_since;	/* ms: entered sl_state */
+	_Atomic int64_t		 sl_wait_since;	/* ms: began sl_wait */
+	_Atomic int64_t		 sl_beat;	/* ms: last sign of life */
+	/* Written by the master: cut connection number N short (N is
+	 * sl_served + 1 while it is served), 0: none. */
+	_Atomic uint64_t	 sl_shed_req;
+	/* The peer: family and port, then the address, 4 words. */
+	_Atomic uint32_t	 sl_peer[5];
 };
 
-struct slot	*scoreboard_create(void);
-/* A free slot, or NULL when all are taken. */
-struct slot	*scoreboard_claim(struct slot *board);
+struct scoreboard {
+	/* Slots below this index may be in use: a bound for scans. */
+	alignas(64) _Atomic uint32_t sb_high;
+	struct slot		 sb_slot[SCOREBOARD_SLOTS];
+};
+
+struct scoreboard *scoreboard_create(void);
+void		 scoreboard_destroy(struct scoreboard *);
+/* A free slot, or NULL when all are taken (the master only). */
+struct slot	*scoreboard_claim(struct scoreboard *);
 void		 scoreboard_release(struct slot *);
 const char	*scoreboard_state_name(uint32_t);
+const char	*scoreboard_wait_name(uint32_t);
+
+/* Milliseconds on CLOCK_MONOTONIC: the slots' timestamps. */
+int64_t		 scoreboard_ms(void);
+
+/* The worker's side. */
+void	scoreboard_set_state(struct slot *, enum slot_state);
+void	scoreboard_busy(struct slot *, const struct addr *peer,
+	    unsigned listener);
+void	scoreboard_set_wait(struct slot *, enum slot_wait);
+void	scoreboard_beat(struct slot *);
+
+/* Anyone's. */
+uint32_t scoreboard_state(const struct slot *);
+void	scoreboard_peer(const struct slot *, struct addr *);
+/* Busy slots whose peer is in the same prefix as peer, self included. */
+unsigned scoreboard_count_source(const struct scoreboard *,
+	    const struct addr *peer, unsigned bits);
 
 #endif

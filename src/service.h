@@ -15,6 +15,11 @@ struct conn;
 
 struct service {
 	const char	*sv_name;
+	/* The client speaks first (echo): the kernel holds a connection
+	 * until its first bytes arrive (TCP_DEFER_ACCEPT), so that a silent
+	 * client never occupies a worker.  The greeting server speaks
+	 * first and cannot wait. */
+	bool		 sv_client_first;
 	/* Once per worker, after privileges are dropped: 0 or -1. */
 	int		(*sv_init)(const struct config *);
 	/* One connection; the caller closes the socket afterwards. */

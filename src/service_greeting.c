@@ -13,6 +13,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@
 #include "conn.h"
 #include "escape.h"
 #include "log.h"
+#include "loglimit.h"
 #include "service.h"
 
 /*
@@ -103,17 +105,34 @@ greeting_fini(void)
 	greeting_text = greeting_escaped = NULL;
 }
 
+/*
+ * Every message is logged, as the protocol says, up to a budget no client
+ * can exceed: GREETING_LOG_SOURCE lines a second per source and worker,
+ * GREETING_LOG_ALL in all.  Beyond it the lines are counted, and the count
+ * is on the next line let through.
+ */
+#define GREETING_LOG_SOURCE	200
+#define GREETING_LOG_ALL	1000
+
 static void
 greeting_log(const struct conn *c, const struct greeting_msg *m,
     const char *ending)
 {
-	size_t	 kept;
+	static struct log_sources	 limit;
+	unsigned long			 held;
+	char				 more[64] = "";
+	size_t				 kept;
 
+	if (!log_limit_source(&limit, GREETING_LOG_ALL, GREETING_LOG_SOURCE,
+	    &c->cn_addr, &held))
+		return;
+	if (held > 0)
+		snprintf(more, sizeof(more), " (%lu more suppressed)", held);
 	escape_fit(greeting_escaped, greeting_escaped_size, m->gm_buf,
 	    m->gm_len, &kept);
-	log_info("message peer=%s bytes=%zu%s%s msg=\"%s\"", c->cn_peer,
+	log_info("message peer=%s bytes=%zu%s%s msg=\"%s\"%s", c->cn_peer,
 	    m->gm_total, greeting_msg_truncated(m) || kept < m->gm_len ?
-	    " truncated=yes" : "", ending, greeting_escaped);
+	    " truncated=yes" : "", ending, greeting_escaped, more);
 }
 
 /* A connection that failed on the client's side: a reset, a vanished
@@ -121,12 +140,13 @@ greeting_log(const struct conn *c, const struct greeting_msg *m,
 static void
 greeting_fault(const struct conn *c, const char *what, size_t bytes)
 {
-	static struct log_limit	 limit;
+	static struct log_sources limit;
 	unsigned long		 held;
 	int			 error = errno;
 	const char		*why;
 
-	if (!log_limit_allow(&limit, &held))
+	if (!log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr,
+	    &held))
 		return;
 	why = error == ETIMEDOUT ? "deadline passed" : strerror(error);
 	if (held > 0)

@@ -28,7 +28,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -37,6 +39,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "loglimit.h"
 #include "priv.h"
 #include "scoreboard.h"
 #include "service.h"
@@ -45,6 +48,21 @@
 /* How long to stop accepting when out of descriptors or memory. */
 #define WORKER_ACCEPT_PAUSE_MS	100
 
+/* A worker's signal masks: the one it waits for connections with, and
+ * the one it waits for a client with (only the master's request to shed
+ * that client gets in; see conn.h). */
+struct worker_masks {
+	sigset_t	 wm_accept;
+	sigset_t	 wm_client;
+};
+
+/* How long an idle worker sleeps before it shows a sign of life in its
+ * slot: a stopped (or otherwise stuck) idle worker is found by its
+ * silence (master.c). */
+#define WORKER_BEAT_MS		1000
+/* Connections taken from one socket before looking at the others. */
+#define WORKER_BATCH		64
+
 static volatile sig_atomic_t	 worker_stopping;
 
 static void
@@ -52,6 +70,13 @@ worker_on_stop(int signo)
 {
 	(void)signo;
 	worker_stopping = 1;
+}
+
+/* Only to interrupt a wait for the client: conn.c reads the request. */
+static void
+worker_on_shed(int signo)
+{
+	(void)signo;
 }
 
 static void
@@ -72,9 +97,9 @@ worker_set_handler(int signo, void (*handler)(int))
  * master's other signals mean nothing here.
  */
 static void
-worker_signals(const struct worker_args *wa, sigset_t *waitmask)
+worker_signals(const struct worker_args *wa, struct worker_masks *wm)
 {
-	sigset_t	 unblock;
+	sigset_t	 unblock, block;
 
 	worker_set_handler(SIGTERM, worker_on_stop);
 	worker_set_handler(SIGQUIT, worker_on_stop);
@@ -84,16 +109,27 @@ worker_signals(const struct worker_args *wa, sigset_t *waitmask)
 	worker_set_handler(SIGUSR1, SIG_IGN);
 	worker_set_handler(SIGTTIN, SIG_IGN);
 	worker_set_handler(SIGTTOU, SIG_IGN);
+	worker_set_handler(SIGUSR2, worker_on_shed);
 
 	sigemptyset(&unblock);
 	sigaddset(&unblock, SIGINT);
 	if (sigprocmask(SIG_UNBLOCK, &unblock, NULL) == -1)
 		fatal(EX_OSERR, "sigprocmask");
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &block, NULL) == -1)
+		fatal(EX_OSERR, "sigprocmask");
 
-	*waitmask = wa->wa_sigmask;
-	sigdelset(waitmask, SIGTERM);
-	sigdelset(waitmask, SIGQUIT);
-	sigdelset(waitmask, SIGINT);
+	wm->wm_accept = wa->wa_sigmask;
+	sigdelset(&wm->wm_accept, SIGTERM);
+	sigdelset(&wm->wm_accept, SIGQUIT);
+	sigdelset(&wm->wm_accept, SIGINT);
+	sigdelset(&wm->wm_accept, SIGUSR2);
+	/* TERM stays blocked: the connection in hand is finished first. */
+	if (sigprocmask(SIG_BLOCK, NULL, &wm->wm_client) == -1)
+		fatal(EX_OSERR, "sigprocmask");
+	sigdelset(&wm->wm_client, SIGUSR2);
+	sigdelset(&wm->wm_client, SIGINT);
 }
 
 static int
@@ -109,7 +145,7 @@ worker_epoll(const struct listeners *ls)
 	for (size_t i = 0; i < ls->ls_n; i++) {
 		memset(&ev, 0, sizeof(ev));
 		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-		ev.data.fd = ls->ls[i].l_fd;
+		ev.data.u32 = (uint32_t)i;	/* which socket: its index */
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, ls->ls[i].l_fd, &ev) == -1) {
 			log_warn("epoll_ctl(%s)", ls->ls[i].l_name);
 			close(epfd);
@@ -156,30 +192,88 @@ worker_accept_failed(int error, const sigset_t *waitmask)
 	(void)ppoll(NULL, 0, &pause, waitmask);
 }
 
-static void
+/*
+ * Per-source limit: the busy slots of every worker whose peer is in this
+ * one's prefix, this one included (it published its peer first).  Two
+ * workers that accept from one source at once may both refuse, never both
+ * admit one over the limit.  A refusal is logged at most once a second
+ * per worker, with how many were refused since.
+ */
+static bool
+worker_over_limit(const struct worker_args *wa, const struct conn *c)
+{
+	static struct log_limit	 limit;
+	const struct config	*cfg = wa->wa_config;
+	unsigned long		 held;
+	unsigned		 n, bits;
+
+	if (cfg->c_per_source == 0)
+		return false;
+	bits = c->cn_addr.a_family == AF_INET6 ? cfg->c_source_bits6 :
+	    cfg->c_source_bits4;
+	n = scoreboard_count_source(wa->wa_board, &c->cn_addr, bits);
+	if (n <= cfg->c_per_source)
+		return false;
+	atomic_fetch_add_explicit(&wa->wa_slot->sl_limited, 1,
+	    memory_order_relaxed);
+	if (log_limit_every(&limit, 1, &held))
+		log_notice("per-source limit: refused peer=%s prefix=/%u "
+		    "connections=%u limit=%u (%lu more refused)", c->cn_peer,
+		    bits, n, cfg->c_per_source, held);
+	return true;
+}
+
+/* Accept and serve one connection: 1, or 0 when there was none. */
+static int
 worker_serve(const struct worker_args *wa, const struct service *sv,
-    int lfd, const sigset_t *waitmask)
+    unsigned li, const struct worker_masks *wm)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
 	struct conn		 c;
+	struct slot		*sl = wa->wa_slot;
 	int			 fd;
 
-	fd = accept4(lfd, (struct sockaddr *)&ss, &len,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = accept4(wa->wa_listeners->ls[li].l_fd, (struct sockaddr *)&ss,
+	    &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
-		worker_accept_failed(errno, waitmask);
-		return;
+		worker_accept_failed(errno, &wm->wm_accept);
+		return 0;
 	}
-	wa->wa_slot->sl_state = SLOT_BUSY;
 	conn_init(&c, fd, (struct sockaddr *)&ss, len);
-	sv->sv_serve(&c, wa->wa_config);
+	c.cn_listener = li;
+	c.cn_slot = sl;
+	c.cn_seq = atomic_load_explicit(&sl->sl_served,
+	    memory_order_relaxed) + 1;
+	c.cn_waitmask = &wm->wm_client;
+	c.cn_end = clock_after(clock_now(),
+	    wa->wa_config->c_timeout_connection);
+	scoreboard_busy(sl, &c.cn_addr, li);
+	if (!worker_over_limit(wa, &c))
+		sv->sv_serve(&c, wa->wa_config);
 	/* Counted, and idle, before the client sees the close: a status
 	 * asked for once a client is done always includes it. */
-	wa->wa_slot->sl_served++;
-	wa->wa_slot->sl_state = SLOT_IDLE;
+	atomic_fetch_add_explicit(&sl->sl_served, 1, memory_order_relaxed);
+	if (c.cn_shed)
+		atomic_fetch_add_explicit(&sl->sl_shed, 1,
+		    memory_order_relaxed);
+	scoreboard_set_state(sl, SLOT_IDLE);
 	if (close(fd) == -1)
 		log_warn("close(%s)", c.cn_peer);
+	return 1;
+}
+
+/* max_connections, give or take up to a tenth more, so that workers
+ * started together do not all retire together. */
+static unsigned long
+worker_lifetime(const struct config *cfg)
+{
+	unsigned long	 n = cfg->c_max_connections;
+
+	if (n == 0)
+		return 0;
+	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+	return n + (n >= 10 ? (unsigned long)random() % (n / 10 + 1) : 0);
 }
 
 /* A stop delivered in a wait, or one still pending (blocked) since. */
@@ -198,27 +292,52 @@ worker_stop_requested(void)
 	    sigismember(&pending, SIGQUIT) == 1;
 }
 
+/* The worker has served its share: it retires by itself, and the
+ * master starts another in its place. */
+static bool
+worker_done(const struct worker_args *wa, unsigned long lifetime)
+{
+	if (lifetime == 0 || atomic_load_explicit(&wa->wa_slot->sl_served,
+	    memory_order_relaxed) < lifetime)
+		return false;
+	scoreboard_set_state(wa->wa_slot, SLOT_RECYCLED);
+	log_debug("served max_connections=%lu; exiting to be replaced",
+	    lifetime);
+	return true;
+}
+
 static void
 worker_loop(const struct worker_args *wa, const struct service *sv,
-    int epfd, const sigset_t *waitmask)
+    int epfd, const struct worker_masks *wm)
 {
 	struct epoll_event	 ev[CONFIG_MAX_LISTEN];
+	unsigned long		 lifetime = worker_lifetime(wa->wa_config);
 	int			 n;
 
-	while (!worker_stop_requested()) {
-		n = epoll_pwait(epfd, ev, CONFIG_MAX_LISTEN, -1, waitmask);
+	while (!worker_stop_requested() && !worker_done(wa, lifetime)) {
+		n = epoll_pwait(epfd, ev, CONFIG_MAX_LISTEN, WORKER_BEAT_MS,
+		    &wm->wm_accept);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal(EX_OSERR, "epoll_pwait");
 		}
+		if (n == 0)
+			scoreboard_beat(wa->wa_slot);
 		/* Serve what woke us even if a stop arrived with it: the
 		 * wake-up was ours alone and nobody else would take it.
-		 * Then no more: the stop wins over a queue that is never
-		 * empty. */
+		 * Then take what else is queued there, up to a batch,
+		 * before waiting again: an epoll_pwait() saved per
+		 * connection under load.  A stop wins over a queue that is
+		 * never empty. */
 		for (int i = 0; i < n; i++) {
-			worker_serve(wa, sv, ev[i].data.fd, waitmask);
-			if (worker_stop_requested())
+			for (int k = 0; k < WORKER_BATCH; k++)
+				if (worker_serve(wa, sv, ev[i].data.u32,
+				    wm) == 0 || worker_stop_requested() ||
+				    worker_done(wa, lifetime))
+					break;
+			if (worker_stop_requested() ||
+			    worker_done(wa, lifetime))
 				break;
 		}
 	}
@@ -229,11 +348,12 @@ worker_announce(const struct worker_args *wa)
 {
 	pid_t	 pid = getpid();
 
-	/* A pid is far below PIPE_BUF: the write is atomic. */
+	/* Ready in the slot first: the master counts the slots when the
+	 * pid wakes it.  A pid is far below PIPE_BUF: the write is atomic. */
+	scoreboard_set_state(wa->wa_slot, SLOT_IDLE);
 	if (write(wa->wa_ready_fd, &pid, sizeof(pid)) != sizeof(pid))
 		log_warn("write(ready pipe)");
 	close(wa->wa_ready_fd);
-	wa->wa_slot->sl_state = SLOT_IDLE;
 }
 
 /*
@@ -280,7 +400,7 @@ void
 worker_run(const struct worker_args *wa)
 {
 	const struct service	*sv = service_find(wa->wa_config->c_service);
-	sigset_t		 waitmask;
+	struct worker_masks	 wm;
 	int			 epfd;
 
 	/* Set now as well, for the time until the privileges are gone. */
@@ -289,8 +409,8 @@ worker_run(const struct worker_args *wa)
 	for (size_t i = 0; i < wa->wa_nclose_fds; i++)
 		if (wa->wa_close_fds[i] != -1)
 			close(wa->wa_close_fds[i]);
-	wa->wa_slot->sl_pid = getpid();
-	worker_signals(wa, &waitmask);
+	atomic_store(&wa->wa_slot->sl_pid, (int32_t)getpid());
+	worker_signals(wa, &wm);
 
 	if (priv_drop(wa->wa_config) == -1)
 		exit(WORKER_EXIT_FATAL);
@@ -302,8 +422,8 @@ worker_run(const struct worker_args *wa)
 	if ((epfd = worker_epoll(wa->wa_listeners)) == -1)
 		exit(EX_OSERR);
 	worker_announce(wa);
-	worker_wait_gate(wa, &waitmask);
-	worker_loop(wa, sv, epfd, &waitmask);
+	worker_wait_gate(wa, &wm.wm_accept);
+	worker_loop(wa, sv, epfd, &wm);
 	sv->sv_fini();
 	close(epfd);
 	exit(0);

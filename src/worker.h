@@ -11,6 +11,7 @@
 
 struct config;
 struct listeners;
+struct scoreboard;
 struct slot;
 
 /*
@@ -25,6 +26,7 @@ struct worker_args {
 	const struct config	*wa_config;
 	const struct listeners	*wa_listeners;
 	struct slot		*wa_slot;
+	const struct scoreboard	*wa_board;	/* everyone's slots */
 	int			 wa_ready_fd;	/* write our pid here when up */
 	int			 wa_gate_fd;	/* serve after its EOF; or -1 */
 	pid_t			 wa_master;

@@ -1,0 +1,290 @@
+/*
+ * generation.c - configuration generations: start, commit, roll back.
+ * The design is in generation.h.
+ */
+#include "autoconf.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "generation.h"
+#include "log.h"
+#include "notify.h"
+#include "status.h"
+#include "worker.h"
+
+void
+generation_init(struct generation *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->g_gate[0] = g->g_gate[1] = -1;
+}
+
+static void
+generation_close_gate(struct generation *g)
+{
+	for (int i = 0; i < 2; i++) {
+		if (g->g_gate[i] != -1 && close(g->g_gate[i]) == -1)
+			log_warn("close(gate)");
+		g->g_gate[i] = -1;
+	}
+}
+
+void
+generation_free(struct generation *g)
+{
+	generation_close_gate(g);
+	listeners_close(&g->g_ls);
+	config_free(g->g_cfg);
+	generation_init(g);
+}
+
+static int
+generation_spawn(struct master *m, struct generation *g)
+{
+	const struct generation	*other = g == &m->m_cur ? &m->m_next :
+	    &m->m_cur;
+	struct worker_args	 wa;
+	int			 close_fds[5 + CONFIG_MAX_LISTEN];
+	size_t			 n = 0;
+
+	/* Descriptors of the master's own that a worker must not keep: a
+	 * socket of the other generation would stay open (and accept
+	 * connections nobody serves) for as long as the worker lives, and a
+	 * gate's write end held by a worker would never let it open. */
+	close_fds[n++] = m->m_pool.p_ready[0];
+	close_fds[n++] = m->m_pidfile_fd;
+	close_fds[n++] = g->g_gate[1];
+	close_fds[n++] = other->g_gate[0];
+	close_fds[n++] = other->g_gate[1];
+	for (size_t i = 0; i < other->g_ls.ls_n; i++)
+		close_fds[n++] = other->g_ls.ls[i].l_fd;
+	memset(&wa, 0, sizeof(wa));
+	wa.wa_config = g->g_cfg;
+	wa.wa_listeners = &g->g_ls;
+	wa.wa_gate_fd = g->g_gate[0];
+	wa.wa_close_fds = close_fds;
+	wa.wa_nclose_fds = n;
+	wa.wa_sigmask = m->m_waitmask;
+	return pool_spawn(&m->m_pool, g->g_id, &wa);
+}
+
+/* Start the workers g lacks; -1 once a fork() failed. */
+static int
+generation_fill(struct master *m, struct generation *g)
+{
+	while (pool_active(&m->m_pool, g->g_id) < g->g_target) {
+		if (generation_spawn(m, g) == -1) {
+			/* Try again later, never spin. */
+			log_warnx("cannot start a worker; retrying in %.1fs",
+			    pool_crashed(&m->m_pool, NULL));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+generation_fill_all(struct master *m)
+{
+	if (m->m_stopping || pool_backing_off(&m->m_pool, clock_now()))
+		return;
+	if (generation_fill(m, &m->m_cur) == 0 && m->m_next.g_id != 0)
+		generation_fill(m, &m->m_next);
+}
+
+static void
+generation_announce(struct master *m)
+{
+	char	 status[256];
+
+	m->m_cur.g_announced = true;
+	status_line(m, status, sizeof(status));
+	log_info("ready generation=%u workers=%u", m->m_cur.g_id,
+	    pool_ready(&m->m_pool, m->m_cur.g_id));
+	notify_ready(status);
+}
+
+/* A HUP that came while a generation started is done now. */
+static void
+generation_reload_again(struct master *m)
+{
+	if (m->m_reload_again) {
+		m->m_reload_again = false;
+		generation_reload(m);
+	}
+}
+
+/* The new generation is ready: it takes over, the old one retires. */
+static void
+generation_commit(struct master *m)
+{
+	struct generation	 old = m->m_cur;
+
+	/* Retire first: an old worker learns it is retiring no later than
+	 * the new ones may serve. */
+	pool_retire_others(&m->m_pool, m->m_next.g_id,
+	    m->m_next.g_cfg->c_timeout_shutdown);
+	m->m_cur = m->m_next;
+	generation_init(&m->m_next);
+	generation_close_gate(&m->m_cur);		/* EOF: serve */
+	/* Sockets no longer listed stop accepting now; shared ones stay. */
+	listeners_close_unlisted(&old.g_ls, &m->m_cur.g_ls);
+	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
+	    m->m_cur.g_cfg->c_log_level);
+	upkeep_reset(&m->m_upkeep);
+	generation_announce(m);
+	log_info("reloaded generation=%u workers=%u; generation=%u retiring",
+	    m->m_cur.g_id, m->m_cur.g_target, old.g_id);
+	generation_free(&old);
+	generation_reload_again(m);
+}
+
+/* READY=1 again after RELOADING=1, but never for a generation that has
+ * not been ready yet (a reload during start-up). */
+static void
+generation_notify_failed(struct master *m, const char *status)
+{
+	if (m->m_cur.g_announced)
+		notify_ready(status);
+	else
+		notify_status(status);
+}
+
+void
+generation_rollback(struct master *m, const char *why)
+{
+	char	 status[256];
+
+	log_warnx("reload failed: generation=%u %s; generation=%u keeps "
+	    "serving with the previous configuration", m->m_next.g_id, why,
+	    m->m_cur.g_id);
+	/* TERM before the gate closes: they exit instead of serving. */
+	pool_retire_generation(&m->m_pool, m->m_next.g_id,
+	    m->m_cur.g_cfg->c_timeout_shutdown);
+	generation_free(&m->m_next);
+	/* A kept socket's backlog and deferral may have been changed. */
+	listeners_relisten(&m->m_cur.g_ls);
+	/* The new generation's crashes must not hold the old one back. */
+	pool_backoff_reset(&m->m_pool);
+	snprintf(status, sizeof(status), "reload failed (%s); running "
+	    "generation %u", why, m->m_cur.g_id);
+	generation_notify_failed(m, status);
+	generation_check_ready(m);
+	generation_reload_again(m);
+}
+
+void
+generation_check_ready(struct master *m)
+{
+	if (m->m_stopping)
+		return;
+	if (m->m_next.g_id != 0) {
+		if (pool_ready(&m->m_pool, m->m_next.g_id) >=
+		    m->m_next.g_target)
+			generation_commit(m);
+	} else if (!m->m_cur.g_announced &&
+	    pool_ready(&m->m_pool, m->m_cur.g_id) >= m->m_cur.g_target)
+		generation_announce(m);
+}
+
+void
+generation_check_deadline(struct master *m, struct timespec now)
+{
+	char	 why[64];
+
+	if (m->m_next.g_id != 0 && clock_diff(m->m_next.g_deadline, now) > 0) {
+		/* The last one may be ready unseen: look first. */
+		pool_read_ready(&m->m_pool);
+		generation_check_ready(m);
+	}
+	if (m->m_next.g_id != 0 && clock_diff(m->m_next.g_deadline, now) > 0) {
+		snprintf(why, sizeof(why), "was not ready within %.0fs "
+		    "(%u of %u workers)", GENERATION_START_SECONDS,
+		    pool_ready(&m->m_pool, m->m_next.g_id),
+		    m->m_next.g_target);
+		generation_rollback(m, why);
+	}
+}
+
+/* Load the file and open its sockets beside the running ones. */
+static int
+generation_prepare(struct master *m, struct generation *g)
+{
+	struct listeners	 copy;
+	char			 err[1024];
+	int			 rc;
+
+	if ((g->g_cfg = config_load(m->m_file, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed: %s; keeping the running "
+		    "configuration", err);
+		return -1;
+	}
+	notify_reloading();
+	if ((rc = listeners_dup(&copy, &m->m_cur.g_ls)) == 0) {
+		rc = listeners_open(&g->g_ls, g->g_cfg, &copy);
+		listeners_close(&copy);		/* those not wanted */
+	}
+	if (rc == 0 && pipe2(g->g_gate, O_CLOEXEC) == -1) {
+		log_warn("pipe2(gate)");
+		rc = -1;
+	}
+	if (rc == -1) {
+		log_warnx("reload failed: cannot open the listening sockets; "
+		    "keeping the running configuration");
+		listeners_relisten(&m->m_cur.g_ls);
+		generation_free(g);
+		generation_notify_failed(m, "reload failed; running the "
+		    "previous configuration");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The new generation starts at the size the running one has now, within
+ * its own bounds: a reload under load does not shrink the pool to its
+ * minimum and grow it again.
+ */
+static unsigned
+generation_start_size(const struct master *m, const struct config *cfg)
+{
+	unsigned	 n = m->m_cur.g_target;
+
+	if (n < cfg->c_pool_min)
+		n = cfg->c_pool_min;
+	if (n > cfg->c_pool_max)
+		n = cfg->c_pool_max;
+	return n;
+}
+
+void
+generation_reload(struct master *m)
+{
+	struct generation	*g = &m->m_next;
+
+	if (m->m_stopping)
+		return;
+	if (g->g_id != 0) {
+		/* One generation starts at a time; the file is read again
+		 * once this one is settled. */
+		m->m_reload_again = true;
+		log_info("reload requested while generation=%u starts; it "
+		    "follows once that one is settled", g->g_id);
+		return;
+	}
+	log_info("reloading %s", m->m_file);
+	if (generation_prepare(m, g) == -1)
+		return;
+	g->g_id = ++m->m_last_id;
+	g->g_target = g->g_cfg->c_pool_dynamic ?
+	    generation_start_size(m, g->g_cfg) : g->g_cfg->c_workers;
+	g->g_deadline = clock_after(clock_now(), GENERATION_START_SECONDS);
+	log_info("starting generation=%u workers=%u", g->g_id, g->g_target);
+	pool_backoff_reset(&m->m_pool);
+	generation_fill_all(m);
+}

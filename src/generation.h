@@ -1,0 +1,71 @@
+/*
+ * generation.h - configuration generations and the two-phase reload.
+ *
+ * A generation is a configuration, its listening sockets and the workers
+ * started from it.  A reload is two-phase: the new generation starts
+ * beside the running one, its workers wait at a gate once ready, and only
+ * when every one of them is ready does the master open the gate and
+ * retire the running generation.  If the new workers cannot run with the
+ * new configuration (they exit 78) or are not ready within
+ * GENERATION_START_SECONDS, the reload is rolled back: they never served
+ * anyone, and the running generation keeps serving, untouched (its sockets
+ * were never handed over, only shared).
+ *
+ * struct master is here because the master's loop (master.c), the reload
+ * (generation.c), the pool's upkeep (upkeep.c) and the status (status.c)
+ * all work on it; each file changes only its own part.
+ */
+#ifndef PREFORKD_GENERATION_H
+#define PREFORKD_GENERATION_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "listener.h"
+#include "pool.h"
+#include "upkeep.h"
+
+/* How long a reloaded generation has to become ready. */
+#define GENERATION_START_SECONDS	10.0
+
+struct generation {
+	unsigned		 g_id;		/* 0: no such generation */
+	struct config		*g_cfg;
+	struct listeners	 g_ls;
+	unsigned		 g_target;	/* workers wanted */
+	bool			 g_announced;	/* READY=1 sent for it */
+	struct timespec		 g_deadline;	/* to be ready by */
+	int			 g_gate[2];	/* closed at commit; or -1 */
+};
+
+struct master {
+	const char		*m_file;
+	struct generation	 m_cur;		/* serving */
+	struct generation	 m_next;	/* starting, on reload */
+	unsigned		 m_last_id;
+	bool			 m_reload_again; /* HUP while m_next starts */
+	struct pool		 m_pool;
+	struct upkeep		 m_upkeep;	/* sizing, shedding, hung */
+	int			 m_pidfile_fd;
+	sigset_t		 m_waitmask;	/* control signals unblocked */
+	bool			 m_stopping;
+	bool			 m_killed;	/* SIGKILL already sent */
+	struct timespec		 m_kill_at;
+	int			 m_status;
+};
+
+void	generation_init(struct generation *);
+void	generation_free(struct generation *);
+/* Start the workers each generation lacks, unless backing off. */
+void	generation_fill_all(struct master *);
+/* SIGHUP: read the file and start a generation from it. */
+void	generation_reload(struct master *);
+/* Commit the starting generation, or announce the first, when ready. */
+void	generation_check_ready(struct master *);
+/* The starting generation's deadline: rolled back when passed. */
+void	generation_check_deadline(struct master *, struct timespec now);
+/* The starting generation cannot serve: drop it. */
+void	generation_rollback(struct master *, const char *why);
+
+#endif

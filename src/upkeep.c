@@ -1,0 +1,281 @@
+/*
+ * upkeep.c - the maintenance tick (see upkeep.h for the sizing rule).
+ *
+ * Everything here reads the scoreboard, which workers write without
+ * asking: a view is a moment old when it is acted on, and every action
+ * is safe against that.  A worker picked to retire while idle that has
+ * just taken a connection finishes it first; a shed request names the
+ * connection by its number, so one that ended in between is never cut.
+ */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+#include "generation.h"
+#include "log.h"
+#include "notify.h"
+#include "scoreboard.h"
+#include "status.h"
+#include "upkeep.h"
+
+void
+upkeep_init(struct upkeep *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->u_rate = 1;
+	u->u_next = clock_now();
+}
+
+void
+upkeep_reset(struct upkeep *u)
+{
+	u->u_rate = 1;
+	u->u_idle_ticks = 0;
+}
+
+struct timespec
+upkeep_due(const struct upkeep *u)
+{
+	return u->u_next;
+}
+
+int
+upkeep_size(struct upkeep *u, const struct config *cfg,
+    const struct upkeep_view *v)
+{
+	unsigned	 want, add;
+
+	if (!cfg->c_pool_dynamic)
+		return 0;
+	want = v->uv_held + cfg->c_idle_min;
+	if (want < cfg->c_pool_min)
+		want = cfg->c_pool_min;
+	if (want > cfg->c_pool_max)
+		want = cfg->c_pool_max;
+	if (want > v->uv_active) {
+		add = want - v->uv_active;
+		if (add > u->u_rate)
+			add = u->u_rate;
+		if (u->u_rate < UPKEEP_RATE_MAX)
+			u->u_rate *= 2;
+		u->u_idle_ticks = 0;
+		return (int)add;
+	}
+	u->u_rate = 1;
+	if (v->uv_idle > cfg->c_idle_max && v->uv_active > cfg->c_pool_min) {
+		/* Hysteresis: idle for a while, not between two bursts. */
+		if (++u->u_idle_ticks >= UPKEEP_SHRINK_TICKS)
+			return -1;
+		return 0;
+	}
+	u->u_idle_ticks = 0;
+	return 0;
+}
+
+/* Whether a busy worker has waited on its client for longer than ms. */
+static bool
+upkeep_waiting(const struct slot *sl, int64_t now, int64_t ms)
+{
+	return atomic_load_explicit(&sl->sl_wait, memory_order_relaxed) !=
+	    SLOT_RUNNING && now - atomic_load_explicit(&sl->sl_wait_since,
+	    memory_order_relaxed) >= ms;
+}
+
+static void
+upkeep_look(const struct pool *p, unsigned gen, int64_t now,
+    struct upkeep_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	for (size_t i = 0; i < p->p_n; i++) {
+		const struct pool_worker *w = &p->p_workers[i];
+
+		if (w->pw_generation != gen || w->pw_retiring)
+			continue;
+		v->uv_active++;
+		switch (scoreboard_state(w->pw_slot)) {
+		case SLOT_STARTING:
+			v->uv_starting++;
+			break;
+		case SLOT_IDLE:
+			v->uv_idle++;
+			break;
+		case SLOT_BUSY:
+			v->uv_busy++;
+			if (upkeep_waiting(w->pw_slot, now, UPKEEP_HELD_MS))
+				v->uv_held++;
+			break;
+		}
+	}
+}
+
+static void
+upkeep_resize(struct master *m, const struct upkeep_view *v)
+{
+	struct generation	*g = &m->m_cur;
+	const struct config	*cfg = g->g_cfg;
+	int			 delta;
+
+	if ((delta = upkeep_size(&m->m_upkeep, cfg, v)) > 0) {
+		g->g_target = v->uv_active + (unsigned)delta;
+		log_info("pool growing workers=%u held=%u idle=%u (max %u)",
+		    g->g_target, v->uv_held, v->uv_idle, cfg->c_pool_max);
+	} else if (delta < 0 && pool_retire_idle(&m->m_pool, g->g_id,
+	    UPKEEP_MIN_AGE, cfg->c_timeout_shutdown)) {
+		g->g_target = v->uv_active - 1;
+		log_info("pool shrinking workers=%u idle=%u (idle_max %u)",
+		    g->g_target, v->uv_idle - 1, cfg->c_idle_max);
+	} else if (g->g_target < v->uv_active)
+		g->g_target = v->uv_active;
+}
+
+/* The busy worker of gen whose client has been silent longest, at least
+ * UPKEEP_SHED_SILENT_MS, and not asked to shed it already. */
+static struct pool_worker *
+upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
+    int64_t *silent)
+{
+	struct pool_worker	*pick = NULL;
+
+	*silent = 0;
+	for (size_t i = 0; i < p->p_n; i++) {
+		struct pool_worker *w = &p->p_workers[i];
+		const struct slot *sl = w->pw_slot;
+		int64_t s;
+
+		if (w->pw_generation != gen || w->pw_retiring ||
+		    scoreboard_state(sl) != SLOT_BUSY ||
+		    atomic_load(&sl->sl_wait) != SLOT_READING ||
+		    atomic_load(&sl->sl_shed_req) ==
+		    atomic_load(&sl->sl_served) + 1)
+			continue;
+		s = now - atomic_load(&sl->sl_wait_since);
+		if (s >= UPKEEP_SHED_SILENT_MS && s > *silent) {
+			*silent = s;
+			pick = w;
+		}
+	}
+	return pick;
+}
+
+/*
+ * The pool is at its bound, nobody is idle and connections wait in the
+ * accept queue: the clients that have sent nothing for longest give
+ * their worker up, one for each connection waiting (up to idle_min, at
+ * least one, a tick).  Their read timeout is cut short; nothing else is.
+ */
+static void
+upkeep_shed(struct master *m, const struct upkeep_view *v, int64_t now)
+{
+	struct generation	*g = &m->m_cur;
+	const struct config	*cfg = g->g_cfg;
+	struct pool_worker	*w;
+	unsigned		 queued, n;
+	unsigned long		 held;
+	int64_t			 silent;
+	struct addr		 peer;
+	char			 name[ADDR_STRLEN];
+
+	if (v->uv_active < cfg->c_pool_max || v->uv_idle > 0 ||
+	    (queued = listeners_queued(&g->g_ls)) == 0)
+		return;
+	n = cfg->c_idle_min > 0 ? cfg->c_idle_min : 1;
+	if (n > queued)
+		n = queued;
+	while (n-- > 0 &&
+	    (w = upkeep_most_silent(&m->m_pool, g->g_id, now, &silent))
+	    != NULL) {
+		scoreboard_peer(w->pw_slot, &peer);
+		pool_shed(w);
+		m->m_upkeep.u_shed++;
+		if (!log_limit_allow(&m->m_upkeep.u_shed_log, &held))
+			continue;
+		addr_format(&peer, name, sizeof(name));
+		log_notice("pool full (%u workers, %u queued): shedding "
+		    "peer=%s silent=%.1fs pid=%ld shed=%llu (%lu more "
+		    "suppressed)", v->uv_active, queued, name,
+		    (double)silent / 1000, (long)w->pw_pid,
+		    m->m_upkeep.u_shed, held);
+	}
+}
+
+/*
+ * A worker busy with one connection for longer than timeouts.hung (every
+ * connection ends by timeouts.connection, which is shorter), or one that
+ * has shown no sign of life for as long (idle workers show one each
+ * second), is stuck: stopped, looping, blocked.  It is killed and
+ * replaced.  Retiring workers have their own deadline, and a starting
+ * generation its own.
+ */
+static void
+upkeep_hung(struct master *m, int64_t now)
+{
+	double		 hung = m->m_cur.g_cfg->c_timeout_hung;
+	struct addr	 peer;
+	char		 name[ADDR_STRLEN];
+
+	if (hung == 0)
+		return;
+	for (size_t i = 0; i < m->m_pool.p_n; i++) {
+		struct pool_worker *w = &m->m_pool.p_workers[i];
+		const struct slot *sl = w->pw_slot;
+		uint32_t st = scoreboard_state(sl);
+		double age;
+
+		if (w->pw_retiring || w->pw_killed ||
+		    (m->m_next.g_id != 0 && w->pw_generation ==
+		    m->m_next.g_id))
+			continue;
+		age = (double)(now - atomic_load(st == SLOT_BUSY ?
+		    &sl->sl_since : &sl->sl_beat)) / 1000;
+		if (age <= hung)
+			continue;
+		if (st == SLOT_BUSY) {
+			scoreboard_peer(sl, &peer);
+			addr_format(&peer, name, sizeof(name));
+			log_warnx("killed hung worker pid=%ld busy=%.1fs "
+			    "peer=%s", (long)w->pw_pid, age, name);
+		} else
+			log_warnx("killed hung worker pid=%ld state=%s "
+			    "silent=%.1fs", (long)w->pw_pid,
+			    scoreboard_state_name(st), age);
+		pool_kill_hung(w);
+	}
+}
+
+/* STATUS= with the pool's figures, when they changed, once a second. */
+static void
+upkeep_status(struct master *m, struct timespec now)
+{
+	char	 status[sizeof(m->m_upkeep.u_status)];
+
+	if (!m->m_cur.g_announced || m->m_next.g_id != 0 ||
+	    clock_diff(m->m_upkeep.u_status_at, now) < UPKEEP_STATUS_EVERY)
+		return;
+	status_line(m, status, sizeof(status));
+	if (strcmp(status, m->m_upkeep.u_status) == 0)
+		return;
+	memcpy(m->m_upkeep.u_status, status, sizeof(status));
+	m->m_upkeep.u_status_at = now;
+	notify_status(status);
+}
+
+void
+upkeep_run(struct master *m, struct timespec now)
+{
+	struct upkeep_view	 v;
+	int64_t			 ms = scoreboard_ms();
+
+	if (clock_diff(m->m_upkeep.u_next, now) < 0)
+		return;
+	m->m_upkeep.u_next = clock_after(now, UPKEEP_TICK);
+	upkeep_hung(m, ms);
+	if (m->m_next.g_id != 0 || !m->m_cur.g_announced)
+		return;		/* sizing waits for a settled pool */
+	upkeep_look(&m->m_pool, m->m_cur.g_id, ms, &v);
+	upkeep_resize(m, &v);
+	upkeep_shed(m, &v, ms);
+	upkeep_status(m, now);
+}

@@ -1,0 +1,74 @@
+/*
+ * upkeep.h - the master's periodic look at the pool: size it, shed
+ * connections when it is full, replace hung workers, tell systemd.
+ *
+ * Sizing grows the pool for slow clients, not for a busy CPU.  A busy
+ * worker that has waited on its client for UPKEEP_HELD_MS is "held": it
+ * cannot run anyone else's connection however idle the CPU is, so the
+ * pool adds one for it.  A worker busy running a connection is not:
+ * another process would only compete with it for the same CPUs.  So a
+ * dynamic pool wants
+ *
+ *	held + idle_min workers, within pool.min .. pool.max,
+ *
+ * grows towards that at a rate that doubles each tick it keeps growing
+ * (1, 2, 4 ... UPKEEP_RATE_MAX), and retires one idle worker a tick once
+ * more than idle_max have been idle for UPKEEP_SHRINK_TICKS in a row,
+ * never one younger than UPKEEP_MIN_AGE.
+ */
+#ifndef PREFORKD_UPKEEP_H
+#define PREFORKD_UPKEEP_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "loglimit.h"
+
+#define UPKEEP_TICK		0.1	/* seconds between looks */
+#define UPKEEP_HELD_MS		100	/* waiting on a client: held */
+#define UPKEEP_RATE_MAX		32	/* workers started per tick */
+#define UPKEEP_SHRINK_TICKS	10	/* too many idle for this long */
+#define UPKEEP_MIN_AGE		5.0	/* seconds before it may retire */
+#define UPKEEP_SHED_SILENT_MS	1000	/* silent this long: may be shed */
+#define UPKEEP_STATUS_EVERY	1.0	/* seconds between STATUS= */
+
+struct master;
+struct config;
+
+/* What the slots of the serving generation say, at one tick. */
+struct upkeep_view {
+	unsigned	 uv_active;	/* not retiring */
+	unsigned	 uv_starting;
+	unsigned	 uv_idle;
+	unsigned	 uv_busy;
+	unsigned	 uv_held;	/* busy, waiting on the client */
+};
+
+struct upkeep {
+	struct timespec	 u_next;	/* the next tick */
+	unsigned	 u_rate;	/* workers to add at most, this tick */
+	unsigned	 u_idle_ticks;	/* ticks in a row above idle_max */
+	struct timespec	 u_status_at;	/* STATUS= last sent */
+	char		 u_status[160];
+	unsigned long long u_shed;	/* shed requests made */
+	struct log_limit u_shed_log;
+	struct log_limit u_hung_log;
+};
+
+void	upkeep_init(struct upkeep *);
+/* A new generation serves: the sizing starts over. */
+void	upkeep_reset(struct upkeep *);
+/* When the next tick is due. */
+struct timespec upkeep_due(const struct upkeep *);
+/* Run the tick if due. */
+void	upkeep_run(struct master *, struct timespec now);
+
+/*
+ * The sizing decision alone, for the tests: how many workers to add (> 0)
+ * or retire (< 0) given cfg's bounds and the view; it updates the rate
+ * and the shrink count in u.
+ */
+int	upkeep_size(struct upkeep *, const struct config *,
+	    const struct upkeep_view *);
+
+#endif
