@@ -136,7 +136,9 @@ greeting_log(const struct conn *c, const struct greeting_msg *m,
 }
 
 /* A connection that failed on the client's side: a reset, a vanished
- * peer.  Any client can cause these at will, so they are rate-limited. */
+ * peer, a close without a word (errno 0).  Any client can cause these at
+ * will, so their budget is small: 2 lines a second per source and
+ * LOG_LIMIT_BURST in all, per worker. */
 static void
 greeting_fault(const struct conn *c, const char *what, size_t bytes)
 {
@@ -148,7 +150,8 @@ greeting_fault(const struct conn *c, const char *what, size_t bytes)
 	if (!log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr,
 	    &held))
 		return;
-	why = error == ETIMEDOUT ? "deadline passed" : strerror(error);
+	why = error == ETIMEDOUT ? "deadline passed" : error == 0 ?
+	    "closed" : strerror(error);
 	if (held > 0)
 		log_info("%s peer=%s bytes=%zu: %s (%lu more suppressed)",
 		    what, c->cn_peer, bytes, why, held);
@@ -184,7 +187,11 @@ greeting_serve(struct conn *c, const struct config *cfg)
 	}
 	if (m.gm_done)
 		greeting_log(c, &m, "");
-	else if (n == 0)
+	else if (n == 0 && m.gm_total == 0) {
+		/* Not a message: a port scan, a health check, a flood. */
+		errno = 0;
+		greeting_fault(c, "no message", 0);
+	} else if (n == 0)
 		greeting_log(c, &m, " end=eof");
 	else if (errno == ETIMEDOUT)
 		greeting_log(c, &m, " end=timeout");

@@ -94,5 +94,7 @@ struct Suite	*reliability_suite(void);
 struct Suite	*local_suite(void);
 struct Suite	*saturation_suite(void);
 struct Suite	*files_suite(void);
+struct Suite	*pool_suite(void);
+struct Suite	*control_suite(void);
 
 #endif

@@ -1,0 +1,486 @@
+/*
+ * check_pool.c - the adaptive, defended pool against the real daemon:
+ * growth for clients that hold workers, shrinking back, the per-source
+ * limit, shedding when full, TCP_DEFER_ACCEPT for a client-first service,
+ * recycling after max_connections, hung workers replaced, the bound on
+ * lines a client can provoke.
+ *
+ * Every assertion is on what the daemon did (its log, its children in
+ * /proc, what a client received), never on how fast it did it; the
+ * deadlines only bound a test that would otherwise hang.  Where a
+ * behaviour has a saturated counterpart, the accept queue is kept full
+ * by the closed-loop load generator.
+ */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "daemon.h"
+
+#define POOL_SILENT_MAX	64
+#define POOL_CLIENTS	64	/* closed-loop clients when saturated */
+
+static struct daemon	 d;
+static int		 silent[POOL_SILENT_MAX];
+static int		 nsilent;
+static pid_t		 load;
+static char		 load_out[192];
+
+static void
+setup(void)
+{
+	nsilent = 0;
+	load = 0;
+}
+
+static void
+close_silent(void)
+{
+	for (int i = 0; i < nsilent; i++)
+		close(silent[i]);
+	nsilent = 0;
+}
+
+static void
+teardown(void)
+{
+	if (load > 0)
+		load_kill(load);
+	load = 0;
+	close_silent();
+	daemon_cleanup(&d);
+}
+
+/* A connection from source address src (any 127/8 address is ours). */
+static int
+connect_from(const char *src, int port, int rcv_secs)
+{
+	struct sockaddr_in	 sin;
+	struct timeval		 tv = { rcv_secs, 0 };
+	int			 fd;
+
+	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	sin.sin_port = htons(port);
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr), 1);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	return fd;
+}
+
+/* n silent clients, two per source address from 127.0.0.2 on. */
+static void
+open_silent(int n, int rcv_secs)
+{
+	char	 src[32];
+
+	ck_assert_int_le(nsilent + n, POOL_SILENT_MAX);
+	for (int i = 0; i < n; i++, nsilent++) {
+		snprintf(src, sizeof(src), "127.0.0.%d", 2 + nsilent / 2);
+		silent[nsilent] = connect_from(src, d.d_port, rcv_secs);
+	}
+}
+
+static size_t
+children(void)
+{
+	pid_t	 pids[256];
+
+	return proc_children(d.d_pid, pids, 256);
+}
+
+/* Wait until the daemon has exactly n workers, or at least n (bounded). */
+static bool
+wait_workers(size_t n, bool at_least, double secs)
+{
+	struct timespec	 end = clock_after(clock_now(), secs);
+	size_t		 now;
+
+	do {
+		now = children();
+		if (now == n || (at_least && now > n))
+			return true;
+		sleep_ms(50);
+	} while (clock_ms_until(end) > 0);
+	return false;
+}
+
+static bool
+wait_children(size_t n, double secs)
+{
+	return wait_workers(n, false, secs);
+}
+
+static bool
+wait_log_count(const char *needle, int n, double secs)
+{
+	struct timespec	 end = clock_after(clock_now(), secs);
+
+	do {
+		if (daemon_log_count(&d, needle) >= n)
+			return true;
+		sleep_ms(50);
+	} while (clock_ms_until(end) > 0);
+	return false;
+}
+
+/* A fresh client from 127.0.0.1 gets the whole banner. */
+static void
+assert_banner(int rcv_secs)
+{
+	char	 buf[64];
+	int	 fd = connect_from("127.0.0.1", d.d_port, rcv_secs);
+
+	ck_assert_msg(read_banner(fd, buf, sizeof(buf)) == 28 &&
+	    strcmp(buf, "Welcome to Network Server!!") == 0,
+	    "no banner for a fresh client; log:\n%s", daemon_log_tail(&d));
+	close(fd);
+}
+
+static void
+start_load(int conns, double secs)
+{
+	snprintf(load_out, sizeof(load_out), "%s/load.out", d.d_dir);
+	load = load_start(d.d_port, conns, secs, load_out);
+	sleep_ms(1000);		/* the queue is full from here on */
+}
+
+static void
+wait_load(long *ok, long *errors)
+{
+	load_wait(load, load_out, ok, errors);
+	load = 0;
+}
+
+#define POOL_DYNAMIC	"pool = { min = 2; max = 16; idle_min = 2; " \
+	"idle_max = 3; };\nlimits = { per_source = 0; };\n" \
+	"timeouts = { read = 30.0; connection = 40.0; hung = 50.0; };\n"
+
+/*
+ * Six silent clients hold six workers: the pool grows to hold them and
+ * keep idle_min for everyone else (8), a fresh client is served at once,
+ * and once they leave the pool shrinks back to idle_max idle workers.
+ */
+START_TEST(test_grows_and_shrinks)
+{
+	daemon_start(&d, POOL_DYNAMIC);
+	ck_assert(wait_children(2, 20));
+	open_silent(6, 60);
+	ck_assert_msg(wait_children(8, 20), "%zu workers; log:\n%s",
+	    children(), daemon_log_tail(&d));
+	ck_assert(daemon_log_count(&d, "pool growing") >= 1);
+	assert_banner(20);
+	close_silent();
+	ck_assert_msg(wait_log_count("pool shrinking", 1, 30), "%s",
+	    daemon_log_tail(&d));
+	ck_assert_msg(wait_children(3, 30), "%zu workers; log:\n%s",
+	    children(), daemon_log_tail(&d));
+	/* It stops at idle_max, never below min. */
+	sleep_ms(2000);
+	ck_assert_int_eq(children(), 3);
+}
+END_TEST
+
+/* The same with the accept queue full of fast clients: they never
+ * wait for the held workers, and none of their connections fails. */
+START_TEST(test_grows_saturated)
+{
+	long	 ok, errors;
+
+	daemon_start(&d, POOL_DYNAMIC);
+	ck_assert(wait_children(2, 20));
+	start_load(POOL_CLIENTS, 6);
+	open_silent(6, 60);
+	ck_assert_msg(wait_workers(8, true, 30), "%zu workers; log:\n%s",
+	    children(), daemon_log_tail(&d));
+	ck_assert(daemon_log_count(&d, "pool growing") >= 1);
+	assert_banner(20);
+	wait_load(&ok, &errors);
+	ck_assert_int_gt(ok, 0);
+	ck_assert_msg(errors == 0, "%ld errors", errors);
+	close_silent();
+	ck_assert_msg(wait_log_count("pool shrinking", 1, 30), "%s",
+	    daemon_log_tail(&d));
+}
+END_TEST
+
+/*
+ * Ten silent connections from 127.0.0.2 with per_source = 2: at most two
+ * of them get a worker (a banner), the others are closed at once, and a
+ * client from 127.0.0.1 is served.
+ */
+START_TEST(test_per_source_limit)
+{
+	char	 buf[64];
+	int	 fds[10], served = 0, refused = 0;
+
+	daemon_start(&d, "workers = 4;\nlimits = { per_source = 2; };\n"
+	    "timeouts = { read = 30.0; connection = 40.0; };\n");
+	for (int i = 0; i < 10; i++)
+		fds[i] = connect_from("127.0.0.2", d.d_port, 20);
+	for (int i = 0; i < 10; i++) {
+		if (read_banner(fds[i], buf, sizeof(buf)) == 28)
+			served++;
+		else
+			refused++;
+	}
+	ck_assert_msg(served >= 1 && served <= 2 && refused >= 8,
+	    "served=%d refused=%d; log:\n%s", served, refused,
+	    daemon_log_tail(&d));
+	assert_banner(20);
+	ck_assert(daemon_log_wait(&d, "per-source limit: refused "
+	    "peer=127.0.0.2:", 10));
+	for (int i = 0; i < 10; i++)
+		close(fds[i]);
+}
+END_TEST
+
+/*
+ * Two workers, both held by silent clients for 30 s: a third client
+ * waits in the accept queue, so the master sheds the most silent one and
+ * the third is served long before any read timeout.  The shed client
+ * sees its connection closed.
+ */
+START_TEST(test_shedding)
+{
+	char	 buf[64];
+	int	 fresh, shed = 0;
+
+	daemon_start(&d, "workers = 2;\nlimits = { per_source = 0; };\n"
+	    "timeouts = { read = 30.0; connection = 40.0; hung = 50.0; };\n");
+	open_silent(2, 25);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(read_banner(silent[i], buf, sizeof(buf)), 28);
+	sleep_ms(1200);		/* silent for longer than the shed floor */
+	fresh = connect_from("127.0.0.1", d.d_port, 25);
+	ck_assert_msg(read_banner(fresh, buf, sizeof(buf)) == 28,
+	    "log:\n%s", daemon_log_tail(&d));
+	close(fresh);
+	ck_assert(daemon_log_wait(&d, "shedding peer=127.0.0.2:", 10));
+	for (int i = 0; i < 2; i++)
+		if (read_all(silent[i], buf, sizeof(buf)) == 0)
+			shed++;
+	ck_assert_int_ge(shed, 1);
+	ck_assert_int_eq(daemon_log_count(&d, "shedding peer=127.0.0.1:"), 0);
+}
+END_TEST
+
+/* Saturated: the load's fast clients are never shed, the silent ones
+ * are, and the load loses no connection to it. */
+START_TEST(test_shedding_saturated)
+{
+	long	 ok, errors;
+	char	 buf[64];
+
+	daemon_start(&d, "workers = 2;\nlimits = { per_source = 0; };\n"
+	    "timeouts = { read = 30.0; connection = 40.0; hung = 50.0; };\n");
+	open_silent(2, 25);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(read_banner(silent[i], buf, sizeof(buf)), 28);
+	start_load(POOL_CLIENTS, 4);
+	ck_assert_msg(wait_log_count("shedding peer=127.0.0.2:", 2, 20),
+	    "%s", daemon_log_tail(&d));
+	wait_load(&ok, &errors);
+	ck_assert_int_gt(ok, 0);
+	ck_assert_msg(errors == 0, "%ld errors", errors);
+	ck_assert_int_eq(daemon_log_count(&d, "shedding peer=127.0.0.1:"), 0);
+}
+END_TEST
+
+/*
+ * echo speaks only when spoken to: with TCP_DEFER_ACCEPT a silent client
+ * never reaches the only worker, so a second client is echoed at once
+ * while the first is still connected and waiting.
+ */
+START_TEST(test_defer_accept)
+{
+	char	 buf[16];
+	int	 quiet, talker;
+
+	daemon_start(&d, "workers = 1;\nservice = \"echo\";\n"
+	    "timeouts = { read = 30.0; connection = 40.0; hung = 50.0; };\n");
+	quiet = connect_from("127.0.0.2", d.d_port, 1);
+	sleep_ms(300);
+	talker = connect_from("127.0.0.1", d.d_port, 20);
+	ck_assert_int_eq(send(talker, "ping", 4, MSG_NOSIGNAL), 4);
+	ck_assert_msg(recv(talker, buf, sizeof(buf), 0) == 4 &&
+	    memcmp(buf, "ping", 4) == 0, "no echo; log:\n%s",
+	    daemon_log_tail(&d));
+	close(talker);
+	/* The quiet one is still open: nobody accepted it to time it out. */
+	errno = 0;
+	ck_assert_int_eq(recv(quiet, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+	ck_assert_int_eq(daemon_log_count(&d, "peer=127.0.0.2:"), 0);
+	/* Once it speaks, it is served like anyone. */
+	ck_assert_int_eq(send(quiet, "hi", 2, MSG_NOSIGNAL), 2);
+	ck_assert_int_eq(recv(quiet, buf, sizeof(buf), 0), 2);
+	close(quiet);
+}
+END_TEST
+
+/* max_connections: each worker retires after its share and is replaced;
+ * under a saturating load not one connection fails. */
+START_TEST(test_recycling_saturated)
+{
+	long	 ok, errors;
+
+	daemon_start(&d, "workers = 2;\nmax_connections = 200;\n");
+	start_load(POOL_CLIENTS, 4);
+	wait_load(&ok, &errors);
+	ck_assert_int_gt(ok, 800);
+	ck_assert_msg(errors == 0, "%ld errors", errors);
+	ck_assert_msg(daemon_log_count(&d, "worker recycled pid=") >= 4,
+	    "%s", daemon_log_tail(&d));
+	ck_assert_msg(daemon_log_count(&d, "exited") == 0, "%s",
+	    daemon_log_tail(&d));
+}
+END_TEST
+
+/* Recycling is logged as such, not as a worker that died. */
+START_TEST(test_recycling_logged)
+{
+	daemon_start(&d, "workers = 1;\nmax_connections = 5;\n");
+	for (int i = 0; i < 12; i++)
+		ck_assert_int_eq(greet(d.d_port, "x", 1), 0);
+	ck_assert_msg(wait_log_count("worker recycled pid=", 2, 10), "%s",
+	    daemon_log_tail(&d));
+	ck_assert_int_eq(daemon_log_count(&d, "exited"), 0);
+	ck_assert(wait_children(1, 10));
+}
+END_TEST
+
+/* A worker stopped while idle shows no sign of life: killed, logged as
+ * hung, replaced.  A worker killed from outside is not called hung. */
+START_TEST(test_hung_idle)
+{
+	pid_t	 pids[4];
+
+	daemon_start(&d, "workers = 2;\ntimeouts = { read = 0.5; write = 0.5; "
+	    "connection = 1.0; hung = 2.0; };\n");
+	ck_assert_int_eq(proc_children(d.d_pid, pids, 4), 2);
+	ck_assert_int_eq(kill(pids[0], SIGSTOP), 0);
+	ck_assert_msg(daemon_log_wait(&d, "killed hung worker pid=", 20),
+	    "%s", daemon_log_tail(&d));
+	ck_assert(daemon_log_wait(&d, "killed as hung", 10));
+	ck_assert(wait_children(2, 10));
+	ck_assert(!proc_alive(pids[0]));
+	ck_assert_int_eq(kill(pids[1], SIGKILL), 0);
+	ck_assert(daemon_log_wait(&d, "signal=9", 10));
+	ck_assert_int_eq(daemon_log_count(&d, "killed hung worker"), 1);
+	assert_banner(20);
+}
+END_TEST
+
+/* Stopped in the middle of a connection, under a full queue: killed,
+ * logged with its peer, replaced; the pool keeps serving. */
+START_TEST(test_hung_busy_saturated)
+{
+	pid_t	 pids[4];
+	long	 ok, errors;
+	char	 buf[64];
+	int	 fd;
+
+	daemon_start(&d, "workers = 2;\nlimits = { per_source = 0; };\n"
+	    "timeouts = { read = 5.0; connection = 6.0; hung = 8.0; };\n");
+	fd = connect_from("127.0.0.2", d.d_port, 20);
+	ck_assert_int_eq(read_banner(fd, buf, sizeof(buf)), 28);
+	start_load(POOL_CLIENTS, 3);
+	ck_assert_int_eq(proc_children(d.d_pid, pids, 4), 2);
+	/* Stop both: whichever serves 127.0.0.2 is busy, the other idle or
+	 * busy; both are hung from here on. */
+	ck_assert_int_eq(kill(pids[0], SIGSTOP), 0);
+	ck_assert_int_eq(kill(pids[1], SIGSTOP), 0);
+	ck_assert_msg(wait_log_count("killed hung worker pid=", 2, 30), "%s",
+	    daemon_log_tail(&d));
+	ck_assert(daemon_log_count(&d, "busy=") >= 1);
+	ck_assert(wait_children(2, 10));
+	wait_load(&ok, &errors);
+	close(fd);
+	assert_banner(20);
+}
+END_TEST
+
+/*
+ * A client that connects and closes without a word, thousands of times:
+ * the lines about it stay within the per-source budget (2 a second per
+ * worker), and what was held back is counted.
+ */
+START_TEST(test_log_flood_bounded)
+{
+	struct timespec	 start = clock_now();
+	double		 secs;
+	int		 lines, fd;
+
+	daemon_start(&d, "workers = 2;\nlimits = { per_source = 0; };\n");
+	for (int i = 0; i < 3000 && clock_diff(start, clock_now()) < 3; i++) {
+		fd = connect_from("127.0.0.3", d.d_port, 5);
+		shutdown(fd, SHUT_WR);
+		close(fd);
+	}
+	sleep_ms(500);
+	secs = clock_diff(start, clock_now());
+	assert_banner(20);
+	lines = daemon_log_count(&d, "peer=127.0.0.3:");
+	ck_assert_msg(lines >= 1 && lines <= 2 * 2 * ((int)secs + 2),
+	    "%d lines in %.1fs", lines, secs);
+	/* The counts come with the next line let through. */
+	for (int i = 0; i < 4; i++) {
+		sleep_ms(1100);
+		fd = connect_from("127.0.0.3", d.d_port, 5);
+		close(fd);
+	}
+	ck_assert_msg(wait_log_count("more suppressed", 1, 10), "%s",
+	    daemon_log_tail(&d));
+}
+END_TEST
+
+Suite *
+pool_suite(void)
+{
+	Suite	*s = suite_create("pool");
+	TCase	*size = tcase_create("size");
+	TCase	*defend = tcase_create("defend");
+	TCase	*life = tcase_create("life");
+
+	tcase_add_checked_fixture(size, setup, teardown);
+	tcase_set_timeout(size, 120);
+	tcase_add_test(size, test_grows_and_shrinks);
+	tcase_add_test(size, test_grows_saturated);
+	suite_add_tcase(s, size);
+
+	tcase_add_checked_fixture(defend, setup, teardown);
+	tcase_set_timeout(defend, 90);
+	tcase_add_test(defend, test_per_source_limit);
+	tcase_add_test(defend, test_shedding);
+	tcase_add_test(defend, test_shedding_saturated);
+	tcase_add_test(defend, test_defer_accept);
+	tcase_add_test(defend, test_log_flood_bounded);
+	suite_add_tcase(s, defend);
+
+	tcase_add_checked_fixture(life, setup, teardown);
+	tcase_set_timeout(life, 90);
+	tcase_add_test(life, test_recycling_saturated);
+	tcase_add_test(life, test_recycling_logged);
+	tcase_add_test(life, test_hung_idle);
+	tcase_add_test(life, test_hung_busy_saturated);
+	suite_add_tcase(s, life);
+	return s;
+}
