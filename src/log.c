@@ -61,7 +61,7 @@ log_reconfigure(int facility, int level)
 	log_init(log_ident, log_target, facility, level);
 }
 
-static bool
+bool
 log_enabled(int level)
 {
 	return level <= log_level;

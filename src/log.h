@@ -31,6 +31,10 @@ void	log_after_fork(void);
 /* A reload: new facility and level, same target. */
 void	log_reconfigure(int facility, int level);
 
+/* Whether lines of this syslog level are written: callers skip the work
+ * of preparing a line that would be filtered out. */
+bool	log_enabled(int level);
+
 /* A system call failed (LOG_ERR); errno is appended as ": strerror". */
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Something is wrong, without an errno (LOG_WARNING). */

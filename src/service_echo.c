@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "clock.h"
 #include "config.h"
@@ -68,8 +69,8 @@ echo_serve(struct conn *c, const struct config *cfg)
 		why = errno == ETIMEDOUT ? "timeout" : strerror(errno);
 	else if (n > 0)
 		why = errno == ETIMEDOUT ? "write timeout" : strerror(errno);
-	if (!log_limit_source(&limit, ECHO_LOG_ALL, ECHO_LOG_SOURCE,
-	    &c->cn_addr, &held))
+	if (!log_enabled(LOG_INFO) || !log_limit_source(&limit, ECHO_LOG_ALL,
+	    ECHO_LOG_SOURCE, &c->cn_addr, &held))
 		return;
 	if (held > 0)
 		snprintf(more, sizeof(more), " (%lu more suppressed)", held);

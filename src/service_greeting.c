@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "clock.h"
 #include "config.h"
@@ -123,8 +124,8 @@ greeting_log(const struct conn *c, const struct greeting_msg *m,
 	char				 more[64] = "";
 	size_t				 kept;
 
-	if (!log_limit_source(&limit, GREETING_LOG_ALL, GREETING_LOG_SOURCE,
-	    &c->cn_addr, &held))
+	if (!log_enabled(LOG_INFO) || !log_limit_source(&limit,
+	    GREETING_LOG_ALL, GREETING_LOG_SOURCE, &c->cn_addr, &held))
 		return;
 	if (held > 0)
 		snprintf(more, sizeof(more), " (%lu more suppressed)", held);
@@ -147,8 +148,8 @@ greeting_fault(const struct conn *c, const char *what, size_t bytes)
 	int			 error = errno;
 	const char		*why;
 
-	if (!log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr,
-	    &held))
+	if (!log_enabled(LOG_INFO) || !log_limit_source(&limit,
+	    LOG_LIMIT_BURST, 2, &c->cn_addr, &held))
 		return;
 	why = error == ETIMEDOUT ? "deadline passed" : error == 0 ?
 	    "closed" : strerror(error);

@@ -126,6 +126,32 @@ static const struct bad_case bad_cases[] = {
 	    "listen.address \"255.255.255.255\" is a multicast or broadcast" },
 	{ "listen = { address = \"ff02::1\"; };\n", 1,
 	    "listen.address \"ff02::1\" is a multicast or broadcast" },
+	/* The pool: fixed or dynamic, never both; bounds in order. */
+	{ "workers = 2;\npool = { max = 8; };\n", 2,
+	    "pool and workers cannot both be set" },
+	{ "pool = {\n min = 9;\n max = 8;\n};\n", 3,
+	    "pool.max = 8 is below pool.min = 9" },
+	{ "pool = { min = 65; };\n", 1,
+	    "pool.max = 64 is below pool.min = 65" },
+	{ "pool = { idle_min = 3;\n idle_max = 2; };\n", 2,
+	    "pool.idle_max = 2 is below pool.idle_min = 3" },
+	{ "pool = { max = 0; };\n", 1, "pool.max = 0 is out of range" },
+	{ "pool = { spare = 1; };\n", 1, "unknown key \"pool.spare\"" },
+	{ "pool = 4;\n", 1, "pool must be a group" },
+	{ "limits = { per_source = -1; };\n", 1,
+	    "limits.per_source = -1 is out of range (0..65535)" },
+	{ "limits = { source_prefix6 = 129; };\n", 1,
+	    "limits.source_prefix6 = 129 is out of range (1..128)" },
+	{ "max_connections = -5;\n", 1, "max_connections = -5 is out of" },
+	{ "timeouts = {\n connection = 90;\n};\n", 2,
+	    "timeouts.hung = 60 must be longer than timeouts.connection = 90" },
+	{ "timeouts = { connection = 5;\n hung = 5; };\n", 2,
+	    "timeouts.hung = 5 must be longer than" },
+	{ "control = \"run/ctl\";\n", 1,
+	    "control must be an absolute path" },
+	{ "control = \"/run/preforkd/0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789012345678901234\";\n", 1,
+	    "control is longer than 107 bytes" },
 };
 
 /*
@@ -186,6 +212,20 @@ START_TEST(test_config_defaults)
 	ck_assert_uint_eq(c->c_listen[0].cl_port, 9001);
 	ck_assert_int_eq(c->c_listen[0].cl_backlog, 128);
 	ck_assert_uint_eq(c->c_workers, 4);
+	/* The defended default: a dynamic pool, a per-source limit, a
+	 * bound on every connection, hung workers replaced. */
+	ck_assert(c->c_pool_dynamic);
+	ck_assert_uint_eq(c->c_pool_min, 4);
+	ck_assert_uint_eq(c->c_pool_max, 64);
+	ck_assert_uint_eq(c->c_idle_min, 2);
+	ck_assert_uint_eq(c->c_idle_max, 8);
+	ck_assert_uint_eq(c->c_per_source, 8);
+	ck_assert_uint_eq(c->c_source_bits4, 32);
+	ck_assert_uint_eq(c->c_source_bits6, 64);
+	ck_assert_uint_eq(c->c_max_connections, 0);
+	ck_assert_double_eq(c->c_timeout_connection, 30.0);
+	ck_assert_double_eq(c->c_timeout_hung, 60.0);
+	ck_assert_ptr_null(c->c_control);
 	ck_assert_str_eq(c->c_service, "greeting");
 	ck_assert_str_eq(c->c_banner, "Welcome to Network Server!!");
 	ck_assert_uint_eq(c->c_max_message, 256);
@@ -211,10 +251,15 @@ START_TEST(test_config_every_key)
 	    "workers = 1024;\n"
 	    "service = \"echo\";\n"
 	    "greeting = { banner = \"hi\"; max_message = 65536; };\n"
-	    "timeouts = { read = 2; write = 0.25; shutdown = 0; };\n"
+	    "timeouts = { read = 2; write = 0.25; shutdown = 0;\n"
+	    "  connection = 7; hung = 0; };\n"
 	    "log = { facility = \"LOCAL3\"; level = \"debug\"; };\n"
 	    "user = \"root\"; group = \"root\";\n"
-	    "pid_file = \"/run/x.pid\";\n"), err, sizeof(err));
+	    "pid_file = \"/run/x.pid\";\n"
+	    "limits = { per_source = 0; source_prefix4 = 24;\n"
+	    "  source_prefix6 = 48; };\n"
+	    "max_connections = 1000;\n"
+	    "control = \"/run/preforkd/control\";\n"), err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->c_nlisten, 2);
 	ck_assert_str_eq(c->c_listen[0].cl_address, "::1");
@@ -224,6 +269,16 @@ START_TEST(test_config_every_key)
 	ck_assert_uint_eq(c->c_listen[1].cl_port, 65535);
 	ck_assert_int_eq(c->c_listen[1].cl_backlog, 128);
 	ck_assert_uint_eq(c->c_workers, 1024);
+	ck_assert(!c->c_pool_dynamic);
+	ck_assert_uint_eq(c->c_pool_min, 1024);
+	ck_assert_uint_eq(c->c_pool_max, 1024);
+	ck_assert_uint_eq(c->c_per_source, 0);
+	ck_assert_uint_eq(c->c_source_bits4, 24);
+	ck_assert_uint_eq(c->c_source_bits6, 48);
+	ck_assert_uint_eq(c->c_max_connections, 1000);
+	ck_assert_double_eq(c->c_timeout_connection, 7.0);
+	ck_assert_double_eq(c->c_timeout_hung, 0.0);
+	ck_assert_str_eq(c->c_control, "/run/preforkd/control");
 	ck_assert_str_eq(c->c_service, "echo");
 	ck_assert_str_eq(c->c_banner, "hi");
 	ck_assert_uint_eq(c->c_max_message, 65536);
@@ -294,6 +349,11 @@ START_TEST(test_config_shipped)
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->c_listen[0].cl_port, 9001);
 	ck_assert_uint_eq(c->c_workers, 4);
+	/* It states the defaults, the defended ones included. */
+	ck_assert(c->c_pool_dynamic);
+	ck_assert_uint_eq(c->c_pool_max, 64);
+	ck_assert_uint_eq(c->c_per_source, 8);
+	ck_assert_double_eq(c->c_timeout_hung, 60.0);
 	config_free(c);
 }
 END_TEST
