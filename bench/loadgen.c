@@ -2,7 +2,7 @@
  * loadgen.c - closed-loop load generator for preforkd and its peers.
  *
  *   loadgen -p PORT [-h ADDR] [-m greeting|banner|echo|stream] [-c CONNS]
- *           [-t THREADS] [-d SECONDS] [-w WARMUP]
+ *           [-t THREADS] [-d SECONDS] [-w WARMUP] [-s SRC [-n NSRC]]
  *
  * Each thread runs an epoll loop over its share of CONNS connections; a
  * connection that finishes is replaced at once (closed loop).
@@ -11,6 +11,8 @@
  *   echo:     connect, send "ping\n", read it back, close.
  *   banner:   connect, read until the server closes (nginx "return").
  *   stream:   CONNS persistent connections echoing 64 KiB blocks: MB/s.
+ * With -s, connection slot i connects from source address SRC + i % NSRC
+ * (NSRC defaults to CONNS): many clients, as a per-source limit sees them.
  * Prints a human summary and one machine-readable "RESULT k=v ..." line.
  * Every run is bounded by -d; a connection stuck for 5 s is an error.
  */
@@ -38,6 +40,7 @@ enum state { ST_CONNECT, ST_BANNER, ST_CLOSE, ST_ECHO, ST_STREAM };
 
 struct lconn {
 	int		 fd;
+	struct in_addr	 src;		/* bound before connect if g_nsrc */
 	enum state	 st;
 	long long	 start;
 	size_t		 got;		/* bytes read in this exchange */
@@ -47,6 +50,7 @@ struct lconn {
 struct lthread {
 	pthread_t	 tid;
 	int		 nconns;
+	int		 first;		/* index of its first connection */
 	long long	*lat;		/* ns, successful exchanges */
 	size_t		 nlat, caplat;
 	long long	 errors;
@@ -57,6 +61,8 @@ static struct sockaddr_in	 g_addr;
 static enum mode		 g_mode = MODE_GREETING;
 static long long		 g_start_ns, g_end_ns;	/* measured window */
 static char			 g_block[STREAM_BLOCK];
+static struct in_addr		 g_src;			/* -s */
+static int			 g_nsrc;		/* 0: no bind */
 
 static long long
 now_ns(void)
@@ -101,6 +107,19 @@ lconn_open(int ep, struct lconn *c)
 	if (c->fd == -1)
 		return -1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (g_nsrc > 0) {
+		struct sockaddr_in sin = { .sin_family = AF_INET,
+		    .sin_addr = c->src };
+
+		/* The port is picked at connect(), per destination. */
+		setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+		    sizeof(one));
+		if (bind(c->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+			close(c->fd);
+			c->fd = -1;
+			return -1;
+		}
+	}
 	c->start = now_ns();
 	c->got = c->sent = 0;
 	c->st = ST_CONNECT;
@@ -233,6 +252,11 @@ lthread_run(void *arg)
 	int			 ep = epoll_create1(EPOLL_CLOEXEC), n;
 	long long		 last_sweep = now_ns();
 
+	for (int i = 0; i < t->nconns; i++) {
+		conns[i].src.s_addr = htonl(ntohl(g_src.s_addr) +
+		    (uint32_t)((t->first + i) % (g_nsrc > 0 ? g_nsrc : 1)));
+		conns[i].fd = -1;
+	}
 	for (int i = 0; i < t->nconns; i++)
 		if (lconn_open(ep, &conns[i]) == -1)
 			fail(t);
@@ -286,14 +310,14 @@ pct(const long long *v, size_t n, double p)
 int
 main(int argc, char *argv[])
 {
-	const char	*host = "127.0.0.1", *mname = "greeting";
-	int		 port = 0, conns = 64, threads = 1, ch;
+	const char	*host = "127.0.0.1", *mname = "greeting", *src = NULL;
+	int		 port = 0, conns = 64, threads = 1, nsrc = 0, ch;
 	double		 secs = 5, warm = 1;
 	struct lthread	*t;
 	long long	*all, errors = 0, bytes = 0;
 	size_t		 n = 0;
 
-	while ((ch = getopt(argc, argv, "h:p:m:c:t:d:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "h:p:m:c:t:d:w:s:n:")) != -1) {
 		switch (ch) {
 		case 'h': host = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -302,10 +326,13 @@ main(int argc, char *argv[])
 		case 't': threads = atoi(optarg); break;
 		case 'd': secs = atof(optarg); break;
 		case 'w': warm = atof(optarg); break;
+		case 's': src = optarg; break;
+		case 'n': nsrc = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: loadgen -p PORT [-h ADDR] "
 			    "[-m greeting|banner|echo|stream] [-c CONNS] "
-			    "[-t THREADS] [-d SECONDS] [-w WARMUP]\n");
+			    "[-t THREADS] [-d SECONDS] [-w WARMUP] "
+			    "[-s SRC [-n NSRC]]\n");
 			return 64;
 		}
 	}
@@ -324,13 +351,22 @@ main(int argc, char *argv[])
 	g_addr.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, host, &g_addr.sin_addr) != 1)
 		return 64;
+	if (src != NULL) {
+		if (inet_pton(AF_INET, src, &g_src) != 1 || nsrc < 0 ||
+		    nsrc > 65536)
+			return 64;
+		g_nsrc = nsrc > 0 ? nsrc : conns;
+	} else if (nsrc != 0)
+		return 64;
 	memset(g_block, 'x', sizeof(g_block));
 
 	g_start_ns = now_ns() + (long long)(warm * 1e9);
 	g_end_ns = g_start_ns + (long long)(secs * 1e9);
 	t = calloc((size_t)threads, sizeof(*t));
-	for (int i = 0; i < threads; i++) {
+	for (int i = 0, first = 0; i < threads; i++) {
 		t[i].nconns = conns / threads + (i < conns % threads);
+		t[i].first = first;
+		first += t[i].nconns;
 		pthread_create(&t[i].tid, NULL, lthread_run, &t[i]);
 	}
 	for (int i = 0; i < threads; i++) {

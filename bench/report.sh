@@ -64,6 +64,10 @@ unset multiplot
 GP
 fi
 
+# bench/overload.sh's section, between its markers, survives a rewrite.
+overload=$(sed -n '/^<!-- overload.sh: begin -->$/,/^<!-- overload.sh: end -->$/p' \
+    "$results" 2>/dev/null || true)
+
 row() {	# server conc
 	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" \
 	    "$(median "$1" "$2" cps)" "$(median "$1" "$2" p50_us)" \
@@ -175,5 +179,6 @@ if [ -n "$notes" ]; then
 fi
 analysis=$(dirname "$results")/ANALYSIS.md
 [ -f "$analysis" ] && { echo; cat "$analysis"; }
+if [ -n "$overload" ]; then echo; echo "$overload"; fi
 } > "$results"
 echo "wrote $results"
