@@ -8,9 +8,16 @@
 #   ./bootstrap.sh build   install what is missing and build only
 #   ./bootstrap.sh fuzz [SECONDS]      run each fuzz target that long
 #   ./bootstrap.sh valgrind [SUITE|all] memcheck over the daemon tests
+#   ./bootstrap.sh deb [REV]           the Debian package, into build/deb/
+#   ./bootstrap.sh deb-check [REV]     that, then install, upgrade, remove
+#                                      and purge it under a real systemd
+#   ./bootstrap.sh deb-chroot [REV]    that, then build it again in a clean
+#                                      bookworm chroot (build/deb-chroot/)
 #
 # Builds happen out of tree: build/ (warnings are errors) and, for check,
-# build-san/ (AddressSanitizer + UndefinedBehaviorSanitizer).
+# build-san/ (AddressSanitizer + UndefinedBehaviorSanitizer).  The package
+# is built from a copy of the working tree (the files git knows, tracked
+# or new), or of commit REV, in build/deb/.
 set -eu
 
 cd "$(dirname "$0")"
@@ -20,10 +27,13 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Build: compiler, autotools, libconfig, Check.  Tests: systemd-analyze
 # and systemd itself (systemd), stdbuf and timeout (coreutils), unshare,
 # nsenter, setpriv and mount (util-linux, mount), script (bsdutils),
-# libFuzzer (clang, libclang-rt-14-dev), valgrind.
+# libFuzzer (clang, libclang-rt-14-dev), valgrind.  The Debian package:
+# debhelper (with dh-autoreconf), lintian, git (the files to package),
+# debootstrap (the clean build chroot).
 packages="build-essential autoconf automake pkg-config libconfig-dev check
 systemd coreutils util-linux mount bsdutils"
-check_packages="clang libclang-rt-14-dev valgrind"
+deb_packages="debhelper lintian git"
+check_packages="clang libclang-rt-14-dev valgrind $deb_packages debootstrap"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -190,6 +200,147 @@ valgrind_suite() {
 	echo "valgrind: $(ls "$d"/vg.* | wc -l) processes, no errors" >&2
 }
 
+# ---- the Debian package ------------------------------------------------
+
+# deb_tree DIR [REV]: the files to package, copied into DIR: those of the
+# working tree that git knows (tracked, or new and not ignored), or REV's.
+deb_tree() {
+	mkdir -p "$1"
+	if [ -n "${2:-}" ]; then
+		git -C "$top" archive "$2" | tar -xf - -C "$1"
+		return
+	fi
+	git -C "$top" ls-files -z --cached --others --exclude-standard |
+	    (cd "$top" && xargs -0 sh -c \
+	    'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done; :' sh) |
+	    (cd "$top" && tar --null -T - -cf -) | tar -xf - -C "$1"
+}
+
+# deb_build [REV]: build/deb/ gets the source package (the orig tarball is
+# the same files less debian/), preforkd_VERSION_ARCH.deb, lintian's
+# verdict, and in upgrades/ three rebuilds VERSION+test1..3 that
+# tests/systemd/deb.sh upgrades to.
+deb_build() {
+	d=$top/build/deb
+	if [ ! -f "$top/debian/control" ]; then
+		echo "no debian/ here (a release tarball carries none)" >&2
+		return 1
+	fi
+	rm -rf "$d"
+	mkdir -p "$d/upgrades"
+	deb_tree "$d/preforkd" "${1:-}" || return 1
+	v=$(dpkg-parsechangelog -l "$d/preforkd/debian/changelog" -S Version)
+	(cd "$d" && tar --exclude=preforkd/debian --sort=name --mtime=@0 \
+	    --owner=0 --group=0 --numeric-owner \
+	    -czf "preforkd_${v%-*}.orig.tar.gz" preforkd) || return 1
+	(cd "$d/preforkd" && dpkg-checkbuilddeps) || return 1
+	t0=$(date +%s)
+	if ! (cd "$d/preforkd" && dpkg-buildpackage -us -uc) \
+	    > "$d/build.log" 2>&1; then
+		tail -n 40 "$d/build.log"
+		return 1
+	fi
+	say "dpkg-buildpackage: preforkd $v in $(($(date +%s) - t0))s:" \
+	    "$(cd "$d" && echo *.dsc *.deb)"
+	# Every tag shown; only errors and warnings fail.
+	if ! lintian -I --pedantic --fail-on error,warning \
+	    "$d/preforkd_${v}_$(dpkg --print-architecture).changes" \
+	    > "$d/lintian.log" 2>&1; then
+		cat "$d/lintian.log"
+		return 1
+	fi
+	say "lintian: no error, no warning; other tags:" \
+	    "$(grep -c '^[A-Z]: ' "$d/lintian.log")"
+	sed -n 's/^\([A-Z]: .*\)/    \1/p' "$d/lintian.log"
+	# Newer builds of the same tree, for the upgrade tests: only the
+	# version differs (no clean, so only the packaging steps run again).
+	for n in 1 2 3; do
+		{
+			printf 'preforkd (%s+test%s) UNRELEASED; urgency=medium\n\n' \
+			    "$v" "$n"
+			printf '  * Rebuilt to test upgrades.\n\n'
+			sed -n 's/^\( -- .*>  \).*/\1/p' \
+			    "$d/preforkd/debian/changelog" | head -n 1 |
+			    tr -d '\n'
+			date -R
+			echo
+			cat "$d/preforkd/debian/changelog"
+		} > "$d/changelog.new"
+		mv "$d/changelog.new" "$d/preforkd/debian/changelog"
+		(cd "$d/preforkd" && dpkg-buildpackage -us -uc -b -nc) \
+		    > "$d/build-test$n.log" 2>&1 ||
+		    { tail -n 40 "$d/build-test$n.log"; return 1; }
+		mv "$d"/*"+test$n"_* "$d/upgrades/"
+	done
+}
+
+# Install, upgrade (under load, with and without socket activation),
+# a broken configuration, remove and purge, under a real systemd.
+deb_ns() {
+	sh "$top/tests/systemd/deb.sh" "$top/build/deb" \
+	    "$top/build/tests/loadgen"
+}
+
+# deb_chroot: Build-Depends are complete: the source package built by
+# deb_build builds, as nobody, in a bookworm chroot that has only
+# build-essential and what apt-get build-dep installs from the archive.
+# The chroot is made once (debootstrap, about a minute) and kept in
+# build/deb-chroot/; each build runs in a throwaway overlay of it, in a
+# mount namespace of its own.
+deb_chroot() {
+	base=$top/build/deb-chroot
+	d=$top/build/deb
+	mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+	t0=$(date +%s)
+	if [ ! -e "$base/.complete" ]; then
+		rm -rf "$base"
+		debootstrap --variant=buildd bookworm "$base" "$mirror" \
+		    > "$top/build/deb-chroot.log" 2>&1 ||
+		    { tail -n 20 "$top/build/deb-chroot.log"; return 1; }
+		: > "$base/.complete"
+		say "debootstrap --variant=buildd bookworm: $(($(date +%s) - t0))s"
+	fi
+	t1=$(date +%s)
+	rm -rf "$d/chroot"
+	mkdir -p "$d/chroot"
+	unshare --mount --pid --fork --propagation private sh -euc '
+		base=$1 d=$2 r=$(mktemp -d)
+		mount -t tmpfs -o size=4g tmpfs "$r"
+		mkdir "$r/upper" "$r/work" "$r/root"
+		mount -t overlay \
+		    -o "lowerdir=$base,upperdir=$r/upper,workdir=$r/work" \
+		    overlay "$r/root"
+		mount -t proc proc "$r/root/proc"
+		cp /etc/resolv.conf "$r/root/etc/resolv.conf"
+		mkdir "$r/root/build"
+		cp "$d"/*.dsc "$d"/*.orig.tar.* "$d"/*.debian.tar.* \
+		    "$r/root/build/"
+		chroot "$r/root" sh -euc "
+			export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
+			apt-get update -q
+			cd /build
+			dpkg-source -x *.dsc preforkd
+			apt-get build-dep -y -q --no-install-recommends ./preforkd
+			chown -R nobody:nogroup /build
+			cd preforkd
+			setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			    env HOME=/build dpkg-buildpackage -us -uc -b
+		"
+		cp "$r/root/build/"*.deb "$d/chroot/"
+	' sh "$base" "$d" > "$d/chroot.log" 2>&1 ||
+	    { tail -n 30 "$d/chroot.log"; return 1; }
+	# The same package as the one built here, path by path.
+	for f in "$d"/preforkd_*.deb "$d"/chroot/preforkd_*.deb; do
+		dpkg-deb -c "$f" | awk '{ print $1, $2, $6 }' > "$f.list"
+	done
+	cmp -s "$d"/preforkd_*.deb.list "$d"/chroot/preforkd_*.deb.list ||
+	    { diff "$d"/preforkd_*.deb.list "$d"/chroot/preforkd_*.deb.list;
+	    return 1; }
+	say "clean chroot: build-dep installed $(grep -c '^Setting up' \
+	    "$d/chroot.log") packages, built as nobody, same files; \
+$(($(date +%s) - t1))s (with debootstrap: $(($(date +%s) - t0))s)"
+}
+
 suite() {
 	dir=$1
 	if make -s -C "$dir" check; then :; else
@@ -238,11 +389,34 @@ check)
 	stage "fuzz: greeting framing and escaping" fuzz_greeting
 	stage "valgrind memcheck of the daemon and its workers" valgrind_suite
 	stage "make distcheck" distcheck
+	if [ -f debian/control ]; then
+		stage "Debian package builds and is lintian clean" deb_build
+		checks "Debian package under a real systemd: install, conffile kept on upgrade, upgrade under load, socket activation, broken configuration, remove, purge" deb_ns
+		stage "Debian package builds in a clean bookworm chroot" deb_chroot
+	else
+		say "skipped: Debian package: no debian/ (a release tarball)"
+	fi
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 	;;
+deb)
+	install_missing "$deb_packages"
+	deb_build "${2:-}"
+	;;
+deb-check)
+	install_missing "$deb_packages"
+	deb_build "${2:-}"
+	passed=0 failed=0
+	checks "Debian package under a real systemd" deb_ns
+	[ "$failed" -eq 0 ]
+	;;
+deb-chroot)
+	install_missing "$deb_packages debootstrap"
+	deb_build "${2:-}"
+	deb_chroot
+	;;
 *)
-	echo "usage: $0 run | check | build | fuzz [SECONDS] | valgrind [SUITE|all]" >&2
+	echo "usage: $0 run | check | build | fuzz [SECONDS] | valgrind [SUITE|all] | deb [REV] | deb-check [REV] | deb-chroot [REV]" >&2
 	exit 64
 	;;
 esac
