@@ -49,7 +49,7 @@ generation_spawn(struct master *m, struct generation *g)
 	const struct generation	*other = g == &m->m_cur ? &m->m_next :
 	    &m->m_cur;
 	struct worker_args	 wa;
-	int			 close_fds[5 + CONFIG_MAX_LISTEN];
+	int			 close_fds[5 + CONFIG_MAX_LISTEN + CONTROL_FDS];
 	size_t			 n = 0;
 
 	/* Descriptors of the master's own that a worker must not keep: a
@@ -63,6 +63,9 @@ generation_spawn(struct master *m, struct generation *g)
 	close_fds[n++] = other->g_gate[1];
 	for (size_t i = 0; i < other->g_ls.ls_n; i++)
 		close_fds[n++] = other->g_ls.ls[i].l_fd;
+	/* Nor the control socket and its clients: workers run without exec,
+	 * as another user, so close-on-exec does not protect them. */
+	n += control_fds(&m->m_control, close_fds + n);
 	memset(&wa, 0, sizeof(wa));
 	wa.wa_config = g->g_cfg;
 	wa.wa_listeners = &g->g_ls;
@@ -136,6 +139,7 @@ generation_commit(struct master *m)
 	listeners_close_unlisted(&old.g_ls, &m->m_cur.g_ls);
 	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
 	    m->m_cur.g_cfg->c_log_level);
+	control_reconfigure(&m->m_control, m->m_cur.g_cfg->c_control);
 	upkeep_reset(&m->m_upkeep);
 	generation_announce(m);
 	log_info("reloaded generation=%u workers=%u; generation=%u retiring",

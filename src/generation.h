@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "control.h"
 #include "listener.h"
 #include "pool.h"
 #include "upkeep.h"
@@ -47,6 +48,7 @@ struct master {
 	bool			 m_reload_again; /* HUP while m_next starts */
 	struct pool		 m_pool;
 	struct upkeep		 m_upkeep;	/* sizing, shedding, hung */
+	struct control		 m_control;	/* the control socket */
 	int			 m_pidfile_fd;
 	sigset_t		 m_waitmask;	/* control signals unblocked */
 	bool			 m_stopping;

@@ -8,7 +8,9 @@
  * same ppoll() watches the ready pipe, on which each worker writes its
  * pid once it is able to serve, and times the respawn back-off, the
  * reload and retirement deadlines, the pool's upkeep tick and the
- * shutdown deadline.
+ * shutdown deadline.  The control socket and its clients are in the same
+ * ppoll(), never blocking, each client within its own deadline
+ * (control.c).
  *
  * Reloads are generation.c, the process table pool.c, the tick's sizing,
  * shedding and hung workers upkeep.c; here is what happens when a worker
@@ -29,6 +31,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "control.h"
 #include "generation.h"
 #include "listener.h"
 #include "log.h"
@@ -359,16 +362,20 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, upkeep_due(&m->m_upkeep));
 	if (pool_next_deadline(&m->m_pool, &t))
 		master_earliest(deadline, &timed, t);
+	if (control_next_deadline(&m->m_control, &t))
+		master_earliest(deadline, &timed, t);
 	return timed;
 }
 
-/* Sleep until a signal, a ready worker or the next timer. */
+/* Sleep until a signal, a ready worker, a control client or the next
+ * timer. */
 static void
 master_wait(struct master *m)
 {
-	struct pollfd	 pfd = { .fd = m->m_pool.p_ready[0], .events = POLLIN };
+	struct pollfd	 pfd[1 + CONTROL_FDS];
 	struct timespec	 ts, *tsp = NULL, deadline;
 	double		 left;
+	size_t		 n;
 
 	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
@@ -378,12 +385,16 @@ master_wait(struct master *m)
 		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
 		tsp = &ts;
 	}
-	if (ppoll(&pfd, 1, tsp, &m->m_waitmask) == -1) {
+	pfd[0] = (struct pollfd){ .fd = m->m_pool.p_ready[0], .events = POLLIN };
+	n = 1 + control_pollfds(&m->m_control, pfd + 1);
+	if (ppoll(pfd, n, tsp, &m->m_waitmask) == -1) {
 		if (errno != EINTR)
 			log_warn("ppoll");
 		return;
 	}
-	if (pfd.revents & POLLIN) {
+	/* Control first: a commit below may replace its socket. */
+	control_handle(m, pfd + 1, n - 1);
+	if (pfd[0].revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
 		generation_check_ready(m);
 	}
@@ -416,11 +427,14 @@ static int
 master_setup(struct master *m)
 {
 	const struct config	*cfg = m->m_cur.g_cfg;
+	int			 status;
 
 	if (master_setup_signals(m) == -1 || pool_init(&m->m_pool) == -1)
 		return EX_OSERR;
 	if (master_listen(m) == -1)
 		return EX_OSERR;
+	if ((status = control_open(&m->m_control, cfg->c_control)) != 0)
+		return status;
 	if (geteuid() == 0 && cfg->c_user == NULL)
 		log_warnx("running as root and no user is configured: "
 		    "workers will serve as root");
@@ -434,6 +448,7 @@ master_setup(struct master *m)
 static void
 master_cleanup(struct master *m)
 {
+	control_close(&m->m_control);
 	generation_free(&m->m_cur);
 	generation_free(&m->m_next);
 	pool_fini(&m->m_pool);
@@ -449,12 +464,14 @@ master_loop(struct master *m)
 				break;
 			master_escalate(m);
 			pool_kill_overdue(&m->m_pool, clock_now());
+			control_expire(&m->m_control, clock_now());
 		} else {
 			struct timespec now = clock_now();
 
 			generation_check_deadline(m, now);
 			pool_kill_overdue(&m->m_pool, now);
 			upkeep_run(m, now);
+			control_expire(&m->m_control, now);
 			generation_fill_all(m);
 		}
 		master_wait(m);
@@ -479,6 +496,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	m.m_cur.g_cfg = cfg;
 	m.m_cur.g_target = cfg->c_workers;
 	upkeep_init(&m.m_upkeep);
+	control_init(&m.m_control);
 
 	if ((status = master_setup(&m)) != 0) {
 		master_cleanup(&m);

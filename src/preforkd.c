@@ -18,22 +18,34 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
 #include "pidfile.h"
 #include "procfs.h"
 
-/* What -s sends; "status" only asks whether the daemon is alive. */
-static const struct control_command {
-	const char	*cc_name;
-	int		 cc_signo;
-} control_commands[] = {
-	{ "reload", SIGHUP },
-	{ "stop", SIGTERM },
-	{ "quit", SIGQUIT },
-	{ "status", 0 },
-	{ NULL, 0 }
+/* How long -s status|metrics waits for the daemon's answer. */
+#define ASK_TIMEOUT	5.0
+/* -s status: not running, as an init script's status action says. */
+#define EXIT_NOT_RUNNING	3
+
+/*
+ * What -s does: send a signal, or ask the control socket.  "status"
+ * asks the control socket when one is configured; without one it only
+ * tells, from the pid file, whether the daemon runs.
+ */
+static const struct command {
+	const char	*cmd_name;
+	int		 cmd_signo;
+	bool		 cmd_ask;
+} commands[] = {
+	{ "reload", SIGHUP, false },
+	{ "stop", SIGTERM, false },
+	{ "quit", SIGQUIT, false },
+	{ "status", 0, true },
+	{ "metrics", 0, true },
+	{ NULL, 0, false }
 };
 
 struct options {
@@ -41,7 +53,7 @@ struct options {
 	bool					 o_daemon;
 	bool					 o_stderr;
 	bool					 o_test;
-	const struct control_command		*o_control;
+	const struct command		*o_command;
 };
 
 static void
@@ -49,13 +61,14 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: preforkd [-f | -d] [-e] [-t] [-c file] "
-	    "[-s reload|stop|quit|status] [-h] [-V]\n"
+	    "[-s reload|stop|quit|status|metrics] [-h] [-V]\n"
 	    "  -c file  configuration file (default %s)\n"
 	    "  -f       stay in the foreground (default)\n"
 	    "  -d       daemonize and write the pid file\n"
 	    "  -e       log to stderr instead of syslog\n"
 	    "  -t       check the configuration file and exit\n"
-	    "  -s cmd   signal the running daemon found by its pid file\n"
+	    "  -s cmd   signal the running daemon found by its pid file, or\n"
+	    "           ask its control socket (status, metrics)\n"
 	    "  -h       this help\n"
 	    "  -V       print the version\n", PREFORKD_CONF);
 }
@@ -63,7 +76,7 @@ usage(FILE *fp)
 static int
 parse_options(int argc, char *argv[], struct options *o)
 {
-	const struct control_command	*cc;
+	const struct command	*cc;
 	int				 ch;
 
 	memset(o, 0, sizeof(*o));
@@ -86,15 +99,15 @@ parse_options(int argc, char *argv[], struct options *o)
 			usage(stdout);
 			exit(0);
 		case 's':
-			for (cc = control_commands; cc->cc_name != NULL; cc++)
-				if (strcmp(cc->cc_name, optarg) == 0)
+			for (cc = commands; cc->cmd_name != NULL; cc++)
+				if (strcmp(cc->cmd_name, optarg) == 0)
 					break;
-			if (cc->cc_name == NULL) {
+			if (cc->cmd_name == NULL) {
 				fprintf(stderr, "preforkd: -s: unknown command "
 				    "\"%s\"\n", optarg);
 				return -1;
 			}
-			o->o_control = cc;
+			o->o_command = cc;
 			break;
 		case 't':
 			o->o_test = true;
@@ -185,7 +198,7 @@ daemonize(int *report_fd)
  * so it reaches the process that was checked or nobody.
  */
 static int
-control(const struct config *cfg, const struct control_command *cc)
+command_signal(const struct config *cfg, const struct command *cc)
 {
 	pid_t	 pid;
 	int	 pidfd, status = 0;
@@ -199,20 +212,67 @@ control(const struct config *cfg, const struct control_command *cc)
 	case PIDFILE_RUNNING:
 		break;
 	case PIDFILE_STALE:
-		return cc->cc_signo == 0 ? 3 : EX_UNAVAILABLE;
+		return cc->cmd_signo == 0 ? EXIT_NOT_RUNNING : EX_UNAVAILABLE;
 	case PIDFILE_REFUSED:
 		return EX_NOPERM;
 	default:
 		return EX_OSERR;
 	}
-	if (cc->cc_signo == 0)
+	if (cc->cmd_signo == 0)
 		printf("preforkd is running pid=%ld\n", (long)pid);
-	else if (pidfd_send_signal(pidfd, cc->cc_signo, NULL, 0) == -1) {
-		log_warn("pidfd_send_signal(%ld, %s)", (long)pid, cc->cc_name);
+	else if (pidfd_send_signal(pidfd, cc->cmd_signo, NULL, 0) == -1) {
+		log_warn("pidfd_send_signal(%ld, %s)", (long)pid, cc->cmd_name);
 		status = EX_OSERR;
 	}
 	close(pidfd);
 	return status;
+}
+
+/*
+ * -s status|metrics through the control socket.  Not running is
+ * EXIT_NOT_RUNNING for status, as without a control socket, and
+ * EX_UNAVAILABLE for metrics, as for the signals.
+ */
+static int
+command_query(const struct config *cfg, const struct command *cc)
+{
+	switch (control_ask(cfg->c_control, cc->cmd_name, STDOUT_FILENO,
+	    ASK_TIMEOUT)) {
+	case CONTROL_OK:
+		return 0;
+	case CONTROL_NOT_RUNNING:
+		return strcmp(cc->cmd_name, "status") == 0 ? EXIT_NOT_RUNNING :
+		    EX_UNAVAILABLE;
+	case CONTROL_DENIED:
+		return EX_NOPERM;
+	case CONTROL_BUSY:
+	case CONTROL_TIMEOUT:
+		return EX_TEMPFAIL;
+	case CONTROL_REFUSED:
+		return EX_PROTOCOL;
+	default:
+		return EX_OSERR;
+	}
+}
+
+static int
+command(const struct config *cfg, const struct command *cc)
+{
+	bool	 status = strcmp(cc->cmd_name, "status") == 0;
+
+	if (cc->cmd_ask && cfg->c_control != NULL)
+		return command_query(cfg, cc);
+	if (cc->cmd_ask && !status) {
+		log_warnx("%s sets no control socket: cannot ask the running "
+		    "daemon for %s", cfg->c_file, cc->cmd_name);
+		return EX_CONFIG;
+	}
+	if (status && cfg->c_pid_file == NULL) {
+		log_warnx("%s sets neither control nor pid_file: cannot find "
+		    "the running daemon", cfg->c_file);
+		return EX_CONFIG;
+	}
+	return command_signal(cfg, cc);
 }
 
 /*
@@ -374,8 +434,8 @@ main(int argc, char *argv[])
 		config_free(cfg);
 		return 0;
 	}
-	if (o.o_control != NULL) {
-		int status = control(cfg, o.o_control);
+	if (o.o_command != NULL) {
+		int status = command(cfg, o.o_command);
 
 		config_free(cfg);
 		return status;

@@ -1,16 +1,27 @@
 /*
  * status.c - the pool as the operator sees it, read from the scoreboard.
+ *
+ * The view is gathered once per answer: a table, metrics or a log report
+ * is a snapshot of slots that workers keep writing, so each figure may be
+ * a moment old, but none is torn (the slots are atomic).
  */
 #include "autoconf.h"
 
+#include <stdarg.h>
+#include <string.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "config.h"
 #include "generation.h"
+#include "listener.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "status.h"
+
+/* Kept free at the end of an answer for the line that says it was cut. */
+#define STATUS_NOTE_ROOM	128
 
 /* Busy and idle workers of gen that are not retiring. */
 static void
@@ -48,11 +59,82 @@ status_line(const struct master *m, char *buf, size_t size)
 	    pool_totals(&m->m_pool).pg_served, busy, idle, cfg->c_pool_max);
 }
 
+const char *
+status_kind_name(enum status_kind k)
+{
+	switch (k) {
+	case STATUS_STARTING:	return "starting";
+	case STATUS_IDLE:	return "idle";
+	case STATUS_BUSY:	return "busy";
+	case STATUS_RECYCLED:	return "recycled";
+	case STATUS_RETIRING:	return "retiring";
+	default:		return "?";
+	}
+}
+
+static enum status_kind
+status_kind_of(const struct status_worker *sw)
+{
+	if (sw->sw_retiring)
+		return STATUS_RETIRING;
+	switch (sw->sw_state) {
+	case SLOT_IDLE:		return STATUS_IDLE;
+	case SLOT_BUSY:		return STATUS_BUSY;
+	case SLOT_RECYCLED:	return STATUS_RECYCLED;
+	default:		return STATUS_STARTING;
+	}
+}
+
+void
+status_worker(const struct pool_worker *w, struct timespec now,
+    int64_t now_ms, struct status_worker *sw)
+{
+	const struct slot	*sl = w->pw_slot;
+
+	sw->sw_pid = w->pw_pid;
+	sw->sw_generation = w->pw_generation;
+	sw->sw_retiring = w->pw_retiring;
+	sw->sw_uptime = clock_diff(w->pw_started, now);
+	/* The state first (acquire): a busy slot's peer is then its own. */
+	sw->sw_state = scoreboard_state(sl);
+	sw->sw_for = (double)(now_ms - atomic_load(&sl->sl_since)) / 1000;
+	sw->sw_served = atomic_load(&sl->sl_served);
+	sw->sw_wait = atomic_load(&sl->sl_wait);
+	if (sw->sw_state == SLOT_BUSY)
+		scoreboard_peer(sl, &sw->sw_peer);
+	else
+		sw->sw_peer.a_family = 0;
+	if (sw->sw_for < 0)
+		sw->sw_for = 0;
+}
+
+void
+status_gather(const struct master *m, struct status_view *v)
+{
+	struct timespec		 now = clock_now();
+	int64_t			 ms = scoreboard_ms();
+	struct status_worker	 sw;
+
+	memset(v, 0, sizeof(*v));
+	v->sv_generation = m->m_cur.g_id;
+	v->sv_next = m->m_next.g_id;
+	v->sv_target = m->m_cur.g_target;
+	v->sv_workers = (unsigned)m->m_pool.p_n;
+	for (size_t i = 0; i < m->m_pool.p_n; i++) {
+		status_worker(&m->m_pool.p_workers[i], now, ms, &sw);
+		v->sv_kind[status_kind_of(&sw)]++;
+	}
+	v->sv_queued = listeners_queued(&m->m_cur.g_ls);
+	v->sv_totals = pool_totals(&m->m_pool);
+}
+
 void
 status_log(const struct master *m)
 {
-	struct timespec	 now = clock_now();
-	char		 status[256];
+	struct timespec		 now = clock_now();
+	int64_t			 ms = scoreboard_ms();
+	struct status_worker	 sw;
+	char			 status[256], peer[ADDR_STRLEN];
 
 	status_line(m, status, sizeof(status));
 	log_info("status generation=%u target=%u %s", m->m_cur.g_id,
@@ -61,14 +143,291 @@ status_log(const struct master *m)
 		log_info("status generation=%u target=%u starting",
 		    m->m_next.g_id, m->m_next.g_target);
 	for (size_t i = 0; i < m->m_pool.p_n; i++) {
-		const struct pool_worker *w = &m->m_pool.p_workers[i];
-
+		status_worker(&m->m_pool.p_workers[i], now, ms, &sw);
+		addr_format(&sw.sw_peer, peer, sizeof(peer));
 		log_info("worker pid=%ld generation=%u state=%s%s "
-		    "uptime=%.1fs served=%llu", (long)w->pw_pid,
-		    w->pw_generation,
-		    scoreboard_state_name(scoreboard_state(w->pw_slot)),
-		    w->pw_retiring ? " retiring=yes" : "",
-		    clock_diff(w->pw_started, now),
-		    (unsigned long long)atomic_load(&w->pw_slot->sl_served));
+		    "uptime=%.1fs served=%llu%s%s%s%s", (long)sw.sw_pid,
+		    sw.sw_generation, scoreboard_state_name(sw.sw_state),
+		    sw.sw_retiring ? " retiring=yes" : "", sw.sw_uptime,
+		    sw.sw_served,
+		    sw.sw_state == SLOT_BUSY ? " wait=" : "",
+		    sw.sw_state == SLOT_BUSY ?
+		    scoreboard_wait_name(sw.sw_wait) : "",
+		    sw.sw_state == SLOT_BUSY ? " peer=" : "",
+		    sw.sw_state == SLOT_BUSY ? peer : "");
 	}
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+/*
+ * An answer being written into a fixed buffer.  Each call appends whole
+ * lines or nothing: once one does not fit, the answer is cut there, and
+ * the note that says so goes into the room kept for it.
+ */
+struct status_out {
+	char	*so_buf;
+	size_t	 so_size;	/* the buffer less the note's room */
+	size_t	 so_len;
+	bool	 so_cut;
+};
+
+static void
+status_out_init(struct status_out *o, char *buf, size_t size)
+{
+	o->so_buf = buf;
+	o->so_size = size - STATUS_NOTE_ROOM;
+	o->so_len = 0;
+	o->so_cut = false;
+	buf[0] = '\0';
+}
+
+static void __attribute__((format(printf, 2, 3)))
+status_out(struct status_out *o, const char *fmt, ...)
+{
+	size_t	 room = o->so_size - o->so_len;
+	va_list	 ap;
+	int	 n;
+
+	if (o->so_cut)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->so_buf + o->so_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room) {
+		o->so_cut = true;
+		o->so_buf[o->so_len] = '\0';	/* drop the partial line */
+		return;
+	}
+	o->so_len += (size_t)n;
+}
+
+/* prefix is what a comment line starts with in this format. */
+static size_t
+status_out_end(struct status_out *o, const char *prefix)
+{
+	int	 n;
+
+	if (!o->so_cut)
+		return o->so_len;
+	n = snprintf(o->so_buf + o->so_len, STATUS_NOTE_ROOM, "%scut: the "
+	    "answer is longer than %zu bytes\n", prefix,
+	    o->so_size + STATUS_NOTE_ROOM);
+	if (n > 0)
+		o->so_len += (size_t)n < STATUS_NOTE_ROOM ? (size_t)n :
+		    STATUS_NOTE_ROOM - 1;
+	return o->so_len;
+}
+
+static void
+status_table_pool(struct status_out *o, const struct config *cfg,
+    unsigned target)
+{
+	char	 idle_min[16] = "-", idle_max[16] = "-";
+
+	/* A fixed pool keeps no idle bounds. */
+	if (cfg->c_pool_dynamic) {
+		snprintf(idle_min, sizeof(idle_min), "%u", cfg->c_idle_min);
+		snprintf(idle_max, sizeof(idle_max), "%u", cfg->c_idle_max);
+	}
+	status_out(o, "pool: %s min=%u max=%u idle_min=%s idle_max=%s "
+	    "target=%u\n", cfg->c_pool_dynamic ? "dynamic" : "fixed",
+	    cfg->c_pool_min, cfg->c_pool_max, idle_min, idle_max, target);
+}
+
+static void
+status_table_head(struct status_out *o, const struct master *m,
+    const struct status_view *v)
+{
+	const struct config	*cfg = m->m_cur.g_cfg;
+
+	status_out(o, "preforkd %s pid=%ld service=%s\n", PACKAGE_VERSION,
+	    (long)getpid(), cfg->c_service);
+	if (v->sv_next != 0)
+		status_out(o, "generation: %u (%u starting)\n",
+		    v->sv_generation, v->sv_next);
+	else
+		status_out(o, "generation: %u\n", v->sv_generation);
+	status_table_pool(o, cfg, v->sv_target);
+	status_out(o, "workers: %u starting=%u idle=%u busy=%u recycled=%u "
+	    "retiring=%u\n", v->sv_workers, v->sv_kind[STATUS_STARTING],
+	    v->sv_kind[STATUS_IDLE], v->sv_kind[STATUS_BUSY],
+	    v->sv_kind[STATUS_RECYCLED], v->sv_kind[STATUS_RETIRING]);
+	status_out(o, "accept queue: %u\n", v->sv_queued);
+	status_out(o, "connections: served=%llu limited=%llu shed=%llu\n",
+	    v->sv_totals.pg_served, v->sv_totals.pg_limited,
+	    v->sv_totals.pg_shed);
+	status_out(o, "\n%-8s %5s %-14s %9s %-8s %-22s %s\n", "PID", "GEN",
+	    "STATE", "FOR", "WAIT", "PEER", "SERVED");
+}
+
+static void
+status_table_row(struct status_out *o, const struct status_worker *sw)
+{
+	char	 state[32], secs[32], peer[ADDR_STRLEN];
+	bool	 busy = sw->sw_state == SLOT_BUSY;
+
+	snprintf(state, sizeof(state), "%s%s",
+	    scoreboard_state_name(sw->sw_state),
+	    sw->sw_retiring ? ",retiring" : "");
+	snprintf(secs, sizeof(secs), "%.1fs", sw->sw_for);
+	if (busy)
+		addr_format(&sw->sw_peer, peer, sizeof(peer));
+	status_out(o, "%-8ld %5u %-14s %9s %-8s %-22s %llu\n",
+	    (long)sw->sw_pid, sw->sw_generation, state, secs,
+	    busy ? scoreboard_wait_name(sw->sw_wait) : "-",
+	    busy ? peer : "-", sw->sw_served);
+}
+
+size_t
+status_table(const struct master *m, char *buf, size_t size)
+{
+	struct timespec		 now = clock_now();
+	int64_t			 ms = scoreboard_ms();
+	struct status_view	 v;
+	struct status_worker	 sw;
+	struct status_out	 o;
+
+	status_out_init(&o, buf, size);
+	status_gather(m, &v);
+	status_table_head(&o, m, &v);
+	for (size_t i = 0; i < m->m_pool.p_n && !o.so_cut; i++) {
+		status_worker(&m->m_pool.p_workers[i], now, ms, &sw);
+		status_table_row(&o, &sw);
+	}
+	return status_out_end(&o, "");
+}
+
+/* ---- Prometheus ------------------------------------------------------- */
+
+/* A label value: backslash, double quote and newline escaped. */
+static void
+status_label(char *dst, size_t size, const char *src)
+{
+	size_t	 n = 0;
+
+	for (; *src != '\0' && n + 3 < size; src++) {
+		if (*src == '\\' || *src == '"' || *src == '\n')
+			dst[n++] = '\\';
+		dst[n++] = *src == '\n' ? 'n' : *src;
+	}
+	dst[n] = '\0';
+}
+
+static void
+status_metric_head(struct status_out *o, const char *name,
+    const char *type, const char *help)
+{
+	status_out(o, "# HELP preforkd_%s %s\n# TYPE preforkd_%s %s\n", name,
+	    help, name, type);
+}
+
+static void
+status_gauge(struct status_out *o, const char *name, const char *help,
+    unsigned long long value)
+{
+	status_metric_head(o, name, "gauge", help);
+	status_out(o, "preforkd_%s %llu\n", name, value);
+}
+
+static void
+status_counter(struct status_out *o, const char *name, const char *help,
+    unsigned long long value)
+{
+	status_metric_head(o, name, "counter", help);
+	status_out(o, "preforkd_%s %llu\n", name, value);
+}
+
+static void
+status_metrics_daemon(struct status_out *o, const struct master *m,
+    const struct status_view *v)
+{
+	const struct config	*cfg = m->m_cur.g_cfg;
+	char			 service[64];
+
+	status_label(service, sizeof(service), cfg->c_service);
+	status_metric_head(o, "info", "gauge", "The running daemon.");
+	status_out(o, "preforkd_info{version=\"%s\",service=\"%s\"} 1\n",
+	    PACKAGE_VERSION, service);
+	status_gauge(o, "generation", "The configuration generation that "
+	    "serves.", v->sv_generation);
+	status_gauge(o, "generation_starting", "The generation a reload is "
+	    "starting, 0 when none.", v->sv_next);
+	status_gauge(o, "pool_dynamic", "1 when the pool sizes itself within "
+	    "its bounds, 0 for a fixed pool.", cfg->c_pool_dynamic);
+	status_gauge(o, "pool_min", "Fewest workers.", cfg->c_pool_min);
+	status_gauge(o, "pool_max", "Most workers, the bound on concurrent "
+	    "connections.", cfg->c_pool_max);
+	if (cfg->c_pool_dynamic) {
+		status_gauge(o, "pool_idle_min", "Idle workers the pool keeps "
+		    "ready.", cfg->c_idle_min);
+		status_gauge(o, "pool_idle_max", "Idle workers above which the "
+		    "pool shrinks.", cfg->c_idle_max);
+	}
+	status_gauge(o, "pool_target", "Workers the serving generation "
+	    "wants.", v->sv_target);
+}
+
+static void
+status_metrics_pool(struct status_out *o, const struct status_view *v)
+{
+	status_metric_head(o, "workers", "gauge", "Worker processes by state; "
+	    "a retiring worker counts as retiring only.");
+	for (int k = 0; k < STATUS_KINDS; k++)
+		status_out(o, "preforkd_workers{state=\"%s\"} %u\n",
+		    status_kind_name((enum status_kind)k), v->sv_kind[k]);
+	status_gauge(o, "accept_queue", "Connections waiting in the listening "
+	    "sockets' accept queues.", v->sv_queued);
+	status_counter(o, "connections_served_total", "Connections served.",
+	    v->sv_totals.pg_served);
+	status_counter(o, "connections_limited_total", "Connections closed "
+	    "at once by the per-source limit.", v->sv_totals.pg_limited);
+	status_counter(o, "connections_shed_total", "Silent connections cut "
+	    "short because the pool was full.", v->sv_totals.pg_shed);
+}
+
+static void
+status_metrics_workers(struct status_out *o, const struct master *m)
+{
+	struct timespec		 now = clock_now();
+	int64_t			 ms = scoreboard_ms();
+	struct status_worker	 sw;
+	const struct pool	*p = &m->m_pool;
+
+	/* Each metric's samples together, after its HELP and TYPE. */
+	status_metric_head(o, "worker_served_total", "counter", "Connections "
+	    "each worker has served.");
+	for (size_t i = 0; i < p->p_n && !o->so_cut; i++) {
+		status_worker(&p->p_workers[i], now, ms, &sw);
+		status_out(o, "preforkd_worker_served_total{pid=\"%ld\","
+		    "generation=\"%u\"} %llu\n", (long)sw.sw_pid,
+		    sw.sw_generation, sw.sw_served);
+	}
+	status_metric_head(o, "worker_state_seconds", "gauge", "How long each "
+	    "worker has been in its state; wait is what a busy one waits "
+	    "on.");
+	for (size_t i = 0; i < p->p_n && !o->so_cut; i++) {
+		status_worker(&p->p_workers[i], now, ms, &sw);
+		status_out(o, "preforkd_worker_state_seconds{pid=\"%ld\","
+		    "generation=\"%u\",state=\"%s\",wait=\"%s\","
+		    "retiring=\"%d\"} %.3f\n", (long)sw.sw_pid,
+		    sw.sw_generation, scoreboard_state_name(sw.sw_state),
+		    sw.sw_state == SLOT_BUSY ?
+		    scoreboard_wait_name(sw.sw_wait) : "", sw.sw_retiring,
+		    sw.sw_for);
+	}
+}
+
+size_t
+status_metrics(const struct master *m, char *buf, size_t size)
+{
+	struct status_view	 v;
+	struct status_out	 o;
+
+	status_out_init(&o, buf, size);
+	status_gather(m, &v);
+	status_metrics_daemon(&o, m, &v);
+	status_metrics_pool(&o, &v);
+	status_metrics_workers(&o, m);
+	return status_out_end(&o, "# ");
 }

@@ -218,6 +218,7 @@ mkvar() {
 	    make -s --no-print-directory -C "$build" -f Makefile -f - print-var
 }
 bindir=$(mkvar bindir)
+sbindir=$(mkvar sbindir)
 sysconfdir=$(mkvar sysconfdir)
 unitdir=$(mkvar systemdsystemunitdir)
 
@@ -378,6 +379,28 @@ if wait_log "$c" "$want"; then
 	esac
 else
 	fail "journal: no escaped message line"
+	show "$c"
+fi
+
+# ---- 3b. status and metrics --------------------------------------------
+# The installed configuration serves the control socket in the unit's
+# RuntimeDirectory; root asks it through the default configuration file.
+c=$(cursor)
+mpid=$(prop preforkd.service MainPID)
+if st_out=$(ns "$sbindir/preforkd" -s status 2>&1); then st_rc=0
+else st_rc=$?; fi
+if mt_out=$(ns "$sbindir/preforkd" -s metrics 2>&1); then mt_rc=0
+else mt_rc=$?; fi
+mode=$(ns stat -c '%a %F' /run/preforkd/control 2>&1)
+if [ "$st_rc" -eq 0 ] && [ "$mt_rc" -eq 0 ] && [ "$mode" = "600 socket" ] &&
+    case $st_out in *"pid=$mpid "*"generation: 2"*"PID "*) true ;;
+    *) false ;; esac &&
+    case $mt_out in *"preforkd_generation 2"*"# TYPE preforkd_workers gauge"*) true ;;
+    *) false ;; esac; then
+	ok "status: preforkd -s status and -s metrics answer on /run/preforkd/control ($mode)"
+else
+	fail "status: -s status=$st_rc, -s metrics=$mt_rc, control socket \"$mode\""
+	printf '%s\n%s\n' "$st_out" "$mt_out" | head -n 20 | note
 	show "$c"
 fi
 

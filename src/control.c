@@ -1,0 +1,856 @@
+/*
+ * control.c - the control socket (see control.h for what it promises).
+ *
+ * The socket file: whatever is at the path is replaced only when it is a
+ * socket nobody answers on (left by a daemon that was killed).  A socket
+ * that answers belongs to a running daemon, which a second one must not
+ * take over; anything else is not ours to remove.  When the master stops,
+ * the file is removed only if it is still the one it made.
+ *
+ * The master never waits for a client: the descriptors are non-blocking,
+ * ppoll() says when each may be read or written, and a client that does
+ * not finish by its deadline is dropped.  The answer is formatted whole
+ * once the request is in, so a slow reader costs its buffer, nothing
+ * more.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "control.h"
+#include "escape.h"
+#include "generation.h"
+#include "log.h"
+#include "status.h"
+
+/* Connections taken from the backlog per wake-up: the rest wait for the
+ * next turn of the loop. */
+#define CONTROL_ACCEPT_BURST	16
+/* After running out of descriptors, leave the backlog alone this long:
+ * it would be readable, and wake the loop, at every turn. */
+#define CONTROL_PAUSE		0.1
+
+#define CONTROL_STR(x)		CONTROL_STR_(x)
+#define CONTROL_STR_(x)		#x
+
+static const char control_help[] =
+    "commands:\n"
+    "  status   the pool and every worker, as a table\n"
+    "  metrics  the same in the Prometheus text exposition format\n"
+    "  help     this list\n";
+
+void
+control_init(struct control *ctl)
+{
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->ctl_fd = -1;
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		ctl->ctl_client[i].cc_fd = -1;
+}
+
+static int
+control_sockaddr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun->sun_path, path, strlen(path));
+	return 0;
+}
+
+/*
+ * Whether a process answers on the socket at path: 1, 0 when nobody
+ * does (a stale file), -1 when it cannot be told (logged).  A backlog
+ * that is full is someone's.
+ */
+static int
+control_probe(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd, rc;
+
+	if (control_sockaddr(path, &sun) == -1) {
+		log_warn("control socket %s", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		log_warn("socket(AF_UNIX)");
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+	    errno == EAGAIN)
+		rc = 1;
+	else if (errno == ECONNREFUSED || errno == ENOENT)
+		rc = 0;
+	else {
+		log_warn("connect(%s)", path);
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Make room at path: 0, or an exit status (logged). */
+static int
+control_clear(const char *path)
+{
+	struct stat	 st;
+	int		 live;
+
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("lstat(%s)", path);
+		return EX_CANTCREAT;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_warnx("control socket %s: something that is not a socket "
+		    "is there; refusing to replace it", path);
+		return EX_CANTCREAT;
+	}
+	if ((live = control_probe(path)) != 0) {
+		if (live == 1)
+			log_warnx("control socket %s: another process answers "
+			    "on it (is preforkd already running?)", path);
+		return live == 1 ? EX_UNAVAILABLE : EX_CANTCREAT;
+	}
+	if (unlink(path) == -1 && errno != ENOENT) {
+		log_warn("unlink(%s)", path);
+		return EX_CANTCREAT;
+	}
+	log_info("control socket %s: removed a stale socket nobody answered "
+	    "on", path);
+	return 0;
+}
+
+/*
+ * Bind fd at path, mode 0600: the socket's own mode and the umask both
+ * say so, as Linux creates the file from the one less the other.
+ */
+static int
+control_bind(int fd, const char *path)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 rc;
+
+	if (control_sockaddr(path, &sun) == -1) {
+		log_warn("control socket %s", path);
+		return -1;
+	}
+	if (fchmod(fd, 0600) == -1) {
+		log_warn("fchmod(control socket)");
+		return -1;
+	}
+	old = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1) {
+		log_warn("bind(%s)", path);
+		if (errno == ENOENT)
+			log_warnx("control socket %s: its directory does not "
+			    "exist", path);
+	}
+	return rc;
+}
+
+/* Remember which file we made, to remove only that one later. */
+static int
+control_note_file(struct control *ctl, const char *path)
+{
+	struct stat	 st;
+
+	if (lstat(path, &st) == -1) {
+		log_warn("lstat(%s)", path);
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode) || (st.st_mode & 0177) != 0) {
+		log_warnx("control socket %s: mode %04o after bind; refusing "
+		    "it", path, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	ctl->ctl_dev = st.st_dev;
+	ctl->ctl_ino = st.st_ino;
+	return 0;
+}
+
+/* Remove the socket file, unless someone has put another there since. */
+static void
+control_unlink(const struct control *ctl)
+{
+	struct stat	 st;
+
+	if (ctl->ctl_path[0] == '\0')
+		return;
+	if (lstat(ctl->ctl_path, &st) == -1) {
+		if (errno != ENOENT)
+			log_warn("lstat(%s)", ctl->ctl_path);
+	} else if (st.st_dev != ctl->ctl_dev || st.st_ino != ctl->ctl_ino)
+		log_warnx("%s is no longer our control socket: left alone",
+		    ctl->ctl_path);
+	else if (unlink(ctl->ctl_path) == -1)
+		log_warn("unlink(%s)", ctl->ctl_path);
+}
+
+/* Bind and listen at path, made free for it: 0 or -1 (logged). */
+static int
+control_bind_listen(struct control *ctl, int fd, const char *path)
+{
+	if (control_bind(fd, path) == -1)
+		return -1;
+	snprintf(ctl->ctl_path, sizeof(ctl->ctl_path), "%s", path);
+	if (control_note_file(ctl, path) == -1) {
+		ctl->ctl_path[0] = '\0';	/* not known to be ours */
+		return -1;
+	}
+	if (listen(fd, CONTROL_CLIENTS) == -1) {
+		log_warn("listen(%s)", path);
+		control_unlink(ctl);
+		ctl->ctl_path[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* A listening socket at path, into ctl's listening fields: 0 or an exit
+ * status.  Clients are left as they are. */
+static int
+control_listen(struct control *ctl, const char *path)
+{
+	int	 fd, status;
+
+	if ((status = control_clear(path)) != 0)
+		return status;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		log_warn("socket(AF_UNIX)");
+		return EX_OSERR;
+	}
+	if (control_bind_listen(ctl, fd, path) == -1) {
+		close(fd);
+		return EX_CANTCREAT;
+	}
+	ctl->ctl_fd = fd;
+	return 0;
+}
+
+int
+control_open(struct control *ctl, const char *path)
+{
+	int	 status;
+
+	if (path == NULL)
+		return 0;
+	if ((status = control_listen(ctl, path)) != 0) {
+		log_warnx("cannot serve the control socket %s", path);
+		return status;
+	}
+	log_info("control socket %s", path);
+	return 0;
+}
+
+/* Stop listening and remove the file; clients may finish. */
+static void
+control_unlisten(struct control *ctl)
+{
+	if (ctl->ctl_fd == -1)
+		return;
+	if (close(ctl->ctl_fd) == -1)
+		log_warn("close(control socket)");
+	ctl->ctl_fd = -1;
+	control_unlink(ctl);
+	ctl->ctl_path[0] = '\0';
+}
+
+void
+control_reconfigure(struct control *ctl, const char *path)
+{
+	struct control	 fresh;
+	const char	*old = ctl->ctl_fd != -1 ? ctl->ctl_path : NULL;
+
+	if ((path == NULL && old == NULL) ||
+	    (path != NULL && old != NULL && strcmp(path, old) == 0))
+		return;
+	if (path == NULL) {
+		log_info("control socket %s closed: no longer configured",
+		    old);
+		control_unlisten(ctl);
+		return;
+	}
+	control_init(&fresh);
+	if (control_listen(&fresh, path) != 0) {
+		log_warnx("control socket %s cannot be opened; %s%s", path,
+		    old != NULL ? "keeping " : "no control socket",
+		    old != NULL ? old : "");
+		return;
+	}
+	control_unlisten(ctl);
+	ctl->ctl_fd = fresh.ctl_fd;
+	memcpy(ctl->ctl_path, fresh.ctl_path, sizeof(ctl->ctl_path));
+	ctl->ctl_dev = fresh.ctl_dev;
+	ctl->ctl_ino = fresh.ctl_ino;
+	log_info("control socket %s", path);
+}
+
+static void
+control_drop(struct control_client *c)
+{
+	if (c->cc_fd != -1 && close(c->cc_fd) == -1)
+		log_warn("close(control client)");
+	free(c->cc_out);
+	memset(c, 0, sizeof(*c));
+	c->cc_fd = -1;
+}
+
+void
+control_close(struct control *ctl)
+{
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		control_drop(&ctl->ctl_client[i]);
+	control_unlisten(ctl);
+	free(ctl->ctl_scratch);
+	ctl->ctl_scratch = NULL;
+}
+
+/* ---- the master's loop ------------------------------------------------- */
+
+size_t
+control_pollfds(const struct control *ctl, struct pollfd *pfd)
+{
+	size_t	 n = 0;
+
+	if (ctl->ctl_fd != -1 &&
+	    clock_diff(ctl->ctl_paused_until, clock_now()) >= 0)
+		pfd[n++] = (struct pollfd){ .fd = ctl->ctl_fd, .events = POLLIN };
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
+		const struct control_client *c = &ctl->ctl_client[i];
+
+		if (c->cc_fd != -1)
+			pfd[n++] = (struct pollfd){ .fd = c->cc_fd,
+			    .events = c->cc_out == NULL ? POLLIN : POLLOUT };
+	}
+	return n;
+}
+
+bool
+control_next_deadline(const struct control *ctl, struct timespec *t)
+{
+	bool	 any = false;
+
+	if (ctl->ctl_fd != -1 &&
+	    clock_diff(clock_now(), ctl->ctl_paused_until) > 0) {
+		*t = ctl->ctl_paused_until;
+		any = true;
+	}
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
+		const struct control_client *c = &ctl->ctl_client[i];
+
+		if (c->cc_fd == -1)
+			continue;
+		if (!any || clock_diff(c->cc_deadline, *t) > 0)
+			*t = c->cc_deadline;
+		any = true;
+	}
+	return any;
+}
+
+void
+control_expire(struct control *ctl, struct timespec now)
+{
+	unsigned long	 held;
+
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
+		struct control_client *c = &ctl->ctl_client[i];
+
+		if (c->cc_fd == -1 || clock_diff(c->cc_deadline, now) < 0)
+			continue;
+		if (log_limit_allow(&ctl->ctl_error_log, &held))
+			log_notice("control client dropped: %s within %.0fs "
+			    "(%lu more suppressed)", c->cc_out == NULL ?
+			    "no request" : "did not take its answer",
+			    CONTROL_DEADLINE, held);
+		control_drop(c);
+	}
+}
+
+size_t
+control_fds(const struct control *ctl, int *fds)
+{
+	size_t	 n = 0;
+
+	if (ctl->ctl_fd != -1)
+		fds[n++] = ctl->ctl_fd;
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		if (ctl->ctl_client[i].cc_fd != -1)
+			fds[n++] = ctl->ctl_client[i].cc_fd;
+	return n;
+}
+
+/* A one-line answer to a client that gets no place: the socket is new,
+ * its buffer empty, so the line goes at once or the client is gone. */
+static void
+control_refuse(int fd, const char *line)
+{
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+		log_debug("send(control client): %s", strerror(errno));
+	if (close(fd) == -1)
+		log_warn("close(control client)");
+}
+
+/* Root and the daemon's own user: 0; anyone else is told so. */
+static int
+control_check_peer(struct control *ctl, int fd)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	unsigned long	 held;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("getsockopt(SO_PEERCRED)");
+		control_refuse(fd, "denied\n");
+		return -1;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return 0;
+	if (log_limit_allow(&ctl->ctl_denied_log, &held))
+		log_notice("control client pid=%ld uid=%lu denied: only root "
+		    "and uid %lu may ask (%lu more suppressed)",
+		    (long)cred.pid, (unsigned long)cred.uid,
+		    (unsigned long)geteuid(), held);
+	control_refuse(fd, "denied\n");
+	return -1;
+}
+
+static struct control_client *
+control_free_place(struct control *ctl)
+{
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		if (ctl->ctl_client[i].cc_fd == -1)
+			return &ctl->ctl_client[i];
+	return NULL;
+}
+
+/* accept4() failed: whether to try again now. */
+static bool
+control_accept_failed(struct control *ctl)
+{
+	unsigned long	 held;
+
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return false;
+	if (errno == EINTR || errno == ECONNABORTED)
+		return true;
+	if (log_limit_allow(&ctl->ctl_error_log, &held))
+		log_warn("accept4(control socket) (%lu more suppressed)",
+		    held);
+	ctl->ctl_paused_until = clock_after(clock_now(), CONTROL_PAUSE);
+	return false;
+}
+
+static void
+control_accept(struct control *ctl)
+{
+	struct control_client	*c;
+	unsigned long		 held;
+	int			 fd;
+
+	for (int i = 0; i < CONTROL_ACCEPT_BURST; i++) {
+		fd = accept4(ctl->ctl_fd, NULL, NULL,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd == -1) {
+			if (control_accept_failed(ctl))
+				continue;
+			return;
+		}
+		if (control_check_peer(ctl, fd) == -1)
+			continue;
+		if ((c = control_free_place(ctl)) == NULL) {
+			if (log_limit_allow(&ctl->ctl_full_log, &held))
+				log_notice("control client refused: %d are "
+				    "being served (%lu more suppressed)",
+				    CONTROL_CLIENTS, held);
+			control_refuse(fd, "error: busy\n");
+			continue;
+		}
+		c->cc_fd = fd;
+		c->cc_deadline = clock_after(clock_now(), CONTROL_DEADLINE);
+	}
+}
+
+/* Write what the socket takes; the client is done once all of it went. */
+static void
+control_send(struct control_client *c)
+{
+	ssize_t	 n;
+
+	while (c->cc_sent < c->cc_outlen) {
+		n = send(c->cc_fd, c->cc_out + c->cc_sent,
+		    c->cc_outlen - c->cc_sent, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n == -1) {
+			log_debug("send(control client): %s", strerror(errno));
+			break;
+		}
+		c->cc_sent += (size_t)n;
+	}
+	control_drop(c);
+}
+
+/* The request's length up to its line end, less trailing CR and blanks. */
+static size_t
+control_line(const struct control_client *c)
+{
+	const char	*nl = memchr(c->cc_req, '\n', c->cc_reqlen);
+	size_t		 n = nl != NULL ? (size_t)(nl - c->cc_req) : c->cc_reqlen;
+
+	while (n > 0 && (c->cc_req[n - 1] == '\r' || c->cc_req[n - 1] == ' ' ||
+	    c->cc_req[n - 1] == '\t'))
+		n--;
+	return n;
+}
+
+static bool
+control_is(const char *line, size_t len, const char *command)
+{
+	return len == strlen(command) && memcmp(line, command, len) == 0;
+}
+
+/* Keep the answer and start sending it. */
+static void
+control_keep(struct control_client *c, const char *text, size_t len)
+{
+	if (len == 0 || (c->cc_out = malloc(len)) == NULL) {
+		if (len != 0)
+			log_warn("malloc(control answer)");
+		control_drop(c);
+		return;
+	}
+	memcpy(c->cc_out, text, len);
+	c->cc_outlen = len;
+	control_send(c);
+}
+
+/* "status" and "metrics": formatted in the scratch buffer, kept whole. */
+static void
+control_report(struct master *m, struct control_client *c,
+    size_t (*format)(const struct master *, char *, size_t))
+{
+	struct control	*ctl = &m->m_control;
+
+	if (ctl->ctl_scratch == NULL &&
+	    (ctl->ctl_scratch = malloc(CONTROL_ANSWER_MAX)) == NULL) {
+		log_warn("malloc(control answer)");
+		control_drop(c);
+		return;
+	}
+	control_keep(c, ctl->ctl_scratch,
+	    format(m, ctl->ctl_scratch, CONTROL_ANSWER_MAX));
+}
+
+/* Anything else: said back, escaped and short, in an error line. */
+static void
+control_unknown(struct control_client *c, size_t len)
+{
+	char	 shown[ESCAPE_MAX(64)], line[ESCAPE_MAX(64) + 64];
+	size_t	 used;
+	int	 n;
+
+	escape_fit(shown, sizeof(shown), c->cc_req, len < 64 ? len : 64,
+	    &used);
+	n = snprintf(line, sizeof(line), "error: unknown command \"%s%s\"; "
+	    "try help\n", shown, used < len ? "..." : "");
+	control_keep(c, line, n > 0 ? (size_t)n : 0);
+}
+
+static void
+control_respond(struct master *m, struct control_client *c)
+{
+	size_t		 len = control_line(c);
+	static const char empty[] = "error: empty request\n";
+
+	if (control_is(c->cc_req, len, "status"))
+		control_report(m, c, status_table);
+	else if (control_is(c->cc_req, len, "metrics"))
+		control_report(m, c, status_metrics);
+	else if (control_is(c->cc_req, len, "help"))
+		control_keep(c, control_help, strlen(control_help));
+	else if (len == 0)
+		control_keep(c, empty, strlen(empty));
+	else
+		control_unknown(c, len);
+}
+
+/* Read what the client sent; answer once a line (or EOF) is in. */
+static void
+control_read(struct master *m, struct control_client *c)
+{
+	static const char too_long[] = "error: request longer than "
+	    CONTROL_STR(CONTROL_REQUEST_MAX) " bytes\n";
+	ssize_t		 n;
+
+	n = recv(c->cc_fd, c->cc_req + c->cc_reqlen,
+	    CONTROL_REQUEST_MAX - c->cc_reqlen, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n == -1 || (n == 0 && c->cc_reqlen == 0)) {
+		if (n == -1)
+			log_debug("recv(control client): %s",
+			    strerror(errno));
+		control_drop(c);
+		return;
+	}
+	c->cc_reqlen += (size_t)n;
+	if (n == 0 || memchr(c->cc_req, '\n', c->cc_reqlen) != NULL)
+		control_respond(m, c);
+	else if (c->cc_reqlen == CONTROL_REQUEST_MAX)
+		control_keep(c, too_long, strlen(too_long));
+}
+
+static struct control_client *
+control_client_of(struct control *ctl, int fd)
+{
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		if (ctl->ctl_client[i].cc_fd == fd)
+			return &ctl->ctl_client[i];
+	return NULL;
+}
+
+void
+control_handle(struct master *m, const struct pollfd *pfd, size_t n)
+{
+	struct control		*ctl = &m->m_control;
+	struct control_client	*c;
+	bool			 acceptable = false;
+
+	/* Clients first: a descriptor accepted now may reuse the number of
+	 * one dropped in this pass. */
+	for (size_t i = 0; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		if (pfd[i].fd == ctl->ctl_fd) {
+			acceptable = true;
+			continue;
+		}
+		if ((c = control_client_of(ctl, pfd[i].fd)) == NULL)
+			continue;
+		if (c->cc_out == NULL)
+			control_read(m, c);
+		else
+			control_send(c);
+	}
+	if (acceptable)
+		control_accept(ctl);
+}
+
+/* ---- the client side --------------------------------------------------- */
+
+/* Connect, blocking for no longer than the deadline (a full backlog). */
+static enum control_result
+control_connect(const char *path, int fd, struct timespec deadline)
+{
+	int			 ms = clock_ms_until(deadline);
+	struct timeval		 tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct sockaddr_un	 sun;
+
+	if (control_sockaddr(path, &sun) == -1) {
+		log_warn("control socket %s", path);
+		return CONTROL_FAILED;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
+		log_warn("setsockopt(SO_SNDTIMEO)");
+		return CONTROL_FAILED;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return CONTROL_OK;
+	switch (errno) {
+	case ENOENT:
+	case ECONNREFUSED:
+		log_warnx("not running (nobody answers on %s)", path);
+		return CONTROL_NOT_RUNNING;
+	case EACCES:
+	case EPERM:
+		log_warnx("permission denied: %s (mode 0600: only root and "
+		    "the daemon's user may ask)", path);
+		return CONTROL_DENIED;
+	case EAGAIN:
+	case EINPROGRESS:
+		log_warnx("%s: no answer in time", path);
+		return CONTROL_TIMEOUT;
+	default:
+		log_warn("connect(%s)", path);
+		return CONTROL_FAILED;
+	}
+}
+
+/* Wait for fd to be ready for events by the deadline. */
+static enum control_result
+control_wait(int fd, short events, struct timespec deadline,
+    const char *path)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = events };
+	int		 rc;
+
+	while ((rc = poll(&pfd, 1, clock_ms_until(deadline))) == -1 &&
+	    errno == EINTR)
+		continue;
+	if (rc == -1) {
+		log_warn("poll");
+		return CONTROL_FAILED;
+	}
+	if (rc == 0) {
+		log_warnx("%s: no answer in time", path);
+		return CONTROL_TIMEOUT;
+	}
+	return CONTROL_OK;
+}
+
+static enum control_result
+control_request(int fd, const char *command, struct timespec deadline,
+    const char *path)
+{
+	char			 line[CONTROL_REQUEST_MAX];
+	size_t			 len, off = 0;
+	ssize_t			 n;
+	enum control_result	 r;
+
+	len = (size_t)snprintf(line, sizeof(line), "%s\n", command);
+	while (off < len) {
+		if ((r = control_wait(fd, POLLOUT, deadline, path)) !=
+		    CONTROL_OK)
+			return r;
+		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		/* The daemon may have answered and closed at once (a
+		 * refusal): read what it said. */
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return CONTROL_OK;
+		if (n == -1) {
+			log_warn("send(%s)", path);
+			return CONTROL_FAILED;
+		}
+		off += (size_t)n;
+	}
+	return CONTROL_OK;
+}
+
+/* Read the answer to its end into buf (room for size, less a NUL). */
+static enum control_result
+control_receive(int fd, char *buf, size_t size, size_t *len,
+    struct timespec deadline, const char *path)
+{
+	enum control_result	 r;
+	ssize_t			 n;
+
+	*len = 0;
+	for (;;) {
+		if ((r = control_wait(fd, POLLIN, deadline, path)) !=
+		    CONTROL_OK)
+			return r;
+		n = recv(fd, buf + *len, size - 1 - *len, 0);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n == -1 && errno == ECONNRESET && *len > 0)
+			n = 0;		/* the answer came, then a reset */
+		if (n == -1) {
+			log_warn("recv(%s)", path);
+			return CONTROL_FAILED;
+		}
+		if (n == 0)
+			break;
+		if ((*len += (size_t)n) == size - 1) {
+			log_warnx("%s: the answer is longer than %zu bytes",
+			    path, size - 1);
+			return CONTROL_REFUSED;
+		}
+	}
+	buf[*len] = '\0';
+	return CONTROL_OK;
+}
+
+/* What the daemon said: an answer for out_fd, or a refusal. */
+static enum control_result
+control_judge(const char *buf, size_t len, int out_fd, const char *path)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	if (len == 0) {
+		log_warnx("%s: the daemon closed without an answer", path);
+		return CONTROL_REFUSED;
+	}
+	if (strcmp(buf, "denied\n") == 0) {
+		log_warnx("%s: the daemon denied the request: only root and "
+		    "its own user may ask", path);
+		return CONTROL_DENIED;
+	}
+	if (strncmp(buf, "error: ", 7) == 0) {
+		log_warnx("%s: the daemon answered: %.*s", path,
+		    (int)strcspn(buf + 7, "\n"), buf + 7);
+		return strcmp(buf, "error: busy\n") == 0 ? CONTROL_BUSY :
+		    CONTROL_REFUSED;
+	}
+	while (off < len) {
+		if ((n = write(out_fd, buf + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("write(answer)");
+			return CONTROL_FAILED;
+		}
+		off += (size_t)n;
+	}
+	return CONTROL_OK;
+}
+
+enum control_result
+control_ask(const char *path, const char *command, int out_fd,
+    double timeout)
+{
+	struct timespec		 deadline = clock_after(clock_now(), timeout);
+	enum control_result	 r;
+	size_t			 size = CONTROL_ANSWER_MAX + 1, len = 0;
+	char			*buf;
+	int			 fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("socket(AF_UNIX)");
+		return CONTROL_FAILED;
+	}
+	if ((buf = malloc(size)) == NULL) {
+		log_warn("malloc");
+		close(fd);
+		return CONTROL_FAILED;
+	}
+	if ((r = control_connect(path, fd, deadline)) == CONTROL_OK &&
+	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
+		log_warn("fcntl(O_NONBLOCK)");
+		r = CONTROL_FAILED;
+	}
+	if (r == CONTROL_OK)
+		r = control_request(fd, command, deadline, path);
+	if (r == CONTROL_OK)
+		r = control_receive(fd, buf, size, &len, deadline, path);
+	if (r == CONTROL_OK)
+		r = control_judge(buf, len, out_fd, path);
+	free(buf);
+	close(fd);
+	return r;
+}

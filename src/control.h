@@ -1,0 +1,105 @@
+/*
+ * control.h - the control socket: a local stream socket on which the
+ * master answers "status", "metrics" and "help", and the client side that
+ * "preforkd -s status|metrics" uses.
+ *
+ * The socket is created mode 0600, owned by the master's user, and a
+ * client is also checked by its credentials (SO_PEERCRED): root or the
+ * daemon's own user.  A client writes one line, the master writes the
+ * answer and closes.  Everything is non-blocking and driven by the
+ * master's ppoll(): at most CONTROL_CLIENTS at a time, each with
+ * CONTROL_DEADLINE seconds from its accept for its request and the whole
+ * answer, and a request of at most CONTROL_REQUEST_MAX bytes, so no client
+ * can stall the master or make it hold more than a bounded amount.
+ */
+#ifndef PREFORKD_CONTROL_H
+#define PREFORKD_CONTROL_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+#include "loglimit.h"
+
+#define CONTROL_CLIENTS		8
+#define CONTROL_DEADLINE	2.0		/* seconds from accept */
+#define CONTROL_REQUEST_MAX	256		/* bytes, the newline included */
+#define CONTROL_ANSWER_MAX	(1024 * 1024)	/* bytes; longer is cut */
+/* The listening socket and every client. */
+#define CONTROL_FDS		(1 + CONTROL_CLIENTS)
+
+struct control_client {
+	int			 cc_fd;		/* -1: a free place */
+	struct timespec		 cc_deadline;
+	char			 cc_req[CONTROL_REQUEST_MAX];
+	size_t			 cc_reqlen;
+	char			*cc_out;	/* the answer, once known */
+	size_t			 cc_outlen;
+	size_t			 cc_sent;
+};
+
+struct control {
+	int			 ctl_fd;	/* listening; -1: none */
+	char			 ctl_path[CONFIG_MAX_CONTROL_PATH];
+	dev_t			 ctl_dev;	/* the socket file we made */
+	ino_t			 ctl_ino;
+	struct control_client	 ctl_client[CONTROL_CLIENTS];
+	char			*ctl_scratch;	/* answers are formatted here */
+	/* Out of descriptors: the backlog is left alone until then. */
+	struct timespec		 ctl_paused_until;
+	struct log_limit	 ctl_denied_log;
+	struct log_limit	 ctl_full_log;
+	struct log_limit	 ctl_error_log;
+};
+
+struct master;
+
+void	control_init(struct control *);
+/*
+ * Serve path (NULL: no socket).  Returns 0, or an exit status, logged:
+ * EX_CANTCREAT when something that is not a socket is at path or the
+ * socket cannot be made there, EX_UNAVAILABLE when another process
+ * answers on it, EX_OSERR.
+ */
+int	control_open(struct control *, const char *path);
+/* A reload committed with path (may be NULL): move to it if it changed;
+ * if the new socket cannot be opened, keep the old one. */
+void	control_reconfigure(struct control *, const char *path);
+/* Close everything; the socket file is removed if it is still ours. */
+void	control_close(struct control *);
+
+/* Descriptors to watch, into pfd (room for CONTROL_FDS); how many. */
+size_t	control_pollfds(const struct control *, struct pollfd *pfd);
+/* Act on what ppoll() said about the descriptors control_pollfds() gave. */
+void	control_handle(struct master *, const struct pollfd *pfd, size_t n);
+/* The earliest client deadline, if there is a client. */
+bool	control_next_deadline(const struct control *, struct timespec *);
+/* Drop the clients whose deadline has passed. */
+void	control_expire(struct control *, struct timespec now);
+/* Every descriptor a forked worker must close, into fds (room for
+ * CONTROL_FDS); how many. */
+size_t	control_fds(const struct control *, int *fds);
+
+/* ---- the client side (-s) ---------------------------------------------- */
+
+enum control_result {
+	CONTROL_OK,		/* the answer went to out_fd */
+	CONTROL_NOT_RUNNING,	/* no socket, or nobody answers on it */
+	CONTROL_DENIED,		/* by the file's mode or by the daemon */
+	CONTROL_BUSY,		/* the daemon has too many clients */
+	CONTROL_TIMEOUT,
+	CONTROL_REFUSED,	/* the daemon answered with an error */
+	CONTROL_FAILED,		/* a system call failed */
+};
+
+/*
+ * Connect to path, send command, copy the answer to out_fd; an error the
+ * daemon answers goes to stderr.  Everything within timeout seconds.
+ */
+enum control_result control_ask(const char *path, const char *command,
+	    int out_fd, double timeout);
+
+#endif

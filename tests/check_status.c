@@ -1,0 +1,464 @@
+/*
+ * check_status.c - the status answers and the control socket in one
+ * process: a master with a full scoreboard of made-up workers (no
+ * process behind them), formatted into the bounded buffers, and served to
+ * clients of a real socket that read slowly, not at all, or come one too
+ * many.  The loop that drives the socket is the test's; time is moved on
+ * by passing control_expire() a later moment, never by waiting.
+ */
+#include "autoconf.h"
+
+#include <check.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "control.h"
+#include "generation.h"
+#include "log.h"
+#include "scoreboard.h"
+#include "status.h"
+#include "unit.h"
+
+/* As many workers as the scoreboard has slots. */
+#define FAKE_WORKERS	SCOREBOARD_SLOTS
+
+static struct master		 m;
+static struct config		 cfg;
+static char			*buf;
+static char			 sockdir[64], sockpath[128];
+
+/*
+ * Worker i: pid 100000 + i, generation 2, served i connections; by i % 4
+ * idle, busy reading from 192.0.2.x, busy writing to 2001:db8::1, or
+ * starting.  Worker 5 is retiring.
+ */
+static void
+fake_worker(struct pool_worker *w, size_t i)
+{
+	struct addr	 peer;
+
+	w->pw_pid = (pid_t)(100000 + i);
+	w->pw_generation = 2;
+	w->pw_started = clock_now();
+	w->pw_retiring = i == 5;
+	ck_assert_ptr_nonnull(w->pw_slot = scoreboard_claim(m.m_pool.p_board));
+	atomic_store(&w->pw_slot->sl_served, i);
+	memset(&peer, 0, sizeof(peer));
+	switch (i % 4) {
+	case 0:
+		scoreboard_set_state(w->pw_slot, SLOT_IDLE);
+		break;
+	case 1:
+		ck_assert_int_eq(addr_parse(&peer, "192.0.2.7"), 1);
+		peer.a_port = (uint16_t)(1000 + i);
+		scoreboard_busy(w->pw_slot, &peer, 0);
+		scoreboard_set_wait(w->pw_slot, SLOT_READING);
+		break;
+	case 2:
+		ck_assert_int_eq(addr_parse(&peer, "2001:db8::1"), 1);
+		peer.a_port = 443;
+		scoreboard_busy(w->pw_slot, &peer, 0);
+		scoreboard_set_wait(w->pw_slot, SLOT_WRITING);
+		break;
+	}
+}
+
+static void
+fake_master(size_t n)
+{
+	memset(&m, 0, sizeof(m));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.c_service = (char *)"greeting";
+	cfg.c_pool_dynamic = true;
+	cfg.c_pool_min = 4;
+	cfg.c_pool_max = CONFIG_MAX_WORKERS;
+	cfg.c_idle_min = 2;
+	cfg.c_idle_max = 8;
+	generation_init(&m.m_cur);
+	generation_init(&m.m_next);
+	m.m_cur.g_id = 2;
+	m.m_cur.g_cfg = &cfg;
+	m.m_cur.g_target = (unsigned)n;
+	ck_assert_ptr_nonnull(m.m_pool.p_board = scoreboard_create());
+	ck_assert_ptr_nonnull(m.m_pool.p_workers = calloc(n + 1,
+	    sizeof(struct pool_worker)));
+	m.m_pool.p_n = m.m_pool.p_cap = n;
+	for (size_t i = 0; i < n; i++)
+		fake_worker(&m.m_pool.p_workers[i], i);
+	control_init(&m.m_control);
+}
+
+static void
+setup(void)
+{
+	/* The notices of refused and dropped clients are expected. */
+	log_init("check_unit", LOG_TO_STDERR, LOG_DAEMON, LOG_WARNING);
+	fake_master(FAKE_WORKERS);
+	ck_assert_ptr_nonnull(buf = malloc(CONTROL_ANSWER_MAX));
+}
+
+static void
+teardown(void)
+{
+	control_close(&m.m_control);
+	if (sockdir[0] != '\0')
+		rmdir(sockdir);
+	sockdir[0] = '\0';
+	free(buf);
+}
+
+static size_t
+count(const char *text, const char *needle)
+{
+	size_t	 n = 0;
+
+	for (; (text = strstr(text, needle)) != NULL; text += strlen(needle))
+		n++;
+	return n;
+}
+
+/* ---- formatting ----------------------------------------------------------- */
+
+/* The largest pool the scoreboard holds fits the answer, row by row. */
+START_TEST(test_table_every_worker)
+{
+	size_t	 len = status_table(&m, buf, CONTROL_ANSWER_MAX);
+	char	 want[160];
+
+	ck_assert_uint_eq(len, strlen(buf));
+	ck_assert_ptr_null(strstr(buf, "cut:"));
+	ck_assert_ptr_nonnull(strstr(buf, "\ngeneration: 2\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\npool: dynamic min=4 max=1024 "
+	    "idle_min=2 idle_max=8 target=4096\n"));
+	/* 1024 of each kind, less worker 5 (busy) that retires. */
+	ck_assert_ptr_nonnull(strstr(buf, "\nworkers: 4096 starting=1024 "
+	    "idle=1024 busy=2047 recycled=0 retiring=1\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nconnections: served=8386560 "
+	    "limited=0 shed=0\n"));
+	ck_assert_uint_eq(count(buf, "\n1"), FAKE_WORKERS);
+	ck_assert_msg(sscanf(strstr(buf, "\n100001 "), "\n100001 %*u %159s",
+	    want) == 1 && strcmp(want, "busy") == 0, "%s", want);
+	ck_assert_ptr_nonnull(strstr(buf, " reading  192.0.2.7:1001 "));
+	ck_assert_ptr_nonnull(strstr(buf, " writing  [2001:db8::1]:443 "));
+	ck_assert_ptr_nonnull(strstr(buf, "\n100005       2 busy,retiring "));
+	ck_assert_ptr_nonnull(strstr(buf, "\n100004       2 idle "));
+	ck_assert_ptr_nonnull(strstr(buf, "\n100003       2 starting "));
+	ck_assert(buf[len - 1] == '\n');
+}
+END_TEST
+
+START_TEST(test_metrics_every_worker)
+{
+	size_t	 len = status_metrics(&m, buf, CONTROL_ANSWER_MAX);
+
+	ck_assert_uint_eq(len, strlen(buf));
+	ck_assert_ptr_null(strstr(buf, "cut:"));
+	ck_assert_uint_eq(count(buf, "\npreforkd_worker_served_total{"),
+	    FAKE_WORKERS);
+	ck_assert_uint_eq(count(buf, "\npreforkd_worker_state_seconds{"),
+	    FAKE_WORKERS);
+	ck_assert_uint_eq(count(buf, "# TYPE preforkd_worker_served_total "
+	    "counter\n"), 1);
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_workers{state=\"busy\"} "
+	    "2047\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_workers{state="
+	    "\"retiring\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_connections_served_total "
+	    "8386560\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_worker_served_total{pid="
+	    "\"104095\",generation=\"2\"} 4095\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_worker_state_seconds{pid="
+	    "\"100001\",generation=\"2\",state=\"busy\",wait=\"reading\","
+	    "retiring=\"0\"} "));
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_worker_state_seconds{pid="
+	    "\"100004\",generation=\"2\",state=\"idle\",wait=\"\","
+	    "retiring=\"0\"} "));
+	ck_assert(buf[len - 1] == '\n');
+}
+END_TEST
+
+/* A fixed pool has no idle bounds to show. */
+START_TEST(test_fixed_pool)
+{
+	cfg.c_pool_dynamic = false;
+	cfg.c_pool_min = cfg.c_pool_max = 3;
+	status_table(&m, buf, CONTROL_ANSWER_MAX);
+	ck_assert_ptr_nonnull(strstr(buf, "\npool: fixed min=3 max=3 "
+	    "idle_min=- idle_max=- target=4096\n"));
+	status_metrics(&m, buf, CONTROL_ANSWER_MAX);
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_pool_dynamic 0\n"));
+	ck_assert_ptr_null(strstr(buf, "idle_min"));
+}
+END_TEST
+
+/* Cut after the last whole line, with the note in the room kept. */
+static void
+assert_cut(size_t (*format)(const struct master *, char *, size_t),
+    const char *note)
+{
+	size_t	 len, size = 4096;
+
+	len = format(&m, buf, size);
+	ck_assert_uint_eq(len, strlen(buf));
+	ck_assert_uint_lt(len, size);
+	ck_assert_uint_gt(len, strlen(note));
+	ck_assert_str_eq(buf + len - strlen(note), note);
+	ck_assert(buf[len - strlen(note) - 1] == '\n');
+	len = format(&m, buf, STATUS_OUT_MIN);
+	ck_assert_uint_lt(len, STATUS_OUT_MIN);
+}
+
+START_TEST(test_cut)
+{
+	assert_cut(status_table, "cut: the answer is longer than 4096 "
+	    "bytes\n");
+	assert_cut(status_metrics, "# cut: the answer is longer than 4096 "
+	    "bytes\n");
+}
+END_TEST
+
+START_TEST(test_no_workers)
+{
+	m.m_pool.p_n = 0;
+	status_table(&m, buf, CONTROL_ANSWER_MAX);
+	ck_assert_ptr_nonnull(strstr(buf, "\nworkers: 0 starting=0 idle=0 "));
+	ck_assert(strstr(buf, "SERVED\n") == buf + strlen(buf) - 7);
+}
+END_TEST
+
+/* ---- the socket, driven by the test ---------------------------------------- */
+
+static void
+open_socket(void)
+{
+	snprintf(sockdir, sizeof(sockdir), "/tmp/preforkd-ctl.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(sockdir));
+	snprintf(sockpath, sizeof(sockpath), "%s/control", sockdir);
+	ck_assert_int_eq(control_open(&m.m_control, sockpath), 0);
+}
+
+static int
+client(void)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 fd;
+
+	memcpy(sun.sun_path, sockpath, strlen(sockpath) + 1);
+	ck_assert_int_ne(fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0), -1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)),
+	    0);
+	return fd;
+}
+
+/* One turn of the master's loop, for the control socket alone. */
+static void
+turn(void)
+{
+	struct pollfd	 pfd[CONTROL_FDS];
+	size_t		 n = control_pollfds(&m.m_control, pfd);
+
+	ck_assert_int_ge(poll(pfd, n, 100), 0);
+	control_handle(&m, pfd, n);
+}
+
+static size_t
+places_taken(void)
+{
+	size_t	 n = 0;
+
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		n += m.m_control.ctl_client[i].cc_fd != -1;
+	return n;
+}
+
+static const struct control_client *
+answering(void)
+{
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		if (m.m_control.ctl_client[i].cc_out != NULL)
+			return &m.m_control.ctl_client[i];
+	return NULL;
+}
+
+/*
+ * A client that the master has accepted, its end's send buffer made
+ * small, so that an answer never fits in it whatever the system's
+ * defaults.
+ */
+static int
+small_client(void)
+{
+	int	 fd = client(), size = 4096, turns = 0;
+
+	while (places_taken() == 0 && turns++ < 100)
+		turn();
+	ck_assert_uint_eq(places_taken(), 1);
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		if (m.m_control.ctl_client[i].cc_fd != -1)
+			ck_assert_int_eq(setsockopt(m.m_control.ctl_client[i].
+			    cc_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)),
+			    0);
+	return fd;
+}
+
+/* Read what is there now, non-blocking: bytes, 0 at EOF, -1 if none. */
+static ssize_t
+take(int fd, char *to, size_t size)
+{
+	ssize_t	 n = recv(fd, to, size, 0);
+
+	if (n == -1)
+		ck_assert_int_eq(errno, EAGAIN);
+	return n;
+}
+
+/* A reader that takes a little at a time gets all of a big answer. */
+START_TEST(test_slow_reader)
+{
+	const struct control_client *c;
+	size_t		 got = 0;
+	ssize_t		 n;
+	int		 fd, turns = 0;
+
+	open_socket();
+	fd = small_client();
+	ck_assert_int_eq(send(fd, "metrics\n", 8, 0), 8);
+	while ((c = answering()) == NULL && turns++ < 100)
+		turn();
+	ck_assert_ptr_nonnull(c);
+	/* More than the socket takes at once: the rest waits in the master. */
+	ck_assert_uint_lt(c->cc_sent, c->cc_outlen);
+	for (turns = 0; turns < 100000; turns++) {
+		n = take(fd, buf + got, 4096 < CONTROL_ANSWER_MAX - got ? 4096 :
+		    CONTROL_ANSWER_MAX - got);
+		if (n == 0)
+			break;
+		if (n > 0)
+			got += (size_t)n;
+		turn();
+	}
+	ck_assert_int_eq(n, 0);
+	buf[got] = '\0';
+	ck_assert_uint_eq(count(buf, "\npreforkd_worker_state_seconds{"),
+	    FAKE_WORKERS);
+	ck_assert_ptr_null(strstr(buf, "cut:"));
+	ck_assert_uint_eq(places_taken(), 0);
+	close(fd);
+}
+END_TEST
+
+/* One that never reads holds its place until its deadline, then loses
+ * it; the others are answered meanwhile. */
+START_TEST(test_stuck_reader_expires)
+{
+	struct pollfd	 pfd;
+	char		 small[256];
+	int		 stuck, other, turns = 0;
+	ssize_t		 n;
+
+	open_socket();
+	stuck = small_client();
+	ck_assert_int_eq(send(stuck, "metrics\n", 8, 0), 8);
+	while (answering() == NULL && turns++ < 100)
+		turn();
+	ck_assert_ptr_nonnull(answering());
+	other = client();
+	ck_assert_int_eq(send(other, "help\n", 5, 0), 5);
+	for (turns = 0; (n = take(other, small, sizeof(small) - 1)) == -1 &&
+	    turns < 100; turns++)
+		turn();
+	ck_assert_int_gt(n, 0);
+	small[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(small, "metrics"));
+	close(other);
+
+	control_expire(&m.m_control, clock_now());
+	ck_assert_ptr_nonnull(answering());		/* not yet */
+	control_expire(&m.m_control, clock_after(clock_now(),
+	    CONTROL_DEADLINE + 1));
+	ck_assert_uint_eq(places_taken(), 0);
+	pfd = (struct pollfd){ .fd = stuck, .events = POLLRDHUP };
+	ck_assert_int_eq(poll(&pfd, 1, 0), 1);
+	ck_assert(pfd.revents & (POLLHUP | POLLRDHUP));
+	close(stuck);
+}
+END_TEST
+
+/* Every place taken by a silent client: the next one is told at once. */
+START_TEST(test_one_too_many)
+{
+	int	 fds[CONTROL_CLIENTS], extra, turns = 0;
+	char	 small[64];
+	ssize_t	 n;
+
+	open_socket();
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		fds[i] = client();
+	while (places_taken() < CONTROL_CLIENTS && turns++ < 100)
+		turn();
+	ck_assert_uint_eq(places_taken(), CONTROL_CLIENTS);
+	extra = client();
+	for (turns = 0; (n = take(extra, small, sizeof(small) - 1)) == -1 &&
+	    turns < 100; turns++)
+		turn();
+	ck_assert_int_gt(n, 0);
+	small[n] = '\0';
+	ck_assert_str_eq(small, "error: busy\n");
+	ck_assert_uint_eq(places_taken(), CONTROL_CLIENTS);
+	close(extra);
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		close(fds[i]);
+}
+END_TEST
+
+/* The file goes with control_close(), and only it. */
+START_TEST(test_close_removes)
+{
+	struct stat	 st;
+
+	open_socket();
+	ck_assert_int_eq(lstat(sockpath, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	control_close(&m.m_control);
+	ck_assert_int_eq(lstat(sockpath, &st), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+Suite *
+status_suite(void)
+{
+	Suite	*s = suite_create("status");
+	TCase	*fmt = tcase_create("formatting");
+	TCase	*sock = tcase_create("socket");
+
+	tcase_add_checked_fixture(fmt, setup, teardown);
+	tcase_add_test(fmt, test_table_every_worker);
+	tcase_add_test(fmt, test_metrics_every_worker);
+	tcase_add_test(fmt, test_fixed_pool);
+	tcase_add_test(fmt, test_cut);
+	tcase_add_test(fmt, test_no_workers);
+	suite_add_tcase(s, fmt);
+
+	tcase_add_checked_fixture(sock, setup, teardown);
+	tcase_add_test(sock, test_slow_reader);
+	tcase_add_test(sock, test_stuck_reader_expires);
+	tcase_add_test(sock, test_one_too_many);
+	tcase_add_test(sock, test_close_removes);
+	tcase_set_timeout(sock, 60);
+	suite_add_tcase(s, sock);
+
+	return s;
+}
