@@ -168,11 +168,11 @@ fuzz_target() {
 fuzz_config() {
 	fuzz_target config src/conffile.c src/config.c src/service.c \
 	    src/service_greeting.c src/service_echo.c src/conn.c src/escape.c \
-	    src/log.c -lconfig
+	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c -lconfig
 }
 fuzz_greeting() {
 	fuzz_target greeting src/service_greeting.c src/conn.c src/escape.c \
-	    src/log.c
+	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c
 }
 
 # valgrind [SUITE]: memcheck over a daemon test suite (default: serving,

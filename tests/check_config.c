@@ -309,7 +309,7 @@ START_TEST(test_config_include)
 	ck_assert_ptr_nonnull(fp = fopen(inc, "w"));
 	fputs("workers = 7;\n", fp);
 	fclose(fp);
-	chdir("/");
+	ck_assert_int_eq(chdir("/"), 0);
 	c = config_load(path, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->c_workers, 7);
