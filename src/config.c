@@ -461,14 +461,16 @@ conf_timeouts(struct conf_ctx *ctx, const config_setting_t *root,
 	    &c->c_timeout_hung) == -1)
 		return -1;
 	/* Every connection ends by timeouts.connection: a worker busy
-	 * with one for longer is stuck, but not a moment sooner. */
-	if (c->c_timeout_hung != 0 &&
-	    c->c_timeout_hung <= c->c_timeout_connection)
+	 * with one for longer is stuck, but not a moment sooner; an idle
+	 * one shows a sign of life every second, so a few must be missed. */
+	if (c->c_timeout_hung != 0 && c->c_timeout_hung <
+	    c->c_timeout_connection + CONFIG_HUNG_SLACK)
 		return conf_error(ctx, conf_member(g, "hung") != NULL ?
 		    conf_member(g, "hung") : conf_member(g, "connection"),
-		    "timeouts.hung = %g must be longer than "
-		    "timeouts.connection = %g (or 0: never)",
-		    c->c_timeout_hung, c->c_timeout_connection);
+		    "timeouts.hung = %g must be at least timeouts.connection "
+		    "+ %d = %g (or 0: never)", c->c_timeout_hung,
+		    CONFIG_HUNG_SLACK, c->c_timeout_connection +
+		    CONFIG_HUNG_SLACK);
 	return 0;
 }
 

@@ -15,6 +15,8 @@
 #define CONFIG_MAX_WORKERS	1024
 #define CONFIG_MAX_MESSAGE	65536
 #define CONFIG_MAX_BANNER	1024
+/* timeouts.hung exceeds timeouts.connection by at least this (s). */
+#define CONFIG_HUNG_SLACK	3
 /* sizeof(sun_path) */
 #define CONFIG_MAX_CONTROL_PATH	108
 

@@ -134,6 +134,7 @@ generation_commit(struct master *m)
 	    m->m_next.g_cfg->c_timeout_shutdown);
 	m->m_cur = m->m_next;
 	generation_init(&m->m_next);
+	listeners_defer(&m->m_cur.g_ls, m->m_cur.g_cfg);
 	generation_close_gate(&m->m_cur);		/* EOF: serve */
 	/* Sockets no longer listed stop accepting now; shared ones stay. */
 	listeners_close_unlisted(&old.g_ls, &m->m_cur.g_ls);

@@ -132,8 +132,9 @@ listener_adopt(struct listener *l, struct listener *from)
  * kernel until its first bytes arrive, for up to the read timeout: a
  * client that connects and says nothing never takes a worker from the
  * pool.  (After that the kernel hands it over anyway, and the worker's
- * own read timeout applies.)  A kept socket is set again: a reload may
- * change the service.
+ * own read timeout applies.)  Set when a generation starts serving, never
+ * before: a shared socket still serves the running generation, whose
+ * service may speak first.
  */
 static void
 listener_defer(const struct listener *l)
@@ -143,7 +144,7 @@ listener_defer(const struct listener *l)
 		log_warn("setsockopt(%s, TCP_DEFER_ACCEPT)", l->l_name);
 }
 
-static void
+void
 listeners_defer(struct listeners *set, const struct config *cfg)
 {
 	const struct service	*sv = service_find(cfg->c_service);
@@ -183,7 +184,6 @@ listeners_open(struct listeners *set, const struct config *cfg,
 		} else if (listener_bind(l) == -1)
 			goto fail;
 	}
-	listeners_defer(set, cfg);
 	return 0;
 fail:
 	/* Hand adopted sockets back; close only those opened here. */

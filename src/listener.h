@@ -35,7 +35,9 @@ int	listeners_open(struct listeners *, const struct config *,
 void	listeners_close(struct listeners *);
 /* The same sockets under new descriptors, for a reload to take from. */
 int	listeners_dup(struct listeners *copy, const struct listeners *);
-/* Restore each socket's configured backlog. */
+/* TCP_DEFER_ACCEPT as cfg's service wants it (client speaks first). */
+void	listeners_defer(struct listeners *, const struct config *);
+/* Restore each socket's configured backlog and deferral. */
 void	listeners_relisten(const struct listeners *);
 /*
  * Close the set for good: a socket that keep (may be NULL) does not list

@@ -73,9 +73,10 @@ log_limit_source(struct log_sources *t, unsigned kind_burst,
 	if (!log_limit_every(&s->ls_limit, source_burst, suppressed))
 		return false;
 	if (!log_limit_every(&t->lss_kind, kind_burst, &kind_held)) {
-		/* Not this source's doing: it keeps its budget. */
+		/* Not this source's doing: it keeps its budget, and the line
+		 * is counted once, by the kind. */
 		s->ls_limit.ll_count--;
-		s->ls_limit.ll_suppressed = *suppressed + 1;
+		s->ls_limit.ll_suppressed = *suppressed;
 		return false;
 	}
 	*suppressed += kind_held;

@@ -103,10 +103,13 @@ master_setup_signals(struct master *m)
 			log_warn("sigaction(%d)", master_signals[i].ms_signo);
 			return -1;
 		}
-	/* A peer that goes away must cost an EPIPE, never the process. */
+	/* A peer that goes away must cost an EPIPE, never the process.
+	 * USR2 is the master's request to a worker to shed its client; one
+	 * sent to the master means nothing (and must not kill it). */
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1) {
-		log_warn("sigaction(SIGPIPE)");
+	if (sigaction(SIGPIPE, &sa, NULL) == -1 ||
+	    sigaction(SIGUSR2, &sa, NULL) == -1) {
+		log_warn("sigaction(SIG_IGN)");
 		return -1;
 	}
 	return 0;
@@ -172,8 +175,8 @@ master_worker_fatal(struct master *m, const struct pool_worker *w,
 	log_warnx("worker exited pid=%ld %s: it cannot run with this "
 	    "configuration; keeping workers=%u", (long)w->pw_pid, how,
 	    g->g_target);
-	if (active == 0)
-		pool_crashed(&m->m_pool, w);
+	/* A dynamic pool will want more again: not in a loop. */
+	pool_crashed(&m->m_pool, w);
 }
 
 /* Decide, from how the worker ended, what to do about its place. */
@@ -415,6 +418,8 @@ master_listen(struct master *m)
 	if (listeners_inherit(&passed) == -1)
 		return -1;
 	rc = listeners_open(&m->m_cur.g_ls, m->m_cur.g_cfg, &passed);
+	if (rc == 0)
+		listeners_defer(&m->m_cur.g_ls, m->m_cur.g_cfg);
 	for (size_t i = 0; rc == 0 && i < passed.ls_n; i++)
 		if (passed.ls[i].l_fd != -1)
 			log_warnx("socket from systemd %s is not in %s; not "

@@ -57,7 +57,9 @@ notify_send(const char *msg)
 		log_warn("socket(AF_UNIX)");
 		return;
 	}
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	/* Never block the master: a datagram systemd has no room for is
+	 * dropped (and logged), the next STATUS= says the same again. */
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
 	    (struct sockaddr *)&sun, len) == -1)
 		log_warn("sendto(NOTIFY_SOCKET)");
 	close(fd);

@@ -105,7 +105,7 @@ pool_spawn(struct pool *p, unsigned gen, struct worker_args *wa)
 	switch (pid = fork()) {
 	case -1:
 		log_warn("fork");
-		scoreboard_release(sl);
+		scoreboard_release(p->p_board, sl);
 		return -1;
 	case 0:
 		worker_run(wa);
@@ -282,12 +282,11 @@ pool_retire_idle(struct pool *p, unsigned gen, double min_age, double grace)
 }
 
 void
-pool_shed(struct pool_worker *w)
+pool_shed(struct pool_worker *w, uint64_t conn)
 {
-	struct slot	*sl = w->pw_slot;
-
-	/* The connection being served is number served + 1. */
-	atomic_store(&sl->sl_shed_req, atomic_load(&sl->sl_served) + 1);
+	/* Named by its number: a connection that ended meanwhile is never
+	 * confused with the next one. */
+	atomic_store(&w->pw_slot->sl_shed_req, conn);
 	pool_signal(w, SIGUSR2);
 }
 
@@ -359,7 +358,7 @@ pool_forget_slot(struct pool *p, struct pool_worker *w)
 	p->p_gone.pg_served += w->pw_served;
 	p->p_gone.pg_limited += atomic_load(&sl->sl_limited);
 	p->p_gone.pg_shed += atomic_load(&sl->sl_shed);
-	scoreboard_release(sl);
+	scoreboard_release(p->p_board, sl);
 	w->pw_slot = NULL;
 }
 

@@ -86,9 +86,9 @@ void	pool_retire_youngest(struct pool *, unsigned gen, double grace);
  * whether there was one. */
 bool	pool_retire_idle(struct pool *, unsigned gen, double min_age,
 	    double grace);
-/* Ask the worker to cut the connection in hand short (its client is
- * silent and the pool is full). */
-void	pool_shed(struct pool_worker *);
+/* Ask the worker to cut connection number conn short, if it is still
+ * the one in hand (its client is silent and the pool is full). */
+void	pool_shed(struct pool_worker *, uint64_t conn);
 /* SIGKILL a stuck worker; its exit is logged as such, and it is
  * replaced at once. */
 void	pool_kill_hung(struct pool_worker *);

@@ -57,6 +57,7 @@ scoreboard_claim(struct scoreboard *sb)
 			continue;
 		atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_served, 0, RELAXED);
+		atomic_store_explicit(&sl->sl_conn, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_limited, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_shed, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_shed_req, 0, RELAXED);
@@ -73,10 +74,18 @@ scoreboard_claim(struct scoreboard *sb)
 }
 
 void
-scoreboard_release(struct slot *sl)
+scoreboard_release(struct scoreboard *sb, struct slot *sl)
 {
+	uint32_t	 high = atomic_load(&sb->sb_high);
+
 	atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
 	atomic_store(&sl->sl_state, SLOT_FREE);
+	/* Scans stop at the highest slot in use (only the master claims
+	 * and releases, so this cannot race another release). */
+	while (high > 0 && atomic_load(&sb->sb_slot[high - 1].sl_state) ==
+	    SLOT_FREE)
+		high--;
+	atomic_store(&sb->sb_high, high);
 }
 
 const char *
@@ -113,10 +122,12 @@ scoreboard_set_state(struct slot *sl, enum slot_state state)
 }
 
 void
-scoreboard_busy(struct slot *sl, const struct addr *peer, unsigned listener)
+scoreboard_busy(struct slot *sl, const struct addr *peer, unsigned listener,
+    uint64_t conn)
 {
 	uint32_t	 w[4];
 
+	atomic_store_explicit(&sl->sl_conn, conn, RELAXED);
 	memcpy(w, peer->a_bytes, sizeof(w));
 	atomic_store_explicit(&sl->sl_peer[0],
 	    (uint32_t)peer->a_family << 16 | peer->a_port, RELAXED);

@@ -43,13 +43,14 @@ struct slot {
 	_Atomic uint32_t	 sl_wait;
 	_Atomic uint32_t	 sl_listener;	/* of the connection */
 	_Atomic uint64_t	 sl_served;
+	_Atomic uint64_t	 sl_conn;	/* number of the one in hand */
 	_Atomic uint64_t	 sl_limited;	/* closed: per-source limit */
 	_Atomic uint64_t	 sl_shed;	/* closed: shed by the master */
 	_Atomic int64_t		 sl_since;	/* ms: entered sl_state */
 	_Atomic int64_t		 sl_wait_since;	/* ms: began sl_wait */
 	_Atomic int64_t		 sl_beat;	/* ms: last sign of life */
-	/* Written by the master: cut connection number N short (N is
-	 * sl_served + 1 while it is served), 0: none. */
+	/* Written by the master: cut connection number N (sl_conn) short;
+	 * 0: none. */
 	_Atomic uint64_t	 sl_shed_req;
 	/* The peer: family and port, then the address, 4 words. */
 	_Atomic uint32_t	 sl_peer[5];
@@ -65,7 +66,7 @@ struct scoreboard *scoreboard_create(void);
 void		 scoreboard_destroy(struct scoreboard *);
 /* A free slot, or NULL when all are taken (the master only). */
 struct slot	*scoreboard_claim(struct scoreboard *);
-void		 scoreboard_release(struct slot *);
+void		 scoreboard_release(struct scoreboard *, struct slot *);
 const char	*scoreboard_state_name(uint32_t);
 const char	*scoreboard_wait_name(uint32_t);
 
@@ -74,8 +75,9 @@ int64_t		 scoreboard_ms(void);
 
 /* The worker's side. */
 void	scoreboard_set_state(struct slot *, enum slot_state);
+/* Connection number conn (served + 1) from peer, on a listener. */
 void	scoreboard_busy(struct slot *, const struct addr *peer,
-	    unsigned listener);
+	    unsigned listener, uint64_t conn);
 void	scoreboard_set_wait(struct slot *, enum slot_wait);
 void	scoreboard_beat(struct slot *);
 

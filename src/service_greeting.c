@@ -188,9 +188,11 @@ greeting_serve(struct conn *c, const struct config *cfg)
 	}
 	if (m.gm_done)
 		greeting_log(c, &m, "");
-	else if (n == 0 && m.gm_total == 0) {
-		/* Not a message: a port scan, a health check, a flood. */
-		errno = 0;
+	else if (m.gm_total == 0 && (n == 0 || errno == ETIMEDOUT)) {
+		/* Not a message: a port scan, a health check, a silent
+		 * client timed out or shed, a flood. */
+		if (n == 0)
+			errno = 0;
 		greeting_fault(c, "no message", 0);
 	} else if (n == 0)
 		greeting_log(c, &m, " end=eof");

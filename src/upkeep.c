@@ -4,8 +4,9 @@
  * Everything here reads the scoreboard, which workers write without
  * asking: a view is a moment old when it is acted on, and every action
  * is safe against that.  A worker picked to retire while idle that has
- * just taken a connection finishes it first; a shed request names the
- * connection by its number, so one that ended in between is never cut.
+ * just taken a connection finishes it first (its deadline allows for a
+ * whole connection); a shed request names the connection by the number
+ * the worker published, so one that ended in between is never cut.
  */
 #include "autoconf.h"
 
@@ -111,19 +112,36 @@ upkeep_look(const struct pool *p, unsigned gen, int64_t now,
 	}
 }
 
+/*
+ * A worker retired for being idle may have taken a connection meanwhile:
+ * it finishes it (every connection ends within timeouts.connection)
+ * before the retirement deadline kills it.
+ */
+static double
+upkeep_grace(const struct config *cfg)
+{
+	double	 g = cfg->c_timeout_connection + 1;
+
+	return g > cfg->c_timeout_shutdown ? g : cfg->c_timeout_shutdown;
+}
+
 static void
-upkeep_resize(struct master *m, const struct upkeep_view *v)
+upkeep_resize(struct master *m, const struct upkeep_view *v,
+    struct timespec now)
 {
 	struct generation	*g = &m->m_cur;
 	const struct config	*cfg = g->g_cfg;
 	int			 delta;
 
+	/* While crashes hold spawning back, the growth rate waits too. */
+	if (pool_backing_off(&m->m_pool, now))
+		return;
 	if ((delta = upkeep_size(&m->m_upkeep, cfg, v)) > 0) {
 		g->g_target = v->uv_active + (unsigned)delta;
 		log_info("pool growing workers=%u held=%u idle=%u (max %u)",
 		    g->g_target, v->uv_held, v->uv_idle, cfg->c_pool_max);
 	} else if (delta < 0 && pool_retire_idle(&m->m_pool, g->g_id,
-	    UPKEEP_MIN_AGE, cfg->c_timeout_shutdown)) {
+	    UPKEEP_MIN_AGE, upkeep_grace(cfg))) {
 		g->g_target = v->uv_active - 1;
 		log_info("pool shrinking workers=%u idle=%u (idle_max %u)",
 		    g->g_target, v->uv_idle - 1, cfg->c_idle_max);
@@ -131,29 +149,49 @@ upkeep_resize(struct master *m, const struct upkeep_view *v)
 		g->g_target = v->uv_active;
 }
 
+/*
+ * How long the client of a busy worker has been silent, and which
+ * connection that is; -1 if it is not waiting for its client to send, or
+ * its connection changed while we looked (the number is read before and
+ * after the rest).
+ */
+static int64_t
+upkeep_silence(const struct slot *sl, int64_t now, uint64_t *conn)
+{
+	uint64_t	 before = atomic_load(&sl->sl_conn);
+	int64_t		 since;
+
+	if (scoreboard_state(sl) != SLOT_BUSY ||
+	    atomic_load(&sl->sl_wait) != SLOT_READING)
+		return -1;
+	since = atomic_load(&sl->sl_wait_since);
+	if (atomic_load(&sl->sl_conn) != before ||
+	    atomic_load(&sl->sl_shed_req) == before)
+		return -1;
+	*conn = before;
+	return now - since;
+}
+
 /* The busy worker of gen whose client has been silent longest, at least
  * UPKEEP_SHED_SILENT_MS, and not asked to shed it already. */
 static struct pool_worker *
 upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
-    int64_t *silent)
+    int64_t *silent, uint64_t *conn)
 {
 	struct pool_worker	*pick = NULL;
+	uint64_t		 c;
+	int64_t			 s;
 
 	*silent = 0;
 	for (size_t i = 0; i < p->p_n; i++) {
 		struct pool_worker *w = &p->p_workers[i];
-		const struct slot *sl = w->pw_slot;
-		int64_t s;
 
-		if (w->pw_generation != gen || w->pw_retiring ||
-		    scoreboard_state(sl) != SLOT_BUSY ||
-		    atomic_load(&sl->sl_wait) != SLOT_READING ||
-		    atomic_load(&sl->sl_shed_req) ==
-		    atomic_load(&sl->sl_served) + 1)
+		if (w->pw_generation != gen || w->pw_retiring)
 			continue;
-		s = now - atomic_load(&sl->sl_wait_since);
+		s = upkeep_silence(w->pw_slot, now, &c);
 		if (s >= UPKEEP_SHED_SILENT_MS && s > *silent) {
 			*silent = s;
+			*conn = c;
 			pick = w;
 		}
 	}
@@ -174,6 +212,7 @@ upkeep_shed(struct master *m, const struct upkeep_view *v, int64_t now)
 	struct pool_worker	*w;
 	unsigned		 queued, n;
 	unsigned long		 held;
+	uint64_t		 conn;
 	int64_t			 silent;
 	struct addr		 peer;
 	char			 name[ADDR_STRLEN];
@@ -185,10 +224,10 @@ upkeep_shed(struct master *m, const struct upkeep_view *v, int64_t now)
 	if (n > queued)
 		n = queued;
 	while (n-- > 0 &&
-	    (w = upkeep_most_silent(&m->m_pool, g->g_id, now, &silent))
-	    != NULL) {
+	    (w = upkeep_most_silent(&m->m_pool, g->g_id, now, &silent,
+	    &conn)) != NULL) {
 		scoreboard_peer(w->pw_slot, &peer);
-		pool_shed(w);
+		pool_shed(w, conn);
 		m->m_upkeep.u_shed++;
 		if (!log_limit_allow(&m->m_upkeep.u_shed_log, &held))
 			continue;
@@ -275,7 +314,7 @@ upkeep_run(struct master *m, struct timespec now)
 	if (m->m_next.g_id != 0 || !m->m_cur.g_announced)
 		return;		/* sizing waits for a settled pool */
 	upkeep_look(&m->m_pool, m->m_cur.g_id, ms, &v);
-	upkeep_resize(m, &v);
+	upkeep_resize(m, &v, now);
 	upkeep_shed(m, &v, ms);
 	upkeep_status(m, now);
 }

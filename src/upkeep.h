@@ -52,7 +52,6 @@ struct upkeep {
 	char		 u_status[160];
 	unsigned long long u_shed;	/* shed requests made */
 	struct log_limit u_shed_log;
-	struct log_limit u_hung_log;
 };
 
 void	upkeep_init(struct upkeep *);

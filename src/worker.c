@@ -248,7 +248,11 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	c.cn_waitmask = &wm->wm_client;
 	c.cn_end = clock_after(clock_now(),
 	    wa->wa_config->c_timeout_connection);
-	scoreboard_busy(sl, &c.cn_addr, li);
+	scoreboard_busy(sl, &c.cn_addr, li, c.cn_seq);
+	/* Our slot says busy before we count the others (and theirs before
+	 * they count ours): two workers accepting from one source at once
+	 * see each other, never only themselves. */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (!worker_over_limit(wa, &c))
 		sv->sv_serve(&c, wa->wa_config);
 	/* Counted, and idle, before the client sees the close: a status
@@ -322,8 +326,10 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 				continue;
 			fatal(EX_OSERR, "epoll_pwait");
 		}
-		if (n == 0)
-			scoreboard_beat(wa->wa_slot);
+		/* Alive, whatever woke us: an idle worker that keeps losing
+		 * the race for connections, or whose accept() keeps failing,
+		 * is not stuck. */
+		scoreboard_beat(wa->wa_slot);
 		/* Serve what woke us even if a stop arrived with it: the
 		 * wake-up was ours alone and nobody else would take it.
 		 * Then take what else is queued there, up to a batch,
@@ -382,17 +388,24 @@ worker_wait_gate(const struct worker_args *wa, const sigset_t *waitmask)
 {
 	struct pollfd	 pfd = { .fd = wa->wa_gate_fd, .events = POLLIN };
 
+	struct timespec	 beat = { WORKER_BEAT_MS / 1000, 0 };
+	int		 n;
+
 	if (wa->wa_gate_fd == -1)
 		return;
+	/* A sign of life each second here too: a reload can take a while
+	 * to commit, and a silent worker looks hung. */
 	while (!worker_stop_requested()) {
-		if (ppoll(&pfd, 1, NULL, waitmask) == -1) {
+		scoreboard_beat(wa->wa_slot);
+		if ((n = ppoll(&pfd, 1, &beat, waitmask)) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal(EX_OSERR, "ppoll(gate)");
 		}
-		if (pfd.revents != 0)
+		if (n > 0 && pfd.revents != 0)
 			break;
 	}
+	scoreboard_beat(wa->wa_slot);
 	close(wa->wa_gate_fd);
 }
 

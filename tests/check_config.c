@@ -144,9 +144,9 @@ static const struct bad_case bad_cases[] = {
 	    "limits.source_prefix6 = 129 is out of range (1..128)" },
 	{ "max_connections = -5;\n", 1, "max_connections = -5 is out of" },
 	{ "timeouts = {\n connection = 90;\n};\n", 2,
-	    "timeouts.hung = 60 must be longer than timeouts.connection = 90" },
-	{ "timeouts = { connection = 5;\n hung = 5; };\n", 2,
-	    "timeouts.hung = 5 must be longer than" },
+	    "timeouts.hung = 60 must be at least timeouts.connection + 3 = 93" },
+	{ "timeouts = { connection = 5;\n hung = 7.5; };\n", 2,
+	    "timeouts.hung = 7.5 must be at least timeouts.connection + 3 = 8" },
 	{ "control = \"run/ctl\";\n", 1,
 	    "control must be an absolute path" },
 	{ "control = \"/run/preforkd/0123456789012345678901234567890123456789"
