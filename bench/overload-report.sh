@@ -66,20 +66,21 @@ fast_med() { lines fast "$1" | value "$2" | med; }
 
 section() {
 echo "$begin"
-cat <<HEAD
-## Overload: fast clients, slowloris, and the pool
-
+echo "## Overload: fast clients, slowloris, and the pool"
+echo
+cat <<HEAD | wrap
 Produced by \`bench/overload.sh\` on $(m date): $(m cpus) CPUs
 ($(m model)), Linux $(m kernel), $(m mem_gib) GiB; the preforkd under test
 says \`$(m preforkd)\` ($(m label)); the load average was $(m loadavg) when
-the run began. Servers are pinned to CPU 0 and every client to CPU 1, over
+the run began and $(sed -n 's/^elapsed //p' "$raw" | value loadavg) when it ended (anything above
+about 1 is other work on the machine, and the figures move with it). Servers are pinned to CPU 0 and every client to CPU 1, over
 loopback. Apache is 2.4 prefork + mod_echo with
 Debian's defaults (Timeout 300, mod_reqtimeout, 5..10 spare children, up to
 150). The text below is generated from this run's figures
 (\`build/bench/overload/raw.txt\`, rewritten by
 \`bench/overload-report.sh\`).
-
 HEAD
+echo
 if [ -n "$unsupported" ]; then
 	printf '**The default (dynamic) pool is not supported by this build**: `preforkd -t` rejects a file with the `pool` and `limits` keys (%s). Its rows are missing, and the targets that concern it are not measured in this run.\n\n' "$unsupported" | wrap
 fi
@@ -179,7 +180,7 @@ p=$(att distributed preforkd-default 0 p99_ms)
 if num "$p"; then
 	echo "**(b)** With the default pool a fresh greeting client got its banner"
 	echo "within $(ms "$p") ms at p99 (target ≤ 200 ms: $(verdict "$p <= 200")),"
-	echo "$(att distributed preforkd-default 0 failed) probes failing, the pool peaking at"
+	echo "$(att distributed preforkd-default 0 failed) of $(att distributed preforkd-default 0 probes) probes failing, the pool peaking at"
 	echo "$(att distributed preforkd-default 0 peak_workers) workers."
 else
 	echo "**(b)** not measured: no default (dynamic) pool in this build."
@@ -266,7 +267,7 @@ if num "$pa" && num "$pb"; then
 	d=$(calc "printf \"%.1f\", $pa - $pb")
 	echo "**Per-source limit:** 500 silent connections from one address added"
 	echo "$d ms to the p99 of a client from another (target ≤ 100 ms:"
-	echo "$(verdict "$d <= 100")), with $(att single preforkd-default 0 failed) probes failing."
+	echo "$(verdict "$d <= 100")), with $(att single preforkd-default 0 failed) of $(att single preforkd-default 0 probes) probes failing."
 else
 	echo "**Per-source limit:** not measured: no default (dynamic) pool in this build."
 fi

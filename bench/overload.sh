@@ -325,5 +325,5 @@ for t in $targets; do
 done
 
 say "measured in $((SECONDS - start_time)) s"
-echo "elapsed secs=$((SECONDS - start_time))" >> "$raw"
+echo "elapsed secs=$((SECONDS - start_time)) loadavg=$(cut -d' ' -f1 /proc/loadavg)" >> "$raw"
 exec "$top/bench/overload-report.sh" "$raw" "$results"

@@ -578,8 +578,9 @@ main(int argc, char *argv[])
 	    "probes=%d failed=%lld timeouts=%lld refused=%lld p50_ms=%.1f "
 	    "p99_ms=%.1f max_ms=%.1f timeout_ms=%.0f reopens=%lld "
 	    "connfail=%lld fast_cps=%.0f fast_errors=%lld\n", mname, nattack,
-	    g_attack_send, nattack ? nsrc : 0, nfast, secs, nprobes, g_timeouts + g_refused,
-	    g_timeouts, g_refused, pct_ms(sorted, nprobes, 0.5),
+	    g_attack_send, nattack ? nsrc : 0, nfast, secs, nprobes,
+	    g_timeouts + g_refused, g_timeouts, g_refused,
+	    pct_ms(sorted, nprobes, 0.5),
 	    pct_ms(sorted, nprobes, 0.99), pct_ms(sorted, nprobes, 1.0),
 	    tmo * 1000, g_reopens, g_connfail, (double)g_fast_ok / secs,
 	    g_fast_err);
