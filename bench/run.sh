@@ -86,6 +86,9 @@ start_preforkd() {	# $1: service, $2: workers
 listen = { address = "127.0.0.1"; port = $port; };
 workers = $2;
 service = "$1";
+# Every client of the load generator has one address: no per-source
+# limit, or a pool bigger than it would refuse them.
+limits = { per_source = 0; };
 CONF
 	taskset -c $srv_cpu "$top/build/preforkd" -f -e \
 	    -c "$out/preforkd.conf" 2>"$out/preforkd.log" &

@@ -26,14 +26,14 @@ void
 upkeep_init(struct upkeep *u)
 {
 	memset(u, 0, sizeof(*u));
-	u->u_rate = 1;
+	u->u_rate = UPKEEP_RATE_FIRST;
 	u->u_next = clock_now();
 }
 
 void
 upkeep_reset(struct upkeep *u)
 {
-	u->u_rate = 1;
+	u->u_rate = UPKEEP_RATE_FIRST;
 	u->u_idle_ticks = 0;
 }
 
@@ -52,6 +52,8 @@ upkeep_size(struct upkeep *u, const struct config *cfg,
 	if (!cfg->c_pool_dynamic)
 		return 0;
 	want = v->uv_held + cfg->c_idle_min;
+	if (v->uv_held > 0 && v->uv_active - v->uv_held < cfg->c_idle_min)
+		want += v->uv_queued;
 	if (want < cfg->c_pool_min)
 		want = cfg->c_pool_min;
 	if (want > cfg->c_pool_max)
@@ -65,7 +67,7 @@ upkeep_size(struct upkeep *u, const struct config *cfg,
 		u->u_idle_ticks = 0;
 		return (int)add;
 	}
-	u->u_rate = 1;
+	u->u_rate = UPKEEP_RATE_FIRST;
 	if (v->uv_idle > cfg->c_idle_max && v->uv_active > cfg->c_pool_min) {
 		/* Hysteresis: idle for a while, not between two bursts. */
 		if (++u->u_idle_ticks >= UPKEEP_SHRINK_TICKS)
@@ -218,7 +220,7 @@ upkeep_shed(struct master *m, const struct upkeep_view *v, int64_t now)
 	char			 name[ADDR_STRLEN];
 
 	if (v->uv_active < cfg->c_pool_max || v->uv_idle > 0 ||
-	    (queued = listeners_queued(&g->g_ls)) == 0)
+	    (queued = v->uv_queued) == 0)
 		return;
 	n = cfg->c_idle_min > 0 ? cfg->c_idle_min : 1;
 	if (n > queued)
@@ -314,6 +316,7 @@ upkeep_run(struct master *m, struct timespec now)
 	if (m->m_next.g_id != 0 || !m->m_cur.g_announced)
 		return;		/* sizing waits for a settled pool */
 	upkeep_look(&m->m_pool, m->m_cur.g_id, ms, &v);
+	v.uv_queued = listeners_queued(&m->m_cur.g_ls);
 	upkeep_resize(m, &v, now);
 	upkeep_shed(m, &v, ms);
 	upkeep_status(m, now);

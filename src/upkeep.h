@@ -11,8 +11,15 @@
  *
  *	held + idle_min workers, within pool.min .. pool.max,
  *
- * grows towards that at a rate that doubles each tick it keeps growing
- * (1, 2, 4 ... UPKEEP_RATE_MAX), and retires one idle worker a tick once
+ * and, while fewer than idle_min workers are free (not held) and
+ * connections wait in the accept queue, one more for each of those too:
+ * at the start of an attack the held workers are few and the queue is
+ * full of clients that will hold the next ones; adding two at a time
+ * would leave everyone queued for seconds.  A queue behind workers that
+ * are merely running (a CPU-bound load) adds nothing.  The pool grows
+ * towards that at a rate that doubles each tick it keeps growing
+ * (UPKEEP_RATE_FIRST ... UPKEEP_RATE_MAX), and retires one idle worker a
+ * tick once
  * more than idle_max have been idle for UPKEEP_SHRINK_TICKS in a row,
  * never one younger than UPKEEP_MIN_AGE.
  */
@@ -26,7 +33,8 @@
 
 #define UPKEEP_TICK		0.1	/* seconds between looks */
 #define UPKEEP_HELD_MS		100	/* waiting on a client: held */
-#define UPKEEP_RATE_MAX		32	/* workers started per tick */
+#define UPKEEP_RATE_FIRST	4	/* workers started per tick, at first */
+#define UPKEEP_RATE_MAX		32	/* ... and at most */
 #define UPKEEP_SHRINK_TICKS	10	/* too many idle for this long */
 #define UPKEEP_MIN_AGE		5.0	/* seconds before it may retire */
 #define UPKEEP_SHED_SILENT_MS	1000	/* silent this long: may be shed */
@@ -42,6 +50,7 @@ struct upkeep_view {
 	unsigned	 uv_idle;
 	unsigned	 uv_busy;
 	unsigned	 uv_held;	/* busy, waiting on the client */
+	unsigned	 uv_queued;	/* in the accept queues */
 };
 
 struct upkeep {

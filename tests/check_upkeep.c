@@ -33,19 +33,30 @@ setup(void)
 }
 
 static int
-size(unsigned active, unsigned idle, unsigned busy, unsigned held)
+sizeq(unsigned active, unsigned idle, unsigned busy, unsigned held,
+    unsigned queued)
 {
 	struct upkeep_view v = { .uv_active = active, .uv_idle = idle,
-	    .uv_busy = busy, .uv_held = held };
+	    .uv_busy = busy, .uv_held = held, .uv_queued = queued };
 
 	return upkeep_size(&u, &cfg, &v);
 }
 
-/* Four workers all running (a CPU-bound load, none idle): no growth. */
+static int
+size(unsigned active, unsigned idle, unsigned busy, unsigned held)
+{
+	return sizeq(active, idle, busy, held, 0);
+}
+
+/* Four workers all running (a CPU-bound load, none idle), sixty
+ * connections queued behind them: no growth. */
 START_TEST(test_busy_cpu_no_growth)
 {
 	for (int i = 0; i < 50; i++)
-		ck_assert_int_eq(size(4, 0, 4, 0), 0);
+		ck_assert_int_eq(sizeq(4, 0, 4, 0, 60), 0);
+	/* Nor with held workers while enough others run. */
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(sizeq(12, 0, 12, 10, 60), 0);
 }
 END_TEST
 
@@ -60,16 +71,30 @@ START_TEST(test_held_growth_doubles)
 		active += (unsigned)d;
 	}
 	ck_assert_int_eq(active, 62);
-	ck_assert_int_eq(steps[0], 1);
-	ck_assert_int_eq(steps[1], 2);
-	ck_assert_int_eq(steps[2], 4);
-	ck_assert_int_eq(steps[3], 8);
-	ck_assert_int_eq(steps[4], 16);
+	ck_assert_int_eq(steps[0], UPKEEP_RATE_FIRST);
+	ck_assert_int_eq(steps[1], 2 * UPKEEP_RATE_FIRST);
+	ck_assert_int_eq(steps[2], 4 * UPKEEP_RATE_FIRST);
+	ck_assert_int_eq(steps[3], 62 - 32);	/* what was left */
 	/* Bounded by max: 100 held clients still mean 64 workers (the rate
 	 * started over when the pool stopped growing). */
-	ck_assert_int_eq(size(62, 0, 62, 100), 1);
-	ck_assert_int_eq(size(63, 0, 63, 100), 1);
+	ck_assert_int_eq(size(62, 0, 62, 100), 2);
 	ck_assert_int_eq(size(64, 0, 64, 100), 0);
+}
+END_TEST
+
+/* The start of an attack: every worker held, the queue full of clients
+ * that will hold the next ones: it grows for the queue, not two by two. */
+START_TEST(test_held_queue_growth)
+{
+	unsigned active = 4;
+	int	 ticks = 0, d;
+
+	while ((d = sizeq(active, 0, active, active, 58)) > 0 && ticks < 20) {
+		active += (unsigned)d;
+		ticks++;
+	}
+	ck_assert_int_eq(active, 64);		/* 4 + 2 + 58, capped */
+	ck_assert_int_le(ticks, 5);
 }
 END_TEST
 
@@ -183,6 +208,7 @@ upkeep_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_busy_cpu_no_growth);
 	tcase_add_test(tc, test_held_growth_doubles);
+	tcase_add_test(tc, test_held_queue_growth);
 	tcase_add_test(tc, test_shrink_hysteresis);
 	tcase_add_test(tc, test_fixed_pool_never_sized);
 	suite_add_tcase(s, tc);
