@@ -457,8 +457,8 @@ conf_timeouts(struct conf_ctx *ctx, const config_setting_t *root,
 	    &c->c_timeout_shutdown) == -1 ||
 	    conf_seconds(ctx, g, "timeouts.connection", "connection", 0.001,
 	    86400, &c->c_timeout_connection) == -1 ||
-	    conf_seconds(ctx, g, "timeouts.hung", "hung", 0, 86400,
-	    &c->c_timeout_hung) == -1)
+	    conf_seconds(ctx, g, "timeouts.hung", "hung", 0,
+	    86400 + CONFIG_HUNG_SLACK, &c->c_timeout_hung) == -1)
 		return -1;
 	/* Every connection ends by timeouts.connection: a worker busy
 	 * with one for longer is stuck, but not a moment sooner; an idle

@@ -175,7 +175,9 @@ master_worker_fatal(struct master *m, const struct pool_worker *w,
 	log_warnx("worker exited pid=%ld %s: it cannot run with this "
 	    "configuration; keeping workers=%u", (long)w->pw_pid, how,
 	    g->g_target);
-	/* A dynamic pool will want more again: not in a loop. */
+	/* Not in a loop: a dynamic pool stops growing until a reload, and
+	 * refilling waits out the back-off. */
+	m->m_upkeep.u_no_growth = true;
 	pool_crashed(&m->m_pool, w);
 }
 

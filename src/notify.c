@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,16 +25,28 @@
 #include "log.h"
 #include "notify.h"
 
-static void
-notify_send(const char *msg)
+/*
+ * State changes (READY=1, RELOADING=1, STOPPING=1) must reach systemd, or
+ * it fails the start or the reload on its timeout: they wait for room in
+ * its queue, up to NOTIFY_WAIT_SECONDS.  A status line may be dropped
+ * (drop): the master sends them from its loop, which must never block;
+ * -1 tells the caller to send it again later.
+ */
+#define NOTIFY_WAIT_SECONDS	2
+
+static int
+notify_send(const char *msg, int drop)
 {
 #ifdef HAVE_LIBSYSTEMD
 	int	 r;
 
+	(void)drop;	/* sd_notify() sends blocking: state changes only */
 	if ((r = sd_notify(0, msg)) < 0) {
 		errno = -r;
 		log_warn("sd_notify");
+		return -1;
 	}
+	return 0;
 #else
 	const char		*path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un	 sun;
@@ -41,11 +54,14 @@ notify_send(const char *msg)
 	size_t			 plen;
 	int			 fd;
 
+	struct timeval		 wait = { NOTIFY_WAIT_SECONDS, 0 };
+	int			 rc = 0;
+
 	if (path == NULL || (path[0] != '/' && path[0] != '@'))
-		return;
+		return 0;
 	if ((plen = strlen(path)) >= sizeof(sun.sun_path)) {
 		log_warnx("NOTIFY_SOCKET is too long");
-		return;
+		return -1;
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -55,14 +71,19 @@ notify_send(const char *msg)
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1) {
 		log_warn("socket(AF_UNIX)");
-		return;
+		return -1;
 	}
-	/* Never block the master: a datagram systemd has no room for is
-	 * dropped (and logged), the next STATUS= says the same again. */
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
-	    (struct sockaddr *)&sun, len) == -1)
-		log_warn("sendto(NOTIFY_SOCKET)");
+	if (!drop && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait,
+	    sizeof(wait)) == -1)
+		log_warn("setsockopt(SO_SNDTIMEO)");
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL |
+	    (drop ? MSG_DONTWAIT : 0), (struct sockaddr *)&sun, len) == -1) {
+		if (!drop || (errno != EAGAIN && errno != EWOULDBLOCK))
+			log_warn("sendto(NOTIFY_SOCKET)");
+		rc = -1;
+	}
 	close(fd);
+	return rc;
 #endif
 }
 
@@ -72,7 +93,7 @@ notify_ready(const char *status)
 	char	 msg[512];
 
 	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", status);
-	notify_send(msg);
+	(void)notify_send(msg, 0);
 }
 
 void
@@ -87,20 +108,20 @@ notify_reloading(void)
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)ts.tv_sec * 1000000ULL +
 	    (unsigned long long)ts.tv_nsec / 1000ULL);
-	notify_send(msg);
+	(void)notify_send(msg, 0);
 }
 
 void
 notify_stopping(void)
 {
-	notify_send("STOPPING=1");
+	(void)notify_send("STOPPING=1", 0);
 }
 
-void
+int
 notify_status(const char *status)
 {
 	char	 msg[512];
 
 	snprintf(msg, sizeof(msg), "STATUS=%s", status);
-	notify_send(msg);
+	return notify_send(msg, 1);
 }

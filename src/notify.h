@@ -8,6 +8,7 @@
 void	notify_ready(const char *status);
 void	notify_reloading(void);
 void	notify_stopping(void);
-void	notify_status(const char *status);
+/* Never blocks: -1 when the line was dropped (send it again later). */
+int	notify_status(const char *status);
 
 #endif

@@ -35,6 +35,7 @@ upkeep_reset(struct upkeep *u)
 {
 	u->u_rate = UPKEEP_RATE_FIRST;
 	u->u_idle_ticks = 0;
+	u->u_no_growth = false;
 }
 
 struct timespec
@@ -103,7 +104,9 @@ upkeep_look(const struct pool *p, unsigned gen, int64_t now,
 			v->uv_starting++;
 			break;
 		case SLOT_IDLE:
-			v->uv_idle++;
+			if (now - atomic_load(&w->pw_slot->sl_beat) <
+			    UPKEEP_STALE_MS)
+				v->uv_idle++;
 			break;
 		case SLOT_BUSY:
 			v->uv_busy++;
@@ -128,6 +131,12 @@ upkeep_grace(const struct config *cfg)
 }
 
 static void
+upkeep_reset_rate(struct upkeep *u)
+{
+	u->u_rate = UPKEEP_RATE_FIRST;
+}
+
+static void
 upkeep_resize(struct master *m, const struct upkeep_view *v,
     struct timespec now)
 {
@@ -136,9 +145,14 @@ upkeep_resize(struct master *m, const struct upkeep_view *v,
 	int			 delta;
 
 	/* While crashes hold spawning back, the growth rate waits too. */
-	if (pool_backing_off(&m->m_pool, now))
+	if (pool_backing_off(&m->m_pool, now)) {
+		upkeep_reset_rate(&m->m_upkeep);
 		return;
-	if ((delta = upkeep_size(&m->m_upkeep, cfg, v)) > 0) {
+	}
+	delta = upkeep_size(&m->m_upkeep, cfg, v);
+	if (delta > 0 && m->m_upkeep.u_no_growth)
+		delta = 0;
+	if (delta > 0) {
 		g->g_target = v->uv_active + (unsigned)delta;
 		log_info("pool growing workers=%u held=%u idle=%u (max %u)",
 		    g->g_target, v->uv_held, v->uv_idle, cfg->c_pool_max);
@@ -298,9 +312,10 @@ upkeep_status(struct master *m, struct timespec now)
 	status_line(m, status, sizeof(status));
 	if (strcmp(status, m->m_upkeep.u_status) == 0)
 		return;
-	memcpy(m->m_upkeep.u_status, status, sizeof(status));
 	m->m_upkeep.u_status_at = now;
-	notify_status(status);
+	/* Remembered only once sent: a dropped line is sent again. */
+	if (notify_status(status) == 0)
+		memcpy(m->m_upkeep.u_status, status, sizeof(status));
 }
 
 void

@@ -39,6 +39,9 @@
 #define UPKEEP_MIN_AGE		5.0	/* seconds before it may retire */
 #define UPKEEP_SHED_SILENT_MS	1000	/* silent this long: may be shed */
 #define UPKEEP_STATUS_EVERY	1.0	/* seconds between STATUS= */
+/* An idle worker whose last sign of life is older (workers show one a
+ * second) is not counted as idle: stopped or stuck, it serves no one. */
+#define UPKEEP_STALE_MS		2500
 
 struct master;
 struct config;
@@ -57,6 +60,9 @@ struct upkeep {
 	struct timespec	 u_next;	/* the next tick */
 	unsigned	 u_rate;	/* workers to add at most, this tick */
 	unsigned	 u_idle_ticks;	/* ticks in a row above idle_max */
+	/* A worker could not run with this configuration (exit 78): the
+	 * pool stays the size it has until the next reload. */
+	bool		 u_no_growth;
 	struct timespec	 u_status_at;	/* STATUS= last sent */
 	char		 u_status[160];
 	unsigned long long u_shed;	/* shed requests made */
