@@ -399,7 +399,6 @@ END_TEST
 START_TEST(test_hung_busy_saturated)
 {
 	pid_t	 pids[4];
-	long	 ok, errors;
 	char	 buf[64];
 	int	 fd;
 
@@ -419,7 +418,10 @@ START_TEST(test_hung_busy_saturated)
 	    daemon_log_count(&d, "peer=127.0.0.2:") >= 1, "%s",
 	    daemon_log_tail(&d));
 	ck_assert(wait_children(2, 10));
-	wait_load(&ok, &errors);
+	/* Its clients met stopped workers: whatever it counted, it only
+	 * kept the queue full. */
+	load_kill(load);
+	load = 0;
 	close(fd);
 	assert_banner(20);
 }
