@@ -34,6 +34,7 @@ void
 upkeep_reset(struct upkeep *u)
 {
 	u->u_rate = UPKEEP_RATE_FIRST;
+	u->u_calm = 0;
 	u->u_idle_ticks = 0;
 	u->u_no_growth = false;
 }
@@ -44,6 +45,21 @@ upkeep_due(const struct upkeep *u)
 	return u->u_next;
 }
 
+/* Too many idle for a while: one fewer. */
+static int
+upkeep_shrink(struct upkeep *u, const struct config *cfg,
+    const struct upkeep_view *v)
+{
+	if (v->uv_idle > cfg->c_idle_max && v->uv_active > cfg->c_pool_min) {
+		/* Hysteresis: idle for a while, not between two bursts. */
+		if (++u->u_idle_ticks >= UPKEEP_SHRINK_TICKS)
+			return -1;
+		return 0;
+	}
+	u->u_idle_ticks = 0;
+	return 0;
+}
+
 int
 upkeep_size(struct upkeep *u, const struct config *cfg,
     const struct upkeep_view *v)
@@ -52,8 +68,11 @@ upkeep_size(struct upkeep *u, const struct config *cfg,
 
 	if (!cfg->c_pool_dynamic)
 		return 0;
+	/* Free: neither held nor still starting (a worker just forked has
+	 * not taken its first client from the queue yet). */
 	want = v->uv_held + cfg->c_idle_min;
-	if (v->uv_held > 0 && v->uv_active - v->uv_held < cfg->c_idle_min)
+	if (v->uv_held > 0 && v->uv_active - v->uv_held - v->uv_starting <
+	    cfg->c_idle_min)
 		want += v->uv_queued;
 	if (want < cfg->c_pool_min)
 		want = cfg->c_pool_min;
@@ -66,18 +85,17 @@ upkeep_size(struct upkeep *u, const struct config *cfg,
 		if (u->u_rate < UPKEEP_RATE_MAX)
 			u->u_rate *= 2;
 		u->u_idle_ticks = 0;
+		u->u_calm = 0;
 		return (int)add;
 	}
-	u->u_rate = UPKEEP_RATE_FIRST;
-	if (v->uv_idle > cfg->c_idle_max && v->uv_active > cfg->c_pool_min) {
-		/* Hysteresis: idle for a while, not between two bursts. */
-		if (++u->u_idle_ticks >= UPKEEP_SHRINK_TICKS)
-			return -1;
-		return 0;
-	}
-	u->u_idle_ticks = 0;
-	return 0;
+	/* The workers just added take a tick or two to be seen held: the
+	 * growth is over only after UPKEEP_RATE_KEEP ticks without any. */
+	if (v->uv_starting == 0 && u->u_calm < UPKEEP_RATE_KEEP &&
+	    ++u->u_calm == UPKEEP_RATE_KEEP)
+		u->u_rate = UPKEEP_RATE_FIRST;
+	return upkeep_shrink(u, cfg, v);
 }
+
 
 /* Whether a busy worker has waited on its client for longer than ms. */
 static bool

@@ -17,8 +17,9 @@
  * full of clients that will hold the next ones; adding two at a time
  * would leave everyone queued for seconds.  A queue behind workers that
  * are merely running (a CPU-bound load) adds nothing.  The pool grows
- * towards that at a rate that doubles each tick it keeps growing
- * (UPKEEP_RATE_FIRST ... UPKEEP_RATE_MAX), and retires one idle worker a
+ * towards that at a rate that doubles each tick it grows
+ * (UPKEEP_RATE_FIRST ... UPKEEP_RATE_MAX; back to the first after
+ * UPKEEP_RATE_KEEP ticks without growth), and retires one idle worker a
  * tick once
  * more than idle_max have been idle for UPKEEP_SHRINK_TICKS in a row,
  * never one younger than UPKEEP_MIN_AGE.
@@ -35,6 +36,7 @@
 #define UPKEEP_HELD_MS		100	/* waiting on a client: held */
 #define UPKEEP_RATE_FIRST	4	/* workers started per tick, at first */
 #define UPKEEP_RATE_MAX		32	/* ... and at most */
+#define UPKEEP_RATE_KEEP	5	/* ticks without growth: rate over */
 #define UPKEEP_SHRINK_TICKS	10	/* too many idle for this long */
 #define UPKEEP_MIN_AGE		5.0	/* seconds before it may retire */
 #define UPKEEP_SHED_SILENT_MS	1000	/* silent this long: may be shed */
@@ -59,6 +61,7 @@ struct upkeep_view {
 struct upkeep {
 	struct timespec	 u_next;	/* the next tick */
 	unsigned	 u_rate;	/* workers to add at most, this tick */
+	unsigned	 u_calm;	/* ticks in a row without growth */
 	unsigned	 u_idle_ticks;	/* ticks in a row above idle_max */
 	/* A worker could not run with this configuration (exit 78): the
 	 * pool stays the size it has until the next reload. */

@@ -98,6 +98,29 @@ START_TEST(test_held_queue_growth)
 }
 END_TEST
 
+/* Workers just forked are not free yet, and a tick that only waits for
+ * them to start does not start the rate over. */
+START_TEST(test_growth_while_starting)
+{
+	struct upkeep_view v = { .uv_active = 8, .uv_held = 4,
+	    .uv_starting = 4, .uv_queued = 50 };
+	int	 d;
+
+	ck_assert_int_eq(sizeq(4, 0, 4, 4, 54), UPKEEP_RATE_FIRST);
+	/* The four new ones start: still short of free workers, so the
+	 * queue still counts, and the rate has doubled. */
+	d = upkeep_size(&u, &cfg, &v);
+	ck_assert_int_eq(d, 2 * UPKEEP_RATE_FIRST);
+	/* Nothing wanted while they start: the rate is kept. */
+	v.uv_active = 16;
+	v.uv_held = 16;
+	v.uv_starting = 8;
+	v.uv_queued = 0;
+	ck_assert_int_eq(upkeep_size(&u, &cfg, &v), 2);
+	ck_assert_int_eq(sizeq(18, 0, 18, 16, 0), 0);
+}
+END_TEST
+
 /* Too many idle: nothing for UPKEEP_SHRINK_TICKS - 1 ticks, then one a
  * tick; a burst in between starts the count over. */
 START_TEST(test_shrink_hysteresis)
@@ -209,6 +232,7 @@ upkeep_suite(void)
 	tcase_add_test(tc, test_busy_cpu_no_growth);
 	tcase_add_test(tc, test_held_growth_doubles);
 	tcase_add_test(tc, test_held_queue_growth);
+	tcase_add_test(tc, test_growth_while_starting);
 	tcase_add_test(tc, test_shrink_hysteresis);
 	tcase_add_test(tc, test_fixed_pool_never_sized);
 	suite_add_tcase(s, tc);
