@@ -199,7 +199,7 @@ client_read_banner(struct conn *c, char *buf, size_t size,
 		n = conn_read(c, buf + len, size - len, dl);
 		if (n == -1)
 			client_fail(client_errno_status(errno), "reading the "
-			    "banner from %s: %s", c->cn_peer,
+			    "banner from %s: %s", conn_peer(c),
 			    errno == ETIMEDOUT ? "timed out" : strerror(errno));
 		if (n == 0)
 			break;
@@ -209,7 +209,7 @@ client_read_banner(struct conn *c, char *buf, size_t size,
 	}
 	if (len == 0)
 		client_fail(EX_PROTOCOL, "%s closed the connection without "
-		    "a banner", c->cn_peer);
+		    "a banner", conn_peer(c));
 	return len;	/* no NUL: the banner is whatever came */
 }
 
@@ -242,7 +242,7 @@ main(int argc, char *argv[])
 	if (conn_write(&c, co.co_message, strlen(co.co_message) + 1,
 	    &deadline) == -1)
 		client_fail(client_errno_status(errno), "sending to %s: %s",
-		    c.cn_peer, errno == ETIMEDOUT ? "timed out" :
+		    conn_peer(&c), errno == ETIMEDOUT ? "timed out" :
 		    strerror(errno));
 	if (close(fd) == -1)
 		client_fail(EX_IOERR, "close: %s", strerror(errno));

@@ -3,6 +3,8 @@
  *
  * The optimistic path is one recv()/send(); poll() is only entered when
  * the socket would block, with whatever time is left until the deadline.
+ * An answer to what was just sent is waited for first (conn_read_reply()):
+ * it cannot be there yet.
  */
 #include "autoconf.h"
 
@@ -27,7 +29,19 @@ conn_init(struct conn *c, int fd, const struct sockaddr *peer,
 	memset(c, 0, sizeof(*c));
 	c->cn_fd = fd;
 	addr_from_sockaddr(&c->cn_addr, peer, peerlen);
-	addr_format(&c->cn_addr, c->cn_peer, sizeof(c->cn_peer));
+}
+
+/* errno is kept: it is often the next argument of the same line. */
+const char *
+conn_peer(struct conn *c)
+{
+	int	 saved_errno = errno;
+
+	if (c->cn_peer_text[0] == '\0')
+		addr_format(&c->cn_addr, c->cn_peer_text,
+		    sizeof(c->cn_peer_text));
+	errno = saved_errno;
+	return c->cn_peer_text;
 }
 
 static bool
@@ -37,9 +51,16 @@ conn_shed_requested(const struct conn *c)
 	    &c->cn_slot->sl_shed_req, memory_order_relaxed) == c->cn_seq;
 }
 
-/* Wait for events until deadline: 0 when ready, -1 with errno. */
+/*
+ * Wait for events until deadline: 0 when ready, -1 with errno.  With
+ * first set, a wait that would end before it starts (the deadline is
+ * past, the master asks to shed the connection) returns 1 instead, and
+ * nothing is published: the caller then tries the socket, as it would
+ * have done before any wait.
+ */
 static int
-conn_wait(struct conn *c, short events, const struct timespec *deadline)
+conn_wait(struct conn *c, short events, const struct timespec *deadline,
+    bool first)
 {
 	struct pollfd	 pfd = { .fd = c->cn_fd, .events = events };
 	struct timespec	 ts, until = *deadline;
@@ -50,6 +71,9 @@ conn_wait(struct conn *c, short events, const struct timespec *deadline)
 	    clock_diff(c->cn_end, until) > 0)
 		until = c->cn_end;
 
+	ms = clock_ms_until(until);
+	if (first && (ms == 0 || conn_shed_requested(c)))
+		return 1;
 	if (c->cn_slot != NULL)
 		scoreboard_set_wait(c->cn_slot, events == POLLIN ?
 		    SLOT_READING : SLOT_WRITING);
@@ -60,7 +84,7 @@ conn_wait(struct conn *c, short events, const struct timespec *deadline)
 			errno = ETIMEDOUT;
 			break;
 		}
-		if ((ms = clock_ms_until(until)) == 0) {
+		if (ms == 0) {
 			n = -1;
 			errno = ETIMEDOUT;
 			break;
@@ -70,6 +94,7 @@ conn_wait(struct conn *c, short events, const struct timespec *deadline)
 		n = ppoll(&pfd, 1, &ts, c->cn_waitmask);
 		if (n > 0 || (n == -1 && errno != EINTR))
 			break;
+		ms = clock_ms_until(until);
 	}
 	if (c->cn_slot != NULL)
 		scoreboard_set_wait(c->cn_slot, SLOT_RUNNING);
@@ -90,9 +115,18 @@ conn_read(struct conn *c, void *buf, size_t len,
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		if (conn_wait(c, POLLIN, deadline) == -1)
+		if (conn_wait(c, POLLIN, deadline, false) == -1)
 			return -1;
 	}
+}
+
+ssize_t
+conn_read_reply(struct conn *c, void *buf, size_t len,
+    const struct timespec *deadline)
+{
+	if (conn_wait(c, POLLIN, deadline, true) == -1)
+		return -1;
+	return conn_read(c, buf, len, deadline);
 }
 
 int
@@ -114,7 +148,7 @@ conn_write(struct conn *c, const void *buf, size_t len,
 			continue;
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		if (conn_wait(c, POLLOUT, deadline) == -1)
+		if (conn_wait(c, POLLOUT, deadline, false) == -1)
 			return -1;
 	}
 	return 0;

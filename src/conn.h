@@ -22,7 +22,8 @@ struct slot;
 struct conn {
 	int		 cn_fd;		/* non-blocking */
 	struct addr	 cn_addr;	/* the peer */
-	char		 cn_peer[CONN_PEER_MAX];	/* formatted */
+	/* The peer formatted, by conn_peer(), when a line needs it. */
+	char		 cn_peer_text[CONN_PEER_MAX];
 	unsigned	 cn_listener;	/* index of the accepting socket */
 	/* No wait for the client goes past this (timeouts.connection);
 	 * zero: none. */
@@ -40,11 +41,24 @@ struct conn {
 /* The rest of struct conn is zeroed. */
 void	conn_init(struct conn *, int fd, const struct sockaddr *, socklen_t);
 
+/* The peer as "1.2.3.4:80" or "[::1]:80", formatted on first use: most
+ * connections never write a line that names it.  errno is left alone. */
+const char *conn_peer(struct conn *);
+
 /*
  * Read once: > 0 bytes, 0 at EOF, -1 on error with errno set
  * (ETIMEDOUT when deadline passes first).
  */
 ssize_t	conn_read(struct conn *, void *, size_t,
+	    const struct timespec *deadline);
+
+/*
+ * The same, for the answer to what was just sent: the peer has not had
+ * the time to reply, so it waits for it first instead of trying a read
+ * that would block.  Same results as conn_read(), one system call fewer
+ * on every exchange.
+ */
+ssize_t	conn_read_reply(struct conn *, void *, size_t,
 	    const struct timespec *deadline);
 
 /* Write everything or fail: 0, or -1 with errno (ETIMEDOUT, EPIPE...). */

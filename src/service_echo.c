@@ -74,7 +74,7 @@ echo_serve(struct conn *c, const struct config *cfg)
 		return;
 	if (held > 0)
 		snprintf(more, sizeof(more), " (%lu more suppressed)", held);
-	log_info("echo done peer=%s bytes=%llu end=%s%s", c->cn_peer, total,
+	log_info("echo done peer=%s bytes=%llu end=%s%s", conn_peer(c), total,
 	    why, more);
 }
 

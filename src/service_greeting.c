@@ -116,7 +116,7 @@ greeting_fini(void)
 #define GREETING_LOG_ALL	1000
 
 static void
-greeting_log(const struct conn *c, const struct greeting_msg *m,
+greeting_log(struct conn *c, const struct greeting_msg *m,
     const char *ending)
 {
 	static struct log_sources	 limit;
@@ -131,7 +131,7 @@ greeting_log(const struct conn *c, const struct greeting_msg *m,
 		snprintf(more, sizeof(more), " (%lu more suppressed)", held);
 	escape_fit(greeting_escaped, greeting_escaped_size, m->gm_buf,
 	    m->gm_len, &kept);
-	log_info("message peer=%s bytes=%zu%s%s msg=\"%s\"%s", c->cn_peer,
+	log_info("message peer=%s bytes=%zu%s%s msg=\"%s\"%s", conn_peer(c),
 	    m->gm_total, greeting_msg_truncated(m) || kept < m->gm_len ?
 	    " truncated=yes" : "", ending, greeting_escaped, more);
 }
@@ -141,7 +141,7 @@ greeting_log(const struct conn *c, const struct greeting_msg *m,
  * will, so their budget is small: 2 lines a second per source and
  * LOG_LIMIT_BURST in all, per worker. */
 static void
-greeting_fault(const struct conn *c, const char *what, size_t bytes)
+greeting_fault(struct conn *c, const char *what, size_t bytes)
 {
 	static struct log_sources limit;
 	unsigned long		 held;
@@ -155,9 +155,9 @@ greeting_fault(const struct conn *c, const char *what, size_t bytes)
 	    "closed" : strerror(error);
 	if (held > 0)
 		log_info("%s peer=%s bytes=%zu: %s (%lu more suppressed)",
-		    what, c->cn_peer, bytes, why, held);
+		    what, conn_peer(c), bytes, why, held);
 	else
-		log_info("%s peer=%s bytes=%zu: %s", what, c->cn_peer, bytes,
+		log_info("%s peer=%s bytes=%zu: %s", what, conn_peer(c), bytes,
 		    why);
 }
 
@@ -168,6 +168,7 @@ greeting_serve(struct conn *c, const struct config *cfg)
 	struct timespec		 deadline;
 	char			 chunk[4096];
 	ssize_t			 n = 0;
+	bool			 first = true;
 
 	deadline = clock_after(clock_now(), cfg->c_timeout_write);
 	if (conn_write(c, cfg->c_banner, greeting_banner_len, &deadline)
@@ -181,8 +182,12 @@ greeting_serve(struct conn *c, const struct config *cfg)
 	while (!m.gm_done) {
 		/* Bytes after the terminator in the same read go with it:
 		 * the study client sends its whole 257-byte buffer at once,
-		 * and nothing left unread turns our close into a reset. */
-		if ((n = conn_read(c, chunk, sizeof(chunk), &deadline)) <= 0)
+		 * and nothing left unread turns our close into a reset.
+		 * The first read is for an answer to the banner. */
+		n = first ? conn_read_reply(c, chunk, sizeof(chunk), &deadline) :
+		    conn_read(c, chunk, sizeof(chunk), &deadline);
+		first = false;
+		if (n <= 0)
 			break;
 		greeting_msg_feed(&m, chunk, (size_t)n);
 	}

@@ -200,7 +200,7 @@ worker_accept_failed(int error, const sigset_t *waitmask)
  * per worker, with how many were refused since.
  */
 static bool
-worker_over_limit(const struct worker_args *wa, const struct conn *c)
+worker_over_limit(const struct worker_args *wa, struct conn *c)
 {
 	static struct log_limit	 limit;
 	const struct config	*cfg = wa->wa_config;
@@ -218,7 +218,7 @@ worker_over_limit(const struct worker_args *wa, const struct conn *c)
 	    memory_order_relaxed);
 	if (log_limit_every(&limit, 1, &held))
 		log_notice("per-source limit: refused peer=%s prefix=/%u "
-		    "connections=%u limit=%u (%lu more refused)", c->cn_peer,
+		    "connections=%u limit=%u (%lu more refused)", conn_peer(c),
 		    bits, n, cfg->c_per_source, held);
 	return true;
 }
@@ -263,7 +263,7 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 		    memory_order_relaxed);
 	scoreboard_set_state(sl, SLOT_IDLE);
 	if (close(fd) == -1)
-		log_warn("close(%s)", c.cn_peer);
+		log_warn("close(%s)", conn_peer(&c));
 	return 1;
 }
 

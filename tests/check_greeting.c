@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -231,6 +233,62 @@ START_TEST(test_service_eof_and_truncation)
 }
 END_TEST
 
+/* A message sent before the banner is read: the service's first read
+ * waits for an answer, which is already there. */
+START_TEST(test_service_pipelined)
+{
+	struct config	*cfg = greeting_config(2);
+	struct served	 s = serve_in_child(cfg);
+	char		 banner[64], log[1024];
+
+	ck_assert_int_eq(send(s.client, "early\0", 6, 0), 6);
+	ck_assert_int_gt(recv(s.client, banner, sizeof(banner), 0), 0);
+	finish(&s, log, sizeof(log));
+	ck_assert_msg(strstr(log, "message peer=(unknown) bytes=5 "
+	    "msg=\"early\"\n") != NULL, "log: %s", log);
+	config_free(cfg);
+}
+END_TEST
+
+/* conn_read_reply() answers as conn_read() does, whatever is there, even
+ * past its deadline; conn_peer() formats once and leaves errno alone. */
+START_TEST(test_conn_read_reply)
+{
+	struct timespec	 past = clock_after(clock_now(), -1);
+	struct timespec	 soon = clock_after(clock_now(), 5);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct conn	 c;
+	char		 buf[16];
+	int		 sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	sin.sin_port = htons(4242);
+	sin.sin_addr.s_addr = htonl(0x7f000001);
+	conn_init(&c, sv[1], (struct sockaddr *)&sin, sizeof(sin));
+	errno = EPIPE;
+	ck_assert_str_eq(conn_peer(&c), "127.0.0.1:4242");
+	ck_assert_int_eq(errno, EPIPE);
+	ck_assert_str_eq(conn_peer(&c), "127.0.0.1:4242");
+
+	/* Nothing there and the deadline past: a timeout. */
+	errno = 0;
+	ck_assert_int_eq(conn_read_reply(&c, buf, sizeof(buf), &past), -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	/* There already: read, deadline past or not. */
+	ck_assert_int_eq(send(sv[0], "ab", 2, 0), 2);
+	ck_assert_int_eq(conn_read_reply(&c, buf, sizeof(buf), &past), 2);
+	ck_assert_int_eq(send(sv[0], "cd", 2, 0), 2);
+	ck_assert_int_eq(conn_read_reply(&c, buf, sizeof(buf), &soon), 2);
+	ck_assert_int_eq(memcmp(buf, "cd", 2), 0);
+	/* The end of the stream. */
+	shutdown(sv[0], SHUT_WR);
+	ck_assert_int_eq(conn_read_reply(&c, buf, sizeof(buf), &soon), 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 Suite *
 greeting_suite(void)
 {
@@ -247,6 +305,8 @@ greeting_suite(void)
 	tcase_add_test(svc, test_service_exchange);
 	tcase_add_test(svc, test_service_deadline);
 	tcase_add_test(svc, test_service_eof_and_truncation);
+	tcase_add_test(svc, test_service_pipelined);
+	tcase_add_test(svc, test_conn_read_reply);
 	tcase_set_timeout(svc, 10);
 	suite_add_tcase(s, svc);
 	return s;
