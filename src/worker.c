@@ -4,19 +4,23 @@
  * Workers wait in epoll_pwait() on the shared listening sockets, each
  * registered with EPOLLEXCLUSIVE so that a new connection wakes one idle
  * worker, not the whole pool; a worker busy serving is not waiting and so
- * is never chosen.  TERM and QUIT are blocked everywhere except inside
- * epoll_pwait() (and the ppoll()s that wait for the reload gate or sit out
- * an accept pause), which unblock them atomically: a stop request that
- * arrives just before the worker goes to sleep is delivered as it enters
- * the wait, never lost.  A plain blocking accept() cannot give that
- * guarantee without jumping out of a signal handler.
+ * is never chosen.  TERM and QUIT are blocked from the worker's last
+ * look at its stop flag until it sleeps in epoll_pwait() (or in the
+ * ppoll()s that wait for the reload gate or sit out an accept pause),
+ * which unblocks them atomically: a stop request that arrives just before
+ * the worker goes to sleep is delivered as it enters the wait, never
+ * lost.  A plain blocking accept() cannot give that guarantee without
+ * jumping out of a signal handler.
  *
  * epoll_pwait() looks at pending signals only when it has no event to
  * return: with a full accept queue it always has one, and a TERM sent
  * while the worker was serving would stay pending for as long as the
- * load lasts.  So the worker also asks the kernel, after each
- * connection, whether a stop is pending (sigpending()): a busy worker
- * stops at the end of the connection in hand, however full the queue.
+ * load lasts.  So TERM and QUIT are let in while the worker serves what
+ * a wake-up brought (their handler only sets a flag, and restarts what
+ * it interrupts; the waits for a client keep them out): a stop that
+ * arrives meanwhile is seen at the end of the connection in hand, however
+ * full the queue, by a look at the flag.  Two sigprocmask() calls per
+ * wake-up instead of a sigpending() per connection.
  */
 #include "autoconf.h"
 
@@ -50,10 +54,12 @@
 
 /* A worker's signal masks: the one it waits for connections with, and
  * the one it waits for a client with (only the master's request to shed
- * that client gets in; see conn.h). */
+ * that client gets in; see conn.h); and the stop signals, let in while it
+ * serves. */
 struct worker_masks {
 	sigset_t	 wm_accept;
 	sigset_t	 wm_client;
+	sigset_t	 wm_stop;
 };
 
 /* How long an idle worker sleeps before it shows a sign of life in its
@@ -80,12 +86,13 @@ worker_on_shed(int signo)
 }
 
 static void
-worker_set_handler(int signo, void (*handler)(int))
+worker_set_handler(int signo, void (*handler)(int), int flags)
 {
 	struct sigaction	 sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handler;
+	sa.sa_flags = flags;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(signo, &sa, NULL) == -1)
 		fatal(EX_OSERR, "sigaction(%d)", signo);
@@ -101,15 +108,17 @@ worker_signals(const struct worker_args *wa, struct worker_masks *wm)
 {
 	sigset_t	 unblock, block;
 
-	worker_set_handler(SIGTERM, worker_on_stop);
-	worker_set_handler(SIGQUIT, worker_on_stop);
-	worker_set_handler(SIGINT, SIG_DFL);
-	worker_set_handler(SIGCHLD, SIG_DFL);
-	worker_set_handler(SIGHUP, SIG_IGN);
-	worker_set_handler(SIGUSR1, SIG_IGN);
-	worker_set_handler(SIGTTIN, SIG_IGN);
-	worker_set_handler(SIGTTOU, SIG_IGN);
-	worker_set_handler(SIGUSR2, worker_on_shed);
+	/* SA_RESTART: a stop let in while serving must not cut a write
+	 * to the log short (the waits are never restarted anyway). */
+	worker_set_handler(SIGTERM, worker_on_stop, SA_RESTART);
+	worker_set_handler(SIGQUIT, worker_on_stop, SA_RESTART);
+	worker_set_handler(SIGINT, SIG_DFL, 0);
+	worker_set_handler(SIGCHLD, SIG_DFL, 0);
+	worker_set_handler(SIGHUP, SIG_IGN, 0);
+	worker_set_handler(SIGUSR1, SIG_IGN, 0);
+	worker_set_handler(SIGTTIN, SIG_IGN, 0);
+	worker_set_handler(SIGTTOU, SIG_IGN, 0);
+	worker_set_handler(SIGUSR2, worker_on_shed, 0);
 
 	sigemptyset(&unblock);
 	sigaddset(&unblock, SIGINT);
@@ -130,6 +139,9 @@ worker_signals(const struct worker_args *wa, struct worker_masks *wm)
 		fatal(EX_OSERR, "sigprocmask");
 	sigdelset(&wm->wm_client, SIGUSR2);
 	sigdelset(&wm->wm_client, SIGINT);
+	sigemptyset(&wm->wm_stop);
+	sigaddset(&wm->wm_stop, SIGTERM);
+	sigaddset(&wm->wm_stop, SIGQUIT);
 }
 
 static int
@@ -310,6 +322,14 @@ worker_done(const struct worker_args *wa, unsigned long lifetime)
 	return true;
 }
 
+/* TERM and QUIT in (while serving) or out again. */
+static void
+worker_let_stop_in(const struct worker_masks *wm, bool in)
+{
+	if (sigprocmask(in ? SIG_UNBLOCK : SIG_BLOCK, &wm->wm_stop, NULL) == -1)
+		fatal(EX_OSERR, "sigprocmask");
+}
+
 static void
 worker_loop(const struct worker_args *wa, const struct service *sv,
     int epfd, const struct worker_masks *wm)
@@ -335,17 +355,21 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 		 * Then take what else is queued there, up to a batch,
 		 * before waiting again: an epoll_pwait() saved per
 		 * connection under load.  A stop wins over a queue that is
-		 * never empty. */
+		 * never empty: let in meanwhile, it sets worker_stopping,
+		 * which is all there is to look at after a connection. */
+		worker_let_stop_in(wm, true);
 		for (int i = 0; i < n; i++) {
 			for (int k = 0; k < WORKER_BATCH; k++)
 				if (worker_serve(wa, sv, ev[i].data.u32,
-				    wm) == 0 || worker_stop_requested() ||
+				    wm) == 0 || worker_stopping ||
 				    worker_done(wa, lifetime))
 					break;
-			if (worker_stop_requested() ||
-			    worker_done(wa, lifetime))
+			if (worker_stopping || worker_done(wa, lifetime))
 				break;
 		}
+		/* Out again before the next look and wait: one that arrives
+		 * from now on is pending until epoll_pwait() lets it in. */
+		worker_let_stop_in(wm, false);
 	}
 }
 
