@@ -212,6 +212,7 @@ pool_retire(struct pool_worker *w, double grace)
 	if (w->pw_retiring)
 		return;
 	w->pw_retiring = true;
+	atomic_store(&w->pw_slot->sl_retiring, 1);
 	w->pw_kill_at = clock_after(clock_now(), grace);
 	pool_signal(w, SIGTERM);
 }

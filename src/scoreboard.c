@@ -61,6 +61,7 @@ scoreboard_claim(struct scoreboard *sb)
 		atomic_store_explicit(&sl->sl_limited, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_shed, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_shed_req, 0, RELAXED);
+		atomic_store_explicit(&sl->sl_retiring, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_wait, SLOT_RUNNING, RELAXED);
 		atomic_store_explicit(&sl->sl_beat, scoreboard_ms(), RELAXED);
 		for (int w = 0; w < 5; w++)
@@ -185,7 +186,8 @@ scoreboard_count_source(const struct scoreboard *sb, const struct addr *peer,
 	for (uint32_t i = 0; i < high && i < SCOREBOARD_SLOTS; i++) {
 		const struct slot *sl = &sb->sb_slot[i];
 
-		if (scoreboard_state(sl) != SLOT_BUSY)
+		if (scoreboard_state(sl) != SLOT_BUSY ||
+		    atomic_load_explicit(&sl->sl_retiring, RELAXED))
 			continue;
 		scoreboard_peer(sl, &a);
 		if (addr_same_prefix(&a, peer, bits))

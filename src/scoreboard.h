@@ -52,6 +52,9 @@ struct slot {
 	/* Written by the master: cut connection number N (sl_conn) short;
 	 * 0: none. */
 	_Atomic uint64_t	 sl_shed_req;
+	/* Written by the master: this worker is retiring (it finishes the
+	 * connection in hand and leaves); not counted per source. */
+	_Atomic uint32_t	 sl_retiring;
 	/* The peer: family and port, then the address, 4 words. */
 	_Atomic uint32_t	 sl_peer[5];
 };
@@ -84,7 +87,10 @@ void	scoreboard_beat(struct slot *);
 /* Anyone's. */
 uint32_t scoreboard_state(const struct slot *);
 void	scoreboard_peer(const struct slot *, struct addr *);
-/* Busy slots whose peer is in the same prefix as peer, self included. */
+/* Busy slots whose peer is in the same prefix as peer, self included;
+ * retiring workers are not counted: during a reload the old generation
+ * finishes its connections beside the new one, and a client must not be
+ * refused for the overlap. */
 unsigned scoreboard_count_source(const struct scoreboard *,
 	    const struct addr *peer, unsigned bits);
 
