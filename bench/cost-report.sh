@@ -65,7 +65,7 @@ sys() { grep "^syscalls server=$1 " "$raw" | field "$2"; }
 cat <<HEAD
 # Cost per connection: preforkd against the single-process reference
 
-Produced by \`bench/cost.sh $pairs\` on $(date -u +%Y-%m-%d): $(nproc --all) CPUs
+Produced by \`bench/cost.sh $pairs\`$(has preforkd-before && echo " (and a second binary as COST_BEFORE)") on $(date -u +%Y-%m-%d): $(nproc --all) CPUs
 ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)), Linux $(uname -r),
 $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo).${label:+ preforkd: $label.} Every figure and verdict
 below is computed from that run by \`bench/cost-report.sh\`.
@@ -227,11 +227,13 @@ took ${sp:-?} % of CPU 0's samples and the idle task ${ip:-?} %; the reference
 ${sq:-?} % and ${iq:-?} %. In user space (the daemon and libc): ${up:-?} % of
 preforkd's samples, ${uq:-?} % of the reference's; the rest is the kernel.
 
-Self time by symbol, as a share of each server's samples, entries of 1 %
-and more (a virtual machine's cpu-clock samples taken with interrupts
-masked land where they are unmasked again: finish_task_switch and
-_raw_spin_unlock_irqrestore stand for the context switch and the wake-ups
-around it).
+Self time by symbol (\`[k]\` kernel, \`[.]\` user space), as a share of
+each server's samples, entries of 1 % and more. A virtual machine's
+cpu-clock samples taken with interrupts masked land where they are
+unmasked again: \`_raw_spin_unlock_irqrestore\` and \`finish_task_switch\`
+stand for the wake-ups and the context switch around them, and the
+samples of a user space symbol just after a system call (\`ppoll\`) most
+likely for the end of that call.
 
 | preforkd | % | reference | % |
 |---|---|---|---|

@@ -308,7 +308,7 @@ prof() {
 	    --pid "$pids" --percentage relative --sort sym -g none \
 	    --percent-limit 1 2>/dev/null |
 	    awk -v tag="$tag" '/^ +[0-9.]+%/ { p = $1; sub(/%/, "", p);
-		$1 = ""; sub(/^ +/, ""); sub(/^\[[a-z.]\] /, "");
+		$1 = ""; sub(/^ +/, "");
 		print "profile server=" tag " self=" p " sym=" $0 }' |
 	    head -n 20 >> "$raw"
 	# Time inside each system call and in the scheduler, children
