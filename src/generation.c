@@ -49,7 +49,7 @@ generation_spawn(struct master *m, struct generation *g)
 	const struct generation	*other = g == &m->m_cur ? &m->m_next :
 	    &m->m_cur;
 	struct worker_args	 wa;
-	int			 close_fds[5 + CONFIG_MAX_LISTEN + CONTROL_FDS +
+	int			 close_fds[6 + CONFIG_MAX_LISTEN + CONTROL_FDS +
 	    AGENT_FDS];
 	size_t			 n = 0;
 
@@ -59,6 +59,7 @@ generation_spawn(struct master *m, struct generation *g)
 	 * gate's write end held by a worker would never let it open. */
 	close_fds[n++] = m->m_pool.p_ready[0];
 	close_fds[n++] = m->m_pidfile_fd;
+	close_fds[n++] = m->m_pool.p_board_fd;	/* mapped already */
 	close_fds[n++] = g->g_gate[1];
 	close_fds[n++] = other->g_gate[0];
 	close_fds[n++] = other->g_gate[1];
@@ -82,6 +83,8 @@ generation_spawn(struct master *m, struct generation *g)
 static int
 generation_fill(struct master *m, struct generation *g)
 {
+	if (g->g_adopted)
+		return 0;
 	while (pool_active(&m->m_pool, g->g_id) < g->g_target) {
 		if (generation_spawn(m, g) == -1) {
 			/* Try again later, never spin. */
@@ -179,6 +182,11 @@ generation_rollback(struct master *m, const char *why)
 	listeners_relisten(&m->m_cur.g_ls);
 	/* The new generation's crashes must not hold the old one back. */
 	pool_backoff_reset(&m->m_pool);
+	if (m->m_cur.g_adopted)
+		log_warnx("generation=%u, taken over from the binary before "
+		    "the upgrade, serves on with workers=%u and gets no new "
+		    "ones: fix the cause and reload", m->m_cur.g_id,
+		    pool_active(&m->m_pool, m->m_cur.g_id));
 	snprintf(status, sizeof(status), "reload failed (%s); running "
 	    "generation %u", why, m->m_cur.g_id);
 	generation_notify_failed(m, status);

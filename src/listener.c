@@ -252,7 +252,6 @@ listener_passed(int fd, struct listener *l)
 	l->l_passed = true;
 	l->l_fd = fd;
 	listener_name(l, &ss, len);
-	log_info("socket from systemd %s", l->l_name);
 	return 0;
 }
 
@@ -270,6 +269,29 @@ listeners_passed_count(void)
 	if (*end != '\0' || n < 0 || n > CONFIG_MAX_LISTEN)
 		return -1;
 	return (int)n;
+}
+
+int
+listeners_adopt(struct listeners *set, int fd, bool passed,
+    const struct config_listen *conf)
+{
+	struct listener	*l = &set->ls[set->ls_n];
+	char		*address;
+
+	if (set->ls_n == CONFIG_MAX_LISTEN || listener_passed(fd, l) == -1)
+		return -1;
+	if ((address = strdup(conf->cl_address)) == NULL) {
+		log_warn("strdup");
+		return -1;
+	}
+	free(l->l_conf.cl_address);
+	l->l_conf = *conf;
+	l->l_conf.cl_address = address;
+	l->l_passed = passed;
+	set->ls_n++;
+	log_info("socket kept across the upgrade %s%s", l->l_name,
+	    passed ? " (from systemd)" : "");
+	return 0;
 }
 
 int
@@ -292,6 +314,7 @@ listeners_inherit(struct listeners *set)
 			listeners_close(set);
 			return -1;
 		}
+		log_info("socket from systemd %s", set->ls[set->ls_n].l_name);
 		set->ls_n++;
 	}
 	return n;

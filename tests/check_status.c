@@ -92,7 +92,7 @@ fake_master(size_t n)
 	m.m_cur.g_id = 2;
 	m.m_cur.g_cfg = &cfg;
 	m.m_cur.g_target = (unsigned)n;
-	ck_assert_ptr_nonnull(m.m_pool.p_board = scoreboard_create());
+	ck_assert_ptr_nonnull(m.m_pool.p_board = scoreboard_create(NULL));
 	ck_assert_ptr_nonnull(m.m_pool.p_workers = calloc(n + 1,
 	    sizeof(struct pool_worker)));
 	m.m_pool.p_n = m.m_pool.p_cap = n;
