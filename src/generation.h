@@ -42,6 +42,8 @@ struct generation {
 	/* Taken over from the binary before an upgrade: its workers run
 	 * the old code with the old file, so none is added to it. */
 	bool			 g_adopted;
+	/* Its agent port, bound by the reload when it is a new one. */
+	struct agent		 g_agent;
 };
 
 struct master {

@@ -390,6 +390,24 @@ listener_probe(const struct config_listen *cl)
 	return rc;
 }
 
+/* The agent's address too: it is bound by the master, at start. */
+static int
+listeners_probe_agent(const struct config *cfg, char *err, size_t errsize)
+{
+	struct config_listen	 cl;
+
+	if (cfg->c_agent_address == NULL)
+		return 0;
+	memset(&cl, 0, sizeof(cl));
+	cl.cl_address = cfg->c_agent_address;
+	if (listener_probe(&cl) == 0)
+		return 0;
+	snprintf(err, errsize, "%s: agent address %s cannot be bound on this "
+	    "host: %s", cfg->c_agent_where, cfg->c_agent_address,
+	    strerror(errno));
+	return -1;
+}
+
 int
 listeners_probe(const struct config *cfg, char *err, size_t errsize)
 {
@@ -405,7 +423,7 @@ listeners_probe(const struct config *cfg, char *err, size_t errsize)
 			return -1;
 		}
 	}
-	return 0;
+	return listeners_probe_agent(cfg, err, errsize);
 }
 
 void
@@ -456,9 +474,14 @@ listeners_stop_new(const struct listeners *set)
 		if (l->l_fd == -1 || l->l_passed)
 			continue;
 		if (setsockopt(l->l_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
-		    sizeof(prog)) == -1)
-			log_warn("setsockopt(%s, SO_ATTACH_FILTER)",
-			    l->l_name);
+		    sizeof(prog)) == 0)
+			continue;
+		/* Without the filter the queue would never empty under
+		 * load: stop accepting the old way, resetting it. */
+		log_warn("setsockopt(%s, SO_ATTACH_FILTER); shutting it down",
+		    l->l_name);
+		if (shutdown(l->l_fd, SHUT_RD) == -1)
+			log_warn("shutdown(%s)", l->l_name);
 	}
 }
 

@@ -52,6 +52,7 @@
 
 static void	master_reap(struct master *);
 static void	master_graceful_stop(struct master *);
+static void	master_stop_now(struct master *);
 static void	master_fast_stop(struct master *);
 static void	master_report(struct master *);
 static void	master_more(struct master *);
@@ -167,7 +168,12 @@ master_worker_fatal(struct master *m, const struct pool_worker *w,
 		log_warnx("worker exited pid=%ld %s: it cannot run with this "
 		    "configuration; stopping", (long)w->pw_pid, how);
 		m->m_status = EX_CONFIG;
-		master_graceful_stop(m);
+		/* A start that failed: no drain, nothing to drain. */
+		if (!m->m_stopping) {
+			if (!m->m_draining)
+				notify_stopping();
+			master_stop_now(m);
+		}
 		return;
 	}
 	active = pool_active(&m->m_pool, g->g_id);

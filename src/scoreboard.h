@@ -67,6 +67,9 @@ struct scoreboard {
 	/* Written by the master when the daemon stops: a worker told to
 	 * stop first takes what is still queued on its own sockets. */
 	_Atomic uint32_t	 sb_stopping;
+	/* Set by the one stopping worker that stays for the connections
+	 * TCP_DEFER_ACCEPT still holds back (worker.c). */
+	_Atomic uint32_t	 sb_defer_waiter;
 	struct slot		 sb_slot[SCOREBOARD_SLOTS];
 };
 
