@@ -70,7 +70,8 @@ usage(FILE *fp)
 	    "  -d       daemonize and write the pid file\n"
 	    "  -e       log to stderr instead of syslog\n"
 	    "  -t       check the configuration file and exit\n"
-	    "  -s cmd   signal the running daemon found by its pid file, or\n"
+	    "  -s cmd   signal the running daemon found by its pid file\n"
+	    "           (reload, stop, quit, upgrade), or\n"
 	    "           ask its control socket (status, metrics)\n"
 	    "  -h       this help\n"
 	    "  -V       print the version\n", PREFORKD_CONF);
