@@ -100,5 +100,6 @@ struct Suite	*files_suite(void);
 struct Suite	*pool_suite(void);
 struct Suite	*control_suite(void);
 struct Suite	*balancer_suite(void);
+struct Suite	*modules_suite(void);
 
 #endif
