@@ -201,6 +201,7 @@ valgrind_suite() {
 	    SEED_CLIENT=$top/build/tests/seed_client \
 	    SEED_SERVER=$top/build/tests/seed_server srcdir=$top \
 	    LOADGEN=$top/build/tests/loadgen \
+	    TEST_MODULES=$top/build/tests \
 	    ./tests/check_daemon > "$d/check.log" 2>&1) ||
 	    { tail -n 20 "$d/check.log"; return 1; }
 	ls "$d"/vg.* >/dev/null 2>&1 || return 1
@@ -384,7 +385,7 @@ valgrind)
 	install_missing "$check_packages"
 	build build --enable-werror
 	make -s -C build tests/check_daemon tests/seed_client \
-	    tests/seed_server tests/loadgen
+	    tests/seed_server tests/loadgen tests/good.so tests/abi.so
 	valgrind_suite "${2:-serving}"
 	;;
 check)
