@@ -127,9 +127,11 @@ service_open(const char *name, const char *dir, char *path, size_t pathsize,
 	snprintf(file, sizeof(file), "%s.so", name);
 	snprintf(path, pathsize, "%s/%s", dir, file);
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		*missing = errno == ENOENT;
-		snprintf(err, errsize, *missing ? "no module %s" :
-		    "open %s: %s", *missing ? path : dir, strerror(errno));
+		if ((*missing = errno == ENOENT))
+			snprintf(err, errsize, "no module %s", path);
+		else
+			snprintf(err, errsize, "open %s: %s", dir,
+			    strerror(errno));
 		return -1;
 	}
 	if (fstat(dfd, st) == -1) {
