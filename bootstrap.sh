@@ -141,6 +141,13 @@ systemd_ns() {
 	sh "$top/tests/systemd/run.sh" "$top/build" "$top"
 }
 
+# A service module as its authors build it: examples/daytime against a
+# DESTDIR install through pkg-config, loaded with module_dir, asked over
+# TCP, and one of its configuration errors with FILE:LINE.
+example_module() {
+	bash "$top/tests/example.sh" "$top/build" "$top"
+}
+
 # The tarball builds, passes the suite, installs and uninstalls cleanly.
 distcheck() {
 	make -s -C "$top/build" distcheck > "$top/build/distcheck.log" 2>&1 ||
@@ -155,6 +162,7 @@ fuzz_target() {
 	mkdir -p "$d/corpus-$target"
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -I"$top/build" -I"$top/src" \
+	    -I"$top/include" \
 	    "$top/tests/fuzz/fuzz_$target.c" "$@" -o "$d/fuzz_$target" || return 1
 	LSAN_OPTIONS=suppressions=$top/tests/fuzz/lsan.supp \
 	"$d/fuzz_$target" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=5 \
@@ -172,8 +180,7 @@ fuzz_config() {
 	    src/proxy.c -lconfig
 }
 fuzz_greeting() {
-	fuzz_target greeting src/service_greeting.c src/conn.c src/escape.c \
-	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c src/proxy.c
+	fuzz_target greeting src/service_greeting.c src/escape.c
 }
 fuzz_proxy() {
 	fuzz_target proxy src/proxy.c src/addr.c
@@ -194,6 +201,7 @@ valgrind_suite() {
 	    SEED_CLIENT=$top/build/tests/seed_client \
 	    SEED_SERVER=$top/build/tests/seed_server srcdir=$top \
 	    LOADGEN=$top/build/tests/loadgen \
+	    TEST_MODULES=$top/build/tests \
 	    ./tests/check_daemon > "$d/check.log" 2>&1) ||
 	    { tail -n 20 "$d/check.log"; return 1; }
 	ls "$d"/vg.* >/dev/null 2>&1 || return 1
@@ -377,7 +385,7 @@ valgrind)
 	install_missing "$check_packages"
 	build build --enable-werror
 	make -s -C build tests/check_daemon tests/seed_client \
-	    tests/seed_server tests/loadgen
+	    tests/seed_server tests/loadgen tests/good.so tests/abi.so
 	valgrind_suite "${2:-serving}"
 	;;
 check)
@@ -389,6 +397,7 @@ check)
 	ASAN_OPTIONS=detect_leaks=1 suite build-san
 	stage "systemd unit verifies and rates <= 2.0" unit_checks
 	checks "real systemd in namespaces: units start, reload, stop, restart, socket activation, config error not restarted" systemd_ns
+	stage "example service module: pkg-config build, loaded, served, FILE:LINE error" example_module
 	stage "fuzz: configuration files" fuzz_config
 	stage "fuzz: greeting framing and escaping" fuzz_greeting
 	stage "fuzz: PROXY protocol headers" fuzz_proxy

@@ -30,6 +30,11 @@
 #include "config.h"
 #include "service.h"
 
+/* Where service modules are looked for (module_dir). */
+#ifndef PREFORKD_MODULE_DIR
+#define PREFORKD_MODULE_DIR	"/usr/local/lib/preforkd"
+#endif
+
 struct conf_ctx {
 	const char		*file;
 	struct conffile		*text;		/* NULL until read */
@@ -62,7 +67,7 @@ static const struct conf_name conf_levels[] = {
 };
 
 static const char *const conf_root_keys[] = { "listen", "workers",
-	"pool", "limits", "max_connections", "service", "greeting",
+	"pool", "limits", "max_connections", "service", "module_dir",
 	"timeouts", "log", "user", "group", "pid_file", "control", "access",
 	"agent", NULL };
 static const char *const conf_pool_keys[] = { "min", "max", "idle_min",
@@ -71,8 +76,6 @@ static const char *const conf_limits_keys[] = { "per_source",
 	"source_prefix4", "source_prefix6", NULL };
 static const char *const conf_listen_keys[] = { "address", "port",
 	"backlog", "proxy_protocol", "proxy_from", NULL };
-static const char *const conf_greeting_keys[] = { "banner",
-	"max_message", NULL };
 static const char *const conf_timeout_keys[] = { "read", "write",
 	"shutdown", "connection", "hung", "drain", NULL };
 static const char *const conf_agent_keys[] = { "address", "port", NULL };
@@ -105,23 +108,35 @@ conf_where(const struct conf_ctx *ctx, const config_setting_t *s, char *buf,
 }
 
 static int
+conf_verror(struct conf_ctx *ctx, const config_setting_t *s,
+    const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+static int
 conf_error(struct conf_ctx *ctx, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int
-conf_error(struct conf_ctx *ctx, const config_setting_t *s,
-    const char *fmt, ...)
+conf_verror(struct conf_ctx *ctx, const config_setting_t *s,
+    const char *fmt, va_list ap)
 {
 	char		 where[PATH_MAX + 16];
-	va_list		 ap;
 	int		 n;
 
 	n = snprintf(ctx->err, ctx->errsize, "%s: ", conf_where(ctx, s, where,
 	    sizeof(where)));
 	if (n < 0 || (size_t)n >= ctx->errsize)
 		return -1;
-	va_start(ap, fmt);
 	vsnprintf(ctx->err + n, ctx->errsize - n, fmt, ap);
+	return -1;
+}
+
+static int
+conf_error(struct conf_ctx *ctx, const config_setting_t *s,
+    const char *fmt, ...)
+{
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	conf_verror(ctx, s, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -490,23 +505,6 @@ conf_listen(struct conf_ctx *ctx, const config_setting_t *root,
 }
 
 static int
-conf_greeting(struct conf_ctx *ctx, const config_setting_t *root,
-    struct config *c)
-{
-	const config_setting_t	*g;
-	long long		 v = (long long)c->c_max_message;
-
-	if (conf_group(ctx, root, "greeting", conf_greeting_keys, &g) == -1 ||
-	    conf_string(ctx, g, "greeting.banner", "banner",
-	    CONFIG_MAX_BANNER, &c->c_banner) == -1 ||
-	    conf_int(ctx, g, "greeting.max_message", "max_message", 1,
-	    CONFIG_MAX_MESSAGE, &v) == -1)
-		return -1;
-	c->c_max_message = (size_t)v;
-	return 0;
-}
-
-static int
 conf_timeouts(struct conf_ctx *ctx, const config_setting_t *root,
     struct config *c)
 {
@@ -785,30 +783,259 @@ conf_identity(struct conf_ctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/* ---- services ------------------------------------------------------ */
+
+/*
+ * The group NAME = { ... } of a service, as its ps_configure hook sees
+ * it: errors are the core's, "FILE:LINE: NAME.key ...".
+ */
+struct preforkd_conf {
+	struct conf_ctx		*pc_ctx;
+	const config_setting_t	*pc_group;	/* NULL: not in the file */
+	const config_setting_t	*pc_service;	/* the service line, or NULL */
+	const char		*pc_name;
+	bool			 pc_failed;
+};
+
+/* "NAME.key", for messages. */
+static const char *
+conf_api_path(const struct preforkd_conf *pc, const char *key, char *buf,
+    size_t size)
+{
+	snprintf(buf, size, "%s.%s", pc->pc_name, key);
+	return buf;
+}
+
+static int
+conf_api_failed(struct preforkd_conf *pc, int rc)
+{
+	if (rc == -1)
+		pc->pc_failed = true;
+	return rc;
+}
+
+const char *
+config_api_name(const struct preforkd_conf *pc)
+{
+	return pc->pc_name;
+}
+
+bool
+config_api_present(const struct preforkd_conf *pc)
+{
+	return pc->pc_group != NULL;
+}
+
+int
+config_api_keys(struct preforkd_conf *pc, const char *const *keys)
+{
+	char	 prefix[PREFORKD_NAME_MAX + 2];
+
+	if (pc->pc_group == NULL)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "%s.", pc->pc_name);
+	return conf_api_failed(pc, conf_known_keys(pc->pc_ctx, pc->pc_group,
+	    prefix, keys));
+}
+
+int
+config_api_int(struct preforkd_conf *pc, const char *key, long long min,
+    long long max, long long *out)
+{
+	char	 path[128];
+
+	return conf_api_failed(pc, conf_int(pc->pc_ctx, pc->pc_group,
+	    conf_api_path(pc, key, path, sizeof(path)), key, min, max, out));
+}
+
+int
+config_api_seconds(struct preforkd_conf *pc, const char *key, double min,
+    double max, double *out)
+{
+	char	 path[128];
+
+	return conf_api_failed(pc, conf_seconds(pc->pc_ctx, pc->pc_group,
+	    conf_api_path(pc, key, path, sizeof(path)), key, min, max, out));
+}
+
+int
+config_api_string(struct preforkd_conf *pc, const char *key, size_t maxlen,
+    char **out)
+{
+	char	 path[128];
+
+	return conf_api_failed(pc, conf_string(pc->pc_ctx, pc->pc_group,
+	    conf_api_path(pc, key, path, sizeof(path)), key, maxlen, out));
+}
+
+int
+config_api_bool(struct preforkd_conf *pc, const char *key, bool *out)
+{
+	const config_setting_t	*s = conf_member(pc->pc_group, key);
+	char			 path[128];
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return conf_api_failed(pc, conf_error(pc->pc_ctx, s,
+		    "%s must be true or false", conf_api_path(pc, key, path,
+		    sizeof(path))));
+	*out = config_setting_get_bool(s) != 0;
+	return 0;
+}
+
+int
+config_api_error(struct preforkd_conf *pc, const char *key,
+    const char *fmt, ...)
+{
+	const config_setting_t	*s = NULL;
+	va_list			 ap;
+
+	if (key != NULL)
+		s = conf_member(pc->pc_group, key);
+	if (s == NULL)
+		s = pc->pc_group != NULL ? pc->pc_group : pc->pc_service;
+	va_start(ap, fmt);
+	conf_verror(pc->pc_ctx, s, fmt, ap);
+	va_end(ap);
+	pc->pc_failed = true;
+	return -1;
+}
+
+/*
+ * Hand sv its group, if the file has one: a group { ... } or nothing.  A
+ * hook that fails without saying why still fails, at the group's line.
+ */
+static int
+conf_service_group(struct conf_ctx *ctx, const config_setting_t *root,
+    struct service *sv)
+{
+	struct preforkd_conf	 pc = { ctx, NULL, conf_member(root,
+	    "service"), sv->sv_desc->ps_name, false };
+	const config_setting_t	*g = conf_member(root, pc.pc_name);
+
+	if (g != NULL && !config_setting_is_group(g))
+		return conf_error(ctx, g, "%s must be a group { ... }",
+		    pc.pc_name);
+	pc.pc_group = g;
+	if (service_configure(sv, &pc) == 0 && !pc.pc_failed)
+		return 0;
+	if (!pc.pc_failed)
+		conf_error(ctx, g != NULL ? g : pc.pc_service, "service \"%s\" "
+		    "refused its configuration", pc.pc_name);
+	return -1;
+}
+
+/*
+ * A group named after a built-in service that is not the one chosen is
+ * checked all the same, as it always was: switching service = "echo"
+ * back to "greeting" must not reveal an error the file always had.
+ */
+static int
+conf_other_builtins(struct conf_ctx *ctx, const config_setting_t *root,
+    const struct config *c)
+{
+	const struct preforkd_service	*d;
+	struct service			*sv;
+	char				 err[256];
+	bool				 missing;
+	int				 rc;
+
+	for (size_t i = 0; (d = service_builtin_at(i)) != NULL; i++) {
+		if (strcmp(d->ps_name, c->c_service) == 0 ||
+		    conf_member(root, d->ps_name) == NULL)
+			continue;
+		if ((sv = service_load(d->ps_name, c->c_module_dir, err,
+		    sizeof(err), &missing)) == NULL)
+			return conf_error(ctx, NULL, "%s", err);
+		rc = conf_service_group(ctx, root, sv);
+		service_free(sv);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* service = "NAME": built in, or NAME.so in module_dir. */
+static int
+conf_service(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*s = conf_member(root, "service");
+	char			 err[PATH_MAX + 256];
+	bool			 missing;
+
+	if (conf_string(ctx, root, "module_dir", "module_dir", PATH_MAX,
+	    &c->c_module_dir) == -1 ||
+	    conf_string(ctx, root, "service", "service", PREFORKD_NAME_MAX,
+	    &c->c_service) == -1)
+		return -1;
+	if (c->c_module_dir[0] != '/')
+		return conf_error(ctx, conf_member(root, "module_dir"),
+		    "module_dir must be an absolute path");
+	for (size_t k = 0; conf_root_keys[k] != NULL; k++)
+		if (strcmp(conf_root_keys[k], c->c_service) == 0)
+			return conf_error(ctx, s, "service \"%s\" would share "
+			    "its group with the key %s", c->c_service,
+			    c->c_service);
+	if ((c->c_sv = service_load(c->c_service, c->c_module_dir, err,
+	    sizeof(err), &missing)) == NULL) {
+		if (missing)
+			return conf_error(ctx, s, "service \"%s\" is unknown "
+			    "(known: %s): %s", c->c_service, service_names(),
+			    err);
+		return conf_error(ctx, s, "service \"%s\": %s", c->c_service,
+		    err);
+	}
+	c->c_client_first = service_client_first(c->c_sv);
+	if (conf_service_group(ctx, root, c->c_sv) == -1)
+		return -1;
+	return conf_other_builtins(ctx, root, c);
+}
+
+/* The core's keys, and the groups of services: the chosen one's and
+ * the built-in ones'. */
+static int
+conf_root_known(struct conf_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t	*sv = conf_member(root, "service");
+	const char		*chosen = NULL;
+
+	if (sv != NULL && config_setting_type(sv) == CONFIG_TYPE_STRING)
+		chosen = config_setting_get_string(sv);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const config_setting_t	*s = config_setting_get_elem(root, i);
+		const char		*name = config_setting_name(s);
+		size_t			 k;
+
+		for (k = 0; conf_root_keys[k] != NULL; k++)
+			if (strcmp(conf_root_keys[k], name) == 0)
+				break;
+		if (conf_root_keys[k] == NULL && service_builtin(name) == NULL &&
+		    (chosen == NULL || strcmp(chosen, name) != 0))
+			return conf_error(ctx, s, "unknown key \"%s\"", name);
+	}
+	return 0;
+}
+
 static int
 conf_root(struct conf_ctx *ctx, const config_setting_t *root,
     struct config *c)
 {
-	if (conf_known_keys(ctx, root, "", conf_root_keys) == -1 ||
+	if (conf_root_known(ctx, root) == -1 ||
 	    conf_listen(ctx, root, c) == -1 ||
 	    conf_pool(ctx, root, c) == -1 ||
 	    conf_limits(ctx, root, c) == -1 ||
 	    conf_control(ctx, root, c) == -1 ||
 	    conf_access(ctx, root, c) == -1 ||
 	    conf_agent(ctx, root, c) == -1 ||
-	    conf_string(ctx, root, "service", "service", 32,
-	    &c->c_service) == -1 ||
-	    conf_greeting(ctx, root, c) == -1 ||
+	    conf_service(ctx, root, c) == -1 ||
 	    conf_timeouts(ctx, root, c) == -1 ||
 	    conf_log(ctx, root, c) == -1 ||
 	    conf_identity(ctx, root, c) == -1 ||
 	    conf_string(ctx, root, "pid_file", "pid_file", PATH_MAX,
 	    &c->c_pid_file) == -1)
 		return -1;
-	if (service_find(c->c_service) == NULL)
-		return conf_error(ctx, conf_member(root, "service"),
-		    "service \"%s\" is unknown (known: %s)", c->c_service,
-		    service_names());
 	if (c->c_pid_file != NULL && c->c_pid_file[0] != '/')
 		return conf_error(ctx, conf_member(root, "pid_file"),
 		    "pid_file must be an absolute path");
@@ -841,8 +1068,7 @@ conf_defaults(const char *file)
 	c->c_timeout_connection = 30.0;
 	c->c_timeout_hung = 60.0;
 	c->c_service = strdup("greeting");
-	c->c_banner = strdup("Welcome to Network Server!!");
-	c->c_max_message = 256;
+	c->c_module_dir = strdup(PREFORKD_MODULE_DIR);
 	c->c_timeout_read = 5.0;
 	c->c_timeout_write = 5.0;
 	c->c_timeout_shutdown = 10.0;
@@ -850,7 +1076,7 @@ conf_defaults(const char *file)
 	c->c_log_level = LOG_INFO;
 	if (c->c_file == NULL || c->c_listen[0].cl_address == NULL ||
 	    c->c_listen_where[0] == NULL ||
-	    c->c_service == NULL || c->c_banner == NULL) {
+	    c->c_service == NULL || c->c_module_dir == NULL) {
 		config_free(c);
 		return NULL;
 	}
@@ -905,7 +1131,8 @@ config_free(struct config *c)
 	}
 	free(c->c_file);
 	free(c->c_service);
-	free(c->c_banner);
+	free(c->c_module_dir);
+	service_free(c->c_sv);
 	free(c->c_user);
 	free(c->c_group);
 	free(c->c_pid_file);

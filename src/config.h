@@ -11,13 +11,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <preforkd/service.h>
+
 #include "access.h"
 #include "proxy.h"
 
+struct service;
+
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_WORKERS	1024
-#define CONFIG_MAX_MESSAGE	65536
-#define CONFIG_MAX_BANNER	1024
 /* timeouts.hung exceeds timeouts.connection by at least this (s). */
 #define CONFIG_HUNG_SLACK	3
 /* Trusted PROXY senders per listener. */
@@ -56,9 +58,10 @@ struct config {
 	unsigned		 c_source_bits4;	/* what one source is */
 	unsigned		 c_source_bits6;
 	unsigned long		 c_max_connections; /* per worker; 0: no */
-	char			*c_service;
-	char			*c_banner;
-	size_t			 c_max_message;
+	char			*c_service;	/* its name */
+	char			*c_module_dir;	/* where NAME.so is looked for */
+	struct service		*c_sv;		/* loaded and configured */
+	bool			 c_client_first;	/* TCP_DEFER_ACCEPT */
 	double			 c_timeout_read;
 	double			 c_timeout_write;
 	double			 c_timeout_shutdown;
@@ -89,6 +92,24 @@ struct config {
 struct config	*config_load(const char *file, char *err, size_t errsize);
 void		 config_free(struct config *);
 
+
+/*
+ * The configuration functions of <preforkd/service.h>: a service reads
+ * its group NAME = { ... } through these, with the core's FILE:LINE
+ * errors.  Valid only inside config_load().
+ */
+const char	*config_api_name(const struct preforkd_conf *);
+bool		 config_api_present(const struct preforkd_conf *);
+int		 config_api_keys(struct preforkd_conf *, const char *const *);
+int		 config_api_int(struct preforkd_conf *, const char *,
+		    long long, long long, long long *);
+int		 config_api_seconds(struct preforkd_conf *, const char *,
+		    double, double, double *);
+int		 config_api_string(struct preforkd_conf *, const char *, size_t,
+		    char **);
+int		 config_api_bool(struct preforkd_conf *, const char *, bool *);
+int		 config_api_error(struct preforkd_conf *, const char *,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
 
 bool		 config_same_listen(const struct config_listen *,
 		    const struct config_listen *);

@@ -18,7 +18,6 @@
 
 #include "addr.h"
 #include "listener.h"
-#include "service.h"
 #include "log.h"
 #include "loglimit.h"
 
@@ -148,10 +147,9 @@ listener_defer(const struct listener *l)
 void
 listeners_defer(struct listeners *set, const struct config *cfg)
 {
-	const struct service	*sv = service_find(cfg->c_service);
 	int			 secs = 0;
 
-	if (sv != NULL && sv->sv_client_first)
+	if (cfg->c_client_first)
 		secs = (int)ceil(cfg->c_timeout_read);
 	for (size_t i = 0; i < set->ls_n; i++) {
 		set->ls[i].l_defer = secs;

@@ -144,6 +144,16 @@ name(const char *fmt, ...)						\
 	errno = saved_errno;						\
 }
 
+void
+log_vlog(int priority, bool with_errno, const char *fmt, va_list ap)
+{
+	int	 saved_errno = errno;
+
+	log_vwrite(priority & LOG_PRIMASK, fmt, ap, with_errno ? saved_errno :
+	    0);
+	errno = saved_errno;
+}
+
 LOG_FUNCTION(log_warn, LOG_ERR, 1)
 LOG_FUNCTION(log_warnx, LOG_WARNING, 0)
 LOG_FUNCTION(log_notice, LOG_NOTICE, 0)

@@ -9,6 +9,7 @@
 #ifndef PREFORKD_LOG_H
 #define PREFORKD_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdnoreturn.h>
 
@@ -42,6 +43,11 @@ void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A line at any syslog priority (its facility bits are ignored), with
+ * ": strerror(errno)" appended when asked: what service modules call. */
+void	log_vlog(int priority, bool with_errno, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 3, 0)));
 
 /* Start-up failures and broken invariants only: log and exit(status). */
 noreturn void fatal(int status, const char *fmt, ...)

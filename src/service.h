@@ -1,58 +1,70 @@
 /*
- * service.h - the protocol handler interface.
+ * service.h - the services a worker can run: built in, or loaded from a
+ * module (NAME.so in module_dir), both through <preforkd/service.h>.
  *
- * A service is a table of three functions run inside a worker.  Adding a
- * protocol means one new service_NAME.c and one line in service.c.
+ * A configuration holds one struct service: the descriptor, the module
+ * it came from, and the configuration its hook built.  Loading and
+ * configuring happen in the master as the file is read, so a module that
+ * is missing, unsafe, of another ABI or refusing its group is an error of
+ * the file, at -t, at start and at reload alike.
  */
 #ifndef PREFORKD_SERVICE_H
 #define PREFORKD_SERVICE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
+
+#include <preforkd/service.h>
 
 struct config;
 struct conn;
 
 struct service {
-	const char	*sv_name;
-	/* The client speaks first (echo): the kernel holds a connection
-	 * until its first bytes arrive (TCP_DEFER_ACCEPT), so that a silent
-	 * client never occupies a worker.  The greeting server speaks
-	 * first and cannot wait. */
-	bool		 sv_client_first;
-	/* Once per worker, after privileges are dropped: 0 or -1. */
-	int		(*sv_init)(const struct config *);
-	/* One connection; the caller closes the socket afterwards. */
-	void		(*sv_serve)(struct conn *, const struct config *);
-	/* Once per worker, before it exits. */
-	void		(*sv_fini)(void);
+	const struct preforkd_service	*sv_desc;
+	void				*sv_dl;	/* NULL: built in */
+	void				*sv_config;	/* ps_configure's */
+	/* The module file, open while it is loaded (see service.c); -1. */
+	int				 sv_fd;
+	/* The module file as loaded: a changed file is never mistaken
+	 * for the code already mapped (see service_load()). */
+	dev_t				 sv_dev;
+	ino_t				 sv_ino;
+	struct timespec			 sv_mtime;
+	off_t				 sv_size;
+	struct service			*sv_next;	/* loaded, this process */
 };
 
-extern const struct service service_greeting;
-extern const struct service service_echo;
+extern const struct preforkd_service service_greeting;
+extern const struct preforkd_service service_echo;
+/* The table handed to every hook. */
+extern const struct preforkd_api service_api;
 
-const struct service	*service_find(const char *name);
+/* A built-in service, or NULL. */
+const struct preforkd_service	*service_builtin(const char *name);
+/* The i-th built-in service, or NULL past the last. */
+const struct preforkd_service	*service_builtin_at(size_t i);
 /* "greeting, echo": for error messages. */
 const char		*service_names(void);
+/* Letters, digits, '_' and '-': never a path. */
+bool			 service_name_ok(const char *name);
 
 /*
- * The greeting protocol's message framing, exposed for the tests: feed
- * received bytes in; the message ends at the first NUL or LF (a CR just
- * before the LF is dropped).  At most gm_max bytes are kept, the rest are
- * counted and discarded.
+ * Find NAME, built in or dir/NAME.so, for the configuration being read:
+ * a pointer to it, or NULL with the reason in err.  *missing is set when
+ * there is no such service at all.
  */
-struct greeting_msg {
-	char	*gm_buf;	/* gm_max + 1 bytes */
-	size_t	 gm_max;
-	size_t	 gm_len;	/* bytes kept */
-	size_t	 gm_total;	/* bytes of message received */
-	bool	 gm_cr;		/* the last byte received was a CR */
-	bool	 gm_done;	/* terminator seen */
-};
+struct service	*service_load(const char *name, const char *dir, char *err,
+		    size_t errsize, bool *missing);
+/* Configure it (ps_configure) with its group; -1: the error is in conf. */
+int		 service_configure(struct service *, struct preforkd_conf *);
+void		 service_free(struct service *);
+bool		 service_client_first(const struct service *);
 
-void	greeting_msg_init(struct greeting_msg *, char *buf, size_t max);
-/* Returns how many bytes were consumed (up to the terminator). */
-size_t	greeting_msg_feed(struct greeting_msg *, const void *, size_t);
-bool	greeting_msg_truncated(const struct greeting_msg *);
+/* In a worker: once before serving, each connection, once at the end. */
+int		 service_init(const struct service *);
+void		 service_serve(const struct service *, struct conn *,
+		    const struct config *);
+void		 service_fini(const struct service *);
 
 #endif

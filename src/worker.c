@@ -400,7 +400,7 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	scoreboard_busy(sl, wa->wa_config->c_listen[li].cl_proxy ==
 	    PROXY_OFF ? &c.cn_addr : &no_peer, li, c.cn_seq);
 	if (worker_admit(wa, &c))
-		sv->sv_serve(&c, wa->wa_config);
+		service_serve(sv, &c, wa->wa_config);
 	/* Counted, and idle, before the client sees the close: a status
 	 * asked for once a client is done always includes it. */
 	atomic_fetch_add_explicit(&sl->sl_served, 1, memory_order_relaxed);
@@ -655,7 +655,7 @@ worker_wait_gate(const struct worker_args *wa, const sigset_t *waitmask)
 void
 worker_run(const struct worker_args *wa)
 {
-	const struct service	*sv = service_find(wa->wa_config->c_service);
+	const struct service	*sv = wa->wa_config->c_sv;
 	struct worker_masks	 wm;
 	int			 epfd;
 
@@ -673,7 +673,7 @@ worker_run(const struct worker_args *wa)
 	/* The kernel clears the parent-death signal when the user changes:
 	 * set it again, as the user that will serve. */
 	worker_die_with_master(wa);
-	if (sv == NULL || sv->sv_init(wa->wa_config) == -1)
+	if (service_init(sv) == -1)
 		exit(WORKER_EXIT_FATAL);
 	if ((epfd = worker_epoll(wa->wa_listeners)) == -1)
 		exit(EX_OSERR);
@@ -685,7 +685,7 @@ worker_run(const struct worker_args *wa)
 		/* Stopped at the gate, the daemon stopping during a reload:
 		 * the sockets the reload added have nobody else. */
 		worker_take_queue(wa, sv, &wm, wa->wa_new_listeners);
-	sv->sv_fini();
+	service_fini(sv);
 	close(epfd);
 	exit(0);
 }

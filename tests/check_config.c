@@ -20,7 +20,17 @@
 
 #include "conffile.h"
 #include "config.h"
+#include "greeting.h"
+#include "service.h"
 #include "unit.h"
+
+/* The greeting service's configuration, which is its own. */
+static const struct greeting_config *
+greeting_of(const struct config *c)
+{
+	ck_assert_str_eq(c->c_sv->sv_desc->ps_name, "greeting");
+	return c->c_sv->sv_config;
+}
 
 struct bad_case {
 	const char	*text;
@@ -292,8 +302,10 @@ START_TEST(test_config_defaults)
 	ck_assert_double_eq(c->c_timeout_hung, 60.0);
 	ck_assert_ptr_null(c->c_control);
 	ck_assert_str_eq(c->c_service, "greeting");
-	ck_assert_str_eq(c->c_banner, "Welcome to Network Server!!");
-	ck_assert_uint_eq(c->c_max_message, 256);
+	ck_assert_str_eq(greeting_of(c)->gc_banner,
+	    "Welcome to Network Server!!");
+	ck_assert_uint_eq(greeting_of(c)->gc_max_message, 256);
+	ck_assert(!c->c_client_first);
 	ck_assert_double_eq(c->c_timeout_read, 5.0);
 	ck_assert_double_eq(c->c_timeout_write, 5.0);
 	ck_assert_double_eq(c->c_timeout_shutdown, 10.0);
@@ -368,8 +380,7 @@ START_TEST(test_config_every_key)
 	ck_assert_str_eq(c->c_agent_address, "::1");
 	ck_assert_uint_eq(c->c_agent_port, 9100);
 	ck_assert_str_eq(c->c_service, "echo");
-	ck_assert_str_eq(c->c_banner, "hi");
-	ck_assert_uint_eq(c->c_max_message, 65536);
+	ck_assert(c->c_client_first);
 	ck_assert_double_eq(c->c_timeout_read, 2.0);
 	ck_assert_double_eq(c->c_timeout_write, 0.25);
 	ck_assert_double_eq(c->c_timeout_shutdown, 0.0);
@@ -379,6 +390,15 @@ START_TEST(test_config_every_key)
 	ck_assert_uint_eq(c->c_uid, 0);
 	ck_assert_uint_eq(c->c_gid, 0);
 	ck_assert_str_eq(c->c_pid_file, "/run/x.pid");
+	config_free(c);
+
+	/* The greeting group was checked above, but only the chosen
+	 * service keeps its configuration: choose it to see it. */
+	c = config_load(unit_write_file("greeting = { banner = \"hi\"; "
+	    "max_message = 65536; };\n"), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(greeting_of(c)->gc_banner, "hi");
+	ck_assert_uint_eq(greeting_of(c)->gc_max_message, 65536);
 	config_free(c);
 }
 END_TEST
@@ -718,7 +738,7 @@ START_TEST(test_include_not_a_directive)
 	    "// @include \"d\"\n"
 	    "workers = 3;\n"), err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_str_eq(c->c_banner, "x\n@include \"d\"\n");
+	ck_assert_str_eq(greeting_of(c)->gc_banner, "x\n@include \"d\"\n");
 	ck_assert_uint_eq(c->c_workers, 3);
 	config_free(c);
 	inc_fail(inc_write("main.conf", "workers = 3; @include \"d\"\n"),

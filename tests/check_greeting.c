@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "greeting.h"
 #include "log.h"
 #include "service.h"
 #include "unit.h"
@@ -146,10 +147,10 @@ serve_in_child(const struct config *cfg)
 		log_init("test", LOG_TO_STDERR, 0, 6);
 		fcntl(sv[1], F_SETFL, O_NONBLOCK);
 		conn_init(&c, sv[1], NULL, 0);
-		if (service_greeting.sv_init(cfg) == -1)
+		if (service_init(cfg->c_sv) == -1)
 			_exit(2);
-		service_greeting.sv_serve(&c, cfg);
-		service_greeting.sv_fini();
+		service_serve(cfg->c_sv, &c, cfg);
+		service_fini(cfg->c_sv);
 		_exit(0);
 	}
 	close(sv[1]);

@@ -104,5 +104,6 @@ struct Suite	*pool_suite(void);
 struct Suite	*control_suite(void);
 struct Suite	*balancer_suite(void);
 struct Suite	*upgrade_suite(void);
+struct Suite	*modules_suite(void);
 
 #endif

@@ -13,6 +13,7 @@ Suite	*upkeep_suite(void);
 Suite	*status_suite(void);
 Suite	*proxy_suite(void);
 Suite	*access_suite(void);
+Suite	*module_suite(void);
 
 /* Write text to a fresh file in a private directory; returns its path
  * (static storage, valid until the next call). */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "escape.h"
-#include "service.h"
+#include "greeting.h"
 
 #define FUZZ_MAX	64
 

@@ -1,0 +1,166 @@
+/*
+ * check_modules.c - a service module in the real daemon: it serves, its
+ * configuration reloads, and a reload to a module that cannot be loaded
+ * is refused while the running generation keeps serving.  The modules
+ * are tests/modules/testmod.c (good.so, abi.so), copied into the
+ * daemon's own directory, which is its module_dir.
+ */
+#include "autoconf.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+static struct daemon	 d;
+
+static void
+teardown(void)
+{
+	daemon_cleanup(&d);
+}
+
+/* good.so and abi.so in d_dir: "module_dir = d_dir;" and extra. */
+static const char *
+modules_config(const char *extra)
+{
+	static char	 conf[1024];
+
+	snprintf(conf, sizeof(conf), "module_dir = \"%s\";\nworkers = 2;\n%s",
+	    d.d_dir, extra);
+	return conf;
+}
+
+static void
+modules_install(void)
+{
+	const char	*dir = prog("TEST_MODULES", "tests");
+	char		 good[256], abi[256];
+
+	snprintf(good, sizeof(good), "%s/good.so", dir);
+	snprintf(abi, sizeof(abi), "%s/abi.so", dir);
+	setenv("TEST_MODULE_GOOD", good, 1);
+	setenv("TEST_MODULE_ABI", abi, 1);
+	daemon_copy_program(&d, "TEST_MODULE_GOOD", good);
+	daemon_copy_program(&d, "TEST_MODULE_ABI", abi);
+}
+
+/* One line to the module, its whole answer back. */
+static void
+modules_ask(int port, const char *line, char *out, size_t size)
+{
+	ssize_t	 n;
+	int	 fd;
+
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", port), -1);
+	ck_assert_int_eq(send(fd, line, strlen(line), MSG_NOSIGNAL),
+	    (ssize_t)strlen(line));
+	n = read_all(fd, out, size - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+}
+
+START_TEST(test_module_serves)
+{
+	char	 got[256];
+
+	modules_install();
+	daemon_start(&d, modules_config("service = \"good\";\n"
+	    "good = { word = \"yo\"; repeat = 2; };\n"));
+	modules_ask(d.d_port, "ping\n", got, sizeof(got));
+	ck_assert_str_eq(got, "yo: ping\nyo: ping\n");
+	ck_assert_msg(daemon_log_wait(&d, "good served peer=127.0.0.1:", 5),
+	    "%s", daemon_log_tail(&d));
+	ck_assert(strstr(daemon_log(&d), "service=good") != NULL);
+}
+END_TEST
+
+START_TEST(test_module_reload)
+{
+	char	 got[256], want[512];
+
+	modules_install();
+	daemon_start(&d, modules_config("service = \"good\";\n"));
+	modules_ask(d.d_port, "one\n", got, sizeof(got));
+	ck_assert_str_eq(got, "hi: one\n");
+
+	/* A module of another ABI: refused, FILE:LINE, still serving. */
+	daemon_write_config(&d, modules_config("service = \"abi\";\n"));
+	kill(d.d_pid, SIGHUP);
+	snprintf(want, sizeof(want), "reload failed: %s:3: service \"abi\": "
+	    "%s/abi.so is built for service ABI 999", d.d_conf, d.d_dir);
+	ck_assert_msg(daemon_log_wait(&d, want, 5), "%s",
+	    daemon_log_tail(&d));
+	modules_ask(d.d_port, "two\n", got, sizeof(got));
+	ck_assert_str_eq(got, "hi: two\n");
+
+	/* The module refusing its configuration: the same. */
+	daemon_write_config(&d, modules_config("service = \"good\";\n"
+	    "good = {\n  word = \"bad\";\n};\n"));
+	kill(d.d_pid, SIGHUP);
+	snprintf(want, sizeof(want), "reload failed: %s:5: good.word must not "
+	    "be \"bad\"", d.d_conf);
+	ck_assert_msg(daemon_log_wait(&d, want, 5), "%s",
+	    daemon_log_tail(&d));
+	modules_ask(d.d_port, "three\n", got, sizeof(got));
+	ck_assert_str_eq(got, "hi: three\n");
+	ck_assert(strstr(daemon_log(&d), "ready generation=2") == NULL);
+
+	/* A good one: the new generation serves the new configuration. */
+	daemon_write_config(&d, modules_config("service = \"good\";\n"
+	    "good = { word = \"new\"; };\n"));
+	kill(d.d_pid, SIGHUP);
+	ck_assert_msg(daemon_log_wait(&d, "ready generation=2", 5), "%s",
+	    daemon_log_tail(&d));
+	modules_ask(d.d_port, "four\n", got, sizeof(got));
+	ck_assert_str_eq(got, "new: four\n");
+
+	/* And back to a built-in service. */
+	daemon_write_config(&d, modules_config(""));
+	kill(d.d_pid, SIGHUP);
+	ck_assert_msg(daemon_log_wait(&d, "ready generation=3", 5), "%s",
+	    daemon_log_tail(&d));
+	ck_assert_int_eq(greet(d.d_port, "hello", 6), 0);
+}
+END_TEST
+
+/* -t reports a module's error as any other: FILE:LINE, exit 78. */
+START_TEST(test_module_check_only)
+{
+	const char	*argv[] = { prog("PREFORKD", "./preforkd"), "-t", "-c",
+	    NULL, NULL };
+	char		 out[2048], want[512];
+	int		 status;
+
+	modules_install();
+	daemon_write_config(&d, modules_config("service = \"good\";\n"
+	    "good = {\n  repeat = 6;\n};\n"));
+	argv[3] = d.d_conf;
+	status = run_capture(argv, out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 78);
+	snprintf(want, sizeof(want), "%s:5: good.repeat = 6 is out of range "
+	    "(1..5)", d.d_conf);
+	ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+}
+END_TEST
+
+Suite *
+modules_suite(void)
+{
+	Suite	*s = suite_create("modules");
+	TCase	*tc = tcase_create("modules");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, test_module_serves);
+	tcase_add_test(tc, test_module_reload);
+	tcase_add_test(tc, test_module_check_only);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	return s;
+}
