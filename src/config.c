@@ -1083,41 +1083,60 @@ conf_defaults(const char *file)
 	return c;
 }
 
-struct config *
-config_load(const char *file, char *err, size_t errsize)
+/* The merged text, parsed and validated; it is kept in c_text. */
+static struct config *
+conf_parse(struct conf_ctx *ctx, const char *text)
 {
-	struct conf_ctx	 ctx = { file, NULL, err, errsize };
 	struct config	*c = NULL;
 	char		 where[PATH_MAX + 16];
 	config_t	 cf;
 
-	if ((ctx.text = conffile_read(file, err, errsize)) == NULL)
-		return NULL;
 	config_init(&cf);
 	/* conffile expanded every @include.  Should libconfig still see
 	 * one, it opens it under /dev/null, which no path goes through:
 	 * an error, never the file system. */
 	config_set_include_dir(&cf, "/dev/null");
-	if (config_read_string(&cf, conffile_text(ctx.text)) != CONFIG_TRUE) {
-		snprintf(err, errsize, "%s: %s", conf_where_line(&ctx,
+	if (config_read_string(&cf, text) != CONFIG_TRUE) {
+		snprintf(ctx->err, ctx->errsize, "%s: %s", conf_where_line(ctx,
 		    (unsigned)config_error_line(&cf), where, sizeof(where)),
 		    config_error_text(&cf));
 		goto fail;
 	}
-	if ((c = conf_defaults(file)) == NULL) {
-		conf_error(&ctx, NULL, "out of memory");
+	if ((c = conf_defaults(ctx->file)) == NULL ||
+	    (c->c_text = strdup(text)) == NULL) {
+		conf_error(ctx, NULL, "out of memory");
 		goto fail;
 	}
-	if (conf_root(&ctx, config_root_setting(&cf), c) == -1)
+	if (conf_root(ctx, config_root_setting(&cf), c) == -1)
 		goto fail;
 	config_destroy(&cf);
-	conffile_free(ctx.text);
 	return c;
 fail:
 	config_destroy(&cf);
-	conffile_free(ctx.text);
 	config_free(c);
 	return NULL;
+}
+
+struct config *
+config_load(const char *file, char *err, size_t errsize)
+{
+	struct conf_ctx	 ctx = { file, NULL, err, errsize };
+	struct config	*c;
+
+	if ((ctx.text = conffile_read(file, err, errsize)) == NULL)
+		return NULL;
+	c = conf_parse(&ctx, conffile_text(ctx.text));
+	conffile_free(ctx.text);
+	return c;
+}
+
+struct config *
+config_load_text(const char *file, const char *text, char *err,
+    size_t errsize)
+{
+	struct conf_ctx	 ctx = { file, NULL, err, errsize };
+
+	return conf_parse(&ctx, text);
 }
 
 void
@@ -1139,6 +1158,7 @@ config_free(struct config *c)
 	free(c->c_control);
 	free(c->c_agent_address);
 	free(c->c_agent_where);
+	free(c->c_text);
 	free(c);
 }
 

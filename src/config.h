@@ -42,6 +42,7 @@ struct config_listen {
 
 struct config {
 	char			*c_file;
+	char			*c_text;	/* as parsed, includes merged */
 	struct config_listen	 c_listen[CONFIG_MAX_LISTEN];
 	/* Where each listener is written, "FILE:LINE", for -t. */
 	char			*c_listen_where[CONFIG_MAX_LISTEN];
@@ -90,6 +91,14 @@ struct config {
  * "FILE: message"), in err; FILE is the file that holds the line.
  */
 struct config	*config_load(const char *file, char *err, size_t errsize);
+/*
+ * The same from text that config_load() read before (c_text), as file
+ * said it then: what an upgraded binary needs to go on with the
+ * configuration the running workers were started with.  Errors name
+ * FILE only: the lines of its includes are not known any more.
+ */
+struct config	*config_load_text(const char *file, const char *text,
+		    char *err, size_t errsize);
 void		 config_free(struct config *);
 
 
