@@ -59,7 +59,7 @@ conns=${CONNS:-12}
 figures=${FIGURES:-}
 drain=1.0		# timeouts.drain of each host
 pool_max=8		# pool.max of each host (preforkd.conf)
-limit=$((120 + 8 * ${duration%.*}))	# seconds for the whole run
+limit=$((120 + 12 * ${duration%.*}))	# seconds for the whole run
 passed=0 failed=0
 state= watchdog= t_lap= hapid= loadpid= holdpid=
 h1pid= h2pid= h3pid=
