@@ -30,7 +30,7 @@
 # "scaleout: N passed, N failed".  Exit 0 when all passed, 1 when not,
 # 77 (with "SKIP: reason") when namespaces or HAProxy are not available.
 #
-# Environment: DURATION (seconds, default 1) is how long the load runs
+# Environment: DURATION (whole seconds, default 1) is how long the load runs
 # before and after each phase's actions, and the overload's measuring
 # window; CONNS (default 12) the load's concurrency; FIGURES a file that
 # gets the figures as "key=value" lines.
@@ -56,10 +56,16 @@ done
 
 duration=${DURATION:-1}
 conns=${CONNS:-12}
+case $duration$conns in
+*[!0-9]*)
+	echo "$0: DURATION and CONNS are whole numbers" >&2
+	exit 64 ;;
+esac
 figures=${FIGURES:-}
 drain=1.0		# timeouts.drain of each host
 pool_max=8		# pool.max of each host (preforkd.conf)
-limit=$((120 + 12 * ${duration%.*}))	# seconds for the whole run
+held=$((pool_max + 2))	# slow clients on h3: its pool, and some queued
+limit=$((120 + 12 * duration))	# seconds for the whole run
 passed=0 failed=0
 state= watchdog= t_lap= hapid= loadpid= holdpid=
 h1pid= h2pid= h3pid=
@@ -250,11 +256,13 @@ start_host() {
 	wait_log "$1" "$_from" 10000 "ready generation="
 }
 # stop_host N SIGNAL TIMEOUT_MS: the signal, then wait for the exit;
-# "seen" gets each state HAProxy showed for the host meanwhile.
+# "said" gets what its agent answered right after the signal, "seen"
+# each state HAProxy showed for the host meanwhile.
 stop_host() {
 	_p=$(hostpid "$1")
 	kill "-$2" "$_p" 2>/dev/null
 	_d=$(($(now) + $3))
+	said=$(agent "$1")
 	seen=
 	while kill -0 "$_p" 2>/dev/null; do
 		[ "$(now)" -lt "$_d" ] || return 1
@@ -323,13 +331,17 @@ stots() {
 	echo "$(field h1 stot "$_csv") $(field h2 stot "$_csv")" \
 	    "$(field h3 stot "$_csv")"
 }
+# agent N: what host N's agent port answers now.
+agent() {
+	nsx lb perl "$here/tool.pl" line "10.77.$1.2" 9100 2>&1
+}
+# servers: each host's state in HAProxy, its weight, its agent's answer.
 servers() {
 	_csv=$(stat)
-	for _h in h1 h2 h3; do
-		printf '%s %s weight=%s agent="%s" ' "$_h" \
-		    "$(field $_h status "$_csv")" \
-		    "$(field $_h weight "$_csv")" \
-		    "$(field $_h last_agt "$_csv")"
+	for _i in 1 2 3; do
+		printf 'h%s %s weight=%s agent="%s"; ' "$_i" \
+		    "$(field h$_i status "$_csv")" \
+		    "$(field h$_i weight "$_csv")" "$(agent $_i)"
 	done
 	echo
 }
@@ -346,12 +358,14 @@ if [ -n "$up" ]; then
 	servers | note
 	abort "haproxy: not every host up:$up"
 fi
+stat > "$state/stat-up.csv"
 ok "haproxy: $(haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p') in lb, 10.99.0.1:8000 -> h1 h2 h3 all up: $(servers)"
 
 # ---- the load -----------------------------------------------------------
 
 # load_start NAME: the closed loop through HAProxy, until load_stop.
 load_start() {
+	t_load=$(now)
 	load=$state/load-$1.out
 	nsx_bg lb "$loadgen" -h 10.99.0.1 -p 8000 -s 10.99.0.1 -n 1 \
 	    -c "$conns" -t 1 -w 0 -d 600 > "$load" 2>&1 &
@@ -362,6 +376,8 @@ load_stop() {
 	kill -TERM "$loadpid" 2>/dev/null
 	wait "$loadpid" 2>/dev/null
 	loadpid=
+	t_end=$(now)
+	sleep 0.2	# HAProxy logs the sessions that the stop closed
 	done=$(sed -n 's/^RESULT .* conns=\([0-9]*\) .*/\1/p' "$load")
 	errs=$(sed -n 's/^RESULT .* errors=\([0-9]*\) .*/\1/p' "$load")
 	[ -n "$done" ] && [ -n "$errs" ] && [ "$done" -gt 0 ]
@@ -384,6 +400,35 @@ pct() {
 	    printf "%d\n", t ? 100 * d[n] / t : 0 }'
 }
 
+# HAProxy logs one line per session (haproxy.cfg's log-format):
+#   START(s.ms) preforkd/SERVER STATE TW/TC/TT BYTES RETRIES CLIENT
+# sessions T0 T1: per server, sessions that started between T0 and T1
+# (ms) and, of them, those that got less than the 28 bytes of the banner
+# and its NUL while the client still waited ("short": a failure as the
+# client sees it; a client that closed first, state C*, is not one).
+sessions() {
+	awk -v t0="$1" -v t1="$2" '
+	    $1 ~ /^[0-9]+\.[0-9]+$/ && $2 ~ /^preforkd\// &&
+	    $1 * 1000 >= t0 && $1 * 1000 <= t1 {
+		s = substr($2, 10); n[s]++
+		if ($5 < 28 && $3 !~ /^C/) short[s]++
+	    }
+	    END { for (i = 1; i <= 3; i++)
+		printf "%sh%d: %d, %d short", (i > 1 ? "; " : ""), i,
+		    n["h" i], short["h" i]; print "" }
+	' "$state/haproxy.log"
+}
+# inflight SERVER T0 T1: its sessions open at some time between T0 and
+# T1 (ms): started by T1, not ended before T0.
+inflight() {
+	awk -v srv="preforkd/$1" -v t0="$2" -v t1="$3" '
+	    $1 ~ /^[0-9]+\.[0-9]+$/ && $2 == srv {
+		st = $1 * 1000; split($4, t, "/")
+		if (st <= t1 && st + t[3] >= t0) n++
+	    }
+	    END { print n + 0 }' "$state/haproxy.log"
+}
+
 # ---- 1. rolling restart -------------------------------------------------
 # Each host: SIGTERM; the agent says drain and HAProxy stops choosing
 # it while it still serves; after timeouts.drain it stops accepting,
@@ -397,7 +442,7 @@ for i in 1 2 3; do
 	t0=$(now)
 	stop_host "$i" TERM 20000 || { why="h$i did not exit"; break; }
 	t1=$(now)
-	figure "restart_h${i}_stop" "$((t1 - t0)) ms, HAProxy showed:$seen"
+	figure "restart_h${i}_stop" "$((t1 - t0)) ms, agent said \"$said\", HAProxy showed:$seen"
 	case " $seen " in *" DRAIN "*) drained="$drained h$i" ;; esac
 	start_host "$i" || { why="h$i did not start again"; break; }
 	wait_status "h$i" 'UP*' 15000 ||
@@ -416,6 +461,7 @@ else
 	tail -n 10 "$state/haproxy.log" | note
 fi
 figure restart_failed "${errs:-?}"
+figure restart_sessions "$(sessions "$t_load" "$t_end")"
 figure restart_connections "${done:-?}"
 
 # Every host logged the clients' address, never HAProxy's.
@@ -462,6 +508,7 @@ else
 	fail "rolling reload: ${why:-${errs:-?} of ${done:-?} connections failed}"
 fi
 figure reload_failed "${errs:-?}"
+figure reload_sessions "$(sessions "$t_load" "$t_end")"
 figure reload_connections "${done:-?}"
 
 # ---- 3. a host killed ---------------------------------------------------
@@ -470,14 +517,11 @@ figure reload_connections "${done:-?}"
 # elsewhere and marks it down; h1 and h3 carry on.
 load_start kill
 hold
-csv=$(stat)
-inflight=$(field h2 scur "$csv")
-abrt0=$(field h2 srv_abrt "$csv")
-eresp0=$(field h2 eresp "$csv")
+t_kill=$(now)
 kill -KILL "$h2pid"
+t_killed=$(now)
 wait "$h2pid" 2>/dev/null
 h2pid=
-t_kill=$(now)
 why=
 wait_status h2 'DOWN*' 15000 || why="HAProxy does not mark h2 down"
 t_down=$(now)
@@ -493,27 +537,24 @@ s0=$(stots)
 hold
 s1=$(stots)
 load_stop || why="${why:-no load result}"
-csv=$(stat)
-abrt=$(($(field h2 srv_abrt "$csv") - abrt0))
-eresp=$(($(field h2 eresp "$csv") - eresp0))
+# In flight on h2 when it died: HAProxy's sessions to it that were open
+# at the kill (between the two clock readings around it).
+inflight=$(inflight h2 "$t_kill" "$t_killed")
 after=$(share "$s0" "$s1")
-cut=$(grep -c ' preforkd/h2 .* S[DCH]' "$state/haproxy.log")
 figure kill_failed "${errs:-?}"
 figure kill_connections "${done:-?}"
-figure kill_h2_sessions_before "$inflight"
-figure kill_h2_cut "abrt=$abrt eresp=$eresp logged=$cut"
+figure kill_h2_inflight "$inflight"
+figure kill_sessions "$(sessions "$t_load" "$t_end")"
 figure kill_down_after_ms "$((t_down - t_kill))"
 figure kill_share_after_down "$after"
-# In flight on h2 when it died: the sessions HAProxy had open to it that
-# ended cut by the server; never more than the load's concurrency.
-if [ -z "$why" ] && [ "${errs:-1}" -le "$eresp" ] && [ "$eresp" -le "$conns" ] &&
+if [ -z "$why" ] && [ "${errs:-1}" -le "$inflight" ] &&
     [ "$(pct 2 "$s0" "$s1")" -eq 0 ] && [ "$(pct 1 "$s0" "$s1")" -gt 0 ] &&
     [ "$(pct 3 "$s0" "$s1")" -gt 0 ]; then
-	ok "host killed: h2's master SIGKILLed, its workers gone, HAProxy marked it down in $((t_down - t_kill)) ms; $errs failed <= $eresp cut in flight on h2; then $after"
+	ok "host killed: h2's master SIGKILLed, its workers gone, HAProxy marked it down in $((t_down - t_kill)) ms; $errs failed <= $inflight in flight on h2; then $after"
 else
-	fail "host killed: ${why:-$errs failed, $eresp cut on h2 (of $conns), then $after}"
+	fail "host killed: ${why:-${errs:-?} failed, $inflight in flight on h2, then $after}"
 	servers | note
-	grep 'preforkd/h2' "$state/haproxy.log" | tail -n 5 | note
+	grep 'preforkd/h2 [^-]' "$state/haproxy.log" | tail -n 5 | note
 fi
 # h2 back for the last phase.
 if ! start_host 2 || ! wait_status h2 'UP*' 15000; then
@@ -530,7 +571,7 @@ s0=$(stots)
 hold
 s1=$(stots)
 before=$(share "$s0" "$s1")
-nsx_bg lb perl "$here/tool.pl" hold 10.77.3.2 9000 "$pool_max" 600 10.99.0.2 \
+nsx_bg lb perl "$here/tool.pl" hold 10.77.3.2 9000 "$held" 600 10.99.0.2 \
     > "$state/hold.out" 2>&1 &
 holdpid=$!
 why=
@@ -541,12 +582,21 @@ while :; do
 	[ "$(now)" -lt "$d" ] || { why="h3's weight stays $w"; break; }
 	sleep 0.1
 done
-agent=$(field h3 last_agt)
+stat > "$state/stat-overload.csv"
+agent=$(agent 3)
 weights="h1=$(field h1 weight) h2=$(field h2 weight) h3=$w"
 s2=$(stots)
-sleep "$duration"; hold
+# h3's weight through the window, a few times a second.
+d=$(($(now) + 2000 * duration))
+wmin=$w wmax=$w
+while [ "$(now)" -lt "$d" ]; do
+	w=$(field h3 weight)
+	[ -n "$w" ] && [ "$w" -lt "$wmin" ] && wmin=$w
+	[ -n "$w" ] && [ "$w" -gt "$wmax" ] && wmax=$w
+	sleep 0.2
+done
 s3=$(stots)
-agent2=$(field h3 last_agt)
+agent2=$(agent 3)
 st3=$(status 3 | sed -n 's/^workers: //p')
 under=$(share "$s2" "$s3")
 stop_pid "$holdpid"
@@ -554,15 +604,16 @@ holdpid=
 load_stop || why="${why:-no load result}"
 figure overload_share_before "$before"
 figure overload_share_held "$under"
-figure overload_weights_held "$weights"
+figure overload_weights_held "$weights, h3's from $wmin to $wmax"
 figure overload_agent_h3 "\"$agent\" then \"$agent2\""
 figure overload_h3_workers "$st3"
 figure overload_failed "${errs:-?}"
+figure overload_sessions "$(sessions "$t_load" "$t_end")"
 figure overload_connections "${done:-?}"
 figure overload_hold "$(cat "$state/hold.out")"
 p3=$(pct 3 "$s2" "$s3")
 if [ -z "$why" ] && [ "$p3" -lt 10 ]; then
-	ok "overload: h3's pool held by $pool_max slow clients, its agent said \"$agent\", HAProxy weights $weights: share $before -> $under"
+	ok "overload: h3's pool ($pool_max) held by $held slow clients, its agent said \"$agent\", HAProxy weights $weights: share $before -> $under"
 else
 	fail "overload: ${why:-h3 still gets $p3%}: share $before -> $under"
 	servers | note

@@ -4,6 +4,8 @@
 #
 #   tool.pl cli SOCKET COMMAND
 #       HAProxy's stats socket: send COMMAND, print the answer.
+#   tool.pl line ADDR PORT
+#       The first line a TCP server sends (an agent check's answer).
 #   tool.pl hold ADDR PORT CONNS SECONDS [PROXYSRC]
 #       Hold CONNS connections to ADDR:PORT, reading what the server
 #       sends and sending nothing (each one a slow client that holds a
@@ -35,6 +37,22 @@ if ($what eq 'cli') {
 		last unless $n;
 		print $buf;
 	}
+	exit 0;
+}
+
+if ($what eq 'line') {
+	my ($addr, $port) = @ARGV;
+	my $s = IO::Socket::INET->new(PeerAddr => $addr, PeerPort => $port,
+	    Proto => 'tcp', Timeout => 2) or die "tool.pl: $addr:$port: $!\n";
+	my $sel = IO::Select->new($s);
+	my $line = '';
+	while ($line !~ /\n/ && $sel->can_read(2)) {
+		my $n = sysread($s, my $buf, 256);
+		last unless $n;
+		$line .= $buf;
+	}
+	$line =~ s/\r?\n.*//s;
+	print "$line\n";
 	exit 0;
 }
 
@@ -89,4 +107,5 @@ if ($what eq 'hold') {
 	exit 0;
 }
 
-die "usage: tool.pl cli SOCKET COMMAND | hold ADDR PORT CONNS SECONDS [PROXYSRC]\n";
+die "usage: tool.pl cli SOCKET COMMAND | line ADDR PORT | " .
+    "hold ADDR PORT CONNS SECONDS [PROXYSRC]\n";
