@@ -186,6 +186,9 @@ fuzz_greeting() {
 	fuzz_target greeting src/service_greeting.c src/conn.c src/escape.c \
 	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c
 }
+fuzz_proxy() {
+	fuzz_target proxy src/proxy.c src/addr.c
+}
 
 # valgrind [SUITE]: memcheck over a daemon test suite (default: serving,
 # "all" for every one), following every worker; no error and no definite
@@ -379,7 +382,7 @@ fuzz)
 	install_missing "$check_packages"
 	build build --enable-werror
 	FUZZ_SECONDS=${2:-600}
-	fuzz_config && fuzz_greeting
+	fuzz_config && fuzz_greeting && fuzz_proxy
 	;;
 valgrind)
 	install_missing "$check_packages"
@@ -400,6 +403,7 @@ check)
 	checks "three hosts behind HAProxy: rolling restart, rolling reload, a host killed, a host overloaded" scaleout
 	stage "fuzz: configuration files" fuzz_config
 	stage "fuzz: greeting framing and escaping" fuzz_greeting
+	stage "fuzz: PROXY protocol headers" fuzz_proxy
 	stage "valgrind memcheck of the daemon and its workers" valgrind_suite
 	stage "make distcheck" distcheck
 	if [ -f debian/control ]; then

@@ -11,6 +11,7 @@ Suite	*escape_suite(void);
 Suite	*greeting_suite(void);
 Suite	*upkeep_suite(void);
 Suite	*status_suite(void);
+Suite	*proxy_suite(void);
 
 /* Write text to a fresh file in a private directory; returns its path
  * (static storage, valid until the next call). */
