@@ -9,7 +9,7 @@
 #
 # SECONDS (default 10) is how long the load runs before and after each
 # phase's actions and the overload's measuring window (DURATION of the
-# test); CONNS (default 32) the closed-loop clients.  The whole run takes
+# test); CONNS (default 16) the closed-loop clients.  The whole run takes
 # about 10 * SECONDS + 20 s.  Output in build/bench/scaleout/: run.log
 # (the test's lines) and figures.txt ("key=value"); the figures are
 # printed at the end.  Needs root (namespaces) and haproxy, installed
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 out=$top/build/bench/scaleout
 secs=${1:-10}
-conns=${CONNS:-32}
+conns=${CONNS:-16}
 
 say() { printf '==> %s\n' "$*" >&2; }
 

@@ -586,16 +586,30 @@ stat > "$state/stat-overload.csv"
 agent=$(agent 3)
 weights="h1=$(field h1 weight) h2=$(field h2 weight) h3=$w"
 s2=$(stots)
-# h3's weight through the window, a few times a second.
+# The weights through the window, a few times a second (every host's
+# agent speaks: a host whose pool the load itself fills says so too).
 d=$(($(now) + 2000 * duration))
-wmin=$w wmax=$w
+: > "$state/weights"
 while [ "$(now)" -lt "$d" ]; do
-	w=$(field h3 weight)
-	[ -n "$w" ] && [ "$w" -lt "$wmin" ] && wmin=$w
-	[ -n "$w" ] && [ "$w" -gt "$wmax" ] && wmax=$w
+	csv=$(stat)
+	echo "$(field h1 weight "$csv") $(field h2 weight "$csv")" \
+	    "$(field h3 weight "$csv")" >> "$state/weights"
 	sleep 0.2
 done
 s3=$(stots)
+wrange=$(awk 'NF == 3 {
+	for (i = 1; i <= 3; i++) {
+		if (NR == 1 || $i < lo[i]) lo[i] = $i
+		if (NR == 1 || $i > hi[i]) hi[i] = $i
+		sum[i] += $i
+	}
+	n++
+    } END {
+	for (i = 1; i <= 3; i++)
+		printf "h%d %d..%d mean %.0f, ", i, lo[i], hi[i], sum[i] / n
+	printf "so h3 %.1f%% by weight (%d samples)\n",
+	    100 * sum[3] / (sum[1] + sum[2] + sum[3]), n
+    }' "$state/weights")
 agent2=$(agent 3)
 st3=$(status 3 | sed -n 's/^workers: //p')
 under=$(share "$s2" "$s3")
@@ -604,7 +618,7 @@ holdpid=
 load_stop || why="${why:-no load result}"
 figure overload_share_before "$before"
 figure overload_share_held "$under"
-figure overload_weights_held "$weights, h3's from $wmin to $wmax"
+figure overload_weights_held "$wrange"
 figure overload_agent_h3 "\"$agent\" then \"$agent2\""
 figure overload_h3_workers "$st3"
 figure overload_failed "${errs:-?}"
