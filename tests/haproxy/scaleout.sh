@@ -305,13 +305,13 @@ ok "hosts: preforkd ready in h1, h2, h3 (pids $h1pid $h2pid $h3pid)"
 # ---- HAProxy ------------------------------------------------------------
 
 sed -e "s|@STATE@|$state|g" "$here/haproxy.cfg" > "$state/haproxy.cfg"
-# stat: HAProxy's "show stat" as CSV.
-stat() {
+# hastat: HAProxy's "show stat" as CSV.
+hastat() {
 	perl "$here/tool.pl" cli "$state/haproxy.sock" "show stat" 2>/dev/null
 }
 # field SERVER NAME [CSV]: one field of one server's row.
 field() {
-	printf '%s\n' "${3:-$(stat)}" | awk -F, -v s="$1" -v f="$2" '
+	printf '%s\n' "${3:-$(hastat)}" | awk -F, -v s="$1" -v f="$2" '
 	    NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) c[$i] = i }
 	    $1 == "preforkd" && $2 == s { print $c[f]; exit }'
 }
@@ -327,7 +327,7 @@ wait_status() {
 }
 # stots: "h1 h2 h3" sessions HAProxy has sent each so far.
 stots() {
-	_csv=$(stat)
+	_csv=$(hastat)
 	echo "$(field h1 stot "$_csv") $(field h2 stot "$_csv")" \
 	    "$(field h3 stot "$_csv")"
 }
@@ -337,7 +337,7 @@ agent() {
 }
 # servers: each host's state in HAProxy, its weight, its agent's answer.
 servers() {
-	_csv=$(stat)
+	_csv=$(hastat)
 	for _i in 1 2 3; do
 		printf 'h%s %s weight=%s agent="%s"; ' "$_i" \
 		    "$(field h$_i status "$_csv")" \
@@ -358,7 +358,7 @@ if [ -n "$up" ]; then
 	servers | note
 	abort "haproxy: not every host up:$up"
 fi
-stat > "$state/stat-up.csv"
+hastat > "$state/stat-up.csv"
 ok "haproxy: $(haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p') in lb, 10.99.0.1:8000 -> h1 h2 h3 all up: $(servers)"
 
 # ---- the load -----------------------------------------------------------
@@ -582,7 +582,7 @@ while :; do
 	[ "$(now)" -lt "$d" ] || { why="h3's weight stays $w"; break; }
 	sleep 0.1
 done
-stat > "$state/stat-overload.csv"
+hastat > "$state/stat-overload.csv"
 agent=$(agent 3)
 weights="h1=$(field h1 weight) h2=$(field h2 weight) h3=$w"
 s2=$(stots)
@@ -591,7 +591,7 @@ s2=$(stots)
 d=$(($(now) + 2000 * duration))
 : > "$state/weights"
 while [ "$(now)" -lt "$d" ]; do
-	csv=$(stat)
+	csv=$(hastat)
 	echo "$(field h1 weight "$csv") $(field h2 weight "$csv")" \
 	    "$(field h3 weight "$csv")" >> "$state/weights"
 	sleep 0.2
