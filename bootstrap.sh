@@ -180,11 +180,12 @@ fuzz_target() {
 fuzz_config() {
 	fuzz_target config src/conffile.c src/config.c src/service.c \
 	    src/service_greeting.c src/service_echo.c src/conn.c src/escape.c \
-	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c -lconfig
+	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c src/access.c \
+	    src/proxy.c -lconfig
 }
 fuzz_greeting() {
 	fuzz_target greeting src/service_greeting.c src/conn.c src/escape.c \
-	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c
+	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c src/proxy.c
 }
 fuzz_proxy() {
 	fuzz_target proxy src/proxy.c src/addr.c

@@ -129,3 +129,95 @@ addr_same_prefix(const struct addr *a, const struct addr *b, unsigned bits)
 	return ((a->a_bytes[whole] ^ b->a_bytes[whole]) &
 	    (uint8_t)(0xff << (8 - rest))) == 0;
 }
+
+/* Only the first bits bits of a; the rest cleared. */
+static void
+addr_mask(struct addr *a, unsigned bits)
+{
+	unsigned	 len = a->a_family == AF_INET ? 4 : 16;
+
+	for (unsigned i = 0; i < len; i++) {
+		if (bits >= 8)
+			bits -= 8;
+		else {
+			a->a_bytes[i] &= (uint8_t)(0xff << (8 - bits));
+			bits = 0;
+		}
+	}
+}
+
+/* "/N": N in 0..max, digits only, no leading zero. */
+static int
+addr_net_bits(const char *s, unsigned max, unsigned *bits)
+{
+	unsigned	 n = 0;
+
+	if (s[0] == '\0' || (s[0] == '0' && s[1] != '\0'))
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (unsigned)(*s - '0');
+		if (n > max)
+			return -1;
+	}
+	*bits = n;
+	return 0;
+}
+
+int
+addr_net_parse(struct addr_net *net, const char *s, const char **why)
+{
+	char		 host[INET6_ADDRSTRLEN + 1];
+	const char	*slash = strchr(s, '/');
+	size_t		 len = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	struct addr	 masked;
+	unsigned	 max;
+
+	memset(net, 0, sizeof(*net));
+	*why = "not a numeric IPv4 or IPv6 address";
+	if (len >= sizeof(host))
+		return -1;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (addr_parse(&net->an_addr, host) == 0)
+		return -1;
+	max = net->an_addr.a_family == AF_INET ? 32 : 128;
+	net->an_bits = max;
+	if (slash != NULL && addr_net_bits(slash + 1, max, &net->an_bits)) {
+		*why = net->an_addr.a_family == AF_INET ?
+		    "the prefix length must be 0..32" :
+		    "the prefix length must be 0..128";
+		return -1;
+	}
+	masked = net->an_addr;
+	addr_mask(&masked, net->an_bits);
+	if (memcmp(&masked, &net->an_addr, sizeof(masked)) != 0) {
+		*why = "bits are set past the prefix length";
+		return -1;
+	}
+	if (net->an_addr.a_family == AF_INET6 && net->an_bits >= 96 &&
+	    memcmp(net->an_addr.a_bytes, addr_v4mapped, 12) == 0) {
+		net->an_addr.a_family = AF_INET;
+		memmove(net->an_addr.a_bytes, net->an_addr.a_bytes + 12, 4);
+		memset(net->an_addr.a_bytes + 4, 0, 12);
+		net->an_bits -= 96;
+	}
+	return 0;
+}
+
+bool
+addr_in_net(const struct addr *a, const struct addr_net *net)
+{
+	/* /0 is the whole family. */
+	return addr_same_prefix(a, &net->an_addr, net->an_bits);
+}
+
+void
+addr_net_format(const struct addr_net *net, char *buf, size_t size)
+{
+	char	 host[INET6_ADDRSTRLEN + 16];
+
+	addr_format_host(&net->an_addr, host, sizeof(host));
+	snprintf(buf, size, "%s/%u", host, net->an_bits);
+}

@@ -36,4 +36,22 @@ void	addr_format_host(const struct addr *, char *, size_t);
 bool	addr_same_prefix(const struct addr *, const struct addr *,
 	    unsigned bits);
 
+/* A network: the addresses whose first an_bits bits are an_addr's. */
+struct addr_net {
+	struct addr	 an_addr;	/* a_port unused */
+	unsigned	 an_bits;
+};
+
+/*
+ * "10.0.0.0/8", "2001:db8::/32", or an address alone (all its bits).  An
+ * IPv4-mapped IPv6 network (::ffff:10.0.0.0/104) is the IPv4 network it
+ * is, as peers are (see above).  Bits set past the prefix are an error,
+ * not silently dropped: "10.1.2.3/8" is a typo more often than a wish.
+ * 0 on success; -1 with *why set to a static reason.
+ */
+int	addr_net_parse(struct addr_net *, const char *, const char **why);
+bool	addr_in_net(const struct addr *, const struct addr_net *);
+/* "10.0.0.0/8" */
+void	addr_net_format(const struct addr_net *, char *, size_t);
+
 #endif

@@ -63,17 +63,19 @@ static const struct conf_name conf_levels[] = {
 
 static const char *const conf_root_keys[] = { "listen", "workers",
 	"pool", "limits", "max_connections", "service", "greeting",
-	"timeouts", "log", "user", "group", "pid_file", "control", NULL };
+	"timeouts", "log", "user", "group", "pid_file", "control", "access",
+	"agent", NULL };
 static const char *const conf_pool_keys[] = { "min", "max", "idle_min",
 	"idle_max", NULL };
 static const char *const conf_limits_keys[] = { "per_source",
 	"source_prefix4", "source_prefix6", NULL };
 static const char *const conf_listen_keys[] = { "address", "port",
-	"backlog", NULL };
+	"backlog", "proxy_protocol", "proxy_from", NULL };
 static const char *const conf_greeting_keys[] = { "banner",
 	"max_message", NULL };
 static const char *const conf_timeout_keys[] = { "read", "write",
-	"shutdown", "connection", "hung", NULL };
+	"shutdown", "connection", "hung", "drain", NULL };
+static const char *const conf_agent_keys[] = { "address", "port", NULL };
 static const char *const conf_log_keys[] = { "facility", "level", NULL };
 
 /* "FILE:LINE" of line textline of the merged text, or "FILE". */
@@ -360,6 +362,66 @@ conf_listen_clash(struct conf_ctx *ctx, const config_setting_t *e,
 	return 0;
 }
 
+/* proxy_from = [ "CIDR", ... ]: who may send a PROXY header. */
+static int
+conf_proxy_from(struct conf_ctx *ctx, const config_setting_t *s,
+    struct config_listen *cl)
+{
+	const config_setting_t	*e;
+	const char		*why;
+	int			 n;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_error(ctx, s, "listen.proxy_from must be a list "
+		    "of networks: [ \"10.0.0.1\", \"192.0.2.0/24\" ]");
+	if ((n = config_setting_length(s)) < 1 ||
+	    n > CONFIG_MAX_PROXY_FROM)
+		return conf_error(ctx, s, "listen.proxy_from must have "
+		    "1..%d entries", CONFIG_MAX_PROXY_FROM);
+	for (int i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return conf_error(ctx, e, "listen.proxy_from entries "
+			    "are strings, \"ADDRESS\" or \"ADDRESS/BITS\"");
+		if (addr_net_parse(&cl->cl_proxy_from[i],
+		    config_setting_get_string(e), &why) == -1)
+			return conf_error(ctx, e, "listen.proxy_from \"%s\": "
+			    "%s", config_setting_get_string(e), why);
+	}
+	cl->cl_nproxy_from = (size_t)n;
+	return 0;
+}
+
+/* A PROXY listener needs its trusted senders, and they need it. */
+static int
+conf_listen_proxy(struct conf_ctx *ctx, const config_setting_t *g,
+    struct config_listen *cl)
+{
+	const config_setting_t	*from = conf_member(g, "proxy_from");
+	char			*mode = NULL;
+	int			 rc;
+
+	cl->cl_proxy = PROXY_OFF;
+	cl->cl_nproxy_from = 0;
+	if (conf_string(ctx, g, "listen.proxy_protocol", "proxy_protocol", 16,
+	    &mode) == -1)
+		return -1;
+	rc = mode != NULL && proxy_mode_parse(mode, &cl->cl_proxy) == -1;
+	free(mode);
+	if (rc)
+		return conf_error(ctx, conf_member(g, "proxy_protocol"),
+		    "listen.proxy_protocol must be \"off\", \"v1\", \"v2\" "
+		    "or \"any\"");
+	if (cl->cl_proxy == PROXY_OFF && from != NULL)
+		return conf_error(ctx, from, "listen.proxy_from is set but "
+		    "proxy_protocol is off");
+	if (cl->cl_proxy != PROXY_OFF && from == NULL)
+		return conf_error(ctx, conf_member(g, "proxy_protocol"),
+		    "listen.proxy_protocol = \"%s\" needs proxy_from, the "
+		    "balancers allowed to send it", proxy_mode_name(cl->cl_proxy));
+	return from != NULL ? conf_proxy_from(ctx, from, cl) : 0;
+}
+
 static int
 conf_listen_one(struct conf_ctx *ctx, const config_setting_t *g,
     struct config *c, size_t i)
@@ -385,6 +447,8 @@ conf_listen_one(struct conf_ctx *ctx, const config_setting_t *g,
 	if (conf_int(ctx, g, "listen.backlog", "backlog", 1, 65535, &v) == -1)
 		return -1;
 	cl->cl_backlog = (int)v;
+	if (conf_listen_proxy(ctx, g, cl) == -1)
+		return -1;
 	/* For -t, which names the line of an address it cannot bind. */
 	free(c->c_listen_where[i]);
 	if ((c->c_listen_where[i] = strdup(conf_where(ctx, a != NULL ? a : g,
@@ -458,7 +522,9 @@ conf_timeouts(struct conf_ctx *ctx, const config_setting_t *root,
 	    conf_seconds(ctx, g, "timeouts.connection", "connection", 0.001,
 	    86400, &c->c_timeout_connection) == -1 ||
 	    conf_seconds(ctx, g, "timeouts.hung", "hung", 0,
-	    86400 + CONFIG_HUNG_SLACK, &c->c_timeout_hung) == -1)
+	    86400 + CONFIG_HUNG_SLACK, &c->c_timeout_hung) == -1 ||
+	    conf_seconds(ctx, g, "timeouts.drain", "drain", 0, 3600,
+	    &c->c_timeout_drain) == -1)
 		return -1;
 	/* Every connection ends by timeouts.connection: a worker busy
 	 * with one for longer is stuck, but not a moment sooner; an idle
@@ -575,6 +641,78 @@ conf_control(struct conf_ctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/* access = [ "allow 10.0.0.0/8", "deny all" ]: an ordered list. */
+static int
+conf_access(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*s = conf_member(root, "access"), *e;
+	const char		*why;
+	int			 n;
+
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_error(ctx, s, "access must be a list of rules: "
+		    "[ \"allow CIDR\", \"deny all\", ... ]");
+	if ((n = config_setting_length(s)) > CONFIG_MAX_ACCESS)
+		return conf_error(ctx, s, "access has %d rules; at most %d",
+		    n, CONFIG_MAX_ACCESS);
+	for (int i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return conf_error(ctx, e, "access rules are strings, "
+			    "\"allow CIDR\" or \"deny CIDR\" (or \"all\")");
+		if (access_rule_parse(&c->c_access[i],
+		    config_setting_get_string(e), &why) == -1)
+			return conf_error(ctx, e, "access rule \"%s\": %s",
+			    config_setting_get_string(e), why);
+	}
+	c->c_naccess = (size_t)n;
+	return 0;
+}
+
+/* agent = { address = "10.0.0.2"; port = 9100; } */
+static int
+conf_agent(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*g;
+	struct addr		 a;
+	long long		 port = 0;
+
+	if (conf_group(ctx, root, "agent", conf_agent_keys, &g) == -1)
+		return -1;
+	if (g == NULL)
+		return 0;
+	if (conf_member(g, "port") == NULL)
+		return conf_error(ctx, g, "agent needs a port");
+	if (conf_int(ctx, g, "agent.port", "port", 1, 65535, &port) == -1 ||
+	    conf_string(ctx, g, "agent.address", "address", 64,
+	    &c->c_agent_address) == -1)
+		return -1;
+	if (c->c_agent_address == NULL &&
+	    (c->c_agent_address = strdup("127.0.0.1")) == NULL)
+		return conf_error(ctx, g, "strdup: %s", strerror(errno));
+	if (addr_parse(&a, c->c_agent_address) == 0)
+		return conf_error(ctx, conf_member(g, "address"), "agent.address "
+		    "\"%s\" is not a numeric IPv4 or IPv6 address",
+		    c->c_agent_address);
+	c->c_agent_port = (uint16_t)port;
+	for (size_t i = 0; i < c->c_nlisten; i++) {
+		struct addr	 l;
+
+		if (c->c_listen[i].cl_port == c->c_agent_port &&
+		    addr_parse(&l, c->c_listen[i].cl_address) == 1 &&
+		    memcmp(l.a_bytes, a.a_bytes, sizeof(a.a_bytes)) == 0 &&
+		    l.a_family == a.a_family)
+			return conf_error(ctx, g, "agent %s port %u is also a "
+			    "listen address (at %s)", c->c_agent_address,
+			    c->c_agent_port, c->c_listen_where[i]);
+	}
+	return 0;
+}
+
 static int
 conf_log(struct conf_ctx *ctx, const config_setting_t *root,
     struct config *c)
@@ -630,6 +768,8 @@ conf_root(struct conf_ctx *ctx, const config_setting_t *root,
 	    conf_pool(ctx, root, c) == -1 ||
 	    conf_limits(ctx, root, c) == -1 ||
 	    conf_control(ctx, root, c) == -1 ||
+	    conf_access(ctx, root, c) == -1 ||
+	    conf_agent(ctx, root, c) == -1 ||
 	    conf_string(ctx, root, "service", "service", 32,
 	    &c->c_service) == -1 ||
 	    conf_greeting(ctx, root, c) == -1 ||
@@ -744,6 +884,7 @@ config_free(struct config *c)
 	free(c->c_group);
 	free(c->c_pid_file);
 	free(c->c_control);
+	free(c->c_agent_address);
 	free(c);
 }
 

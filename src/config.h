@@ -11,12 +11,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "access.h"
+#include "proxy.h"
+
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_WORKERS	1024
 #define CONFIG_MAX_MESSAGE	65536
 #define CONFIG_MAX_BANNER	1024
 /* timeouts.hung exceeds timeouts.connection by at least this (s). */
 #define CONFIG_HUNG_SLACK	3
+/* Trusted PROXY senders per listener. */
+#define CONFIG_MAX_PROXY_FROM	16
+/* Rules in access: a list longer than this wants a firewall. */
+#define CONFIG_MAX_ACCESS	256
 /* sizeof(sun_path) */
 #define CONFIG_MAX_CONTROL_PATH	108
 
@@ -24,6 +31,11 @@ struct config_listen {
 	char		*cl_address;	/* numeric IPv4 or IPv6 literal */
 	uint16_t	 cl_port;	/* 0: any free port */
 	int		 cl_backlog;
+	/* A balancer in front says who the client is: a PROXY header,
+	 * taken only from these senders. */
+	enum proxy_mode	 cl_proxy;
+	struct addr_net	 cl_proxy_from[CONFIG_MAX_PROXY_FROM];
+	size_t		 cl_nproxy_from;
 };
 
 struct config {
@@ -52,6 +64,12 @@ struct config {
 	double			 c_timeout_shutdown;
 	double			 c_timeout_connection;	/* whole connection */
 	double			 c_timeout_hung;	/* 0: never */
+	double			 c_timeout_drain;	/* before a stop */
+	/* allow/deny, first match wins; none: everyone. */
+	struct access_rule	 c_access[CONFIG_MAX_ACCESS];
+	size_t			 c_naccess;
+	char			*c_agent_address;	/* NULL: no agent */
+	uint16_t		 c_agent_port;
 	int			 c_log_facility;
 	int			 c_log_level;
 	char			*c_user;	/* NULL: keep the starting user */

@@ -129,6 +129,84 @@ conn_read_reply(struct conn *c, void *buf, size_t len,
 	return conn_read(c, buf, len, deadline);
 }
 
+/* Take n bytes a peek saw: they are there, the read cannot block. */
+static int
+conn_take(int fd, uint8_t *buf, size_t n)
+{
+	ssize_t	 got;
+
+	while ((got = recv(fd, buf, n, 0)) == -1 && errno == EINTR)
+		;
+	if (got == -1)
+		return -1;
+	if ((size_t)got != n) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* What conn_read_proxy() had read: the start of it, for the log. */
+static void
+conn_proxy_seen(const uint8_t *buf, size_t len, uint8_t *seen,
+    size_t *seenlen)
+{
+	*seenlen = len < PROXY_V1_MAX ? len : PROXY_V1_MAX;
+	memcpy(seen, buf, *seenlen);
+}
+
+/*
+ * The header is peeked at, and only what the parser knows to be header is
+ * taken off the socket: a v1 line ends where its CRLF is, a v2 block
+ * where its length says, and the client's first bytes may be in the same
+ * segment.  Bytes that are all header but not yet all of it are taken,
+ * so that the next peek shows only new ones and the wait below sleeps.
+ * One header per connection: a static buffer, as a worker serves one
+ * connection at a time.
+ */
+int
+conn_read_proxy(struct conn *c, enum proxy_mode mode,
+    const struct timespec *deadline, struct proxy_header *ph,
+    const char **why, uint8_t *seen, size_t *seenlen)
+{
+	static uint8_t	 buf[PROXY_V2_MAX];
+	size_t		 have = 0;
+	ssize_t		 n, hlen;
+
+	*seenlen = 0;
+	for (;;) {
+		n = recv(c->cn_fd, buf + have, sizeof(buf) - have, MSG_PEEK);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (conn_wait(c, POLLIN, deadline, false) == -1)
+				return -1;
+			continue;
+		}
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			*why = have == 0 ? "closed before sending a PROXY "
+			    "header" : "closed in the middle of the PROXY "
+			    "header";
+			conn_proxy_seen(buf, have, seen, seenlen);
+			return 0;
+		}
+		hlen = proxy_parse(buf, have + (size_t)n, mode, ph, why);
+		if (hlen == -1) {
+			conn_proxy_seen(buf, have + (size_t)n, seen, seenlen);
+			return 0;
+		}
+		/* Take the header's bytes (or all, if it goes on). */
+		n = hlen > 0 ? hlen - (ssize_t)have : n;
+		if (conn_take(c->cn_fd, buf + have, (size_t)n) == -1)
+			return -1;
+		if (hlen > 0)
+			return 1;
+		have += (size_t)n;
+	}
+}
+
 int
 conn_write(struct conn *c, const void *buf, size_t len,
     const struct timespec *deadline)

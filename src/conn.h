@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "proxy.h"
 
 #define CONN_PEER_MAX	ADDR_STRLEN	/* "[ipv6]:port" */
 
@@ -60,6 +61,17 @@ ssize_t	conn_read(struct conn *, void *, size_t,
  */
 ssize_t	conn_read_reply(struct conn *, void *, size_t,
 	    const struct timespec *deadline);
+
+/*
+ * The PROXY header a balancer sends first (mode: which versions), and
+ * not a byte past it: what follows is the client's.  1 with ph filled;
+ * 0 when what came is no such header (*why says why, and the bytes seen,
+ * up to PROXY_V1_MAX of them, are in seen, seenlen long, for the log); -1 on
+ * error with errno (ETIMEDOUT when deadline passes first).
+ */
+int	conn_read_proxy(struct conn *, enum proxy_mode,
+	    const struct timespec *deadline, struct proxy_header *ph,
+	    const char **why, uint8_t *seen, size_t *seenlen);
 
 /* Write everything or fail: 0, or -1 with errno (ETIMEDOUT, EPIPE...). */
 int	conn_write(struct conn *, const void *, size_t,

@@ -49,7 +49,8 @@ generation_spawn(struct master *m, struct generation *g)
 	const struct generation	*other = g == &m->m_cur ? &m->m_next :
 	    &m->m_cur;
 	struct worker_args	 wa;
-	int			 close_fds[5 + CONFIG_MAX_LISTEN + CONTROL_FDS];
+	int			 close_fds[5 + CONFIG_MAX_LISTEN + CONTROL_FDS +
+	    AGENT_FDS];
 	size_t			 n = 0;
 
 	/* Descriptors of the master's own that a worker must not keep: a
@@ -66,6 +67,7 @@ generation_spawn(struct master *m, struct generation *g)
 	/* Nor the control socket and its clients: workers run without exec,
 	 * as another user, so close-on-exec does not protect them. */
 	n += control_fds(&m->m_control, close_fds + n);
+	n += agent_fds(&m->m_agent, close_fds + n);
 	memset(&wa, 0, sizeof(wa));
 	wa.wa_config = g->g_cfg;
 	wa.wa_listeners = &g->g_ls;
@@ -141,6 +143,7 @@ generation_commit(struct master *m)
 	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
 	    m->m_cur.g_cfg->c_log_level);
 	control_reconfigure(&m->m_control, m->m_cur.g_cfg->c_control);
+	agent_reconfigure(&m->m_agent, m->m_cur.g_cfg);
 	upkeep_reset(&m->m_upkeep);
 	generation_announce(m);
 	log_info("reloaded generation=%u workers=%u; generation=%u retiring",
@@ -274,6 +277,11 @@ generation_reload(struct master *m)
 
 	if (m->m_stopping)
 		return;
+	if (m->m_draining) {
+		log_notice("reload requested while draining to stop: "
+		    "ignored");
+		return;
+	}
 	if (g->g_id != 0) {
 		/* One generation starts at a time; the file is read again
 		 * once this one is settled. */

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "agent.h"
 #include "control.h"
 #include "listener.h"
 #include "pool.h"
@@ -49,8 +50,13 @@ struct master {
 	struct pool		 m_pool;
 	struct upkeep		 m_upkeep;	/* sizing, shedding, hung */
 	struct control		 m_control;	/* the control socket */
+	struct agent		 m_agent;	/* the agent check */
 	int			 m_pidfile_fd;
 	sigset_t		 m_waitmask;	/* control signals unblocked */
+	/* TERM with timeouts.drain: serving on until m_drain_until while
+	 * the agent says "drain", then m_stopping. */
+	bool			 m_draining;
+	struct timespec		 m_drain_until;
 	bool			 m_stopping;
 	bool			 m_killed;	/* SIGKILL already sent */
 	struct timespec		 m_kill_at;

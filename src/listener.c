@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/filter.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -401,6 +402,41 @@ listeners_close_unlisted(struct listeners *set, const struct listeners *keep)
 			log_warn("shutdown(%s)", l->l_name);
 	}
 	listeners_close(set);
+}
+
+/*
+ * A socket filter on a listening socket sees each segment from its TCP
+ * header on: this one drops a SYN without ACK (a new connection) and lets
+ * everything else in, so that handshakes under way complete and join the
+ * queue.  The client's SYN goes unanswered and is sent again, by which
+ * time the port is closed (refused) or another instance listens on it.
+ */
+static const struct sock_filter listener_no_syn[] = {
+	BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),		/* TCP flags */
+	BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),	/* SYN | ACK */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),	/* SYN alone */
+	BPF_STMT(BPF_RET | BPF_K, 0),			/* drop */
+	BPF_STMT(BPF_RET | BPF_K, 0xffffffff),		/* keep */
+};
+
+void
+listeners_stop_new(const struct listeners *set)
+{
+	struct sock_fprog	 prog = {
+		.len = sizeof(listener_no_syn) / sizeof(listener_no_syn[0]),
+		.filter = (struct sock_filter *)listener_no_syn,
+	};
+
+	for (size_t i = 0; i < set->ls_n; i++) {
+		const struct listener *l = &set->ls[i];
+
+		if (l->l_fd == -1 || l->l_passed)
+			continue;
+		if (setsockopt(l->l_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+		    sizeof(prog)) == -1)
+			log_warn("setsockopt(%s, SO_ATTACH_FILTER)",
+			    l->l_name);
+	}
 }
 
 unsigned

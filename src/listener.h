@@ -48,6 +48,15 @@ void	listeners_relisten(const struct listeners *);
 void	listeners_close_unlisted(struct listeners *,
 	    const struct listeners *keep);
 
+/*
+ * The daemon stops: no new connection on these sockets, while those
+ * already queued stay, for the workers to take before the sockets close
+ * (a socket shut down would reset its whole queue).  Sockets systemd
+ * passed are left as they are: their queue waits there for the next
+ * start.
+ */
+void	listeners_stop_new(const struct listeners *);
+
 /* Connections waiting in the sockets' accept queues (TCP_INFO). */
 unsigned listeners_queued(const struct listeners *);
 

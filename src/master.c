@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "clock.h"
 #include "config.h"
 #include "control.h"
@@ -238,31 +240,70 @@ master_reap(struct master *m)
 		master_worker_exited(m, &w, status);
 }
 
+/*
+ * Stop: no new connection from now on, but those already queued are
+ * taken and served by the workers as they leave (worker.c), within
+ * timeouts.shutdown; the sockets close once the last worker is gone.
+ */
 static void
-master_graceful_stop(struct master *m)
+master_stop_now(struct master *m)
 {
 	double	 grace = m->m_cur.g_cfg->c_timeout_shutdown;
 
-	if (m->m_stopping)
-		return;
+	m->m_draining = false;
 	m->m_stopping = true;
-	notify_stopping();
 	log_info("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
 	    grace);
 	/* First the overall deadline: each worker's is no earlier. */
 	m->m_kill_at = clock_after(clock_now(), grace);
+	listeners_stop_new(&m->m_cur.g_ls);
+	listeners_stop_new(&m->m_next.g_ls);
+	/* Before the signals: a worker told to stop sees it. */
+	atomic_store(&m->m_pool.p_board->sb_stopping, 1);
 	pool_retire_all(&m->m_pool, grace);
-	/* Stop accepting now, though busy workers still hold the sockets. */
-	listeners_close_unlisted(&m->m_cur.g_ls, NULL);
-	listeners_close_unlisted(&m->m_next.g_ls, NULL);
+}
+
+/*
+ * TERM, QUIT.  With timeouts.drain, first a drain: the agent says
+ * "drain" and the pool serves on while the balancer moves clients away;
+ * a second request ends the drain at once.
+ */
+static void
+master_graceful_stop(struct master *m)
+{
+	double	 drain = m->m_cur.g_cfg->c_timeout_drain;
+
+	if (m->m_stopping)
+		return;
+	if (m->m_draining || drain <= 0) {
+		if (!m->m_draining)
+			notify_stopping();
+		master_stop_now(m);
+		return;
+	}
+	m->m_draining = true;
+	m->m_drain_until = clock_after(clock_now(), drain);
+	notify_stopping();
+	log_info("draining for %.1fs before shutting down: the agent says "
+	    "drain, workers=%zu serve on", drain, m->m_pool.p_n);
+}
+
+/* The drain period is over. */
+static void
+master_check_drain(struct master *m, struct timespec now)
+{
+	if (m->m_draining && clock_diff(now, m->m_drain_until) <= 0)
+		master_stop_now(m);
 }
 
 static void
 master_fast_stop(struct master *m)
 {
 	if (!m->m_stopping) {
+		if (!m->m_draining)
+			notify_stopping();
+		m->m_draining = false;
 		m->m_stopping = true;
-		notify_stopping();
 		listeners_close_unlisted(&m->m_cur.g_ls, NULL);
 		listeners_close_unlisted(&m->m_next.g_ls, NULL);
 	}
@@ -365,6 +406,10 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, m->m_next.g_deadline);
 	if (!m->m_stopping)
 		master_earliest(deadline, &timed, upkeep_due(&m->m_upkeep));
+	if (m->m_draining)
+		master_earliest(deadline, &timed, m->m_drain_until);
+	if (agent_next_deadline(&m->m_agent, &t))
+		master_earliest(deadline, &timed, t);
 	if (pool_next_deadline(&m->m_pool, &t))
 		master_earliest(deadline, &timed, t);
 	if (control_next_deadline(&m->m_control, &t))
@@ -377,10 +422,10 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 static void
 master_wait(struct master *m)
 {
-	struct pollfd	 pfd[1 + CONTROL_FDS];
+	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS];
 	struct timespec	 ts, *tsp = NULL, deadline;
 	double		 left;
-	size_t		 n;
+	size_t		 n, nctl;
 
 	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
@@ -391,14 +436,17 @@ master_wait(struct master *m)
 		tsp = &ts;
 	}
 	pfd[0] = (struct pollfd){ .fd = m->m_pool.p_ready[0], .events = POLLIN };
-	n = 1 + control_pollfds(&m->m_control, pfd + 1);
+	nctl = control_pollfds(&m->m_control, pfd + 1);
+	n = 1 + nctl + agent_pollfds(&m->m_agent, pfd + 1 + nctl);
 	if (ppoll(pfd, n, tsp, &m->m_waitmask) == -1) {
 		if (errno != EINTR)
 			log_warn("ppoll");
 		return;
 	}
-	/* Control first: a commit below may replace its socket. */
-	control_handle(m, pfd + 1, n - 1);
+	/* Control and agent first: a commit below may replace their
+	 * sockets. */
+	control_handle(m, pfd + 1, nctl);
+	agent_handle(m, pfd + 1 + nctl, n - 1 - nctl);
 	if (pfd[0].revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
 		generation_check_ready(m);
@@ -440,7 +488,8 @@ master_setup(struct master *m)
 		return EX_OSERR;
 	if (master_listen(m) == -1)
 		return EX_OSERR;
-	if ((status = control_open(&m->m_control, cfg->c_control)) != 0)
+	if ((status = control_open(&m->m_control, cfg->c_control)) != 0 ||
+	    (status = agent_open(&m->m_agent, cfg)) != 0)
 		return status;
 	if (geteuid() == 0 && cfg->c_user == NULL)
 		log_warnx("running as root and no user is configured: "
@@ -456,6 +505,7 @@ static void
 master_cleanup(struct master *m)
 {
 	control_close(&m->m_control);
+	agent_close(&m->m_agent);
 	generation_free(&m->m_cur);
 	generation_free(&m->m_next);
 	pool_fini(&m->m_pool);
@@ -464,21 +514,23 @@ master_cleanup(struct master *m)
 static void
 master_loop(struct master *m)
 {
+	struct timespec	 now;
+
 	for (;;) {
 		master_handle_signals(m);
+		now = clock_now();
+		master_check_drain(m, now);
+		control_expire(&m->m_control, now);
+		agent_expire(&m->m_agent, now);
 		if (m->m_stopping) {
 			if (m->m_pool.p_n == 0)
 				break;
 			master_escalate(m);
-			pool_kill_overdue(&m->m_pool, clock_now());
-			control_expire(&m->m_control, clock_now());
+			pool_kill_overdue(&m->m_pool, now);
 		} else {
-			struct timespec now = clock_now();
-
 			generation_check_deadline(m, now);
 			pool_kill_overdue(&m->m_pool, now);
 			upkeep_run(m, now);
-			control_expire(&m->m_control, now);
 			generation_fill_all(m);
 		}
 		master_wait(m);
@@ -504,6 +556,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	m.m_cur.g_target = cfg->c_workers;
 	upkeep_init(&m.m_upkeep);
 	control_init(&m.m_control);
+	agent_init(&m.m_agent);
 
 	if ((status = master_setup(&m)) != 0) {
 		master_cleanup(&m);

@@ -179,6 +179,10 @@ pool_totals(const struct pool *p)
 		    memory_order_relaxed);
 		t.pg_shed += atomic_load_explicit(&sl->sl_shed,
 		    memory_order_relaxed);
+		t.pg_denied += atomic_load_explicit(&sl->sl_denied,
+		    memory_order_relaxed);
+		t.pg_proxy_failed += atomic_load_explicit(
+		    &sl->sl_proxy_failed, memory_order_relaxed);
 	}
 	return t;
 }
@@ -359,6 +363,8 @@ pool_forget_slot(struct pool *p, struct pool_worker *w)
 	p->p_gone.pg_served += w->pw_served;
 	p->p_gone.pg_limited += atomic_load(&sl->sl_limited);
 	p->p_gone.pg_shed += atomic_load(&sl->sl_shed);
+	p->p_gone.pg_denied += atomic_load(&sl->sl_denied);
+	p->p_gone.pg_proxy_failed += atomic_load(&sl->sl_proxy_failed);
 	scoreboard_release(p->p_board, sl);
 	w->pw_slot = NULL;
 }

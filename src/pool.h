@@ -41,6 +41,8 @@ struct pool_gone {
 	unsigned long long	 pg_served;
 	unsigned long long	 pg_limited;
 	unsigned long long	 pg_shed;
+	unsigned long long	 pg_denied;
+	unsigned long long	 pg_proxy_failed;
 };
 
 struct pool {

@@ -60,6 +60,8 @@ scoreboard_claim(struct scoreboard *sb)
 		atomic_store_explicit(&sl->sl_conn, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_limited, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_shed, 0, RELAXED);
+		atomic_store_explicit(&sl->sl_denied, 0, RELAXED);
+		atomic_store_explicit(&sl->sl_proxy_failed, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_shed_req, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_retiring, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_wait, SLOT_RUNNING, RELAXED);
@@ -123,17 +125,23 @@ scoreboard_set_state(struct slot *sl, enum slot_state state)
 }
 
 void
-scoreboard_busy(struct slot *sl, const struct addr *peer, unsigned listener,
-    uint64_t conn)
+scoreboard_set_peer(struct slot *sl, const struct addr *peer)
 {
 	uint32_t	 w[4];
 
-	atomic_store_explicit(&sl->sl_conn, conn, RELAXED);
 	memcpy(w, peer->a_bytes, sizeof(w));
 	atomic_store_explicit(&sl->sl_peer[0],
 	    (uint32_t)peer->a_family << 16 | peer->a_port, RELAXED);
 	for (int i = 0; i < 4; i++)
 		atomic_store_explicit(&sl->sl_peer[i + 1], w[i], RELAXED);
+}
+
+void
+scoreboard_busy(struct slot *sl, const struct addr *peer, unsigned listener,
+    uint64_t conn)
+{
+	atomic_store_explicit(&sl->sl_conn, conn, RELAXED);
+	scoreboard_set_peer(sl, peer);
 	atomic_store_explicit(&sl->sl_listener, listener, RELAXED);
 	scoreboard_set_state(sl, SLOT_BUSY);
 }

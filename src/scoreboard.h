@@ -46,6 +46,8 @@ struct slot {
 	_Atomic uint64_t	 sl_conn;	/* number of the one in hand */
 	_Atomic uint64_t	 sl_limited;	/* closed: per-source limit */
 	_Atomic uint64_t	 sl_shed;	/* closed: shed by the master */
+	_Atomic uint64_t	 sl_denied;	/* closed: access rules */
+	_Atomic uint64_t	 sl_proxy_failed; /* closed: PROXY header */
 	_Atomic int64_t		 sl_since;	/* ms: entered sl_state */
 	_Atomic int64_t		 sl_wait_since;	/* ms: began sl_wait */
 	_Atomic int64_t		 sl_beat;	/* ms: last sign of life */
@@ -62,6 +64,9 @@ struct slot {
 struct scoreboard {
 	/* Slots below this index may be in use: a bound for scans. */
 	alignas(64) _Atomic uint32_t sb_high;
+	/* Written by the master when the daemon stops: a worker told to
+	 * stop first takes what is still queued on its own sockets. */
+	_Atomic uint32_t	 sb_stopping;
 	struct slot		 sb_slot[SCOREBOARD_SLOTS];
 };
 
@@ -81,6 +86,8 @@ void	scoreboard_set_state(struct slot *, enum slot_state);
 /* Connection number conn (served + 1) from peer, on a listener. */
 void	scoreboard_busy(struct slot *, const struct addr *peer,
 	    unsigned listener, uint64_t conn);
+/* The peer, once known (behind a balancer: from its PROXY header). */
+void	scoreboard_set_peer(struct slot *, const struct addr *);
 void	scoreboard_set_wait(struct slot *, enum slot_wait);
 void	scoreboard_beat(struct slot *);
 

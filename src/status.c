@@ -59,6 +59,34 @@ status_line(const struct master *m, char *buf, size_t size)
 	    pool_totals(&m->m_pool).pg_served, busy, idle, cfg->c_pool_max);
 }
 
+unsigned
+status_weight(const struct master *m)
+{
+	unsigned	 busy, idle, max = m->m_cur.g_cfg->c_pool_max;
+	unsigned long	 taken;
+
+	status_count(&m->m_pool, m->m_cur.g_id, &busy, &idle);
+	taken = (unsigned long)busy + listeners_queued(&m->m_cur.g_ls);
+	if (max == 0 || taken >= max)
+		return 1;
+	return (unsigned)((max - taken) * 100 / max) > 0 ?
+	    (unsigned)((max - taken) * 100 / max) : 1;
+}
+
+size_t
+status_agent(const struct master *m, char *buf, size_t size)
+{
+	int	 n;
+
+	if (m->m_stopping)
+		n = snprintf(buf, size, "maint\n");
+	else if (m->m_draining)
+		n = snprintf(buf, size, "drain\n");
+	else
+		n = snprintf(buf, size, "ready %u%%\n", status_weight(m));
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
 const char *
 status_kind_name(enum status_kind k)
 {
@@ -235,6 +263,23 @@ status_table_pool(struct status_out *o, const struct config *cfg,
 	    cfg->c_pool_min, cfg->c_pool_max, idle_min, idle_max, target);
 }
 
+/* What the agent check answers now, and where. */
+static void
+status_table_agent(struct status_out *o, const struct master *m)
+{
+	char	 line[AGENT_LINE_MAX];
+	size_t	 n;
+
+	if (m->m_agent.ag_fd == -1) {
+		status_out(o, "agent: off\n");
+		return;
+	}
+	n = status_agent(m, line, sizeof(line));
+	if (n > 0 && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	status_out(o, "agent: %s on %s\n", line, m->m_agent.ag_name);
+}
+
 static void
 status_table_head(struct status_out *o, const struct master *m,
     const struct status_view *v)
@@ -254,9 +299,11 @@ status_table_head(struct status_out *o, const struct master *m,
 	    v->sv_kind[STATUS_IDLE], v->sv_kind[STATUS_BUSY],
 	    v->sv_kind[STATUS_RECYCLED], v->sv_kind[STATUS_RETIRING]);
 	status_out(o, "accept queue: %u\n", v->sv_queued);
-	status_out(o, "connections: served=%llu limited=%llu shed=%llu\n",
-	    v->sv_totals.pg_served, v->sv_totals.pg_limited,
-	    v->sv_totals.pg_shed);
+	status_out(o, "connections: served=%llu limited=%llu shed=%llu "
+	    "denied=%llu proxy_failed=%llu\n", v->sv_totals.pg_served,
+	    v->sv_totals.pg_limited, v->sv_totals.pg_shed,
+	    v->sv_totals.pg_denied, v->sv_totals.pg_proxy_failed);
+	status_table_agent(o, m);
 	status_out(o, "\n%-8s %5s %-14s %9s %-8s %-22s %s\n", "PID", "GEN",
 	    "STATE", "FOR", "WAIT", "PEER", "SERVED");
 }
@@ -366,6 +413,12 @@ status_metrics_daemon(struct status_out *o, const struct master *m,
 	}
 	status_gauge(o, "pool_target", "Workers the serving generation "
 	    "wants.", v->sv_target);
+	status_gauge(o, "draining", "1 while draining before a stop.",
+	    m->m_draining);
+	if (m->m_agent.ag_fd != -1)
+		status_gauge(o, "agent_weight", "The weight the agent check "
+		    "gives, in percent; 0 while draining or stopping.",
+		    m->m_draining || m->m_stopping ? 0 : status_weight(m));
 }
 
 static void
@@ -384,6 +437,11 @@ status_metrics_pool(struct status_out *o, const struct status_view *v)
 	    "at once by the per-source limit.", v->sv_totals.pg_limited);
 	status_counter(o, "connections_shed_total", "Silent connections cut "
 	    "short because the pool was full.", v->sv_totals.pg_shed);
+	status_counter(o, "connections_denied_total", "Connections closed "
+	    "at once by the access rules.", v->sv_totals.pg_denied);
+	status_counter(o, "connections_proxy_failed_total", "Connections "
+	    "closed for want of a valid PROXY header from a trusted sender.",
+	    v->sv_totals.pg_proxy_failed);
 }
 
 static void

@@ -64,6 +64,14 @@ const char *status_kind_name(enum status_kind);
 /* "N workers, greeting service on ADDR, S connections served; B busy,
  * I idle, max M" */
 void	status_line(const struct master *, char *, size_t);
+/*
+ * The agent check's line (agent.h), NUL-terminated; its length.  Ready,
+ * the weight is the share of the pool's maximum that is neither busy nor
+ * already owed to a queued connection, at least 1%.
+ */
+size_t	status_agent(const struct master *, char *, size_t);
+/* That weight, in percent (1..100). */
+unsigned status_weight(const struct master *);
 /* One line per generation and per worker, into the log. */
 void	status_log(const struct master *);
 

@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -38,9 +39,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "escape.h"
 #include "listener.h"
 #include "log.h"
 #include "loglimit.h"
@@ -68,6 +71,9 @@ struct worker_masks {
 #define WORKER_BEAT_MS		1000
 /* Connections taken from one socket before looking at the others. */
 #define WORKER_BATCH		64
+/* The least time a balancer has to send its PROXY header: the spec's
+ * advice, whatever timeouts.read says. */
+#define WORKER_PROXY_SECONDS	3.0
 
 static volatile sig_atomic_t	 worker_stopping;
 
@@ -219,8 +225,6 @@ worker_over_limit(const struct worker_args *wa, struct conn *c)
 	unsigned long		 held;
 	unsigned		 n, bits;
 
-	if (cfg->c_per_source == 0)
-		return false;
 	bits = c->cn_addr.a_family == AF_INET6 ? cfg->c_source_bits6 :
 	    cfg->c_source_bits4;
 	n = scoreboard_count_source(wa->wa_board, &c->cn_addr, bits);
@@ -235,6 +239,133 @@ worker_over_limit(const struct worker_args *wa, struct conn *c)
 	return true;
 }
 
+/* " (N more suppressed)", or nothing. */
+static void
+worker_more(char *buf, size_t size, unsigned long held)
+{
+	buf[0] = '\0';
+	if (held > 0)
+		snprintf(buf, size, " (%lu more suppressed)", held);
+}
+
+/* Count a connection closed before its service, in the slot. */
+static void
+worker_count(_Atomic uint64_t *counter)
+{
+	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+}
+
+/*
+ * A PROXY listener: the sender must be a trusted balancer, and its header
+ * names the client, who then is the connection's peer everywhere (logs,
+ * access rules, the per-source limit, the status).  A v2 LOCAL header (a
+ * health check) or v1 UNKNOWN keeps the balancer as the peer.  Anything
+ * else closes the connection, logged (rate-limited) with what was sent,
+ * escaped.
+ */
+static bool
+worker_proxy(const struct worker_args *wa, struct conn *c)
+{
+	static struct log_sources	 limit;
+	const struct config_listen	*cl =
+	    &wa->wa_config->c_listen[c->cn_listener];
+	struct proxy_header		 ph;
+	struct timespec			 deadline;
+	uint8_t				 seen[PROXY_V1_MAX];
+	char				 text[ESCAPE_MAX(PROXY_V1_MAX)];
+	const char			*why = NULL;
+	char				 more[64];
+	unsigned long			 held;
+	size_t				 nseen = 0;
+	bool				 trusted = false;
+	int				 rc = 0, error;
+
+	for (size_t i = 0; i < cl->cl_nproxy_from; i++)
+		trusted = trusted || addr_in_net(&c->cn_addr,
+		    &cl->cl_proxy_from[i]);
+	if (trusted) {
+		deadline = clock_after(clock_now(), WORKER_PROXY_SECONDS >
+		    wa->wa_config->c_timeout_read ? WORKER_PROXY_SECONDS :
+		    wa->wa_config->c_timeout_read);
+		rc = conn_read_proxy(c, cl->cl_proxy, &deadline, &ph, &why,
+		    seen, &nseen);
+		if (rc == 1) {
+			if (!ph.ph_local) {
+				c->cn_addr = ph.ph_src;
+				c->cn_peer_text[0] = '\0';
+			}
+			return true;
+		}
+	}
+	error = errno;
+	worker_count(&wa->wa_slot->sl_proxy_failed);
+	if (!log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr, &held))
+		return false;
+	worker_more(more, sizeof(more), held);
+	if (!trusted)
+		log_notice("PROXY listener: refused peer=%s: not in "
+		    "proxy_from%s", conn_peer(c), more);
+	else if (rc == -1)
+		log_notice("PROXY header from peer=%s: %s%s", conn_peer(c),
+		    error == ETIMEDOUT ? "none before the deadline" :
+		    strerror(error), more);
+	else {
+		escape_bytes(text, sizeof(text), (const char *)seen, nseen);
+		log_notice("PROXY header from peer=%s: %s: \"%s\"%s",
+		    conn_peer(c), why, text, more);
+	}
+	return false;
+}
+
+/* The access rules, on the real peer. */
+static bool
+worker_allowed(const struct worker_args *wa, struct conn *c)
+{
+	static struct log_sources	 limit;
+	const struct config		*cfg = wa->wa_config;
+	char				 rule[ADDR_STRLEN + 16], more[64];
+	unsigned long			 held;
+	size_t				 which;
+
+	if (access_allowed(cfg->c_access, cfg->c_naccess, &c->cn_addr,
+	    &which))
+		return true;
+	worker_count(&wa->wa_slot->sl_denied);
+	if (log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr, &held)) {
+		access_rule_format(&cfg->c_access[which], rule, sizeof(rule));
+		worker_more(more, sizeof(more), held);
+		log_notice("access: denied peer=%s by rule %zu \"%s\"%s",
+		    conn_peer(c), which + 1, rule, more);
+	}
+	return false;
+}
+
+/*
+ * Whether to serve the connection: who the client is (PROXY), whether
+ * it may come in (access), whether its source has its share already.
+ */
+static bool
+worker_admit(const struct worker_args *wa, struct conn *c)
+{
+	const struct config_listen	*cl =
+	    &wa->wa_config->c_listen[c->cn_listener];
+
+	if (cl->cl_proxy != PROXY_OFF) {
+		if (!worker_proxy(wa, c))
+			return false;
+		scoreboard_set_peer(wa->wa_slot, &c->cn_addr);
+	}
+	if (!worker_allowed(wa, c))
+		return false;
+	/* Our slot names the peer before we count the others (and theirs
+	 * before they count ours): two workers accepting from one source
+	 * at once see each other, never only themselves. */
+	if (wa->wa_config->c_per_source == 0)
+		return true;
+	atomic_thread_fence(memory_order_seq_cst);
+	return !worker_over_limit(wa, c);
+}
+
 /* Accept and serve one connection: 1, or 0 when there was none. */
 static int
 worker_serve(const struct worker_args *wa, const struct service *sv,
@@ -242,6 +373,7 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
+	static const struct addr no_peer;
 	struct conn		 c;
 	struct slot		*sl = wa->wa_slot;
 	int			 fd;
@@ -260,12 +392,11 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	c.cn_waitmask = &wm->wm_client;
 	c.cn_end = clock_after(clock_now(),
 	    wa->wa_config->c_timeout_connection);
-	scoreboard_busy(sl, &c.cn_addr, li, c.cn_seq);
-	/* Our slot says busy before we count the others (and theirs before
-	 * they count ours): two workers accepting from one source at once
-	 * see each other, never only themselves. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!worker_over_limit(wa, &c))
+	/* Behind a balancer, the peer is known once its header is in: the
+	 * balancer's address is nobody's source. */
+	scoreboard_busy(sl, wa->wa_config->c_listen[li].cl_proxy ==
+	    PROXY_OFF ? &c.cn_addr : &no_peer, li, c.cn_seq);
+	if (worker_admit(wa, &c))
 		sv->sv_serve(&c, wa->wa_config);
 	/* Counted, and idle, before the client sees the close: a status
 	 * asked for once a client is done always includes it. */
@@ -373,6 +504,34 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 	}
 }
 
+/*
+ * The daemon stops (not a reload, not recycling): take what is still
+ * queued on our own sockets before leaving, so that no client that
+ * reached the host is reset.  The master filters new connections out
+ * first (listeners_stop_new()), so the queues empty; the retirement
+ * deadline bounds the rest.  Sockets systemd passed keep their queue for
+ * the next start.
+ */
+static void
+worker_take_queue(const struct worker_args *wa, const struct service *sv,
+    const struct worker_masks *wm)
+{
+	const struct listeners	*ls = wa->wa_listeners;
+	unsigned long		 taken = 0, before;
+
+	if (!worker_stopping || atomic_load(&wa->wa_board->sb_stopping) == 0)
+		return;
+	do {
+		before = taken;
+		for (size_t i = 0; i < ls->ls_n; i++)
+			while (!ls->ls[i].l_passed &&
+			    worker_serve(wa, sv, (unsigned)i, wm) == 1)
+				taken++;
+	} while (taken != before);
+	if (taken > 0)
+		log_debug("stopping: served %lu queued connections", taken);
+}
+
 static void
 worker_announce(const struct worker_args *wa)
 {
@@ -405,18 +564,18 @@ worker_die_with_master(const struct worker_args *wa)
  * waits here until the master commits the generation (it closes the
  * gate's write end: EOF for every worker at once), or until it is told to
  * stop because the reload was rolled back.  So a configuration that never
- * takes over never serves a client.
+ * takes over never serves a client.  False: stopped at the gate.
  */
-static void
+static bool
 worker_wait_gate(const struct worker_args *wa, const sigset_t *waitmask)
 {
 	struct pollfd	 pfd = { .fd = wa->wa_gate_fd, .events = POLLIN };
-
 	struct timespec	 beat = { WORKER_BEAT_MS / 1000, 0 };
+	bool		 open = false;
 	int		 n;
 
 	if (wa->wa_gate_fd == -1)
-		return;
+		return true;
 	/* A sign of life each second here too: a reload can take a while
 	 * to commit, and a silent worker looks hung. */
 	while (!worker_stop_requested()) {
@@ -426,11 +585,14 @@ worker_wait_gate(const struct worker_args *wa, const sigset_t *waitmask)
 				continue;
 			fatal(EX_OSERR, "ppoll(gate)");
 		}
-		if (n > 0 && pfd.revents != 0)
+		if (n > 0 && pfd.revents != 0) {
+			open = true;
 			break;
+		}
 	}
 	scoreboard_beat(wa->wa_slot);
 	close(wa->wa_gate_fd);
+	return open;
 }
 
 void
@@ -459,8 +621,10 @@ worker_run(const struct worker_args *wa)
 	if ((epfd = worker_epoll(wa->wa_listeners)) == -1)
 		exit(EX_OSERR);
 	worker_announce(wa);
-	worker_wait_gate(wa, &wm.wm_accept);
-	worker_loop(wa, sv, epfd, &wm);
+	if (worker_wait_gate(wa, &wm.wm_accept)) {
+		worker_loop(wa, sv, epfd, &wm);
+		worker_take_queue(wa, sv, &wm);
+	}
 	sv->sv_fini();
 	close(epfd);
 	exit(0);

@@ -149,6 +149,59 @@ static const struct bad_case bad_cases[] = {
 	    "timeouts.hung = 7.5 must be at least timeouts.connection + 3 = 8" },
 	{ "control = \"run/ctl\";\n", 1,
 	    "control must be an absolute path" },
+	/* Behind a balancer. */
+	{ "listen = { port = 1;\n proxy_protocol = \"v3\"; };\n", 2,
+	    "listen.proxy_protocol must be \"off\", \"v1\", \"v2\" or "
+	    "\"any\"" },
+	{ "listen = { port = 1;\n proxy_protocol = \"v2\"; };\n", 2,
+	    "listen.proxy_protocol = \"v2\" needs proxy_from" },
+	{ "listen = { port = 1;\n proxy_from = [ \"10.0.0.1\" ]; };\n", 2,
+	    "listen.proxy_from is set but proxy_protocol is off" },
+	{ "listen = { port = 1; proxy_protocol = \"any\";\n"
+	    " proxy_from = \"10.0.0.1\"; };\n", 2,
+	    "listen.proxy_from must be a list of networks" },
+	{ "listen = { port = 1; proxy_protocol = \"v1\";\n"
+	    " proxy_from = [ ]; };\n", 2,
+	    "listen.proxy_from must have 1..16 entries" },
+	{ "listen = { port = 1; proxy_protocol = \"v1\"; proxy_from = [\n"
+	    " \"10.0.0.1\",\n \"10.1.2.3/8\" ]; };\n", 3,
+	    "listen.proxy_from \"10.1.2.3/8\": bits are set past the prefix "
+	    "length" },
+	{ "listen = { port = 1; proxy_protocol = \"v1\"; proxy_from = [\n"
+	    " \"10.0.0.0/33\" ]; };\n", 2,
+	    "listen.proxy_from \"10.0.0.0/33\": the prefix length must be "
+	    "0..32" },
+	{ "listen = { port = 1; proxy_protocol = \"v1\"; proxy_from = [\n"
+	    " \"lb.example\" ]; };\n", 2,
+	    "listen.proxy_from \"lb.example\": not a numeric IPv4 or IPv6 "
+	    "address" },
+	{ "access = \"deny all\";\n", 1, "access must be a list of rules" },
+	{ "access = [ \"allow 10.0.0.0/8\",\n \"permit 10.0.0.1\" ];\n", 2,
+	    "access rule \"permit 10.0.0.1\": a rule starts with \"allow\" "
+	    "or \"deny\"" },
+	{ "access = [\n \"deny\" ];\n", 2,
+	    "access rule \"deny\": a rule needs an address" },
+	{ "access = [\n \"deny 10.0.0.1 10.0.0.2\" ];\n", 2,
+	    "access rule \"deny 10.0.0.1 10.0.0.2\": a rule is two words" },
+	{ "access = [\n \"deny ::1/129\" ];\n", 2,
+	    "access rule \"deny ::1/129\": the prefix length must be 0..128" },
+	{ "access = [\n \"deny 10.0.0.0/08\" ];\n", 2,
+	    "access rule \"deny 10.0.0.0/08\": the prefix length must be" },
+	{ "access = [ 1 ];\n", 1, "access rules are strings" },
+	{ "agent = {\n address = \"127.0.0.1\"; };\n", 1,
+	    "agent needs a port" },
+	{ "agent = { port = 9100;\n address = \"localhost\"; };\n", 2,
+	    "agent.address \"localhost\" is not a numeric IPv4 or IPv6 "
+	    "address" },
+	{ "agent = {\n port = 0; };\n", 2,
+	    "agent.port = 0 is out of range (1..65535)" },
+	{ "agent = { port = 9001; host = 1; };\n", 1,
+	    "unknown key \"agent.host\"" },
+	{ "listen = { address = \"127.0.0.1\"; port = 9100; };\n"
+	    "agent = { port = 9100; };\n", 2,
+	    "agent 127.0.0.1 port 9100 is also a listen address" },
+	{ "timeouts = {\n drain = -1; };\n", 2,
+	    "timeouts.drain = -1 is out of range (0..3600 seconds)" },
 	{ "control = \"/run/preforkd/0123456789012345678901234567890123456789"
 	    "0123456789012345678901234567890123456789012345678901234\";\n", 1,
 	    "control is longer than 107 bytes" },
@@ -246,20 +299,26 @@ START_TEST(test_config_every_key)
 	char		 err[1024];
 
 	c = config_load(unit_write_file(
-	    "listen = ( { address = \"0:0::1\"; port = 0; backlog = 7; },\n"
+	    "listen = ( { address = \"0:0::1\"; port = 0; backlog = 7;\n"
+	    "  proxy_protocol = \"v2\"; proxy_from = [ \"::1\",\n"
+	    "  \"192.0.2.0/24\" ]; },\n"
 	    "  { address = \"10.1.2.3\"; port = 65535; } );\n"
 	    "workers = 1024;\n"
 	    "service = \"echo\";\n"
 	    "greeting = { banner = \"hi\"; max_message = 65536; };\n"
 	    "timeouts = { read = 2; write = 0.25; shutdown = 0;\n"
-	    "  connection = 7; hung = 0; };\n"
+	    "  connection = 7; hung = 0; drain = 2.5; };\n"
 	    "log = { facility = \"LOCAL3\"; level = \"debug\"; };\n"
 	    "user = \"root\"; group = \"root\";\n"
 	    "pid_file = \"/run/x.pid\";\n"
 	    "limits = { per_source = 0; source_prefix4 = 24;\n"
 	    "  source_prefix6 = 48; };\n"
 	    "max_connections = 1000;\n"
-	    "control = \"/run/preforkd/control\";\n"), err, sizeof(err));
+	    "control = \"/run/preforkd/control\";\n"
+	    "access = [ \"deny 10.1.0.0/16\", \"allow ::ffff:10.0.0.0/104\",\n"
+	    "  \"deny all\" ];\n"
+	    "agent = { address = \"::1\"; port = 9100; };\n"), err,
+	    sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->c_nlisten, 2);
 	ck_assert_str_eq(c->c_listen[0].cl_address, "::1");
@@ -268,6 +327,12 @@ START_TEST(test_config_every_key)
 	ck_assert_str_eq(c->c_listen[1].cl_address, "10.1.2.3");
 	ck_assert_uint_eq(c->c_listen[1].cl_port, 65535);
 	ck_assert_int_eq(c->c_listen[1].cl_backlog, 128);
+	ck_assert_int_eq(c->c_listen[0].cl_proxy, PROXY_V2);
+	ck_assert_uint_eq(c->c_listen[0].cl_nproxy_from, 2);
+	ck_assert_uint_eq(c->c_listen[0].cl_proxy_from[0].an_bits, 128);
+	ck_assert_uint_eq(c->c_listen[0].cl_proxy_from[1].an_bits, 24);
+	ck_assert_int_eq(c->c_listen[1].cl_proxy, PROXY_OFF);
+	ck_assert_uint_eq(c->c_listen[1].cl_nproxy_from, 0);
 	ck_assert_uint_eq(c->c_workers, 1024);
 	ck_assert(!c->c_pool_dynamic);
 	ck_assert_uint_eq(c->c_pool_min, 1024);
@@ -278,7 +343,18 @@ START_TEST(test_config_every_key)
 	ck_assert_uint_eq(c->c_max_connections, 1000);
 	ck_assert_double_eq(c->c_timeout_connection, 7.0);
 	ck_assert_double_eq(c->c_timeout_hung, 0.0);
+	ck_assert_double_eq(c->c_timeout_drain, 2.5);
 	ck_assert_str_eq(c->c_control, "/run/preforkd/control");
+	ck_assert_uint_eq(c->c_naccess, 3);
+	ck_assert(!c->c_access[0].ar_allow);
+	ck_assert_uint_eq(c->c_access[0].ar_net.an_bits, 16);
+	/* An IPv4-mapped network is the IPv4 one. */
+	ck_assert(c->c_access[1].ar_allow);
+	ck_assert_uint_eq(c->c_access[1].ar_net.an_addr.a_family, AF_INET);
+	ck_assert_uint_eq(c->c_access[1].ar_net.an_bits, 8);
+	ck_assert(c->c_access[2].ar_all && !c->c_access[2].ar_allow);
+	ck_assert_str_eq(c->c_agent_address, "::1");
+	ck_assert_uint_eq(c->c_agent_port, 9100);
 	ck_assert_str_eq(c->c_service, "echo");
 	ck_assert_str_eq(c->c_banner, "hi");
 	ck_assert_uint_eq(c->c_max_message, 65536);

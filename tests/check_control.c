@@ -503,7 +503,8 @@ START_TEST(test_status_table)
 	table_head(out, "accept queue: ", val, sizeof(val));
 	ck_assert_str_eq(val, "0");
 	table_head(out, "connections: ", val, sizeof(val));
-	ck_assert_str_eq(val, "served=1 limited=0 shed=0");
+	ck_assert_str_eq(val, "served=1 limited=0 shed=0 denied=0 "
+	    "proxy_failed=0");
 	for (size_t i = 0; i < 2; i++) {
 		ck_assert_ptr_nonnull(r = row_of(rows, n, kids[i]));
 		ck_assert_uint_eq(r->r_gen, 1);

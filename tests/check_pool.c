@@ -128,18 +128,6 @@ wait_children(size_t n, double secs)
 	return wait_workers(n, false, secs);
 }
 
-static bool
-wait_log_count(const char *needle, int n, double secs)
-{
-	struct timespec	 end = clock_after(clock_now(), secs);
-
-	do {
-		if (daemon_log_count(&d, needle) >= n)
-			return true;
-		sleep_ms(50);
-	} while (clock_ms_until(end) > 0);
-	return false;
-}
 
 /* A fresh client from 127.0.0.1 gets the whole banner. */
 static void
@@ -188,7 +176,7 @@ START_TEST(test_grows_and_shrinks)
 	ck_assert(daemon_log_count(&d, "pool growing") >= 1);
 	assert_banner(20);
 	close_silent();
-	ck_assert_msg(wait_log_count("pool shrinking", 1, 30), "%s",
+	ck_assert_msg(daemon_log_wait_count(&d, "pool shrinking", 1, 30), "%s",
 	    daemon_log_tail(&d));
 	ck_assert_msg(wait_children(3, 30), "%zu workers; log:\n%s",
 	    children(), daemon_log_tail(&d));
@@ -216,7 +204,7 @@ START_TEST(test_grows_saturated)
 	ck_assert_int_gt(ok, 0);
 	ck_assert_msg(errors == 0, "%ld errors", errors);
 	close_silent();
-	ck_assert_msg(wait_log_count("pool shrinking", 1, 30), "%s",
+	ck_assert_msg(daemon_log_wait_count(&d, "pool shrinking", 1, 30), "%s",
 	    daemon_log_tail(&d));
 }
 END_TEST
@@ -295,8 +283,8 @@ START_TEST(test_shedding_saturated)
 	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(read_banner(silent[i], buf, sizeof(buf)), 28);
 	start_load(POOL_CLIENTS, 4);
-	ck_assert_msg(wait_log_count("shedding peer=127.0.0.2:", 2, 20),
-	    "%s", daemon_log_tail(&d));
+	ck_assert_msg(daemon_log_wait_count(&d, "shedding peer=127.0.0.2:",
+	    2, 20), "%s", daemon_log_tail(&d));
 	wait_load(&ok, &errors);
 	ck_assert_int_gt(ok, 0);
 	ck_assert_msg(errors == 0, "%ld errors", errors);
@@ -344,8 +332,8 @@ START_TEST(test_recycling_saturated)
 
 	daemon_start(&d, "workers = 2;\nmax_connections = 200;\n");
 	start_load(POOL_CLIENTS, 4);
-	ck_assert_msg(wait_log_count("worker recycled pid=", 4, 30), "%s",
-	    daemon_log_tail(&d));
+	ck_assert_msg(daemon_log_wait_count(&d, "worker recycled pid=",
+	    4, 30), "%s", daemon_log_tail(&d));
 	wait_load(&ok, &errors);
 	ck_assert_int_gt(ok, 0);
 	ck_assert_msg(errors == 0, "%ld errors", errors);
@@ -360,8 +348,8 @@ START_TEST(test_recycling_logged)
 	daemon_start(&d, "workers = 1;\nmax_connections = 5;\n");
 	for (int i = 0; i < 12; i++)
 		ck_assert_int_eq(greet(d.d_port, "x", 2), 0);
-	ck_assert_msg(wait_log_count("worker recycled pid=", 2, 10), "%s",
-	    daemon_log_tail(&d));
+	ck_assert_msg(daemon_log_wait_count(&d, "worker recycled pid=",
+	    2, 10), "%s", daemon_log_tail(&d));
 	ck_assert_int_eq(daemon_log_count(&d, "exited"), 0);
 	ck_assert(wait_children(1, 10));
 }
@@ -412,8 +400,8 @@ START_TEST(test_hung_busy_saturated)
 	ck_assert_int_eq(kill(pids[0], SIGSTOP), 0);
 	ck_assert_int_eq(kill(pids[1], SIGSTOP), 0);
 	start_load(POOL_CLIENTS, 3);
-	ck_assert_msg(wait_log_count("killed hung worker pid=", 2, 30), "%s",
-	    daemon_log_tail(&d));
+	ck_assert_msg(daemon_log_wait_count(&d, "killed hung worker pid=",
+	    2, 30), "%s", daemon_log_tail(&d));
 	ck_assert_msg(daemon_log_count(&d, "busy=") >= 1 &&
 	    daemon_log_count(&d, "peer=127.0.0.2:") >= 1, "%s",
 	    daemon_log_tail(&d));
@@ -468,7 +456,7 @@ START_TEST(test_log_flood_bounded)
 		fd = connect_from("127.0.0.3", d.d_port, 5);
 		close(fd);
 	}
-	ck_assert_msg(wait_log_count("more suppressed", 1, 10), "%s",
+	ck_assert_msg(daemon_log_wait_count(&d, "more suppressed", 1, 10), "%s",
 	    daemon_log_tail(&d));
 }
 END_TEST

@@ -97,18 +97,6 @@ probe_banner(char *buf, size_t size)
 	close(fd);
 }
 
-static bool
-wait_log_count(const char *needle, int n, double secs)
-{
-	struct timespec	 end = clock_after(clock_now(), secs);
-
-	do {
-		if (daemon_log_count(&d, needle) >= n)
-			return true;
-		sleep_ms(20);
-	} while (clock_ms_until(end) > 0);
-	return false;
-}
 
 /*
  * HUP with a new banner: once the daemon logs that generation 2 took
@@ -135,8 +123,8 @@ START_TEST(test_sat_hup_new_banner)
 		    "%.1fs after HUP: \"%s\"", i, clock_diff(t0, clock_now()),
 		    buf);
 	}
-	ck_assert_msg(wait_log_count("generation=1 status=0 ", SAT_WORKERS,
-	    20), "generation 1 still there:\n%s", daemon_log_tail(&d));
+	ck_assert_msg(daemon_log_wait_count(&d, "generation=1 status=0 ",
+	    SAT_WORKERS, 20), "generation 1 still there:\n%s", daemon_log_tail(&d));
 	ck_assert(proc_wait_children(d.d_pid, SAT_WORKERS, 20));
 	sat_load_errors(&ok, &errors);
 	ck_assert_int_gt(ok, 0);
@@ -195,8 +183,8 @@ START_TEST(test_sat_ttou)
 	ck_assert(daemon_log_wait(&d, "workers=2 (one less on TTOU)", 10));
 	ck_assert_int_eq(kill(d.d_pid, SIGTTOU), 0);
 	ck_assert(daemon_log_wait(&d, "workers=1 (one less on TTOU)", 10));
-	ck_assert_msg(wait_log_count("worker retired pid=", 2, 5), "%s",
-	    daemon_log_tail(&d));
+	ck_assert_msg(daemon_log_wait_count(&d, "worker retired pid=", 2, 5),
+	    "%s", daemon_log_tail(&d));
 	ck_assert(proc_wait_children(d.d_pid, 1, 20));
 	sat_load_errors(&ok, &errors);
 	ck_assert_int_eq(errors, 0);
@@ -423,9 +411,11 @@ START_TEST(test_sat_crash_burst_one_event)
 	ck_assert(proc_wait_children(d.d_pid, 4, 20));
 	kill_children(SIGSEGV);
 	ck_assert(daemon_log_wait(&d, "ready generation=1", 20));
-	ck_assert_msg(wait_log_count("died young, respawning in 0.1s", 1, 20)
-	    || wait_log_count("; respawning", 4, 1), "%s", daemon_log_tail(&d));
-	ck_assert(wait_log_count("worker exited pid=", 4, 20));
+	ck_assert_msg(daemon_log_wait_count(&d,
+	    "died young, respawning in 0.1s", 1, 20) ||
+	    daemon_log_wait_count(&d, "; respawning", 4, 1), "%s",
+	    daemon_log_tail(&d));
+	ck_assert(daemon_log_wait_count(&d, "worker exited pid=", 4, 20));
 	ck_assert(proc_wait_children(d.d_pid, 4, 20));
 	ck_assert_msg(strstr(daemon_log(&d), "respawning in 0.2s") == NULL,
 	    "one burst, growing delays:\n%s", daemon_log_tail(&d));
@@ -435,7 +425,7 @@ START_TEST(test_sat_crash_burst_one_event)
 	kill(kids[0], SIGKILL);
 	ck_assert_int_gt(fresh = wait_new_child(kids, n, 20), 0);
 	kill(fresh, SIGSEGV);
-	ck_assert(wait_log_count("worker exited pid=", 6, 20));
+	ck_assert(daemon_log_wait_count(&d, "worker exited pid=", 6, 20));
 	ck_assert(proc_wait_children(d.d_pid, 4, 20));
 	ck_assert_msg(strstr(daemon_log(&d), "respawning in 0.2s") == NULL,
 	    "no decay:\n%s", daemon_log_tail(&d));

@@ -10,6 +10,7 @@
 
 #include <check.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "clock.h"
 #include "config.h"
 #include "control.h"
@@ -97,6 +99,7 @@ fake_master(size_t n)
 	for (size_t i = 0; i < n; i++)
 		fake_worker(&m.m_pool.p_workers[i], i);
 	control_init(&m.m_control);
+	agent_init(&m.m_agent);
 }
 
 static void
@@ -145,7 +148,7 @@ START_TEST(test_table_every_worker)
 	ck_assert_ptr_nonnull(strstr(buf, "\nworkers: 4096 starting=1024 "
 	    "idle=1024 busy=2047 recycled=0 retiring=1\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\nconnections: served=8386560 "
-	    "limited=0 shed=0\n"));
+	    "limited=0 shed=0 denied=0 proxy_failed=0\n"));
 	ck_assert_uint_eq(count(buf, "\n1"), FAKE_WORKERS);
 	ck_assert_msg(sscanf(strstr(buf, "\n100001 "), "\n100001 %*u %159s",
 	    want) == 1 && strcmp(want, "busy") == 0, "%s", want);
@@ -437,12 +440,172 @@ START_TEST(test_close_removes)
 }
 END_TEST
 
+/* ---- the agent check ------------------------------------------------------ */
+
+/* Busy workers of the serving generation that are not retiring: i % 4 is
+ * 1 or 2, and i is not 5 (fake_worker()). */
+static unsigned
+fake_busy(size_t n)
+{
+	unsigned	 busy = 0;
+
+	for (size_t i = 0; i < n; i++)
+		busy += (i % 4 == 1 || i % 4 == 2) && i != 5;
+	return busy;
+}
+
+/* The weight is the share of pool.max neither busy nor queued. */
+START_TEST(test_agent_lines)
+{
+	unsigned	 busy = fake_busy(FAKE_WORKERS);
+	char		 line[AGENT_LINE_MAX], want[AGENT_LINE_MAX];
+
+	cfg.c_pool_max = FAKE_WORKERS;
+	snprintf(want, sizeof(want), "ready %u%%\n",
+	    (FAKE_WORKERS - busy) * 100 / FAKE_WORKERS);
+	ck_assert_uint_eq(status_agent(&m, line, sizeof(line)), strlen(want));
+	ck_assert_str_eq(line, want);
+	/* Every place taken: still 1%, never 0 (that would be drain). */
+	cfg.c_pool_max = busy;
+	status_agent(&m, line, sizeof(line));
+	ck_assert_str_eq(line, "ready 1%\n");
+	cfg.c_pool_max = 4 * busy;
+	status_agent(&m, line, sizeof(line));
+	ck_assert_str_eq(line, "ready 75%\n");
+	m.m_draining = true;
+	status_agent(&m, line, sizeof(line));
+	ck_assert_str_eq(line, "drain\n");
+	m.m_stopping = true;
+	status_agent(&m, line, sizeof(line));
+	ck_assert_str_eq(line, "maint\n");
+	/* And the status and metrics say the same. */
+	m.m_stopping = false;
+	m.m_draining = false;
+	m.m_agent.ag_fd = 99;	/* only looked at, never used */
+	strcpy(m.m_agent.ag_name, "192.0.2.1:9100");
+	status_table(&m, buf, CONTROL_ANSWER_MAX);
+	ck_assert_ptr_nonnull(strstr(buf, "agent: ready 75% on 192.0.2.1:9100\n"));
+	status_metrics(&m, buf, CONTROL_ANSWER_MAX);
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_agent_weight 75\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_draining 0\n"));
+	m.m_agent.ag_fd = -1;
+}
+END_TEST
+
+/* An agent on a free port of 127.0.0.1; its port. */
+static unsigned
+agent_start(void)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+
+	agent_init(&m.m_agent);
+	cfg.c_agent_address = (char *)"127.0.0.1";
+	cfg.c_agent_port = 0;
+	ck_assert_int_eq(agent_open(&m.m_agent, &cfg), 0);
+	ck_assert_int_eq(getsockname(m.m_agent.ag_fd, (struct sockaddr *)&sin,
+	    &len), 0);
+	return ntohs(sin.sin_port);
+}
+
+static int
+agent_client(unsigned port)
+{
+	struct sockaddr_in	 sin = { .sin_family = AF_INET };
+	int			 fd;
+
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/* One turn of a master's loop, for the agent only. */
+static void
+agent_turn(void)
+{
+	struct pollfd	 pfd[AGENT_FDS];
+	size_t		 n = agent_pollfds(&m.m_agent, pfd);
+
+	ck_assert_int_ge(poll(pfd, n, 100), 0);
+	agent_handle(&m, pfd, n);
+}
+
+static size_t
+agent_taken(void)
+{
+	size_t	 n = 0;
+
+	for (size_t i = 0; i < AGENT_CLIENTS; i++)
+		n += m.m_agent.ag_client[i].ac_fd != -1;
+	return n;
+}
+
+/* A checker reads one line and EOF, whether it sends something first
+ * (HAProxy's agent-send) or not; the master lets it go when it closes. */
+START_TEST(test_agent_socket)
+{
+	unsigned	 port = agent_start();
+	char		 got[64];
+	ssize_t		 n;
+	int		 fd, turns = 0;
+
+	cfg.c_pool_max = 4 * fake_busy(FAKE_WORKERS);
+	for (int k = 0; k < 2; k++) {
+		fd = agent_client(port);
+		if (k == 1)
+			ck_assert_int_eq(send(fd, "hello\n", 6, 0), 6);
+		while (agent_taken() == 0 && turns++ < 100)
+			agent_turn();
+		n = recv(fd, got, sizeof(got) - 1, MSG_WAITALL);
+		ck_assert_int_eq(n, (ssize_t)strlen("ready 75%\n"));
+		got[n] = '\0';
+		ck_assert_str_eq(got, "ready 75%\n");
+		ck_assert_int_eq(close(fd), 0);
+		while (agent_taken() != 0 && turns++ < 100)
+			agent_turn();
+		ck_assert_uint_eq(agent_taken(), 0);
+	}
+	agent_close(&m.m_agent);
+}
+END_TEST
+
+/* Checkers that never close take every place: the next ones wait in the
+ * backlog, and all are let go at their deadline. */
+START_TEST(test_agent_full)
+{
+	unsigned	 port = agent_start();
+	int		 fd[AGENT_CLIENTS + 1], turns = 0;
+	char		 got[16];
+
+	for (size_t i = 0; i <= AGENT_CLIENTS; i++)
+		fd[i] = agent_client(port);
+	while (agent_taken() < AGENT_CLIENTS && turns++ < 100)
+		agent_turn();
+	ck_assert_uint_eq(agent_taken(), AGENT_CLIENTS);
+	agent_turn();
+	ck_assert_uint_eq(agent_taken(), AGENT_CLIENTS);
+	agent_expire(&m.m_agent, clock_after(clock_now(), AGENT_DEADLINE + 1));
+	ck_assert_uint_eq(agent_taken(), 0);
+	while (agent_taken() == 0 && turns++ < 100)
+		agent_turn();
+	ck_assert_uint_eq(agent_taken(), 1);
+	for (size_t i = 0; i <= AGENT_CLIENTS; i++) {
+		ck_assert_int_gt(recv(fd[i], got, sizeof(got), 0), 0);
+		close(fd[i]);
+	}
+	agent_close(&m.m_agent);
+}
+END_TEST
+
 Suite *
 status_suite(void)
 {
 	Suite	*s = suite_create("status");
 	TCase	*fmt = tcase_create("formatting");
 	TCase	*sock = tcase_create("socket");
+	TCase	*agent = tcase_create("agent");
 
 	tcase_add_checked_fixture(fmt, setup, teardown);
 	tcase_add_test(fmt, test_table_every_worker);
@@ -459,6 +622,13 @@ status_suite(void)
 	tcase_add_test(sock, test_close_removes);
 	tcase_set_timeout(sock, 60);
 	suite_add_tcase(s, sock);
+
+	tcase_add_checked_fixture(agent, setup, teardown);
+	tcase_add_test(agent, test_agent_lines);
+	tcase_add_test(agent, test_agent_socket);
+	tcase_add_test(agent, test_agent_full);
+	tcase_set_timeout(agent, 60);
+	suite_add_tcase(s, agent);
 
 	return s;
 }

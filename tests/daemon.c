@@ -320,6 +320,20 @@ daemon_log_count(struct daemon *d, const char *needle)
 	return n;
 }
 
+bool
+daemon_log_wait_count(struct daemon *d, const char *needle, int n,
+    double secs)
+{
+	struct timespec	 end = clock_after(clock_now(), secs);
+
+	do {
+		if (daemon_log_count(d, needle) >= n)
+			return true;
+		sleep_ms(20);
+	} while (clock_ms_until(end) > 0);
+	return false;
+}
+
 int
 daemon_stop(struct daemon *d, int signo, double secs)
 {

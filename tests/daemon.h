@@ -39,6 +39,9 @@ const char *daemon_log(struct daemon *);
 const char *daemon_log_tail(struct daemon *);
 bool	daemon_log_wait(struct daemon *, const char *needle, double secs);
 int	daemon_log_count(struct daemon *, const char *needle);
+/* Wait until needle is in the log at least n times. */
+bool	daemon_log_wait_count(struct daemon *, const char *needle, int n,
+	    double secs);
 /* The generation the daemon settled on after its reloads (each one it
  * logged as begun), or -1 if it did not settle within secs. */
 int	daemon_settled_generation(struct daemon *, double secs);
@@ -96,5 +99,6 @@ struct Suite	*saturation_suite(void);
 struct Suite	*files_suite(void);
 struct Suite	*pool_suite(void);
 struct Suite	*control_suite(void);
+struct Suite	*balancer_suite(void);
 
 #endif

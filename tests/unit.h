@@ -12,6 +12,7 @@ Suite	*greeting_suite(void);
 Suite	*upkeep_suite(void);
 Suite	*status_suite(void);
 Suite	*proxy_suite(void);
+Suite	*access_suite(void);
 
 /* Write text to a fresh file in a private directory; returns its path
  * (static storage, valid until the next call). */

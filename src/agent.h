@@ -1,0 +1,66 @@
+/*
+ * agent.h - the answer to a load balancer's agent check (HAProxy's
+ * "agent-check"): a TCP port on which the master says, in one line, how
+ * much more this host can take, then closes.
+ *
+ *   "ready N%\n"	serving; N follows the pool's free share (at least
+ *			1: a busy host still takes its share of new ones)
+ *   "drain\n"		stopping after timeouts.drain: send no new clients
+ *   "maint\n"		stopping now
+ *
+ * The master's loop serves it, never a worker a client can hold, and
+ * never waits on it: the line fits in any socket buffer, so it is sent at
+ * once, and what the checker may send (agent-send) is read and dropped
+ * until it closes or AGENT_DEADLINE passes.  At most AGENT_CLIENTS at a
+ * time; more wait in the backlog.
+ */
+#ifndef PREFORKD_AGENT_H
+#define PREFORKD_AGENT_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "addr.h"
+#include "config.h"
+#include "loglimit.h"
+
+#define AGENT_CLIENTS		8
+#define AGENT_DEADLINE		1.0	/* seconds from accept */
+#define AGENT_FDS		(1 + AGENT_CLIENTS)
+#define AGENT_LINE_MAX		32
+
+struct agent_client {
+	int			 ac_fd;		/* -1: a free place */
+	struct timespec		 ac_deadline;
+};
+
+struct agent {
+	int			 ag_fd;		/* listening; -1: none */
+	struct addr		 ag_addr;	/* bound; port included */
+	char			 ag_name[ADDR_STRLEN];
+	struct agent_client	 ag_client[AGENT_CLIENTS];
+	struct log_limit	 ag_error_log;
+};
+
+struct master;
+
+void	agent_init(struct agent *);
+/* Listen where cfg says (nowhere: no agent).  0, or EX_UNAVAILABLE /
+ * EX_OSERR, logged. */
+int	agent_open(struct agent *, const struct config *);
+/* A reload committed cfg: move if the address changed; if the new one
+ * cannot be taken, keep the old one (logged). */
+void	agent_reconfigure(struct agent *, const struct config *);
+void	agent_close(struct agent *);
+
+size_t	agent_pollfds(const struct agent *, struct pollfd *pfd);
+/* Act on what ppoll() said; the line comes from status_agent(). */
+void	agent_handle(struct master *, const struct pollfd *pfd, size_t n);
+bool	agent_next_deadline(const struct agent *, struct timespec *);
+void	agent_expire(struct agent *, struct timespec now);
+/* Descriptors a forked worker must close (room for AGENT_FDS). */
+size_t	agent_fds(const struct agent *, int *fds);
+
+#endif
