@@ -11,9 +11,10 @@
 # phase's actions and the overload's measuring window (DURATION of the
 # test); CONNS (default 16) the closed-loop clients.  The whole run takes
 # about 10 * SECONDS + 20 s.  Output in build/bench/scaleout/: run.log
-# (the test's lines) and figures.txt ("key=value"); the figures are
-# printed at the end.  Needs root (namespaces) and haproxy, installed
-# from Debian when missing.
+# (the test's lines) and figures.txt ("key=value"); the report is printed
+# and written to bench/SCALEOUT.md (SCALEOUT_RESULTS: another file).
+# Needs root (namespaces) and haproxy, installed from Debian when
+# missing.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ top=$(pwd)
 out=$top/build/bench/scaleout
 secs=${1:-10}
 conns=${CONNS:-16}
+results=${SCALEOUT_RESULTS:-$top/bench/SCALEOUT.md}
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -40,22 +42,42 @@ DURATION=$secs CONNS=$conns FIGURES=$out/figures.txt \
     sh tests/haproxy/scaleout.sh build . > "$out/run.log" 2>&1 || rc=$?
 grep -E '^(ok|FAILED|SKIP|scaleout):' "$out/run.log" || true
 
+
 f() { sed -n "s/^$1=//p" "$out/figures.txt"; }
-cat <<EOF
+{
+	cat <<EOF
+# Scale-out: three hosts behind HAProxy
 
-preforkd $(build/preforkd -V 2>/dev/null | sed -n '1s/.* //p') at $(git describe --always --dirty 2>/dev/null || echo unknown), $(haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/HAProxy \1/p'), $conns clients, ${secs}s per hold
+Written by \`bench/scaleout.sh $secs\` on $(date -u +%Y-%m-%d): preforkd
+$(build/preforkd -V 2>/dev/null | sed -n '1s/.* //p') built from $(git describe --always --dirty 2>/dev/null || echo unknown),
+$(haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/HAProxy \1/p'), $conns closed-loop clients through HAProxy, the load
+held ${secs} s before and after each phase's actions, on $(nproc) CPUs.
+The test is \`tests/haproxy/scaleout.sh\` (see "More than one machine"
+in the README); its verdict: $(sed -n 's/^scaleout: //p' "$out/run.log").
 
-| phase | connections | failed |
-|---|---|---|
-| rolling restart (SIGTERM, drain, start) | $(f restart_connections) | $(f restart_failed) |
-| rolling reload (SIGHUP) | $(f reload_connections) | $(f reload_failed) |
-| h2 killed (SIGKILL of its master) | $(f kill_connections) | $(f kill_failed) (h2 had $(f kill_h2_sessions_before) sessions just before; cut: $(f kill_h2_cut)) |
-| h3 overloaded | $(f overload_connections) | $(f overload_failed) |
+| phase | connections | failed | sessions per host, and of them short of the banner |
+|---|---|---|---|
+| rolling restart (SIGTERM with a drain, start again) | $(f restart_connections) | $(f restart_failed) | $(f restart_sessions) |
+| rolling reload (SIGHUP) | $(f reload_connections) | $(f reload_failed) | $(f reload_sessions) |
+| h2 killed (SIGKILL of its master) | $(f kill_connections) | $(f kill_failed) | $(f kill_sessions) |
+| h3 overloaded | $(f overload_connections) | $(f overload_failed) | $(f overload_sessions) |
 
-h2 marked down $(f kill_down_after_ms) ms after the kill; then $(f kill_share_after_down)
-Share before the overload: $(f overload_share_before)
-Share with h3's pool held:  $(f overload_share_held)
-  weights $(f overload_weights_held); h3's agent $(f overload_agent_h3)
-Client addresses logged (rolling restart): h1 $(f h1_logged); h2 $(f h2_logged); h3 $(f h3_logged)
 EOF
+	for i in 1 2 3; do
+		echo "- Rolling restart, h$i: stopped in $(f restart_h${i}_stop); up in HAProxy again $(f restart_h${i}_up_again) after its exit."
+	done
+	cat <<EOF
+- Killed: h2 had $(f kill_h2_inflight) sessions in flight at the kill;
+  HAProxy marked it down $(f kill_down_after_ms) ms later; then
+  $(f kill_share_after_down).
+- Overload: the share before, $(f overload_share_before); with
+  h3's pool held, $(f overload_share_held). Weights: $(f overload_weights_held).
+  h3's agent: $(f overload_agent_h3); its workers: $(f overload_h3_workers).
+- Client addresses in the hosts' message lines during the rolling
+  restart: h1 $(f h1_logged); h2 $(f h2_logged); h3 $(f h3_logged)
+  (the log's budget keeps at most 200 lines a second per address).
+EOF
+} > "$results.tmp"
+mv "$results.tmp" "$results"
+cat "$results"
 exit "$rc"
