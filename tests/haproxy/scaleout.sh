@@ -33,7 +33,8 @@
 # Environment: DURATION (whole seconds, default 1) is how long the load runs
 # before and after each phase's actions, and the overload's measuring
 # window; CONNS (default 12) the load's concurrency; FIGURES a file that
-# gets the figures as "key=value" lines.
+# gets the figures as "key=value" lines; KEEP=1 keeps the scratch
+# directory (the hosts' and HAProxy's logs) and says where it is.
 set -u
 umask 022
 exec < /dev/null
