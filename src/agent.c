@@ -56,7 +56,8 @@ agent_listen(struct agent *ag, const struct config *cfg)
 	    IPV6_V6ONLY, &one, sizeof(one)) == -1)
 		log_warn("setsockopt(agent %s, IPV6_V6ONLY)", ag->ag_name);
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
-		log_warn("bind(agent %s)", ag->ag_name);
+		log_warn("%s: bind(agent %s)", cfg->c_agent_where != NULL ?
+		    cfg->c_agent_where : cfg->c_file, ag->ag_name);
 		close(fd);
 		return EX_UNAVAILABLE;
 	}
@@ -113,88 +114,116 @@ agent_same(const struct agent *ag, const struct config *cfg)
 	return memcmp(&a, &ag->ag_addr, sizeof(a)) == 0;
 }
 
-void
-agent_reconfigure(struct agent *ag, const struct config *cfg)
+int
+agent_prepare(const struct agent *ag, struct agent *fresh,
+    const struct config *cfg)
 {
-	struct agent	 fresh;
+	agent_init(fresh);
+	if (cfg->c_agent_address == NULL || agent_same(ag, cfg))
+		return 0;
+	return agent_listen(fresh, cfg) == 0 ? 0 : -1;
+}
 
-	if (agent_same(ag, cfg))
-		return;
-	agent_init(&fresh);
-	if (cfg->c_agent_address != NULL && agent_listen(&fresh, cfg) != 0) {
-		log_warnx("agent check stays on %s", ag->ag_fd != -1 ?
-		    ag->ag_name : "(none)");
-		return;
-	}
-	/* The old clients are answered already: let them go. */
-	agent_close(ag);
-	*ag = fresh;
-	if (ag->ag_fd != -1)
+void
+agent_commit(struct agent *ag, struct agent *fresh, const struct config *cfg)
+{
+	if (fresh->ag_fd != -1) {
+		/* The old clients are answered already: let them go. */
+		agent_close(ag);
+		*ag = *fresh;
+		agent_init(fresh);
 		log_info("agent check on %s", ag->ag_name);
-	else
+	} else if (cfg->c_agent_address == NULL && ag->ag_fd != -1) {
+		agent_close(ag);
 		log_info("agent check off");
+	}
 }
 
 size_t
 agent_pollfds(const struct agent *ag, struct pollfd *pfd)
 {
-	size_t	 n = 0, used = 0;
+	size_t	 n = 0;
 
 	for (size_t i = 0; i < AGENT_CLIENTS; i++)
-		if (ag->ag_client[i].ac_fd != -1) {
+		if (ag->ag_client[i].ac_fd != -1)
 			pfd[n++] = (struct pollfd){
 			    .fd = ag->ag_client[i].ac_fd, .events = POLLIN };
-			used++;
-		}
-	/* Full: new checkers wait in the backlog. */
-	if (ag->ag_fd != -1 && used < AGENT_CLIENTS)
+	if (ag->ag_fd != -1 &&
+	    clock_diff(ag->ag_paused_until, clock_now()) >= 0)
 		pfd[n++] = (struct pollfd){ .fd = ag->ag_fd, .events = POLLIN };
 	return n;
 }
 
-/* Whatever the checker sends is not needed: read it until it closes,
- * so that our close is a FIN, not a reset that could beat our line. */
+/* Whatever the checker sends is not needed, but is read, so that our
+ * close is a FIN, not a reset that could beat our line: one buffer per
+ * wake-up (the loop has others to serve), AGENT_INPUT_MAX in all. */
 static void
 agent_read(struct agent_client *ac)
 {
-	char	 buf[512];
+	char	 buf[1024];
 	ssize_t	 n;
 
-	while ((n = recv(ac->ac_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-		;
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != EINTR))
-		agent_drop(ac);
+	n = recv(ac->ac_fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n > 0 && (ac->ac_got += (size_t)n) <= AGENT_INPUT_MAX)
+		return;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	agent_drop(ac);
 }
 
+/* A free place, or the oldest checker's: it has had its line. */
 static struct agent_client *
-agent_free_place(struct agent *ag)
+agent_place(struct agent *ag)
 {
-	for (size_t i = 0; i < AGENT_CLIENTS; i++)
+	struct agent_client	*oldest = &ag->ag_client[0];
+
+	for (size_t i = 0; i < AGENT_CLIENTS; i++) {
 		if (ag->ag_client[i].ac_fd == -1)
 			return &ag->ag_client[i];
-	return NULL;
+		if (clock_diff(ag->ag_client[i].ac_deadline,
+		    oldest->ac_deadline) > 0)
+			oldest = &ag->ag_client[i];
+	}
+	agent_drop(oldest);
+	return oldest;
 }
 
-/* One checker: the line now, then its side until it closes. */
+/* accept() failed: out of descriptors or memory pauses the port (it
+ * would be readable at every turn of the loop); the rest is a client's. */
+static void
+agent_accept_failed(struct agent *ag, int error)
+{
+	unsigned long	 held;
+
+	if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR ||
+	    error == ECONNABORTED)
+		return;
+	if (log_limit_allow(&ag->ag_error_log, &held)) {
+		errno = error;
+		log_warn("accept(agent %s) (%lu more suppressed)",
+		    ag->ag_name, held);
+	}
+	if (error == EMFILE || error == ENFILE || error == ENOBUFS ||
+	    error == ENOMEM)
+		ag->ag_paused_until = clock_after(clock_now(), AGENT_PAUSE);
+}
+
+/* Checkers: the line now, then their side until they close.  A burst
+ * is bounded by the places: the rest waits for the next turn. */
 static void
 agent_accept(struct master *m, struct agent *ag)
 {
 	struct agent_client	*ac;
-	unsigned long		 held;
 	char			 line[AGENT_LINE_MAX];
 	size_t			 len;
 	int			 fd;
 
-	while ((ac = agent_free_place(ag)) != NULL) {
+	for (size_t k = 0; k < AGENT_CLIENTS; k++) {
 		fd = accept4(ag->ag_fd, NULL, NULL, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != ECONNABORTED && errno != EINTR &&
-			    log_limit_allow(&ag->ag_error_log, &held))
-				log_warn("accept(agent %s) (%lu more "
-				    "suppressed)", ag->ag_name, held);
+			agent_accept_failed(ag, errno);
 			return;
 		}
 		len = status_agent(m, line, sizeof(line));
@@ -203,8 +232,10 @@ agent_accept(struct master *m, struct agent *ag)
 			close(fd);
 			continue;
 		}
+		ac = agent_place(ag);
 		ac->ac_fd = fd;
-		ac->ac_deadline = clock_after(clock_now(), AGENT_DEADLINE);
+		ac->ac_got = 0;
+		ac->ac_deadline = clock_after(clock_now(), AGENT_LINGER);
 	}
 }
 
@@ -234,6 +265,11 @@ agent_next_deadline(const struct agent *ag, struct timespec *t)
 {
 	bool	 any = false;
 
+	if (ag->ag_fd != -1 &&
+	    clock_diff(clock_now(), ag->ag_paused_until) > 0) {
+		*t = ag->ag_paused_until;
+		any = true;
+	}
 	for (size_t i = 0; i < AGENT_CLIENTS; i++) {
 		const struct agent_client *ac = &ag->ag_client[i];
 

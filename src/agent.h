@@ -10,9 +10,14 @@
  *
  * The master's loop serves it, never a worker a client can hold, and
  * never waits on it: the line fits in any socket buffer, so it is sent at
- * once, and what the checker may send (agent-send) is read and dropped
- * until it closes or AGENT_DEADLINE passes.  At most AGENT_CLIENTS at a
- * time; more wait in the backlog.
+ * once.  What the checker may send (agent-send) is read, a buffer per
+ * wake-up, and dropped, until it closes, sends more than AGENT_INPUT_MAX
+ * or AGENT_LINGER passes: closing on unread bytes would reset the
+ * connection.  At most AGENT_CLIENTS linger; a new checker takes the
+ * place of the oldest, which has had its line, so that checkers that
+ * never close cannot keep the balancer's own waiting.  Anyone who can
+ * reach the port can ask: it says nothing but the line, but put it where
+ * only the balancers reach (or firewall it).
  */
 #ifndef PREFORKD_AGENT_H
 #define PREFORKD_AGENT_H
@@ -27,13 +32,16 @@
 #include "loglimit.h"
 
 #define AGENT_CLIENTS		8
-#define AGENT_DEADLINE		1.0	/* seconds from accept */
+#define AGENT_LINGER		0.5	/* seconds from accept */
+#define AGENT_INPUT_MAX		4096	/* bytes a checker may send */
+#define AGENT_PAUSE		0.1	/* out of descriptors: wait */
 #define AGENT_FDS		(1 + AGENT_CLIENTS)
 #define AGENT_LINE_MAX		32
 
 struct agent_client {
 	int			 ac_fd;		/* -1: a free place */
 	struct timespec		 ac_deadline;
+	size_t			 ac_got;	/* bytes read from it */
 };
 
 struct agent {
@@ -41,6 +49,7 @@ struct agent {
 	struct addr		 ag_addr;	/* bound; port included */
 	char			 ag_name[ADDR_STRLEN];
 	struct agent_client	 ag_client[AGENT_CLIENTS];
+	struct timespec		 ag_paused_until;
 	struct log_limit	 ag_error_log;
 };
 
@@ -50,9 +59,16 @@ void	agent_init(struct agent *);
 /* Listen where cfg says (nowhere: no agent).  0, or EX_UNAVAILABLE /
  * EX_OSERR, logged. */
 int	agent_open(struct agent *, const struct config *);
-/* A reload committed cfg: move if the address changed; if the new one
- * cannot be taken, keep the old one (logged). */
-void	agent_reconfigure(struct agent *, const struct config *);
+/*
+ * A reload reads cfg: the port it names, when it is not the running
+ * agent's, is bound into fresh before anything changes (0), or the
+ * reload fails (-1, logged).  At the commit, agent_commit() moves to it,
+ * or closes the agent that cfg no longer has.
+ */
+int	agent_prepare(const struct agent *, struct agent *fresh,
+	    const struct config *cfg);
+void	agent_commit(struct agent *, struct agent *fresh,
+	    const struct config *cfg);
 void	agent_close(struct agent *);
 
 size_t	agent_pollfds(const struct agent *, struct pollfd *pfd);

@@ -278,7 +278,7 @@ conf_name_lookup(struct conf_ctx *ctx, const config_setting_t *group,
  */
 static int
 conf_listen_address(struct conf_ctx *ctx, const config_setting_t *g,
-    struct config_listen *cl)
+    const char *what, struct config_listen *cl)
 {
 	const config_setting_t	*s = conf_member(g, "address");
 	union {
@@ -293,21 +293,21 @@ conf_listen_address(struct conf_ctx *ctx, const config_setting_t *g,
 	else if (inet_pton(AF_INET6, cl->cl_address, &addr.v6) == 1)
 		family = AF_INET6;
 	else
-		return conf_error(ctx, s, "listen.address \"%s\" is not a "
-		    "numeric IPv4 or IPv6 address", cl->cl_address);
+		return conf_error(ctx, s, "%s \"%s\" is not a "
+		    "numeric IPv4 or IPv6 address", what, cl->cl_address);
 	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&addr.v6)) {
 		inet_ntop(AF_INET, &addr.v6.s6_addr[12], canon, sizeof(canon));
-		return conf_error(ctx, s, "listen.address \"%s\" is an "
+		return conf_error(ctx, s, "%s \"%s\" is an "
 		    "IPv4-mapped IPv6 address, which an IPv6-only socket "
-		    "cannot bind: write \"%s\"", cl->cl_address, canon);
+		    "cannot bind: write \"%s\"", what, cl->cl_address, canon);
 	}
 	/* bind() and listen() succeed on these, and nobody can connect. */
 	if ((family == AF_INET && (IN_MULTICAST(ntohl(addr.v4.s_addr)) ||
 	    addr.v4.s_addr == htonl(INADDR_BROADCAST))) ||
 	    (family == AF_INET6 && IN6_IS_ADDR_MULTICAST(&addr.v6)))
-		return conf_error(ctx, s, "listen.address \"%s\" is a "
+		return conf_error(ctx, s, "%s \"%s\" is a "
 		    "multicast or broadcast address: TCP cannot be served "
-		    "there", cl->cl_address);
+		    "there", what, cl->cl_address);
 	if (inet_ntop(family, &addr, canon, sizeof(canon)) == NULL)
 		return conf_error(ctx, s, "inet_ntop: %s", strerror(errno));
 	if ((copy = strdup(canon)) == NULL)
@@ -437,7 +437,7 @@ conf_listen_one(struct conf_ctx *ctx, const config_setting_t *g,
 	if (conf_known_keys(ctx, g, "listen.", conf_listen_keys) == -1 ||
 	    conf_string(ctx, g, "listen.address", "address", 64,
 	    &cl->cl_address) == -1 ||
-	    conf_listen_address(ctx, g, cl) == -1)
+	    conf_listen_address(ctx, g, "listen.address", cl) == -1)
 		return -1;
 	v = cl->cl_port;
 	if (conf_int(ctx, g, "listen.port", "port", 0, 65535, &v) == -1)
@@ -672,13 +672,48 @@ conf_access(struct conf_ctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/*
+ * The agent's address: a numeric one that an IPv6-only socket can bind
+ * (as listen.address), on a port no listener takes.  A wildcard takes
+ * the port on every address of its family: either side's is a clash.
+ */
+static int
+conf_agent_address(struct conf_ctx *ctx, const config_setting_t *g,
+    struct config *c)
+{
+	struct config_listen	 agent = { .cl_port = c->c_agent_port };
+	int			 rc;
+
+	/* Checked and made canonical as a listen address is. */
+	agent.cl_address = c->c_agent_address;
+	c->c_agent_address = NULL;
+	rc = conf_listen_address(ctx, g, "agent.address", &agent);
+	c->c_agent_address = agent.cl_address;
+	if (rc == -1)
+		return -1;
+	for (size_t i = 0; i < c->c_nlisten; i++) {
+		const struct config_listen *cl = &c->c_listen[i];
+
+		if (cl->cl_port != agent.cl_port ||
+		    conf_is_ipv6(cl) != conf_is_ipv6(&agent))
+			continue;
+		if (config_same_listen(cl, &agent) || conf_is_wildcard(cl) ||
+		    conf_is_wildcard(&agent))
+			return conf_error(ctx, g, "agent %s port %u clashes "
+			    "with listen %s port %u at %s", agent.cl_address,
+			    agent.cl_port, cl->cl_address, cl->cl_port,
+			    c->c_listen_where[i]);
+	}
+	return 0;
+}
+
 /* agent = { address = "10.0.0.2"; port = 9100; } */
 static int
 conf_agent(struct conf_ctx *ctx, const config_setting_t *root,
     struct config *c)
 {
 	const config_setting_t	*g;
-	struct addr		 a;
+	char			 where[PATH_MAX + 16];
 	long long		 port = 0;
 
 	if (conf_group(ctx, root, "agent", conf_agent_keys, &g) == -1)
@@ -691,26 +726,17 @@ conf_agent(struct conf_ctx *ctx, const config_setting_t *root,
 	    conf_string(ctx, g, "agent.address", "address", 64,
 	    &c->c_agent_address) == -1)
 		return -1;
+	c->c_agent_port = (uint16_t)port;
 	if (c->c_agent_address == NULL &&
 	    (c->c_agent_address = strdup("127.0.0.1")) == NULL)
 		return conf_error(ctx, g, "strdup: %s", strerror(errno));
-	if (addr_parse(&a, c->c_agent_address) == 0)
-		return conf_error(ctx, conf_member(g, "address"), "agent.address "
-		    "\"%s\" is not a numeric IPv4 or IPv6 address",
-		    c->c_agent_address);
-	c->c_agent_port = (uint16_t)port;
-	for (size_t i = 0; i < c->c_nlisten; i++) {
-		struct addr	 l;
-
-		if (c->c_listen[i].cl_port == c->c_agent_port &&
-		    addr_parse(&l, c->c_listen[i].cl_address) == 1 &&
-		    memcmp(l.a_bytes, a.a_bytes, sizeof(a.a_bytes)) == 0 &&
-		    l.a_family == a.a_family)
-			return conf_error(ctx, g, "agent %s port %u is also a "
-			    "listen address (at %s)", c->c_agent_address,
-			    c->c_agent_port, c->c_listen_where[i]);
-	}
-	return 0;
+	/* For -t and the start, which name the line of an address they
+	 * cannot bind. */
+	if ((c->c_agent_where = strdup(conf_where(ctx,
+	    conf_member(g, "address") != NULL ? conf_member(g, "address") : g,
+	    where, sizeof(where)))) == NULL)
+		return conf_error(ctx, g, "strdup: %s", strerror(errno));
+	return conf_agent_address(ctx, g, c);
 }
 
 static int
@@ -885,6 +911,7 @@ config_free(struct config *c)
 	free(c->c_pid_file);
 	free(c->c_control);
 	free(c->c_agent_address);
+	free(c->c_agent_where);
 	free(c);
 }
 

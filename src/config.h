@@ -70,6 +70,7 @@ struct config {
 	size_t			 c_naccess;
 	char			*c_agent_address;	/* NULL: no agent */
 	uint16_t		 c_agent_port;
+	char			*c_agent_where;		/* "FILE:LINE" */
 	int			 c_log_facility;
 	int			 c_log_level;
 	char			*c_user;	/* NULL: keep the starting user */

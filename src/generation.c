@@ -22,6 +22,7 @@ generation_init(struct generation *g)
 {
 	memset(g, 0, sizeof(*g));
 	g->g_gate[0] = g->g_gate[1] = -1;
+	agent_init(&g->g_agent);
 }
 
 static void
@@ -39,8 +40,28 @@ generation_free(struct generation *g)
 {
 	generation_close_gate(g);
 	listeners_close(&g->g_ls);
+	agent_close(&g->g_agent);
 	config_free(g->g_cfg);
 	generation_init(g);
+}
+
+/* A bit for each socket of g that other does not have. */
+static uint32_t
+generation_new_listeners(const struct generation *g,
+    const struct generation *other)
+{
+	uint32_t	 mask = 0;
+	bool		 shared;
+
+	for (size_t i = 0; i < g->g_ls.ls_n; i++) {
+		shared = false;
+		for (size_t j = 0; j < other->g_ls.ls_n; j++)
+			shared = shared || config_same_listen(
+			    &g->g_ls.ls[i].l_conf, &other->g_ls.ls[j].l_conf);
+		if (!shared)
+			mask |= 1u << i;
+	}
+	return mask;
 }
 
 static int
@@ -49,7 +70,7 @@ generation_spawn(struct master *m, struct generation *g)
 	const struct generation	*other = g == &m->m_cur ? &m->m_next :
 	    &m->m_cur;
 	struct worker_args	 wa;
-	int			 close_fds[5 + CONFIG_MAX_LISTEN + CONTROL_FDS +
+	int			 close_fds[8 + CONFIG_MAX_LISTEN + CONTROL_FDS +
 	    AGENT_FDS];
 	size_t			 n = 0;
 
@@ -59,6 +80,7 @@ generation_spawn(struct master *m, struct generation *g)
 	 * gate's write end held by a worker would never let it open. */
 	close_fds[n++] = m->m_pool.p_ready[0];
 	close_fds[n++] = m->m_pidfile_fd;
+	close_fds[n++] = m->m_pool.p_board_fd;	/* mapped already */
 	close_fds[n++] = g->g_gate[1];
 	close_fds[n++] = other->g_gate[0];
 	close_fds[n++] = other->g_gate[1];
@@ -68,9 +90,12 @@ generation_spawn(struct master *m, struct generation *g)
 	 * as another user, so close-on-exec does not protect them. */
 	n += control_fds(&m->m_control, close_fds + n);
 	n += agent_fds(&m->m_agent, close_fds + n);
+	close_fds[n++] = m->m_cur.g_agent.ag_fd;
+	close_fds[n++] = m->m_next.g_agent.ag_fd;
 	memset(&wa, 0, sizeof(wa));
 	wa.wa_config = g->g_cfg;
 	wa.wa_listeners = &g->g_ls;
+	wa.wa_new_listeners = generation_new_listeners(g, other);
 	wa.wa_gate_fd = g->g_gate[0];
 	wa.wa_close_fds = close_fds;
 	wa.wa_nclose_fds = n;
@@ -82,6 +107,8 @@ generation_spawn(struct master *m, struct generation *g)
 static int
 generation_fill(struct master *m, struct generation *g)
 {
+	if (g->g_adopted)
+		return 0;
 	while (pool_active(&m->m_pool, g->g_id) < g->g_target) {
 		if (generation_spawn(m, g) == -1) {
 			/* Try again later, never spin. */
@@ -143,7 +170,7 @@ generation_commit(struct master *m)
 	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
 	    m->m_cur.g_cfg->c_log_level);
 	control_reconfigure(&m->m_control, m->m_cur.g_cfg->c_control);
-	agent_reconfigure(&m->m_agent, m->m_cur.g_cfg);
+	agent_commit(&m->m_agent, &m->m_cur.g_agent, m->m_cur.g_cfg);
 	upkeep_reset(&m->m_upkeep);
 	generation_announce(m);
 	log_info("reloaded generation=%u workers=%u; generation=%u retiring",
@@ -179,6 +206,11 @@ generation_rollback(struct master *m, const char *why)
 	listeners_relisten(&m->m_cur.g_ls);
 	/* The new generation's crashes must not hold the old one back. */
 	pool_backoff_reset(&m->m_pool);
+	if (m->m_cur.g_adopted)
+		log_warnx("generation=%u, taken over from the binary before "
+		    "the upgrade, serves on with workers=%u and gets no new "
+		    "ones: fix the cause and reload", m->m_cur.g_id,
+		    pool_active(&m->m_pool, m->m_cur.g_id));
 	snprintf(status, sizeof(status), "reload failed (%s); running "
 	    "generation %u", why, m->m_cur.g_id);
 	generation_notify_failed(m, status);
@@ -241,9 +273,11 @@ generation_prepare(struct master *m, struct generation *g)
 		log_warn("pipe2(gate)");
 		rc = -1;
 	}
+	if (rc == 0 && agent_prepare(&m->m_agent, &g->g_agent, g->g_cfg))
+		rc = -1;
 	if (rc == -1) {
-		log_warnx("reload failed: cannot open the listening sockets; "
-		    "keeping the running configuration");
+		log_warnx("reload failed: cannot open the listening sockets "
+		    "or the agent's; keeping the running configuration");
 		listeners_relisten(&m->m_cur.g_ls);
 		generation_free(g);
 		generation_notify_failed(m, "reload failed; running the "

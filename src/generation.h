@@ -39,6 +39,11 @@ struct generation {
 	bool			 g_announced;	/* READY=1 sent for it */
 	struct timespec		 g_deadline;	/* to be ready by */
 	int			 g_gate[2];	/* closed at commit; or -1 */
+	/* Taken over from the binary before an upgrade: its workers run
+	 * the old code with the old file, so none is added to it. */
+	bool			 g_adopted;
+	/* Its agent port, bound by the reload when it is a new one. */
+	struct agent		 g_agent;
 };
 
 struct master {
@@ -58,6 +63,9 @@ struct master {
 	bool			 m_draining;
 	struct timespec		 m_drain_until;
 	bool			 m_stopping;
+	/* SIGUSR2: upgrade once the pool is quiet, or give up then. */
+	bool			 m_upgrade_pending;
+	struct timespec		 m_upgrade_until;
 	bool			 m_killed;	/* SIGKILL already sent */
 	struct timespec		 m_kill_at;
 	int			 m_status;

@@ -252,7 +252,6 @@ listener_passed(int fd, struct listener *l)
 	l->l_passed = true;
 	l->l_fd = fd;
 	listener_name(l, &ss, len);
-	log_info("socket from systemd %s", l->l_name);
 	return 0;
 }
 
@@ -270,6 +269,29 @@ listeners_passed_count(void)
 	if (*end != '\0' || n < 0 || n > CONFIG_MAX_LISTEN)
 		return -1;
 	return (int)n;
+}
+
+int
+listeners_adopt(struct listeners *set, int fd, bool passed,
+    const struct config_listen *conf)
+{
+	struct listener	*l = &set->ls[set->ls_n];
+	char		*address;
+
+	if (set->ls_n == CONFIG_MAX_LISTEN || listener_passed(fd, l) == -1)
+		return -1;
+	if ((address = strdup(conf->cl_address)) == NULL) {
+		log_warn("strdup");
+		return -1;
+	}
+	free(l->l_conf.cl_address);
+	l->l_conf = *conf;
+	l->l_conf.cl_address = address;
+	l->l_passed = passed;
+	set->ls_n++;
+	log_info("socket kept across the upgrade %s%s", l->l_name,
+	    passed ? " (from systemd)" : "");
+	return 0;
 }
 
 int
@@ -292,6 +314,7 @@ listeners_inherit(struct listeners *set)
 			listeners_close(set);
 			return -1;
 		}
+		log_info("socket from systemd %s", set->ls[set->ls_n].l_name);
 		set->ls_n++;
 	}
 	return n;
@@ -367,6 +390,24 @@ listener_probe(const struct config_listen *cl)
 	return rc;
 }
 
+/* The agent's address too: it is bound by the master, at start. */
+static int
+listeners_probe_agent(const struct config *cfg, char *err, size_t errsize)
+{
+	struct config_listen	 cl;
+
+	if (cfg->c_agent_address == NULL)
+		return 0;
+	memset(&cl, 0, sizeof(cl));
+	cl.cl_address = cfg->c_agent_address;
+	if (listener_probe(&cl) == 0)
+		return 0;
+	snprintf(err, errsize, "%s: agent address %s cannot be bound on this "
+	    "host: %s", cfg->c_agent_where, cfg->c_agent_address,
+	    strerror(errno));
+	return -1;
+}
+
 int
 listeners_probe(const struct config *cfg, char *err, size_t errsize)
 {
@@ -382,7 +423,7 @@ listeners_probe(const struct config *cfg, char *err, size_t errsize)
 			return -1;
 		}
 	}
-	return 0;
+	return listeners_probe_agent(cfg, err, errsize);
 }
 
 void
@@ -433,9 +474,14 @@ listeners_stop_new(const struct listeners *set)
 		if (l->l_fd == -1 || l->l_passed)
 			continue;
 		if (setsockopt(l->l_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
-		    sizeof(prog)) == -1)
-			log_warn("setsockopt(%s, SO_ATTACH_FILTER)",
-			    l->l_name);
+		    sizeof(prog)) == 0)
+			continue;
+		/* Without the filter the queue would never empty under
+		 * load: stop accepting the old way, resetting it. */
+		log_warn("setsockopt(%s, SO_ATTACH_FILTER); shutting it down",
+		    l->l_name);
+		if (shutdown(l->l_fd, SHUT_RD) == -1)
+			log_warn("shutdown(%s)", l->l_name);
 	}
 }
 

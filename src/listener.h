@@ -66,6 +66,10 @@ unsigned listeners_queued(const struct listeners *);
  * can take sockets from.  Returns how many, or -1 if one is unusable.
  */
 int	listeners_inherit(struct listeners *);
+/* A listening socket the master had before an upgrade, appended to set
+ * as conf said it then; passed: systemd's originally. */
+int	listeners_adopt(struct listeners *, int fd, bool passed,
+	    const struct config_listen *conf);
 /* How many sockets $LISTEN_FDS passes to this process ($LISTEN_PID is
  * ours), 0 if none; -1 when the count is malformed. */
 int	listeners_passed_count(void);

@@ -43,6 +43,7 @@
 #include "pool.h"
 #include "scoreboard.h"
 #include "status.h"
+#include "upgrade.h"
 #include "upkeep.h"
 #include "worker.h"
 
@@ -51,6 +52,7 @@
 
 static void	master_reap(struct master *);
 static void	master_graceful_stop(struct master *);
+static void	master_stop_now(struct master *);
 static void	master_fast_stop(struct master *);
 static void	master_report(struct master *);
 static void	master_more(struct master *);
@@ -70,6 +72,7 @@ static const struct master_signal {
 	{ SIGUSR1,	master_report },	/* log a status report */
 	{ SIGTTIN,	master_more },		/* one worker more */
 	{ SIGTTOU,	master_fewer },		/* one worker less */
+	{ SIGUSR2,	upgrade_request },	/* execve the new binary */
 };
 #define MASTER_NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
@@ -105,12 +108,9 @@ master_setup_signals(struct master *m)
 			log_warn("sigaction(%d)", master_signals[i].ms_signo);
 			return -1;
 		}
-	/* A peer that goes away must cost an EPIPE, never the process.
-	 * USR2 is the master's request to a worker to shed its client; one
-	 * sent to the master means nothing (and must not kill it). */
+	/* A peer that goes away must cost an EPIPE, never the process. */
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1 ||
-	    sigaction(SIGUSR2, &sa, NULL) == -1) {
+	if (sigaction(SIGPIPE, &sa, NULL) == -1) {
 		log_warn("sigaction(SIG_IGN)");
 		return -1;
 	}
@@ -168,7 +168,12 @@ master_worker_fatal(struct master *m, const struct pool_worker *w,
 		log_warnx("worker exited pid=%ld %s: it cannot run with this "
 		    "configuration; stopping", (long)w->pw_pid, how);
 		m->m_status = EX_CONFIG;
-		master_graceful_stop(m);
+		/* A start that failed: no drain, nothing to drain. */
+		if (!m->m_stopping) {
+			if (!m->m_draining)
+				notify_stopping();
+			master_stop_now(m);
+		}
 		return;
 	}
 	active = pool_active(&m->m_pool, g->g_id);
@@ -408,6 +413,9 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, upkeep_due(&m->m_upkeep));
 	if (m->m_draining)
 		master_earliest(deadline, &timed, m->m_drain_until);
+	if (m->m_upgrade_pending)
+		master_earliest(deadline, &timed, clock_after(clock_now(),
+		    0.05));
 	if (agent_next_deadline(&m->m_agent, &t))
 		master_earliest(deadline, &timed, t);
 	if (pool_next_deadline(&m->m_pool, &t))
@@ -484,9 +492,15 @@ master_setup(struct master *m)
 	const struct config	*cfg = m->m_cur.g_cfg;
 	int			 status;
 
-	if (master_setup_signals(m) == -1 || pool_init(&m->m_pool) == -1)
+	if (master_setup_signals(m) == -1 ||
+	    pool_init(&m->m_pool, upgrade_board_fd()) == -1)
 		return EX_OSERR;
-	if (master_listen(m) == -1)
+	if (upgrade_inherited()) {
+		if ((status = upgrade_adopt(m)) != 0)
+			return status;
+		/* Workers that exited during the exec are reaped now. */
+		master_pending[SIGCHLD] = 1;
+	} else if (master_listen(m) == -1)
 		return EX_OSERR;
 	if ((status = control_open(&m->m_control, cfg->c_control)) != 0 ||
 	    (status = agent_open(&m->m_agent, cfg)) != 0)
@@ -532,6 +546,7 @@ master_loop(struct master *m)
 			pool_kill_overdue(&m->m_pool, now);
 			upkeep_run(m, now);
 			generation_fill_all(m);
+			upgrade_run(m, now);
 		}
 		master_wait(m);
 	}
@@ -563,8 +578,15 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 		return status;
 	}
 	daemon_report(report_fd, 0);
-	log_info("started version=%s workers=%u service=%s", PACKAGE_VERSION,
-	    m.m_cur.g_target, cfg->c_service);
+	if (upgrade_inherited()) {
+		log_info("started version=%s in place of version=%s, same "
+		    "pid; generation=%u workers=%zu taken over", status_version,
+		    upgrade_from_version(), m.m_cur.g_id, m.m_pool.p_n);
+		/* The new generation, as a reload starts it. */
+		generation_reload(&m);
+	} else
+		log_info("started version=%s workers=%u service=%s",
+		    status_version, m.m_cur.g_target, cfg->c_service);
 	master_loop(&m);
 	log_info("exiting status=%d served=%llu", m.m_status,
 	    pool_totals(&m.m_pool).pg_served);

@@ -34,11 +34,16 @@
 #define POOL_BACKOFF_QUIET	5.0
 
 int
-pool_init(struct pool *p)
+pool_init(struct pool *p, int board_fd)
 {
 	memset(p, 0, sizeof(*p));
 	p->p_ready[0] = p->p_ready[1] = -1;
-	if ((p->p_board = scoreboard_create()) == NULL)
+	p->p_board_fd = board_fd;
+	if (board_fd != -1)
+		p->p_board = scoreboard_attach(board_fd);
+	else
+		p->p_board = scoreboard_create(&p->p_board_fd);
+	if (p->p_board == NULL)
 		return -1;
 	if (pipe2(p->p_ready, O_CLOEXEC) == -1) {
 		log_warn("pipe2");
@@ -58,9 +63,11 @@ pool_fini(struct pool *p)
 		if (p->p_ready[i] != -1)
 			close(p->p_ready[i]);
 	scoreboard_destroy(p->p_board);
+	if (p->p_board_fd != -1)
+		close(p->p_board_fd);
 	free(p->p_workers);
 	memset(p, 0, sizeof(*p));
-	p->p_ready[0] = p->p_ready[1] = -1;
+	p->p_ready[0] = p->p_ready[1] = p->p_board_fd = -1;
 }
 
 static int
@@ -117,6 +124,24 @@ pool_spawn(struct pool *p, unsigned gen, struct worker_args *wa)
 	w->pw_started = clock_now();
 	w->pw_slot = sl;
 	log_debug("worker started pid=%ld generation=%u", (long)pid, gen);
+	return 0;
+}
+
+int
+pool_adopt(struct pool *p, const struct pool_worker *from, uint32_t slot)
+{
+	struct pool_worker	*w;
+
+	if (slot >= SCOREBOARD_SLOTS) {
+		log_warnx("adopting pid=%ld: slot %u out of range",
+		    (long)from->pw_pid, slot);
+		return -1;
+	}
+	if (pool_grow(p) == -1)
+		return -1;
+	w = &p->p_workers[p->p_n++];
+	*w = *from;
+	w->pw_slot = &p->p_board->sb_slot[slot];
 	return 0;
 }
 

@@ -50,6 +50,7 @@ struct pool {
 	size_t			 p_n;
 	size_t			 p_cap;
 	struct scoreboard	*p_board;
+	int			 p_board_fd;	/* behind p_board */
 	int			 p_ready[2];	/* workers write their pid */
 	struct pool_gone	 p_gone;
 	/* Crash back-off: one delay per crash event, see pool_crashed(). */
@@ -58,7 +59,11 @@ struct pool {
 	struct timespec		 p_respawn_at;
 };
 
-int	pool_init(struct pool *);
+/* A new pool with a new board, or (board_fd not -1) the board behind
+ * board_fd, that a master before an upgrade handed over. */
+int	pool_init(struct pool *, int board_fd);
+/* A worker the master had before an upgrade: in the table again. */
+int	pool_adopt(struct pool *, const struct pool_worker *, uint32_t slot);
 void	pool_fini(struct pool *);
 
 /* Fork one worker of generation gen; wa is the worker's arguments less

@@ -24,6 +24,8 @@
 #include "master.h"
 #include "pidfile.h"
 #include "procfs.h"
+#include "status.h"
+#include "upgrade.h"
 
 /* How long -s status|metrics waits for the daemon's answer. */
 #define ASK_TIMEOUT	5.0
@@ -43,6 +45,7 @@ static const struct command {
 	{ "reload", SIGHUP, false },
 	{ "stop", SIGTERM, false },
 	{ "quit", SIGQUIT, false },
+	{ "upgrade", SIGUSR2, false },
 	{ "status", 0, true },
 	{ "metrics", 0, true },
 	{ NULL, 0, false }
@@ -61,13 +64,14 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: preforkd [-f | -d] [-e] [-t] [-c file] "
-	    "[-s reload|stop|quit|status|metrics] [-h] [-V]\n"
+	    "[-s reload|stop|quit|upgrade|status|metrics] [-h] [-V]\n"
 	    "  -c file  configuration file (default %s)\n"
 	    "  -f       stay in the foreground (default)\n"
 	    "  -d       daemonize and write the pid file\n"
 	    "  -e       log to stderr instead of syslog\n"
 	    "  -t       check the configuration file and exit\n"
-	    "  -s cmd   signal the running daemon found by its pid file, or\n"
+	    "  -s cmd   signal the running daemon found by its pid file\n"
+	    "           (reload, stop, quit, upgrade), or\n"
 	    "           ask its control socket (status, metrics)\n"
 	    "  -h       this help\n"
 	    "  -V       print the version\n", PREFORKD_CONF);
@@ -113,7 +117,7 @@ parse_options(int argc, char *argv[], struct options *o)
 			o->o_test = true;
 			break;
 		case 'V':
-			printf("preforkd %s\n", PACKAGE_VERSION);
+			printf("preforkd %s\n", status_version);
 			exit(0);
 		default:
 			return -1;
@@ -333,15 +337,23 @@ run(struct config *cfg, const struct options *o)
 		return EX_OSERR;
 	}
 	/* The master may replace cfg on reload; the pid file stays.  Lock
-	 * it before daemonizing so that a second instance fails visibly. */
-	if (cfg->c_pid_file != NULL) {
+	 * it before daemonizing so that a second instance fails visibly.
+	 * After an upgrade it is locked already: the descriptor came with
+	 * its lock, and the daemon is a daemon already. */
+	if (upgrade_inherited()) {
+		pidfd = upgrade_pidfile_fd();
+		if (pidfd != -1 && cfg->c_pid_file != NULL)
+			snprintf(pidpath, sizeof(pidpath), "%s",
+			    cfg->c_pid_file);
+	} else if (cfg->c_pid_file != NULL) {
 		snprintf(pidpath, sizeof(pidpath), "%s", cfg->c_pid_file);
 		if ((status = pidfile_lock(pidpath, &pidfd)) != 0) {
 			config_free(cfg);
 			return status;
 		}
 	}
-	if (o->o_daemon && daemonize_passing_sockets(&report_fd) == -1)
+	if (o->o_daemon && !upgrade_inherited() &&
+	    daemonize_passing_sockets(&report_fd) == -1)
 		return EX_OSERR;
 	log_init("preforkd", o->o_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG,
 	    cfg->c_log_facility, cfg->c_log_level);
@@ -392,7 +404,8 @@ std_fds_open(void)
 static int
 inherited_fds_close(void)
 {
-	int	 n = listeners_passed_count();
+	int	 n = upgrade_inherited() ? upgrade_fd_count() :
+	    listeners_passed_count();
 
 	/* A malformed count is reported when the master looks for them. */
 	return procfs_close_from(3 + (n > 0 ? n : 0));
@@ -405,8 +418,17 @@ main(int argc, char *argv[])
 	struct config	*cfg;
 	char		 err[1024];
 
-	/* First of all: nothing may be opened before this. */
-	if (std_fds_open() == -1 || inherited_fds_close() == -1)
+#ifdef PREFORKD_VERSION_SUFFIX
+	/* A second build for the upgrade tests, told apart by -V. */
+	status_version = PACKAGE_VERSION PREFORKD_VERSION_SUFFIX;
+#endif
+	/* First of all: nothing may be opened before this (the upgrade's
+	 * hand-over opens nothing, and says what to keep). */
+	if (std_fds_open() == -1)
+		return EX_OSERR;
+	if (upgrade_init(argc, argv) == -1 || upgrade_inherit() == -1)
+		return EX_SOFTWARE;
+	if (inherited_fds_close() == -1)
 		return EX_OSERR;
 	if (parse_options(argc, argv, &o) == -1) {
 		usage(stderr);
@@ -423,8 +445,10 @@ main(int argc, char *argv[])
 	}
 	if (o.o_test) {
 		/* The ports may be held by the running daemon: only check
-		 * that each address can be bound on this host. */
-		if (listeners_probe(cfg, err, sizeof(err)) == -1) {
+		 * that each address can be bound on this host.  Before an
+		 * upgrade, also that this binary can take over. */
+		if (listeners_probe(cfg, err, sizeof(err)) == -1 ||
+		    upgrade_check_format(err, sizeof(err)) == -1) {
 			fprintf(stderr, "preforkd: %s\n", err);
 			config_free(cfg);
 			return EX_CONFIG;

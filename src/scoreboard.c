@@ -10,25 +10,66 @@
 
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "scoreboard.h"
 
 #define RELAXED	memory_order_relaxed
 
+/*
+ * Shared memory backed by a memfd rather than anonymous: a master that
+ * upgrades its binary in place (execve) keeps its workers, and must keep
+ * their board too; the descriptor is what survives the exec.
+ */
 struct scoreboard *
-scoreboard_create(void)
+scoreboard_create(int *fdp)
 {
-	void	*p;
+	struct scoreboard	*sb;
+	int			 fd;
 
+	if ((fd = memfd_create("preforkd-scoreboard", MFD_CLOEXEC)) == -1) {
+		log_warn("memfd_create(scoreboard)");
+		return NULL;
+	}
+	if (ftruncate(fd, sizeof(struct scoreboard)) == -1) {
+		log_warn("ftruncate(scoreboard)");
+		close(fd);
+		return NULL;
+	}
+	sb = scoreboard_attach(fd);	/* zero-filled: every slot free */
+	if (sb == NULL || fdp == NULL)
+		close(fd);
+	else
+		*fdp = fd;
+	return sb;
+}
+
+struct scoreboard *
+scoreboard_attach(int fd)
+{
+	struct stat	 st;
+	void		*p;
+
+	if (fstat(fd, &st) == -1) {
+		log_warn("fstat(scoreboard)");
+		return NULL;
+	}
+	if (st.st_size != (off_t)sizeof(struct scoreboard)) {
+		log_warnx("scoreboard of %lld bytes, expected %zu: another "
+		    "version's", (long long)st.st_size,
+		    sizeof(struct scoreboard));
+		return NULL;
+	}
 	p = mmap(NULL, sizeof(struct scoreboard), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	    MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		log_warn("mmap(scoreboard)");
 		return NULL;
 	}
-	return p;	/* zero-filled: every slot SLOT_FREE */
+	return p;
 }
 
 void

@@ -67,10 +67,17 @@ struct scoreboard {
 	/* Written by the master when the daemon stops: a worker told to
 	 * stop first takes what is still queued on its own sockets. */
 	_Atomic uint32_t	 sb_stopping;
+	/* Set by the one stopping worker that stays for the connections
+	 * TCP_DEFER_ACCEPT still holds back (worker.c). */
+	_Atomic uint32_t	 sb_defer_waiter;
 	struct slot		 sb_slot[SCOREBOARD_SLOTS];
 };
 
-struct scoreboard *scoreboard_create(void);
+/* A fresh board in shared memory; *fd (unless fd is NULL) gets the
+ * memfd behind it, close-on-exec, to hand over across an upgrade. */
+struct scoreboard *scoreboard_create(int *fd);
+/* The board behind fd, as scoreboard_create() made it. */
+struct scoreboard *scoreboard_attach(int fd);
 void		 scoreboard_destroy(struct scoreboard *);
 /* A free slot, or NULL when all are taken (the master only). */
 struct slot	*scoreboard_claim(struct scoreboard *);

@@ -20,6 +20,8 @@
 #include "scoreboard.h"
 #include "status.h"
 
+const char	*status_version = PACKAGE_VERSION;
+
 /* Kept free at the end of an answer for the line that says it was cut. */
 #define STATUS_NOTE_ROOM	128
 
@@ -286,7 +288,7 @@ status_table_head(struct status_out *o, const struct master *m,
 {
 	const struct config	*cfg = m->m_cur.g_cfg;
 
-	status_out(o, "preforkd %s pid=%ld service=%s\n", PACKAGE_VERSION,
+	status_out(o, "preforkd %s pid=%ld service=%s\n", status_version,
 	    (long)getpid(), cfg->c_service);
 	if (v->sv_next != 0)
 		status_out(o, "generation: %u (%u starting)\n",
@@ -395,7 +397,7 @@ status_metrics_daemon(struct status_out *o, const struct master *m,
 	status_label(service, sizeof(service), cfg->c_service);
 	status_metric_head(o, "info", "gauge", "The running daemon.");
 	status_out(o, "preforkd_info{version=\"%s\",service=\"%s\"} 1\n",
-	    PACKAGE_VERSION, service);
+	    status_version, service);
 	status_gauge(o, "generation", "The configuration generation that "
 	    "serves.", v->sv_generation);
 	status_gauge(o, "generation_starting", "The generation a reload is "

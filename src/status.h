@@ -18,6 +18,9 @@
 
 struct master;
 
+/* This binary's version, as -V, the log and the status say it. */
+extern const char	*status_version;
+
 /* Workers by state; a retiring worker counts as retiring only. */
 enum status_kind {
 	STATUS_STARTING,

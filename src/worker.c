@@ -296,6 +296,9 @@ worker_proxy(const struct worker_args *wa, struct conn *c)
 			}
 			return true;
 		}
+		/* Shed to make room (counted so): not the balancer's fault. */
+		if (c->cn_shed)
+			return false;
 	}
 	error = errno;
 	worker_count(&wa->wa_slot->sl_proxy_failed);
@@ -504,30 +507,84 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 	}
 }
 
-/*
- * The daemon stops (not a reload, not recycling): take what is still
- * queued on our own sockets before leaving, so that no client that
- * reached the host is reset.  The master filters new connections out
- * first (listeners_stop_new()), so the queues empty; the retirement
- * deadline bounds the rest.  Sockets systemd passed keep their queue for
- * the next start.
- */
-static void
-worker_take_queue(const struct worker_args *wa, const struct service *sv,
-    const struct worker_masks *wm)
+/* What is queued now on our own sockets (only those in mask, a bit
+ * per listener), until the queues are empty; how many. */
+static unsigned long
+worker_take_queued(const struct worker_args *wa, const struct service *sv,
+    const struct worker_masks *wm, uint32_t mask)
 {
 	const struct listeners	*ls = wa->wa_listeners;
 	unsigned long		 taken = 0, before;
 
-	if (!worker_stopping || atomic_load(&wa->wa_board->sb_stopping) == 0)
-		return;
 	do {
 		before = taken;
 		for (size_t i = 0; i < ls->ls_n; i++)
-			while (!ls->ls[i].l_passed &&
+			while ((mask & (1u << i)) && !ls->ls[i].l_passed &&
 			    worker_serve(wa, sv, (unsigned)i, wm) == 1)
 				taken++;
 	} while (taken != before);
+	return taken;
+}
+
+/*
+ * With TCP_DEFER_ACCEPT, a client that connected but has not spoken yet
+ * is held by the kernel, not queued: it joins the queue when its first
+ * bytes come, up to l_defer seconds later.  One stopping worker (the
+ * first to ask) stays that long for them; the others need not.
+ */
+static unsigned long
+worker_take_deferred(const struct worker_args *wa, const struct service *sv,
+    const struct worker_masks *wm, uint32_t mask)
+{
+	const struct listeners	*ls = wa->wa_listeners;
+	struct pollfd		 pfd[CONFIG_MAX_LISTEN];
+	struct timespec		 end;
+	unsigned long		 taken = 0;
+	uint32_t		 none = 0;
+	int			 defer = 0;
+	nfds_t			 n = 0;
+
+	for (size_t i = 0; i < ls->ls_n; i++)
+		if ((mask & (1u << i)) && !ls->ls[i].l_passed &&
+		    ls->ls[i].l_defer > 0) {
+			pfd[n++] = (struct pollfd){ .fd = ls->ls[i].l_fd,
+			    .events = POLLIN };
+			if (ls->ls[i].l_defer > defer)
+				defer = ls->ls[i].l_defer;
+		}
+	if (n == 0 || !atomic_compare_exchange_strong(
+	    &wa->wa_board->sb_defer_waiter, &none, 1))
+		return 0;
+	end = clock_after(clock_now(), defer + 1);
+	while (clock_ms_until(end) > 0) {
+		struct timespec	 left = { 0, 100 * 1000000L };
+
+		scoreboard_beat(wa->wa_slot);
+		if (ppoll(pfd, n, &left, &wm->wm_accept) > 0)
+			taken += worker_take_queued(wa, sv, wm, mask);
+	}
+	return taken;
+}
+
+/*
+ * The daemon stops (not a reload, not recycling): take what is still
+ * queued on our own sockets (those in mask) before leaving, so that no
+ * client that reached the host is reset.  The master filters new
+ * connections out first (listeners_stop_new()), so the queues empty; the
+ * retirement deadline bounds the rest.  Sockets systemd passed keep their
+ * queue for the next start.
+ */
+static void
+worker_take_queue(const struct worker_args *wa, const struct service *sv,
+    const struct worker_masks *wm, uint32_t mask)
+{
+	unsigned long	 taken;
+
+	if (!worker_stop_requested() ||
+	    atomic_load(&wa->wa_board->sb_stopping) == 0)
+		return;
+	taken = worker_take_queued(wa, sv, wm, mask);
+	taken += worker_take_deferred(wa, sv, wm, mask);
 	if (taken > 0)
 		log_debug("stopping: served %lu queued connections", taken);
 }
@@ -623,8 +680,11 @@ worker_run(const struct worker_args *wa)
 	worker_announce(wa);
 	if (worker_wait_gate(wa, &wm.wm_accept)) {
 		worker_loop(wa, sv, epfd, &wm);
-		worker_take_queue(wa, sv, &wm);
-	}
+		worker_take_queue(wa, sv, &wm, UINT32_MAX);
+	} else
+		/* Stopped at the gate, the daemon stopping during a reload:
+		 * the sockets the reload added have nobody else. */
+		worker_take_queue(wa, sv, &wm, wa->wa_new_listeners);
 	sv->sv_fini();
 	close(epfd);
 	exit(0);

@@ -6,6 +6,7 @@
 #define PREFORKD_WORKER_H
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdnoreturn.h>
 #include <sys/types.h>
 
@@ -29,6 +30,9 @@ struct worker_args {
 	const struct scoreboard	*wa_board;	/* everyone's slots */
 	int			 wa_ready_fd;	/* write our pid here when up */
 	int			 wa_gate_fd;	/* serve after its EOF; or -1 */
+	/* A bit per listener that only this generation has (a reload
+	 * added it): taken by a worker stopped at the gate. */
+	uint32_t		 wa_new_listeners;
 	pid_t			 wa_master;
 	const int		*wa_close_fds;	/* master-only descriptors */
 	size_t			 wa_nclose_fds;

@@ -457,8 +457,8 @@ START_TEST(test_agent_weight)
 }
 END_TEST
 
-/* A reload moves the agent; one that cannot take the new port keeps the
- * old one. */
+/* A reload moves the agent; one that cannot take the new port fails
+ * before anything changes, as one that cannot take a listener's. */
 START_TEST(test_agent_reload)
 {
 	char	 extra[256];
@@ -474,9 +474,11 @@ START_TEST(test_agent_reload)
 	    taken);
 	daemon_write_config(&d, extra);
 	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
-	ck_assert_msg(daemon_log_wait(&d, "agent check stays on 127.0.0.1:",
-	    10), "%s", daemon_log_tail(&d));
+	ck_assert_msg(daemon_log_wait(&d, "reload failed: cannot open the "
+	    "listening sockets or the agent's", 10), "%s",
+	    daemon_log_tail(&d));
 	ck_assert(agent_says(a1, "ready 100%\n", 10));
+	ck_assert_int_eq(daemon_log_count(&d, "starting generation=2"), 0);
 	close(fd);
 	a2 = free_port();
 	snprintf(extra, sizeof(extra), "workers = 2;\nagent = { port = %d; };\n",
@@ -486,9 +488,29 @@ START_TEST(test_agent_reload)
 	snprintf(extra, sizeof(extra), "agent check on 127.0.0.1:%d", a2);
 	ck_assert_msg(daemon_log_wait(&d, extra, 20), "%s",
 	    daemon_log_tail(&d));
-	ck_assert(daemon_log_wait(&d, "reloaded generation=3", 10));
+	ck_assert(daemon_log_wait(&d, "reloaded generation=2", 10));
 	ck_assert(agent_says(a2, "ready 100%\n", 10));
 	ck_assert_int_eq(tcp_connect("127.0.0.1", a1), -1);
+}
+END_TEST
+
+/* -t checks that the agent's address can be bound here, and names its
+ * line. */
+START_TEST(test_agent_checked_by_t)
+{
+	const char	*argv[] = { prog("PREFORKD", "./preforkd"), "-t", "-c",
+	    d.d_conf, NULL };
+	char		 out[1024], want[256];
+	int		 status;
+
+	daemon_write_config(&d, "workers = 2;\n"
+	    "agent = { port = 9100;\n address = \"192.0.2.1\"; };\n");
+	status = run_capture(argv, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 78, "%s",
+	    out);
+	snprintf(want, sizeof(want), "%s:3: agent address 192.0.2.1 cannot "
+	    "be bound on this host", d.d_conf);
+	ck_assert_msg(strstr(out, want) != NULL, "%s", out);
 }
 END_TEST
 
@@ -594,6 +616,66 @@ START_TEST(test_stop_serves_the_queue)
 }
 END_TEST
 
+/*
+ * A client-first service (echo): TCP_DEFER_ACCEPT holds a client that has
+ * not spoken yet out of the queue.  Those that speak after the stop began
+ * are still served: one stopping worker stays for them.
+ */
+START_TEST(test_stop_serves_deferred)
+{
+	int	 fd[5];
+	char	 buf[16];
+
+	daemon_start(&d, "workers = 2;\nservice = \"echo\";\n"
+	    "limits = { per_source = 0; };\n"
+	    "timeouts = { read = 3; shutdown = 20; };\n");
+	for (int i = 0; i < 5; i++)
+		fd[i] = hold(tcp_connect("127.0.0.1", d.d_port));
+	sleep_ms(100);
+	ck_assert_int_eq(kill(d.d_pid, SIGTERM), 0);
+	ck_assert(daemon_log_wait(&d, "shutting down workers=2", 10));
+	sleep_ms(500);
+	for (int i = 0; i < 5; i++) {
+		send_all(fd[i], "late\n", 5);
+		ck_assert_msg(read_all(fd[i], buf, 5) == 5, "client %d: no "
+		    "echo", i);
+		ck_assert_int_eq(shutdown(fd[i], SHUT_WR), 0);
+		ck_assert_int_eq(recv(fd[i], buf, sizeof(buf), 0), 0);
+	}
+	ck_assert_int_eq(daemon_wait(&d, 30), 0);
+}
+END_TEST
+
+/*
+ * A stop while a reload starts: a connection queued on a port that only
+ * the starting generation has (the reload added it) is served by a
+ * worker of that generation as it stops at its gate, not reset.  (If the
+ * reload is done first, the new generation serves it the usual way.)
+ */
+START_TEST(test_stop_during_reload)
+{
+	char	 extra[256], buf[64];
+	int	 port2 = free_port(), fd;
+
+	daemon_start(&d, "workers = 2;\n");
+	snprintf(extra, sizeof(extra), "workers = 64;\n"
+	    "listen = ( { address = \"127.0.0.1\"; port = 0; },\n"
+	    "  { address = \"127.0.0.1\"; port = %d; } );\n", port2);
+	daemon_write_config(&d, extra);
+	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
+	snprintf(extra, sizeof(extra), "listening on 127.0.0.1:%d", port2);
+	ck_assert_msg(daemon_log_wait(&d, extra, 20), "%s",
+	    daemon_log_tail(&d));
+	fd = hold(tcp_connect("127.0.0.1", port2));
+	ck_assert_int_eq(kill(d.d_pid, SIGTERM), 0);
+	ck_assert_int_eq(read_banner(fd, buf, sizeof(buf)), sizeof(BANNER));
+	send_all(fd, "new port", 9);
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), 0), 0);
+	ck_assert_int_eq(daemon_wait(&d, 30), 0);
+	ck_assert(daemon_log_wait(&d, "msg=\"new port\"", 1));
+}
+END_TEST
+
 Suite *
 balancer_suite(void)
 {
@@ -619,6 +701,7 @@ balancer_suite(void)
 	tcase_add_checked_fixture(agent, setup, teardown);
 	tcase_add_test(agent, test_agent_weight);
 	tcase_add_test(agent, test_agent_reload);
+	tcase_add_test(agent, test_agent_checked_by_t);
 	tcase_set_timeout(agent, 60);
 	suite_add_tcase(s, agent);
 
@@ -626,6 +709,8 @@ balancer_suite(void)
 	tcase_add_test(stop, test_drain_then_stop);
 	tcase_add_test(stop, test_second_term);
 	tcase_add_test(stop, test_stop_serves_the_queue);
+	tcase_add_test(stop, test_stop_serves_deferred);
+	tcase_add_test(stop, test_stop_during_reload);
 	tcase_set_timeout(stop, 90);
 	suite_add_tcase(s, stop);
 	return s;

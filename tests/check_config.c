@@ -199,7 +199,19 @@ static const struct bad_case bad_cases[] = {
 	    "unknown key \"agent.host\"" },
 	{ "listen = { address = \"127.0.0.1\"; port = 9100; };\n"
 	    "agent = { port = 9100; };\n", 2,
-	    "agent 127.0.0.1 port 9100 is also a listen address" },
+	    "agent 127.0.0.1 port 9100 clashes with listen 127.0.0.1 port "
+	    "9100 at " },
+	{ "listen = { address = \"0.0.0.0\"; port = 9100; };\n"
+	    "agent = { port = 9100; };\n", 2,
+	    "agent 127.0.0.1 port 9100 clashes with listen 0.0.0.0 port 9100" },
+	{ "listen = { address = \"::1\"; port = 9100; };\n"
+	    "agent = { address = \"::\"; port = 9100; };\n", 2,
+	    "agent :: port 9100 clashes with listen ::1 port 9100" },
+	{ "agent = { port = 9100;\n address = \"::ffff:127.0.0.1\"; };\n", 2,
+	    "agent.address \"::ffff:127.0.0.1\" is an IPv4-mapped IPv6 "
+	    "address" },
+	{ "agent = { port = 9100;\n address = \"224.0.0.1\"; };\n", 2,
+	    "agent.address \"224.0.0.1\" is a multicast or broadcast" },
 	{ "timeouts = {\n drain = -1; };\n", 2,
 	    "timeouts.drain = -1 is out of range (0..3600 seconds)" },
 	{ "control = \"/run/preforkd/0123456789012345678901234567890123456789"

@@ -92,7 +92,7 @@ fake_master(size_t n)
 	m.m_cur.g_id = 2;
 	m.m_cur.g_cfg = &cfg;
 	m.m_cur.g_target = (unsigned)n;
-	ck_assert_ptr_nonnull(m.m_pool.p_board = scoreboard_create());
+	ck_assert_ptr_nonnull(m.m_pool.p_board = scoreboard_create(NULL));
 	ck_assert_ptr_nonnull(m.m_pool.p_workers = calloc(n + 1,
 	    sizeof(struct pool_worker)));
 	m.m_pool.p_n = m.m_pool.p_cap = n;
@@ -571,30 +571,51 @@ START_TEST(test_agent_socket)
 }
 END_TEST
 
-/* Checkers that never close take every place: the next ones wait in the
- * backlog, and all are let go at their deadline. */
+/* Checkers that never close cannot keep others waiting: each new one
+ * takes the oldest's place, every one gets its line at once, and those
+ * left go at their deadline. */
 START_TEST(test_agent_full)
 {
 	unsigned	 port = agent_start();
-	int		 fd[AGENT_CLIENTS + 1], turns = 0;
+	int		 fd[2 * AGENT_CLIENTS], turns = 0;
 	char		 got[16];
 
-	for (size_t i = 0; i <= AGENT_CLIENTS; i++)
+	cfg.c_pool_max = 4 * fake_busy(FAKE_WORKERS);
+	for (size_t i = 0; i < 2 * AGENT_CLIENTS; i++)
 		fd[i] = agent_client(port);
-	while (agent_taken() < AGENT_CLIENTS && turns++ < 100)
-		agent_turn();
+	for (size_t i = 0; i < 2 * AGENT_CLIENTS; i++) {
+		while (recv(fd[i], got, sizeof(got), MSG_DONTWAIT) == -1 &&
+		    errno == EAGAIN && turns++ < 1000)
+			agent_turn();
+		ck_assert_uint_le(agent_taken(), AGENT_CLIENTS);
+	}
 	ck_assert_uint_eq(agent_taken(), AGENT_CLIENTS);
-	agent_turn();
-	ck_assert_uint_eq(agent_taken(), AGENT_CLIENTS);
-	agent_expire(&m.m_agent, clock_after(clock_now(), AGENT_DEADLINE + 1));
+	agent_expire(&m.m_agent, clock_after(clock_now(), AGENT_LINGER + 1));
 	ck_assert_uint_eq(agent_taken(), 0);
+	for (size_t i = 0; i < 2 * AGENT_CLIENTS; i++)
+		close(fd[i]);
+	agent_close(&m.m_agent);
+}
+END_TEST
+
+/* A checker that keeps sending is read a buffer at a time, and let go
+ * past AGENT_INPUT_MAX: it cannot hold the loop. */
+START_TEST(test_agent_talker)
+{
+	unsigned	 port = agent_start();
+	char		 junk[AGENT_INPUT_MAX + 1024], got[16];
+	int		 fd, turns = 0;
+
+	memset(junk, 'x', sizeof(junk));
+	fd = agent_client(port);
 	while (agent_taken() == 0 && turns++ < 100)
 		agent_turn();
-	ck_assert_uint_eq(agent_taken(), 1);
-	for (size_t i = 0; i <= AGENT_CLIENTS; i++) {
-		ck_assert_int_gt(recv(fd[i], got, sizeof(got), 0), 0);
-		close(fd[i]);
-	}
+	ck_assert_int_eq(send(fd, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+	while (agent_taken() != 0 && turns++ < 100)
+		agent_turn();
+	ck_assert_uint_eq(agent_taken(), 0);
+	ck_assert_int_gt(recv(fd, got, sizeof(got), 0), 0);
+	close(fd);
 	agent_close(&m.m_agent);
 }
 END_TEST
@@ -627,6 +648,7 @@ status_suite(void)
 	tcase_add_test(agent, test_agent_lines);
 	tcase_add_test(agent, test_agent_socket);
 	tcase_add_test(agent, test_agent_full);
+	tcase_add_test(agent, test_agent_talker);
 	tcase_set_timeout(agent, 60);
 	suite_add_tcase(s, agent);
 

@@ -95,7 +95,8 @@ daemon_launch(struct daemon *d, const char *extra, const char *const *env,
 	for (; prefix != NULL && *prefix != NULL && n < 16; prefix++)
 		argv[n++] = *prefix;
 	n += daemon_wrapper(argv + n, 24);
-	argv[n++] = prog("PREFORKD", "./preforkd");
+	argv[n++] = d->d_exe[0] != '\0' ? d->d_exe :
+	    prog("PREFORKD", "./preforkd");
 	argv[n++] = "-f";
 	argv[n++] = "-e";
 	argv[n++] = "-c";
@@ -123,10 +124,16 @@ void
 daemon_start_args(struct daemon *d, const char *extra,
     const char *const *env)
 {
+	daemon_launch(d, extra, env, NULL);
+	daemon_wait_ready(d, 10);
+}
+
+void
+daemon_wait_ready(struct daemon *d, double secs)
+{
 	const char	*p, *q;
 
-	daemon_launch(d, extra, env, NULL);
-	ck_assert_msg(daemon_log_wait(d, "ready generation=1", 10),
+	ck_assert_msg(daemon_log_wait(d, "ready generation=1", secs),
 	    "not ready; log:\n%s", daemon_log_tail(d));
 	p = strstr(daemon_log(d), "listening on ");
 	ck_assert_ptr_nonnull(p);

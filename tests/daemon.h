@@ -15,6 +15,7 @@ struct daemon {
 	char	 d_dir[64];		/* private scratch directory */
 	char	 d_conf[128];
 	char	 d_log[128];		/* its stderr (-e) */
+	char	 d_exe[256];		/* the binary; "": $PREFORKD */
 };
 
 /* Path of a built program: $NAME from the environment, or fallback. */
@@ -31,6 +32,8 @@ extern void	(*daemon_pre_exec)(void);
 /* Start under prefix (e.g. unshare ...) without waiting for it. */
 void	daemon_launch(struct daemon *, const char *extra,
 	    const char *const *env, const char *const *prefix);
+/* After daemon_launch(): wait for "ready", then read d_port. */
+void	daemon_wait_ready(struct daemon *, double secs);
 /* Wait for the daemon to exit; returns the wait status. */
 int	daemon_wait(struct daemon *, double secs);
 /* The log so far (static buffer). */
@@ -100,5 +103,6 @@ struct Suite	*files_suite(void);
 struct Suite	*pool_suite(void);
 struct Suite	*control_suite(void);
 struct Suite	*balancer_suite(void);
+struct Suite	*upgrade_suite(void);
 
 #endif

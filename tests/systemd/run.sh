@@ -404,6 +404,32 @@ else
 	show "$c"
 fi
 
+# ---- 3c. upgrade in place -----------------------------------------------
+# The binary is replaced (a new file renamed over the old, as a package
+# does) by the suite's second build, which says another version, and the
+# master alone gets USR2: the same MainPID runs the new version, the unit
+# stays active, a new generation serves.  The original goes back after.
+c=$(cursor)
+mpid=$(prop preforkd.service MainPID)
+next=$build/tests/preforkd-next
+[ -x "$next" ] || make -s -C "$build" tests/preforkd-next > /dev/null 2>&1
+cp "$root$sbindir/preforkd" "$state/preforkd.orig"
+if cp "$next" "$root$sbindir/preforkd.new" &&
+    mv "$root$sbindir/preforkd.new" "$root$sbindir/preforkd" &&
+    ns systemctl kill --kill-who=main -s USR2 preforkd.service &&
+    wait_log "$c" "+next in place of version=" "reloaded generation=3" &&
+    wait_prop preforkd.service ActiveState active &&
+    [ "$(prop preforkd.service MainPID)" = "$mpid" ] && served &&
+    case $(ns "$sbindir/preforkd" -s status 2>&1) in
+    *"+next pid=$mpid "*) true ;; *) false ;; esac; then
+	ok "upgrade: systemctl kill -s USR2 (main): same MainPID $mpid, active, runs $(ns "$sbindir/preforkd" -V), generation 3"
+else
+	fail "upgrade: MainPID $(prop preforkd.service MainPID) (was $mpid), $(prop preforkd.service ActiveState)"
+	show "$c"
+fi
+cp "$state/preforkd.orig" "$root$sbindir/preforkd.new" &&
+    mv "$root$sbindir/preforkd.new" "$root$sbindir/preforkd"
+
 # ---- 4. stop ------------------------------------------------------------
 c=$(cursor)
 if ns systemctl stop preforkd.service; then rc=0; else rc=$?; fi
