@@ -67,8 +67,9 @@ EOF
 		echo "- Rolling restart, h$i: stopped in $(f restart_h${i}_stop); up in HAProxy again $(f restart_h${i}_up_again) after its exit."
 	done
 	cat <<EOF
-- Killed: h2 had $(f kill_h2_inflight) sessions in flight at the kill;
-  HAProxy marked it down $(f kill_down_after_ms) ms later; then
+- Killed: h2 had $(f kill_h2_inflight) sessions in flight from the kill
+  until its last process was gone, $(f kill_gone_after_ms) ms later;
+  HAProxy marked it down $(f kill_down_after_ms) ms after the kill; then
   $(f kill_share_after_down).
 - Overload: the share before, $(f overload_share_before); with
   h3's pool held, $(f overload_share_held). Weights: $(f overload_weights_held).
