@@ -72,7 +72,10 @@ EOF
   HAProxy marked it down $(f kill_down_after_ms) ms after the kill; then
   $(f kill_share_after_down).
 - Overload: the share before, $(f overload_share_before); with
-  h3's pool held, $(f overload_share_held). Weights: $(f overload_weights_held).
+  h3's pool held, $(f overload_share_held) of HAProxy's sessions, and
+  $(f overload_served_held) of the connections the hosts served
+  (\`preforkd -s status\`; h3's include the slow clients it shed).
+  Weights: $(f overload_weights_held).
   h3's agent: $(f overload_agent_h3); its workers: $(f overload_h3_workers).
 - Client addresses in the hosts' message lines during the rolling
   restart: h1 $(f h1_logged); h2 $(f h2_logged); h3 $(f h3_logged)

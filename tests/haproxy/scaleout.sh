@@ -590,6 +590,7 @@ hastat > "$state/stat-overload.csv"
 agent=$(agent 3)
 weights="h1=$(field h1 weight) h2=$(field h2 weight) h3=$w"
 s2=$(stots)
+d2="$(served 1) $(served 2) $(served 3)"
 # The weights through the window, a few times a second (every host's
 # agent speaks: a host whose pool the load itself fills says so too).
 d=$(($(now) + 2000 * duration))
@@ -601,6 +602,7 @@ while [ "$(now)" -lt "$d" ]; do
 	sleep 0.2
 done
 s3=$(stots)
+d3="$(served 1) $(served 2) $(served 3)"
 wrange=$(awk 'NF == 3 {
 	for (i = 1; i <= 3; i++) {
 		if (NR == 1 || $i < lo[i]) lo[i] = $i
@@ -622,6 +624,9 @@ holdpid=
 load_stop || why="${why:-no load result}"
 figure overload_share_before "$before"
 figure overload_share_held "$under"
+# The same window as the hosts count it (h3's count includes the slow
+# clients it shed).
+figure overload_served_held "$(share "$d2" "$d3")"
 figure overload_weights_held "$wrange"
 figure overload_agent_h3 "\"$agent\" then \"$agent2\""
 figure overload_h3_workers "$st3"
