@@ -6,6 +6,8 @@
 #                          the foreground with etc/preforkd.conf
 #   ./bootstrap.sh check   install what is missing, build, run every test
 #   ./bootstrap.sh build   install what is missing and build only
+#   ./bootstrap.sh scaleout           three hosts behind HAProxy, in
+#                                      network namespaces, under load
 #   ./bootstrap.sh fuzz [SECONDS]      run each fuzz target that long
 #   ./bootstrap.sh valgrind [SUITE|all] memcheck over the daemon tests
 #   ./bootstrap.sh deb [REV]           the Debian package, into build/deb/
@@ -27,13 +29,16 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Build: compiler, autotools, libconfig, Check.  Tests: systemd-analyze
 # and systemd itself (systemd), stdbuf and timeout (coreutils), unshare,
 # nsenter, setpriv and mount (util-linux, mount), script (bsdutils),
-# libFuzzer (clang, libclang-rt-14-dev), valgrind.  The Debian package:
+# libFuzzer (clang, libclang-rt-14-dev), valgrind; the scale-out test:
+# haproxy, ip (iproute2), and perl (always there).  The Debian package:
 # debhelper (with dh-autoreconf), lintian, git (the files to package),
 # debootstrap (the clean build chroot).
 packages="build-essential autoconf automake pkg-config libconfig-dev check
 systemd coreutils util-linux mount bsdutils"
 deb_packages="debhelper lintian git"
-check_packages="clang libclang-rt-14-dev valgrind $deb_packages debootstrap"
+scaleout_packages="haproxy iproute2"
+check_packages="clang libclang-rt-14-dev valgrind $deb_packages debootstrap
+$scaleout_packages"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -146,6 +151,13 @@ systemd_ns() {
 # TCP, and one of its configuration errors with FILE:LINE.
 example_module() {
 	bash "$top/tests/example.sh" "$top/build" "$top"
+}
+
+# Three preforkd hosts in network namespaces behind HAProxy, under load:
+# rolling restart with drain, rolling reload, a host killed, a host
+# overloaded (the short form; bench/scaleout.sh runs it longer).
+scaleout() {
+	sh "$top/tests/haproxy/scaleout.sh" "$top/build" "$top"
 }
 
 # The tarball builds, passes the suite, installs and uninstalls cleanly.
@@ -397,6 +409,7 @@ check)
 	ASAN_OPTIONS=detect_leaks=1 suite build-san
 	stage "systemd unit verifies and rates <= 2.0" unit_checks
 	checks "real systemd in namespaces: units start, reload, stop, restart, socket activation, config error not restarted" systemd_ns
+	checks "three hosts behind HAProxy: rolling restart, rolling reload, a host killed, a host overloaded" scaleout
 	stage "example service module: pkg-config build, loaded, served, FILE:LINE error" example_module
 	stage "fuzz: configuration files" fuzz_config
 	stage "fuzz: greeting framing and escaping" fuzz_greeting
@@ -411,6 +424,14 @@ check)
 		say "skipped: Debian package: no debian/ (a release tarball)"
 	fi
 	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	;;
+scaleout)
+	install_missing "$scaleout_packages"
+	build build --enable-werror
+	make -s -C build tests/loadgen
+	passed=0 failed=0
+	checks "three hosts behind HAProxy" scaleout
 	[ "$failed" -eq 0 ]
 	;;
 deb)
@@ -430,7 +451,7 @@ deb-chroot)
 	deb_chroot
 	;;
 *)
-	echo "usage: $0 run | check | build | fuzz [SECONDS] | valgrind [SUITE|all] | deb [REV] | deb-check [REV] | deb-chroot [REV]" >&2
+	echo "usage: $0 run | check | build | scaleout | fuzz [SECONDS] | valgrind [SUITE|all] | deb [REV] | deb-check [REV] | deb-chroot [REV]" >&2
 	exit 64
 	;;
 esac

@@ -15,6 +15,9 @@
  * (NSRC defaults to CONNS): many clients, as a per-source limit sees them.
  * Prints a human summary and one machine-readable "RESULT k=v ..." line.
  * Every run is bounded by -d; a connection stuck for 5 s is an error.
+ * SIGTERM or SIGINT ends the run early: the figures are those up to then,
+ * per second of the shorter window (a test that drives a daemon through
+ * some actions stops its load when they are done).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +64,8 @@ struct lthread {
 static struct sockaddr_in	 g_addr;
 static enum mode		 g_mode = MODE_GREETING;
 static long long		 g_start_ns, g_end_ns;	/* measured window */
+static volatile sig_atomic_t	 g_stop;		/* SIGTERM, SIGINT */
+static long long		 g_stop_ns;
 static char			 g_block[STREAM_BLOCK];
 static struct in_addr		 g_src;			/* -s */
 static int			 g_nsrc;		/* 0: no bind */
@@ -71,6 +77,23 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Still in the run: before -d is over and not stopped by a signal. */
+static bool
+running(void)
+{
+	return !g_stop && now_ns() < g_end_ns;
+}
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	if (!g_stop) {
+		g_stop_ns = now_ns();
+		g_stop = 1;
+	}
 }
 
 static void
@@ -144,8 +167,8 @@ lconn_done(int ep, struct lthread *t, struct lconn *c, bool ok)
 		fail(t);
 	close(c->fd);
 	c->fd = -1;
-	if (now_ns() < g_end_ns)
-		while (lconn_open(ep, c) == -1 && now_ns() < g_end_ns)
+	if (running())
+		while (lconn_open(ep, c) == -1 && running())
 			fail(t);
 }
 
@@ -260,7 +283,7 @@ lthread_run(void *arg)
 	for (int i = 0; i < t->nconns; i++)
 		if (lconn_open(ep, &conns[i]) == -1)
 			fail(t);
-	while (now_ns() < g_end_ns) {
+	while (running()) {
 		n = epoll_wait(ep, evs, 256, 100);
 		for (int i = 0; i < n; i++) {
 			struct lconn *c = evs[i].data.ptr;
@@ -315,6 +338,7 @@ main(int argc, char *argv[])
 	double		 secs = 5, warm = 1;
 	struct lthread	*t;
 	long long	*all, errors = 0, bytes = 0;
+	struct sigaction sa;
 	size_t		 n = 0;
 
 	while ((ch = getopt(argc, argv, "h:p:m:c:t:d:w:s:n:")) != -1) {
@@ -360,6 +384,11 @@ main(int argc, char *argv[])
 		return 64;
 	memset(g_block, 'x', sizeof(g_block));
 
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	g_start_ns = now_ns() + (long long)(warm * 1e9);
 	g_end_ns = g_start_ns + (long long)(secs * 1e9);
 	t = calloc((size_t)threads, sizeof(*t));
@@ -375,6 +404,9 @@ main(int argc, char *argv[])
 		errors += t[i].errors;
 		bytes += t[i].bytes;
 	}
+	if (g_stop && g_stop_ns < g_end_ns)
+		secs = g_stop_ns > g_start_ns ?
+		    (double)(g_stop_ns - g_start_ns) / 1e9 : 0.001;
 	all = malloc((n ? n : 1) * sizeof(*all));
 	n = 0;
 	for (int i = 0; i < threads; i++) {
