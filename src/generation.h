@@ -26,6 +26,7 @@
 #include "control.h"
 #include "listener.h"
 #include "pool.h"
+#include "upgrade.h"
 #include "upkeep.h"
 
 /* How long a reloaded generation has to become ready. */
@@ -57,15 +58,14 @@ struct master {
 	struct control		 m_control;	/* the control socket */
 	struct agent		 m_agent;	/* the agent check */
 	int			 m_pidfile_fd;
+	const char		*m_pidfile_path;
 	sigset_t		 m_waitmask;	/* control signals unblocked */
 	/* TERM with timeouts.drain: serving on until m_drain_until while
 	 * the agent says "drain", then m_stopping. */
 	bool			 m_draining;
 	struct timespec		 m_drain_until;
 	bool			 m_stopping;
-	/* SIGUSR2: upgrade once the pool is quiet, or give up then. */
-	bool			 m_upgrade_pending;
-	struct timespec		 m_upgrade_until;
+	struct upgrade		 m_upgrade;	/* SIGUSR2 */
 	bool			 m_killed;	/* SIGKILL already sent */
 	struct timespec		 m_kill_at;
 	int			 m_status;

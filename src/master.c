@@ -35,6 +35,7 @@
 #include "config.h"
 #include "control.h"
 #include "generation.h"
+#include "handover.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
@@ -238,11 +239,14 @@ static void
 master_reap(struct master *m)
 {
 	struct pool_worker	 w;
-	int			 status;
+	int			 status, rc;
 
 	/* Each is out of the table before anything is done about it. */
-	while (pool_reap(&m->m_pool, &w, &status) == 1)
-		master_worker_exited(m, &w, status);
+	while ((rc = pool_reap(&m->m_pool, &w, &status)) != 0)
+		if (rc == 1)
+			master_worker_exited(m, &w, status);
+		else
+			upgrade_reaped(m, w.pw_pid, status);
 }
 
 /*
@@ -413,9 +417,8 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, upkeep_due(&m->m_upkeep));
 	if (m->m_draining)
 		master_earliest(deadline, &timed, m->m_drain_until);
-	if (m->m_upgrade_pending)
-		master_earliest(deadline, &timed, clock_after(clock_now(),
-		    0.05));
+	if (upgrade_next_deadline(&m->m_upgrade, &t))
+		master_earliest(deadline, &timed, t);
 	if (agent_next_deadline(&m->m_agent, &t))
 		master_earliest(deadline, &timed, t);
 	if (pool_next_deadline(&m->m_pool, &t))
@@ -430,10 +433,10 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 static void
 master_wait(struct master *m)
 {
-	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS];
+	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS + 1];
 	struct timespec	 ts, *tsp = NULL, deadline;
 	double		 left;
-	size_t		 n, nctl;
+	size_t		 n, nctl, nag;
 
 	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
@@ -445,7 +448,9 @@ master_wait(struct master *m)
 	}
 	pfd[0] = (struct pollfd){ .fd = m->m_pool.p_ready[0], .events = POLLIN };
 	nctl = control_pollfds(&m->m_control, pfd + 1);
-	n = 1 + nctl + agent_pollfds(&m->m_agent, pfd + 1 + nctl);
+	nag = agent_pollfds(&m->m_agent, pfd + 1 + nctl);
+	n = 1 + nctl + nag;
+	n += upgrade_pollfds(&m->m_upgrade, pfd + n);
 	if (ppoll(pfd, n, tsp, &m->m_waitmask) == -1) {
 		if (errno != EINTR)
 			log_warn("ppoll");
@@ -454,7 +459,8 @@ master_wait(struct master *m)
 	/* Control and agent first: a commit below may replace their
 	 * sockets. */
 	control_handle(m, pfd + 1, nctl);
-	agent_handle(m, pfd + 1 + nctl, n - 1 - nctl);
+	agent_handle(m, pfd + 1 + nctl, nag);
+	upgrade_handle(m, pfd + 1 + nctl + nag, n - 1 - nctl - nag);
 	if (pfd[0].revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
 		generation_check_ready(m);
@@ -486,24 +492,47 @@ master_listen(struct master *m)
 	return rc;
 }
 
+/*
+ * The control socket and the agent.  At start, failing to open one stops
+ * the daemon; after an upgrade, whose workers serve already, it is logged
+ * and the daemon goes on without it (a reload tries again).
+ */
+static int
+master_open_local(struct master *m, const struct config *cfg)
+{
+	int	 status;
+
+	if ((status = control_open(&m->m_control, cfg->c_control)) != 0 &&
+	    !handover_active())
+		return status;
+	if (status != 0)
+		log_warnx("upgrade: going on without the control socket");
+	if ((status = agent_open(&m->m_agent, cfg)) != 0 &&
+	    !handover_active())
+		return status;
+	if (status != 0)
+		log_warnx("upgrade: going on without the agent check");
+	return 0;
+}
+
 static int
 master_setup(struct master *m)
 {
 	const struct config	*cfg = m->m_cur.g_cfg;
 	int			 status;
 
-	if (master_setup_signals(m) == -1 ||
-	    pool_init(&m->m_pool, upgrade_board_fd()) == -1)
+	if (master_setup_signals(m) == -1 || pool_init(&m->m_pool,
+	    handover_active() ? handover_board_fd() : -1) == -1)
 		return EX_OSERR;
-	if (upgrade_inherited()) {
-		if ((status = upgrade_adopt(m)) != 0)
+	if (handover_active()) {
+		if ((status = handover_adopt(m)) != 0)
 			return status;
 		/* Workers that exited during the exec are reaped now. */
 		master_pending[SIGCHLD] = 1;
+		cfg = m->m_cur.g_cfg;	/* the workers' */
 	} else if (master_listen(m) == -1)
 		return EX_OSERR;
-	if ((status = control_open(&m->m_control, cfg->c_control)) != 0 ||
-	    (status = agent_open(&m->m_agent, cfg)) != 0)
+	if ((status = master_open_local(m, cfg)) != 0)
 		return status;
 	if (geteuid() == 0 && cfg->c_user == NULL)
 		log_warnx("running as root and no user is configured: "
@@ -536,6 +565,7 @@ master_loop(struct master *m)
 		master_check_drain(m, now);
 		control_expire(&m->m_control, now);
 		agent_expire(&m->m_agent, now);
+		upgrade_run(m, now);	/* a stop ends one under way */
 		if (m->m_stopping) {
 			if (m->m_pool.p_n == 0)
 				break;
@@ -546,7 +576,6 @@ master_loop(struct master *m)
 			pool_kill_overdue(&m->m_pool, now);
 			upkeep_run(m, now);
 			generation_fill_all(m);
-			upgrade_run(m, now);
 		}
 		master_wait(m);
 	}
@@ -554,7 +583,7 @@ master_loop(struct master *m)
 
 int
 master_run(struct config *cfg, const char *config_file, int pidfile_fd,
-    int *report_fd)
+    const char *pidfile_path, int *report_fd)
 {
 	struct master	 m;
 	int		 status;
@@ -563,6 +592,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	m.m_file = config_file;
 	m.m_pool.p_ready[0] = m.m_pool.p_ready[1] = -1;
 	m.m_pidfile_fd = pidfile_fd;
+	m.m_pidfile_path = pidfile_path;
 	/* The first generation has no gate: nothing serves before it. */
 	generation_init(&m.m_cur);
 	generation_init(&m.m_next);
@@ -572,21 +602,23 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	upkeep_init(&m.m_upkeep);
 	control_init(&m.m_control);
 	agent_init(&m.m_agent);
+	upgrade_reset(&m.m_upgrade);
 
 	if ((status = master_setup(&m)) != 0) {
 		master_cleanup(&m);
 		return status;
 	}
 	daemon_report(report_fd, 0);
-	if (upgrade_inherited()) {
+	if (handover_active()) {
 		log_info("started version=%s in place of version=%s, same "
 		    "pid; generation=%u workers=%zu taken over", status_version,
-		    upgrade_from_version(), m.m_cur.g_id, m.m_pool.p_n);
+		    handover_from_version(), m.m_cur.g_id, m.m_pool.p_n);
 		/* The new generation, as a reload starts it. */
 		generation_reload(&m);
 	} else
 		log_info("started version=%s workers=%u service=%s",
-		    status_version, m.m_cur.g_target, cfg->c_service);
+		    status_version, m.m_cur.g_target,
+		    m.m_cur.g_cfg->c_service);
 	master_loop(&m);
 	log_info("exiting status=%d served=%llu", m.m_status,
 	    pool_totals(&m.m_pool).pg_served);

@@ -410,8 +410,12 @@ pool_reap(struct pool *p, struct pool_worker *out, int *status)
 				log_warn("waitpid");
 			return 0;
 		}
-		if ((w = pool_find(p, pid)) == NULL)
-			continue;	/* not a worker (never happens) */
+		if ((w = pool_find(p, pid)) == NULL) {
+			/* Not a worker: the master's other child. */
+			memset(out, 0, sizeof(*out));
+			out->pw_pid = pid;
+			return 2;
+		}
 		*out = *w;
 		pool_forget_slot(p, out);
 		*w = p->p_workers[--p->p_n];

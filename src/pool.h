@@ -106,7 +106,8 @@ void	pool_kill_all(struct pool *);
 bool	pool_next_deadline(const struct pool *, struct timespec *);
 
 /* Reap one exited child of ours: it is out of the table before the
- * caller acts on it.  1 with *out and *status set, 0 when none is left. */
+ * caller acts on it.  1 with *out and *status set, 0 when none is left;
+ * 2 for a child that is not a worker (only out->pw_pid set). */
 int	pool_reap(struct pool *, struct pool_worker *out, int *status);
 
 /* A worker died young (dead may be NULL for a failed fork): start or

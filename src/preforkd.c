@@ -23,6 +23,7 @@
 #include "log.h"
 #include "master.h"
 #include "pidfile.h"
+#include "handover.h"
 #include "procfs.h"
 #include "status.h"
 #include "upgrade.h"
@@ -340,11 +341,11 @@ run(struct config *cfg, const struct options *o)
 	 * it before daemonizing so that a second instance fails visibly.
 	 * After an upgrade it is locked already: the descriptor came with
 	 * its lock, and the daemon is a daemon already. */
-	if (upgrade_inherited()) {
-		pidfd = upgrade_pidfile_fd();
-		if (pidfd != -1 && cfg->c_pid_file != NULL)
+	if (handover_active()) {
+		pidfd = handover_pidfile_fd();
+		if (handover_pidfile_path() != NULL)
 			snprintf(pidpath, sizeof(pidpath), "%s",
-			    cfg->c_pid_file);
+			    handover_pidfile_path());
 	} else if (cfg->c_pid_file != NULL) {
 		snprintf(pidpath, sizeof(pidpath), "%s", cfg->c_pid_file);
 		if ((status = pidfile_lock(pidpath, &pidfd)) != 0) {
@@ -352,7 +353,7 @@ run(struct config *cfg, const struct options *o)
 			return status;
 		}
 	}
-	if (o->o_daemon && !upgrade_inherited() &&
+	if (o->o_daemon && !handover_active() &&
 	    daemonize_passing_sockets(&report_fd) == -1)
 		return EX_OSERR;
 	log_init("preforkd", o->o_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG,
@@ -363,7 +364,8 @@ run(struct config *cfg, const struct options *o)
 		daemon_report(&report_fd, EX_OSERR);
 		return EX_OSERR;
 	}
-	status = master_run(cfg, path, pidfd, &report_fd);
+	status = master_run(cfg, path, pidfd, pidpath[0] != '\0' ? pidpath :
+	    NULL, &report_fd);
 	pidfile_remove(pidpath, pidfd);
 	daemon_report(&report_fd, status);	/* set-up failed */
 	return status;
@@ -404,7 +406,7 @@ std_fds_open(void)
 static int
 inherited_fds_close(void)
 {
-	int	 n = upgrade_inherited() ? upgrade_fd_count() :
+	int	 n = handover_active() ? handover_fd_count() :
 	    listeners_passed_count();
 
 	/* A malformed count is reported when the master looks for them. */
@@ -426,7 +428,7 @@ main(int argc, char *argv[])
 	 * hand-over opens nothing, and says what to keep). */
 	if (std_fds_open() == -1)
 		return EX_OSERR;
-	if (upgrade_init(argc, argv) == -1 || upgrade_inherit() == -1)
+	if (upgrade_init(argc, argv) == -1 || handover_take() == -1)
 		return EX_SOFTWARE;
 	if (inherited_fds_close() == -1)
 		return EX_OSERR;
@@ -438,6 +440,10 @@ main(int argc, char *argv[])
 		fprintf(stderr, "preforkd: -d and -e exclude each other\n");
 		return EX_USAGE;
 	}
+	/* After an upgrade: the file the daemon read, as an absolute path
+	 * (a daemon's working directory is "/", whatever -c said). */
+	if (handover_active())
+		o.o_file = handover_config_file();
 	log_init("preforkd", LOG_TO_STDERR, LOG_DAEMON, LOG_INFO);
 	if ((cfg = config_load(o.o_file, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "preforkd: %s\n", err);

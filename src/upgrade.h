@@ -2,23 +2,28 @@
  * upgrade.h - replacing the daemon's binary without a dropped connection
  * and without a new PID (SIGUSR2, "preforkd -s upgrade").
  *
- * The master runs the binary now at its path with -t on the current
- * file; if that fails, nothing else happens.  Otherwise it execve()s it
- * in place, with its original argv.  The PID stays, so systemd sees only
- * RELOADING=1 and later READY=1, and the workers stay its children.
- * Across the exec go, by systemd's LISTEN_FDS convention with names: the
- * listening sockets ("pfd-listen", or "pfd-passed" for those systemd
- * passed), the pid file ("pfd-pidfile", its lock with it), the scoreboard
- * ("pfd-board", a memfd) and the state ("pfd-state", a memfd: generation
- * numbers and the process table).  The new image adopts the running
- * workers as the serving generation and starts a new one beside it, as a
- * reload does; when that one is ready the old workers retire.  If it
- * never is, the reload is rolled back and the old workers keep serving.
+ * The master runs the binary now at the path it was started from with -t
+ * on its file, in the background; if that fails, or the binary does not
+ * say it can take over this one's state, nothing else happens.
+ * Otherwise it execve()s it in place, with its original argv.  The PID
+ * stays, so systemd sees only RELOADING=1 and later READY=1, and the
+ * workers stay its children.  Across the exec go, by systemd's LISTEN_FDS
+ * convention with names: the listening sockets ("pfd-listen", or
+ * "pfd-passed" for those systemd passed), the pid file ("pfd-pidfile",
+ * its lock with it), the scoreboard ("pfd-board", a memfd) and the state
+ * ("pfd-state", a memfd: generation numbers, the process table, the
+ * sockets as configured, the file's path and the text the running
+ * workers were configured with).  The new image takes the workers over as
+ * the serving generation, with that configuration, and starts a new one
+ * beside it as a reload does; if the new one never becomes ready, the
+ * reload is rolled back and the old workers serve on.
  */
 #ifndef PREFORKD_UPGRADE_H
 #define PREFORKD_UPGRADE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* How long the new binary's -t may take. */
@@ -26,37 +31,50 @@
 /* How long a request waits for a quiet moment (no worker starting, no
  * reload under way) before it is dropped. */
 #define UPGRADE_WAIT_SECONDS	10.0
+/* What the check may print, kept for the log and the acknowledgement. */
+#define UPGRADE_OUTPUT_MAX	4096
+
+enum upgrade_step {
+	UPGRADE_IDLE,
+	UPGRADE_WAIT_CHECK,	/* for a quiet moment to run the check */
+	UPGRADE_CHECKING,	/* the new binary's -t runs */
+	UPGRADE_WAIT_EXEC,	/* checked: for a quiet moment to exec */
+};
+
+/* The master's side, in struct master. */
+struct upgrade {
+	enum upgrade_step	 up_step;
+	struct timespec		 up_until;	/* the step's deadline */
+	pid_t			 up_pid;	/* the check; 0 once reaped */
+	int			 up_fd;		/* its output; -1 at EOF */
+	int			 up_status;	/* its wait status */
+	bool			 up_timed_out;	/* and was killed */
+	char			 up_out[UPGRADE_OUTPUT_MAX];
+	size_t			 up_len;
+};
 
 struct master;
+struct pollfd;
 
-/* Keep argv as given (getopt may permute it) and the binary's path. */
+/* Keep argv as given (getopt may permute it) and the binary's path as
+ * it was started (not resolved: a symlink may be moved to a new one). */
 int	upgrade_init(int argc, char *const argv[]);
-/*
- * Whether this process is the new image of an upgrade: 1, and the
- * handed-over descriptors are taken (the LISTEN_ variables unset); 0
- * when it is not; -1 when the hand-over is malformed (logged).
- */
-int	upgrade_inherit(void);
-bool	upgrade_inherited(void);
-/* How many descriptors, from 3 on, were handed over. */
-int	upgrade_fd_count(void);
-/* Handed over, or -1. */
-int	upgrade_pidfile_fd(void);
-int	upgrade_board_fd(void);
-/* -t for an upgrade: whether this binary can take the hand-over of the
- * running one (the format it names in the environment); 0 or -1, with
+void	upgrade_reset(struct upgrade *);
+
+/* -t for an upgrade: print that this binary can take over the running
+ * one (the format it names in the environment), or fail: 0 or -1, with
  * the reason in err. */
 int	upgrade_check_format(char *err, size_t size);
 
-/* In the new image, once the pool has its board: the sockets, the
- * workers and the generation numbers.  0, or an exit status, logged. */
-int	upgrade_adopt(struct master *);
-/* What the log says at start: "version=0.1.0 workers=4" or the like. */
-const char *upgrade_from_version(void);
-
 /* SIGUSR2. */
 void	upgrade_request(struct master *);
-/* From the loop: do a requested upgrade once the pool is quiet. */
+/* From the loop: the next step of a requested upgrade. */
 void	upgrade_run(struct master *, struct timespec now);
+/* The check's output, for the master's ppoll(): 0 or 1 descriptor. */
+size_t	upgrade_pollfds(const struct upgrade *, struct pollfd *);
+void	upgrade_handle(struct master *, const struct pollfd *, size_t n);
+bool	upgrade_next_deadline(const struct upgrade *, struct timespec *);
+/* A child that is not a worker was reaped: the check, perhaps. */
+void	upgrade_reaped(struct master *, pid_t, int status);
 
 #endif

@@ -200,13 +200,15 @@ END_TEST
  * The new binary starts, but its workers cannot run (they cannot switch
  * to the user the file now names: the daemon runs as root of a user
  * namespace that maps no one else).  The new generation is rolled back;
- * the workers taken over keep serving, with the old banner.
+ * the workers taken over keep serving, with the old banner, and one that
+ * dies is replaced with the configuration they were started with.
  */
 START_TEST(test_upgrade_rolled_back)
 {
 	const char *const prefix[] = { "unshare", "--user", "--map-root-user",
 	    NULL };
 	char	 buf[64], conf[512];
+	pid_t	 pids[8];
 	long	 ok, errors;
 	int	 fd;
 
@@ -222,17 +224,64 @@ START_TEST(test_upgrade_rolled_back)
 	ck_assert_msg(daemon_log_wait(&d, "reload failed: generation=2 "
 	    "cannot run with the new configuration", 30), "%s",
 	    daemon_log_tail(&d));
-	ck_assert(daemon_log_wait(&d, "taken over from the binary before "
-	    "the upgrade, serves on", 5));
 	load_wait(load, loadout, &ok, &errors);
 	load = 0;
 	ck_assert_int_gt(ok, 0);
 	ck_assert_int_eq(errors, 0);
-	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
-	ck_assert_int_eq(read_banner(fd, buf, sizeof(buf)), 4);
-	ck_assert_str_eq(buf, "old");
-	close(fd);
+	/* The workers taken over keep their configuration, and so does
+	 * the one that replaces a worker that dies: the old banner. */
+	ck_assert_uint_eq(proc_children(d.d_pid, pids, 8), UP_WORKERS);
+	ck_assert_int_eq(kill(pids[0], SIGKILL), 0);
+	ck_assert(daemon_log_wait(&d, "; respawning", 10));
+	ck_assert(proc_wait_children(d.d_pid, UP_WORKERS, 10));
+	for (int i = 0; i < 2 * UP_WORKERS; i++) {
+		ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
+		ck_assert_int_eq(read_banner(fd, buf, sizeof(buf)), 4);
+		ck_assert_str_eq(buf, "old");
+		close(fd);
+	}
+	ck_assert_int_eq(daemon_log_count(&d, "gets no new ones"), 0);
 	assert_same_master();
+}
+END_TEST
+
+/*
+ * A check that never ends runs in the background: meanwhile the master
+ * replaces a worker that dies and answers; a stop ends the check, with
+ * everything it started.
+ */
+START_TEST(test_upgrade_check_in_background)
+{
+	char	 body[512], path[300], buf[32];
+	pid_t	 pids[8], check = 0;
+	FILE	*fp;
+
+	up_start(NULL, NULL);
+	snprintf(path, sizeof(path), "%s/check.pid", d.d_dir);
+	snprintf(body, sizeof(body), "echo $$ > %s\nexec sleep 60", path);
+	up_install_script(body);
+	ck_assert_int_eq(kill(d.d_pid, SIGUSR2), 0);
+	ck_assert(daemon_log_wait(&d, "upgrade: checking ", 10));
+	for (int i = 0; i < 100 && check == 0; i++) {
+		if ((fp = fopen(path, "r")) != NULL) {
+			if (fgets(buf, sizeof(buf), fp) != NULL)
+				check = (pid_t)atol(buf);
+			fclose(fp);
+		}
+		sleep_ms(50);
+	}
+	ck_assert_int_gt(check, 0);
+	ck_assert_uint_ge(proc_children(d.d_pid, pids, 8), UP_WORKERS);
+	ck_assert_int_eq(kill(pids[0] == check ? pids[1] : pids[0], SIGKILL),
+	    0);
+	ck_assert(daemon_log_wait(&d, "; respawning", 5));
+	ck_assert_int_eq(greet(d.d_port, "meanwhile", 10), 0);
+	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 20), 0);
+	ck_assert(daemon_log_wait(&d, "upgrade: the daemon is stopping; not "
+	    "upgrading", 1));
+	for (int i = 0; i < 100 && proc_alive(check); i++)
+		sleep_ms(50);
+	ck_assert(!proc_alive(check));
 }
 END_TEST
 
@@ -246,6 +295,7 @@ upgrade_suite(void)
 	tcase_add_test(tc, test_upgrade_saturated);
 	tcase_add_test(tc, test_upgrade_refused);
 	tcase_add_test(tc, test_upgrade_rolled_back);
+	tcase_add_test(tc, test_upgrade_check_in_background);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return s;
