@@ -189,7 +189,7 @@ fuzz_config() {
 	fuzz_target config src/conffile.c src/config.c src/service.c \
 	    src/service_greeting.c src/service_echo.c src/conn.c src/escape.c \
 	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c src/access.c \
-	    src/proxy.c -lconfig
+	    src/confread.c src/proxy.c -lconfig
 }
 fuzz_greeting() {
 	fuzz_target greeting src/service_greeting.c src/escape.c

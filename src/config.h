@@ -101,25 +101,6 @@ struct config	*config_load_text(const char *file, const char *text,
 		    char *err, size_t errsize);
 void		 config_free(struct config *);
 
-
-/*
- * The configuration functions of <preforkd/service.h>: a service reads
- * its group NAME = { ... } through these, with the core's FILE:LINE
- * errors.  Valid only inside config_load().
- */
-const char	*config_api_name(const struct preforkd_conf *);
-bool		 config_api_present(const struct preforkd_conf *);
-int		 config_api_keys(struct preforkd_conf *, const char *const *);
-int		 config_api_int(struct preforkd_conf *, const char *,
-		    long long, long long, long long *);
-int		 config_api_seconds(struct preforkd_conf *, const char *,
-		    double, double, double *);
-int		 config_api_string(struct preforkd_conf *, const char *, size_t,
-		    char **);
-int		 config_api_bool(struct preforkd_conf *, const char *, bool *);
-int		 config_api_error(struct preforkd_conf *, const char *,
-		    const char *, ...) __attribute__((format(printf, 3, 4)));
-
 bool		 config_same_listen(const struct config_listen *,
 		    const struct config_listen *);
 

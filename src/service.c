@@ -36,6 +36,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "confread.h"
 #include "conn.h"
 #include "escape.h"
 #include "log.h"
