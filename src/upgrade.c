@@ -157,6 +157,8 @@ upgrade_check_start(struct master *m)
 	up->up_pid = pid;
 	up->up_fd = p[0];
 	up->up_len = 0;
+	up->up_out[0] = '\0';
+	up->up_timed_out = false;
 	up->up_until = clock_after(clock_now(), UPGRADE_CHECK_SECONDS);
 }
 
