@@ -442,11 +442,13 @@ leftovers=$(ns sh -c 'ls -d /etc/preforkd/*.dpkg-* 2>/dev/null')
 out=$(banner "upgraded")
 errors_plain=$errors conns_plain=$conns
 if [ "$apt_rc" -eq 0 ] && [ "$st" = "ii $v1" ] && [ "$kept" = 1 ] &&
-    [ -z "$leftovers" ] && [ "$pid1" != "$pid0" ] && [ "$pid1" != 0 ] &&
+    [ -z "$leftovers" ] && [ "$pid1" = "$pid0" ] && [ "$pid1" != 0 ] &&
+    wait_log "$c" ", same pid; generation=" "reloaded generation=" &&
     ! held_by_systemd &&
-    [ "$(prop preforkd.service ActiveState)" = active ] &&
-    [ "$out" = "$banner1" ] && [ "${conns:-0}" -gt 0 ] 2>/dev/null; then
-	ok "upgrade: $v0 -> $v1 in $((up_ms / 1000)).$((up_ms % 1000 / 100))s, edited conffile kept (no prompt, no .dpkg-dist), restarted (MainPID $pid0 -> $pid1), serving the edited banner; under load: $errors failed of $conns connections in $runs runs (plain service)"
+    wait_prop preforkd.service ActiveState active &&
+    [ "$out" = "$banner1" ] && [ "${conns:-0}" -gt 0 ] 2>/dev/null &&
+    [ "$errors" -eq 0 ]; then
+	ok "upgrade: $v0 -> $v1 in $((up_ms / 1000)).$((up_ms % 1000 / 100))s, edited conffile kept (no prompt, no .dpkg-dist), upgraded in place (MainPID $pid0 kept), serving the edited banner; under load: $errors failed of $conns connections in $runs runs (plain service)"
 else
 	fail "upgrade: apt-get=$apt_rc, dpkg \"$st\", edit kept $kept, leftovers \"$leftovers\", MainPID $pid0 -> $pid1, banner \"$out\", load \"$conns $errors\""
 	tail -n 15 "$state/apt.up1" | note
@@ -480,14 +482,15 @@ st=$(pkgstate)
 pid3=$(prop preforkd.service MainPID)
 out=$(banner "upgraded again")
 errors_sock=$errors conns_sock=$conns
-if [ "$apt_rc" -eq 0 ] && [ "$st" = "ii $v2" ] && [ "$pid3" != "$pid2" ] &&
+if [ "$apt_rc" -eq 0 ] && [ "$st" = "ii $v2" ] && [ "$pid3" = "$pid2" ] &&
     [ "$pid3" != 0 ] && [ "$(prop preforkd.socket ActiveState)" = active ] &&
+    wait_log "$c" ", same pid; generation=" &&
     held_by_systemd &&
     [ "$(prop preforkd.socket ActiveEnterTimestampMonotonic)" = "$sock_t" ] &&
     [ "$(prop preforkd.service ActiveState)" = active ] &&
     [ "$out" = "$banner1" ] && [ "${conns:-0}" -gt 0 ] 2>/dev/null &&
     [ "$errors" -eq 0 ]; then
-	ok "upgrade with socket activation: $v1 -> $v2 in $((up_ms / 1000)).$((up_ms % 1000 / 100))s, restarted (MainPID $pid2 -> $pid3), the socket never restarted; under load: $errors failed of $conns connections in $runs runs"
+	ok "upgrade with socket activation: $v1 -> $v2 in $((up_ms / 1000)).$((up_ms % 1000 / 100))s, upgraded in place (MainPID $pid2 kept), the socket never restarted; under load: $errors failed of $conns connections in $runs runs"
 else
 	fail "upgrade with socket activation: apt-get=$apt_rc, dpkg \"$st\", MainPID $pid2 -> $pid3, socket since $sock_t/$(prop preforkd.socket ActiveEnterTimestampMonotonic) held by \"$(holders)\", banner \"$out\", load: $errors failed of $conns"
 	tail -n 15 "$state/apt.up2" | note
@@ -559,16 +562,18 @@ fi
 
 # ---- 9. roll back: the previous package again --------------------------
 pid7=$(prop preforkd.service MainPID)
+c=$(cursor)
 if apt "$state/apt.down" install --allow-downgrades "$d0"; then rc=0
 else rc=$?; fi
 st=$(pkgstate)
 pid8=$(prop preforkd.service MainPID)
 out=$(banner "rolled back")
-if [ "$rc" -eq 0 ] && [ "$st" = "ii $v0" ] && [ "$pid8" != "$pid7" ] &&
+if [ "$rc" -eq 0 ] && [ "$st" = "ii $v0" ] && [ "$pid8" = "$pid7" ] &&
     [ "$pid8" != 0 ] && ns grep -q "$banner1" "$conf" &&
+    wait_log "$c" ", same pid; generation=" &&
     [ "$(prop preforkd.service ActiveState)" = active ] &&
     held_by_systemd && [ "$out" = "$banner1" ]; then
-	ok "roll back: apt-get install --allow-downgrades ./${deb0##*/}: $st, restarted (MainPID $pid7 -> $pid8) on the socket, configuration kept, serving"
+	ok "roll back: apt-get install --allow-downgrades ./${deb0##*/}: $st, in place (MainPID $pid7 kept) on the socket, configuration kept, serving"
 else
 	fail "roll back: apt-get=$rc, dpkg \"$st\", MainPID $pid7 -> $pid8, banner \"$out\""
 	tail -n 15 "$state/apt.down" | note
