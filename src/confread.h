@@ -34,7 +34,7 @@ const char *conf_where_line(const struct conf_ctx *, unsigned textline,
 /* Where the operator wrote s. */
 const char *conf_where(const struct conf_ctx *, const config_setting_t *s,
 	    char *, size_t);
-/* The first error, at s's line; -1. */
+/* The error, at s's line (a later one replaces it); -1. */
 int	conf_verror(struct conf_ctx *, const config_setting_t *s,
 	    const char *fmt, va_list) __attribute__((format(printf, 3, 0)));
 int	conf_error(struct conf_ctx *, const config_setting_t *s,

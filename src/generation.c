@@ -14,6 +14,7 @@
 #include "generation.h"
 #include "log.h"
 #include "notify.h"
+#include "service.h"
 #include "status.h"
 #include "worker.h"
 
@@ -45,6 +46,13 @@ generation_free(struct generation *g)
 	generation_init(g);
 }
 
+static int
+generation_module_fd(const struct generation *g)
+{
+	return g->g_cfg != NULL && g->g_cfg->c_sv != NULL ?
+	    g->g_cfg->c_sv->sv_fd : -1;
+}
+
 /* A bit for each socket of g that other does not have. */
 static uint32_t
 generation_new_listeners(const struct generation *g,
@@ -70,7 +78,7 @@ generation_spawn(struct master *m, struct generation *g)
 	const struct generation	*other = g == &m->m_cur ? &m->m_next :
 	    &m->m_cur;
 	struct worker_args	 wa;
-	int			 close_fds[8 + CONFIG_MAX_LISTEN + CONTROL_FDS +
+	int			 close_fds[11 + CONFIG_MAX_LISTEN + CONTROL_FDS +
 	    AGENT_FDS];
 	size_t			 n = 0;
 
@@ -92,6 +100,11 @@ generation_spawn(struct master *m, struct generation *g)
 	n += agent_fds(&m->m_agent, close_fds + n);
 	close_fds[n++] = m->m_cur.g_agent.ag_fd;
 	close_fds[n++] = m->m_next.g_agent.ag_fd;
+	/* A module's file (open for its name while loaded) and an
+	 * upgrade's check output are the master's too. */
+	close_fds[n++] = generation_module_fd(&m->m_cur);
+	close_fds[n++] = generation_module_fd(&m->m_next);
+	close_fds[n++] = m->m_upgrade.up_fd;
 	memset(&wa, 0, sizeof(wa));
 	wa.wa_config = g->g_cfg;
 	wa.wa_listeners = &g->g_ls;

@@ -418,6 +418,41 @@ handover_adopt_workers(struct master *m)
 	return 0;
 }
 
+/* The configuration text the workers were started with, parsed. */
+static struct config *
+handover_old_config(char *err, size_t errsize)
+{
+	const struct handover_state	*hs = handover_in.in_hs;
+	const char			*text = (const char *)(hs + 1) +
+	    hs->hs_nlisteners * sizeof(struct handover_listener) +
+	    (size_t)hs->hs_nworkers * sizeof(struct handover_worker);
+	struct config			*c;
+	char				*copy;
+
+	if ((copy = strndup(text, hs->hs_text_len)) == NULL) {
+		snprintf(err, errsize, "strndup: %s", strerror(errno));
+		return NULL;
+	}
+	c = config_load_text(hs->hs_file, copy, err, errsize);
+	free(copy);
+	return c;
+}
+
+struct config *
+handover_config_fallback(const char *why)
+{
+	struct config	*c;
+	char		 err[1024];
+
+	if ((c = handover_old_config(err, sizeof(err))) == NULL)
+		log_warnx("upgrade: %s; and the configuration the workers "
+		    "were started with does not load either: %s", why, err);
+	else
+		log_warnx("upgrade: %s; going on with the configuration the "
+		    "workers were started with", why);
+	return c;
+}
+
 /*
  * The workers taken over run the configuration they were started with:
  * the serving generation gets it too (parsed by this binary), so that it
@@ -429,20 +464,10 @@ static void
 handover_adopt_config(struct master *m)
 {
 	const struct handover_state	*hs = handover_in.in_hs;
-	const char			*text = (const char *)(hs + 1) +
-	    hs->hs_nlisteners * sizeof(struct handover_listener) +
-	    (size_t)hs->hs_nworkers * sizeof(struct handover_worker);
 	struct config			*old;
-	char				*copy, err[1024];
+	char				 err[1024];
 
-	if ((copy = strndup(text, hs->hs_text_len)) == NULL) {
-		log_warn("strndup");
-		m->m_cur.g_adopted = true;
-		return;
-	}
-	old = config_load_text(hs->hs_file, copy, err, sizeof(err));
-	free(copy);
-	if (old == NULL) {
+	if ((old = handover_old_config(err, sizeof(err))) == NULL) {
 		log_warnx("upgrade: the configuration the workers were "
 		    "started with does not load here (%s): generation=%u "
 		    "keeps its workers and gets no new ones", err,

@@ -34,7 +34,8 @@ int	handover_write(const struct master *);
 size_t	handover_fds(const struct master *, int state, int *fds,
 	    const char **names);
 
-/* The new image: see upgrade_inherit() and the rest in upgrade.h. */
+/* The new image: whether this start is an upgrade's (1; 0: not; -1: a
+ * malformed hand-over, logged), and what came with it. */
 int	handover_take(void);
 bool	handover_active(void);
 int	handover_fd_count(void);
@@ -44,5 +45,8 @@ const char *handover_pidfile_path(void);
 int	handover_board_fd(void);
 int	handover_adopt(struct master *);
 const char *handover_from_version(void);
+/* The file cannot be loaded any more (why): the configuration the
+ * workers were started with, or NULL (logged either way). */
+struct config *handover_config_fallback(const char *why);
 
 #endif

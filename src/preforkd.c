@@ -445,7 +445,13 @@ main(int argc, char *argv[])
 	if (handover_active())
 		o.o_file = handover_config_file();
 	log_init("preforkd", LOG_TO_STDERR, LOG_DAEMON, LOG_INFO);
-	if ((cfg = config_load(o.o_file, err, sizeof(err))) == NULL) {
+	/* After an upgrade the workers serve already: a file that broke
+	 * since the check must not end them (the reload that follows fails
+	 * the same way, and they serve on). */
+	if ((cfg = config_load(o.o_file, err, sizeof(err))) == NULL &&
+	    handover_active())
+		cfg = handover_config_fallback(err);
+	if (cfg == NULL) {
 		fprintf(stderr, "preforkd: %s\n", err);
 		return EX_CONFIG;
 	}

@@ -208,11 +208,33 @@ service_check_desc(const struct preforkd_service *d, const char *name,
 	return -1;
 }
 
+/* A module of this file loaded already, holding its descriptor. */
+static struct service *
+service_same_file(const struct stat *st)
+{
+	for (struct service *sv = service_loaded; sv != NULL; sv = sv->sv_next)
+		if (sv->sv_fd != -1 && sv->sv_dev == st->st_dev &&
+		    sv->sv_ino == st->st_ino)
+			return sv;
+	return NULL;
+}
+
+/* Another module loaded from the same file as sv (not in the list). */
+static struct service *
+service_other_copy(const struct service *sv)
+{
+	for (struct service *s = service_loaded; s != NULL; s = s->sv_next)
+		if (s != sv && s->sv_dl != NULL && s->sv_dev == sv->sv_dev &&
+		    s->sv_ino == sv->sv_ino)
+			return s;
+	return NULL;
+}
+
 static struct service *
 service_dlopen(const char *name, const char *dir, char *err, size_t errsize,
     bool *missing)
 {
-	struct service	*sv;
+	struct service	*sv, *same;
 	struct stat	 st;
 	char		 path[PATH_MAX], self[64];
 	const char	*why;
@@ -232,6 +254,19 @@ service_dlopen(const char *name, const char *dir, char *err, size_t errsize,
 		snprintf(err, errsize, "calloc: %s", strerror(errno));
 		close(fd);
 		return NULL;
+	}
+	/*
+	 * The same file loaded already (a reload): dlopen() by the name it
+	 * was loaded under, so that it only counts one more reference, and
+	 * take that descriptor over, so that the name stays open for as
+	 * long as the library is loaded.  A second name would outlive its
+	 * descriptor and could later be given to another file, which
+	 * dlopen() would then take for this one.
+	 */
+	if ((same = service_same_file(&st)) != NULL) {
+		close(fd);
+		fd = same->sv_fd;
+		same->sv_fd = -1;
 	}
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	if ((sv->sv_dl = dlopen(self, RTLD_NOW | RTLD_LOCAL)) == NULL) {
@@ -264,7 +299,10 @@ fail:
 	if (sv->sv_dl != NULL && dlclose(sv->sv_dl) != 0)
 		log_warnx("dlclose %s: %s", path, dlerror());
 	free(sv);
-	close(fd);
+	if (same != NULL)
+		same->sv_fd = fd;	/* still its */
+	else
+		close(fd);
 	return NULL;
 }
 
@@ -307,7 +345,7 @@ service_configure(struct service *sv, struct preforkd_conf *conf)
 void
 service_free(struct service *sv)
 {
-	struct service	**p;
+	struct service	**p, *heir;
 
 	if (sv == NULL)
 		return;
@@ -320,13 +358,16 @@ service_free(struct service *sv)
 				break;
 			}
 		if (dlclose(sv->sv_dl) != 0)
-			log_warnx("dlclose %s: %s", sv->sv_desc->ps_name,
-			    dlerror());
+			log_warnx("dlclose: %s", dlerror());
 	}
-	/* After dlclose(): while the module is loaded its /proc name must
-	 * not be given to another file. */
-	if (sv->sv_fd != -1 && close(sv->sv_fd) == -1)
-		log_warn("close(module %s)", sv->sv_desc->ps_name);
+	/* While the module is loaded its /proc name must not be given to
+	 * another file: another loaded copy of the same file (a reload
+	 * rolled back) inherits the descriptor; else it is closed, after
+	 * dlclose().  The module's own name is gone with it: not logged. */
+	if (sv->sv_fd != -1 && (heir = service_other_copy(sv)) != NULL)
+		heir->sv_fd = sv->sv_fd;
+	else if (sv->sv_fd != -1 && close(sv->sv_fd) == -1)
+		log_warn("close(module descriptor %d)", sv->sv_fd);
 	free(sv);
 }
 
@@ -417,6 +458,11 @@ api_log(int level, const char *fmt, ...)
 {
 	va_list	 ap;
 
+	/* A module's lines go from LOG_ERR to LOG_DEBUG, as the header
+	 * says: no emergency a module could broadcast to every terminal. */
+	level &= LOG_PRIMASK;
+	if (level < LOG_ERR)
+		level = LOG_ERR;
 	va_start(ap, fmt);
 	log_vlog(level, false, fmt, ap);
 	va_end(ap);

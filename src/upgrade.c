@@ -400,6 +400,8 @@ static void
 upgrade_exec(struct master *m, int state)
 {
 	struct upgrade_fds	 uf;
+	const char		*what;
+	int			 error;
 
 	memset(&uf, 0, sizeof(uf));
 	uf.uf_n = handover_fds(m, state, uf.uf_fd, uf.uf_name);
@@ -410,18 +412,23 @@ upgrade_exec(struct master *m, int state)
 	control_close(&m->m_control);
 	agent_close(&m->m_agent);
 	if (upgrade_save(&uf) == -1)
-		log_warn("upgrade: fcntl(F_DUPFD_CLOEXEC)");
+		what = "fcntl(F_DUPFD_CLOEXEC)";
 	else if (upgrade_place(&uf) == -1)
-		log_warn("upgrade: dup2");
+		what = "dup2";
 	else if (upgrade_environment(&uf) == -1)
-		log_warn("upgrade: setenv");
+		what = "setenv";
 	else {
 		execve(upgrade_exe, upgrade_argv, environ);
-		log_warn("upgrade: execve(%s)", upgrade_exe);
+		what = "execve";
 	}
-	log_warnx("upgrade: version=%s keeps running", status_version);
+	/* The descriptors back before a line is logged: the log's socket
+	 * may be among those moved, and a line now would reconnect it. */
+	error = errno;
 	upgrade_clear_environment();
 	upgrade_restore(&uf);
+	errno = error;
+	log_warn("upgrade: %s (%s)", what, upgrade_exe);
+	log_warnx("upgrade: version=%s keeps running", status_version);
 	(void)control_open(&m->m_control, m->m_cur.g_cfg->c_control);
 	(void)agent_open(&m->m_agent, m->m_cur.g_cfg);
 	notify_ready("upgrade failed: the new binary could not be executed");
