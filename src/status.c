@@ -64,15 +64,15 @@ status_line(const struct master *m, char *buf, size_t size)
 unsigned
 status_weight(const struct master *m)
 {
-	unsigned	 busy, idle, max = m->m_cur.g_cfg->c_pool_max;
+	unsigned	 busy, idle, max = m->m_cur.g_cfg->c_pool_max, pct;
 	unsigned long	 taken;
 
 	status_count(&m->m_pool, m->m_cur.g_id, &busy, &idle);
 	taken = (unsigned long)busy + listeners_queued(&m->m_cur.g_ls);
 	if (max == 0 || taken >= max)
 		return 1;
-	return (unsigned)((max - taken) * 100 / max) > 0 ?
-	    (unsigned)((max - taken) * 100 / max) : 1;
+	pct = (unsigned)((max - taken) * 100 / max);
+	return pct > 0 ? pct : 1;
 }
 
 size_t

@@ -550,6 +550,37 @@ START_TEST(test_drain_then_stop)
 }
 END_TEST
 
+/*
+ * The pool saturated (closed-loop clients, four per worker): through the
+ * drain the daemon keeps serving them, then stops cleanly, nothing
+ * killed.
+ */
+START_TEST(test_drain_saturated)
+{
+	char	 out[256];
+	int	 before;
+	long	 ok, errors;
+	pid_t	 load;
+
+	daemon_start(&d, "workers = 2;\nlimits = { per_source = 0; };\n"
+	    "timeouts = { drain = 2; shutdown = 20; };\n");
+	snprintf(out, sizeof(out), "%s/load.out", d.d_dir);
+	load = load_start(d.d_port, 8, 5, out);
+	sleep_ms(1000);
+	ck_assert_int_eq(kill(d.d_pid, SIGTERM), 0);
+	ck_assert(daemon_log_wait(&d, "draining for 2.0s", 10));
+	before = daemon_log_count(&d, "message peer=");
+	ck_assert_msg(daemon_log_wait_count(&d, "message peer=", before + 10,
+	    10), "not serving while draining:\n%s", daemon_log_tail(&d));
+	ck_assert_int_eq(daemon_log_count(&d, "shutting down workers="), 0);
+	ck_assert_int_eq(daemon_wait(&d, 30), 0);
+	ck_assert(daemon_log_wait(&d, "shutting down workers=2", 1));
+	ck_assert_int_eq(daemon_log_count(&d, "killing"), 0);
+	load_wait(load, out, &ok, &errors);
+	ck_assert_int_gt(ok, 0);
+}
+END_TEST
+
 /* A second TERM ends the drain at once. */
 START_TEST(test_second_term)
 {
@@ -708,6 +739,7 @@ balancer_suite(void)
 	tcase_add_checked_fixture(stop, setup, teardown);
 	tcase_add_test(stop, test_drain_then_stop);
 	tcase_add_test(stop, test_second_term);
+	tcase_add_test(stop, test_drain_saturated);
 	tcase_add_test(stop, test_stop_serves_the_queue);
 	tcase_add_test(stop, test_stop_serves_deferred);
 	tcase_add_test(stop, test_stop_during_reload);

@@ -74,32 +74,7 @@ sfx=$$
 ns_lb=pfso-lb-$sfx
 nss="$ns_lb pfso-h1-$sfx pfso-h2-$sfx pfso-h3-$sfx"
 
-# Milliseconds since the epoch, for deadlines.
-now() {
-	date +%s%3N
-}
-t_start=$(now)
-
-# Each check's line ends with the time it took.
-lap() {
-	_t=$(now)
-	_l=$((_t - ${t_lap:-$t_start}))
-	t_lap=$_t
-	lap=$((_l / 1000)).$((_l % 1000 / 100))s
-}
-ok() {
-	lap
-	printf 'ok: %s [%s]\n' "$*" "$lap"
-	passed=$((passed + 1))
-}
-fail() {
-	lap
-	printf 'FAILED: %s [%s]\n' "$*" "$lap"
-	failed=$((failed + 1))
-}
-note() {
-	sed 's/^/    /'
-}
+. "$src/tests/checks.sh"
 # figure KEY VALUE: a figure for the report (and FIGURES).
 figure() {
 	printf '    %s=%s\n' "$1" "$2"

@@ -42,30 +42,7 @@ banner1="Welcome to preforkd, edited by the operator!!"
 passed=0 failed=0
 state= cg= nspid= scriptpid= watchdog= t_lap= lgpid=
 
-now() {
-	date +%s%3N
-}
-t_start=$(now)
-
-lap() {
-	_t=$(now)
-	_l=$((_t - ${t_lap:-$t_start}))
-	t_lap=$_t
-	lap=$((_l / 1000)).$((_l % 1000 / 100))s
-}
-ok() {
-	lap
-	printf 'ok: %s [%s]\n' "$*" "$lap"
-	passed=$((passed + 1))
-}
-fail() {
-	lap
-	printf 'FAILED: %s [%s]\n' "$*" "$lap"
-	failed=$((failed + 1))
-}
-note() {
-	sed 's/^/    /'
-}
+. "$src/tests/checks.sh"
 summary() {
 	echo "deb: $passed passed, $failed failed"
 }

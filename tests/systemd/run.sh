@@ -34,32 +34,7 @@ path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 passed=0 failed=0
 state= cg= nspid= scriptpid= watchdog= t_lap=
 
-# Milliseconds since the epoch, for deadlines.
-now() {
-	date +%s%3N
-}
-t_start=$(now)
-
-# Each check's line ends with the time it took.
-lap() {
-	_t=$(now)
-	_l=$((_t - ${t_lap:-$t_start}))
-	t_lap=$_t
-	lap=$((_l / 1000)).$((_l % 1000 / 100))s
-}
-ok() {
-	lap
-	printf 'ok: %s [%s]\n' "$*" "$lap"
-	passed=$((passed + 1))
-}
-fail() {
-	lap
-	printf 'FAILED: %s [%s]\n' "$*" "$lap"
-	failed=$((failed + 1))
-}
-note() {
-	sed 's/^/    /'
-}
+. "$src/tests/checks.sh"
 summary() {
 	echo "systemd: $passed passed, $failed failed"
 }
