@@ -14,6 +14,7 @@
 #include "generation.h"
 #include "log.h"
 #include "notify.h"
+#include "poolview.h"
 #include "service.h"
 #include "status.h"
 #include "worker.h"
@@ -122,7 +123,7 @@ generation_fill(struct master *m, struct generation *g)
 {
 	if (g->g_adopted)
 		return 0;
-	while (pool_active(&m->m_pool, g->g_id) < g->g_target) {
+	while (poolview_gen_active(&m->m_pool, g->g_id) < g->g_target) {
 		if (generation_spawn(m, g) == -1) {
 			/* Try again later, never spin. */
 			log_warnx("cannot start a worker; retrying in %.1fs",
@@ -150,7 +151,7 @@ generation_announce(struct master *m)
 	m->m_cur.g_announced = true;
 	status_line(m, status, sizeof(status));
 	log_info("ready generation=%u workers=%u", m->m_cur.g_id,
-	    pool_ready(&m->m_pool, m->m_cur.g_id));
+	    poolview_gen_ready(&m->m_pool, m->m_cur.g_id));
 	notify_ready(status);
 }
 
@@ -223,7 +224,7 @@ generation_rollback(struct master *m, const char *why)
 		log_warnx("generation=%u, taken over from the binary before "
 		    "the upgrade, serves on with workers=%u and gets no new "
 		    "ones: fix the cause and reload", m->m_cur.g_id,
-		    pool_active(&m->m_pool, m->m_cur.g_id));
+		    poolview_gen_active(&m->m_pool, m->m_cur.g_id));
 	snprintf(status, sizeof(status), "reload failed (%s); running "
 	    "generation %u", why, m->m_cur.g_id);
 	generation_notify_failed(m, status);
@@ -237,11 +238,12 @@ generation_check_ready(struct master *m)
 	if (m->m_stopping)
 		return;
 	if (m->m_next.g_id != 0) {
-		if (pool_ready(&m->m_pool, m->m_next.g_id) >=
+		if (poolview_gen_ready(&m->m_pool, m->m_next.g_id) >=
 		    m->m_next.g_target)
 			generation_commit(m);
 	} else if (!m->m_cur.g_announced &&
-	    pool_ready(&m->m_pool, m->m_cur.g_id) >= m->m_cur.g_target)
+	    poolview_gen_ready(&m->m_pool, m->m_cur.g_id) >=
+	    m->m_cur.g_target)
 		generation_announce(m);
 }
 
@@ -258,7 +260,7 @@ generation_check_deadline(struct master *m, struct timespec now)
 	if (m->m_next.g_id != 0 && clock_diff(m->m_next.g_deadline, now) > 0) {
 		snprintf(why, sizeof(why), "was not ready within %.0fs "
 		    "(%u of %u workers)", GENERATION_START_SECONDS,
-		    pool_ready(&m->m_pool, m->m_next.g_id),
+		    poolview_gen_ready(&m->m_pool, m->m_next.g_id),
 		    m->m_next.g_target);
 		generation_rollback(m, why);
 	}

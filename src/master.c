@@ -42,6 +42,7 @@
 #include "notify.h"
 #include "pidfile.h"
 #include "pool.h"
+#include "poolview.h"
 #include "scoreboard.h"
 #include "status.h"
 #include "upgrade.h"
@@ -177,7 +178,7 @@ master_worker_fatal(struct master *m, const struct pool_worker *w,
 		}
 		return;
 	}
-	active = pool_active(&m->m_pool, g->g_id);
+	active = poolview_gen_active(&m->m_pool, g->g_id);
 	if (active > 0 && active < g->g_target)
 		g->g_target = active;
 	log_warnx("worker exited pid=%ld %s: it cannot run with this "

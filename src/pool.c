@@ -154,42 +154,6 @@ pool_find(struct pool *p, pid_t pid)
 	return NULL;
 }
 
-static bool
-pool_is_ready(const struct pool_worker *w)
-{
-	uint32_t	 st = scoreboard_state(w->pw_slot);
-
-	return st == SLOT_IDLE || st == SLOT_BUSY;
-}
-
-/* Workers of gen not retiring; only the ready ones if ready. */
-static unsigned
-pool_count(const struct pool *p, unsigned gen, bool ready)
-{
-	unsigned	 n = 0;
-
-	for (size_t i = 0; i < p->p_n; i++) {
-		const struct pool_worker *w = &p->p_workers[i];
-
-		if (w->pw_generation == gen && !w->pw_retiring &&
-		    (!ready || pool_is_ready(w)))
-			n++;
-	}
-	return n;
-}
-
-unsigned
-pool_active(const struct pool *p, unsigned gen)
-{
-	return pool_count(p, gen, false);
-}
-
-unsigned
-pool_ready(const struct pool *p, unsigned gen)
-{
-	return pool_count(p, gen, true);
-}
-
 struct pool_gone
 pool_totals(const struct pool *p)
 {

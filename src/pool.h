@@ -70,10 +70,6 @@ void	pool_fini(struct pool *);
  * its slot and the ready pipe, which the pool fills in.  0 or -1. */
 int	pool_spawn(struct pool *, unsigned gen, struct worker_args *wa);
 
-/* Workers of gen not on their way out; of those, how many are ready
- * (their slot is past starting). */
-unsigned pool_active(const struct pool *, unsigned gen);
-unsigned pool_ready(const struct pool *, unsigned gen);
 /* Served, refused by the per-source limit, shed: all workers, ever. */
 struct pool_gone pool_totals(const struct pool *);
 

@@ -1,9 +1,10 @@
 /*
  * status.c - the pool as the operator sees it, read from the scoreboard.
  *
- * The view is gathered once per answer: a table, metrics or a log report
- * is a snapshot of slots that workers keep writing, so each figure may be
- * a moment old, but none is torn (the slots are atomic).
+ * The view (poolview.c) is taken once per answer: a table, metrics or a
+ * log report is a snapshot of slots that workers keep writing, so each
+ * figure may be a moment old, but none is torn (the slots are atomic),
+ * and the figures of one answer agree with each other.
  */
 #include "autoconf.h"
 
@@ -17,6 +18,7 @@
 #include "generation.h"
 #include "listener.h"
 #include "log.h"
+#include "poolview.h"
 #include "scoreboard.h"
 #include "status.h"
 
@@ -25,58 +27,50 @@ const char	*status_version = PACKAGE_VERSION;
 /* Kept free at the end of an answer for the line that says it was cut. */
 #define STATUS_NOTE_ROOM	128
 
-/* Busy and idle workers of gen that are not retiring. */
-static void
-status_count(const struct pool *p, unsigned gen, unsigned *busy,
-    unsigned *idle)
+void
+status_line_view(const struct master *m, const struct poolview *v,
+    char *buf, size_t size)
 {
-	*busy = *idle = 0;
-	for (size_t i = 0; i < p->p_n; i++) {
-		const struct pool_worker *w = &p->p_workers[i];
-		uint32_t st;
+	const struct listeners	*ls = &m->m_cur.g_ls;
+	const struct config	*cfg = m->m_cur.g_cfg;
+	const struct poolview_tally *t = &v->pv_serving;
 
-		if (w->pw_generation != gen || w->pw_retiring)
-			continue;
-		st = scoreboard_state(w->pw_slot);
-		if (st == SLOT_BUSY)
-			(*busy)++;
-		else if (st == SLOT_IDLE)
-			(*idle)++;
-	}
+	snprintf(buf, size, "%u workers, %s service on %s%s, %llu "
+	    "connections served; %u busy, %u idle, max %u",
+	    poolview_active(t), cfg->c_service,
+	    ls->ls_n > 0 ? ls->ls[0].l_name : "-",
+	    ls->ls_n > 1 ? " and more" : "", v->pv_totals.pg_served,
+	    t->vt_kind[POOLVIEW_BUSY], t->vt_kind[POOLVIEW_IDLE],
+	    v->pv_ceiling);
 }
 
 void
 status_line(const struct master *m, char *buf, size_t size)
 {
-	const struct listeners	*ls = &m->m_cur.g_ls;
-	const struct config	*cfg = m->m_cur.g_cfg;
-	unsigned		 busy, idle;
+	struct poolview	 v;
 
-	status_count(&m->m_pool, m->m_cur.g_id, &busy, &idle);
-	snprintf(buf, size, "%u workers, %s service on %s%s, %llu "
-	    "connections served; %u busy, %u idle, max %u",
-	    pool_active(&m->m_pool, m->m_cur.g_id), cfg->c_service,
-	    ls->ls_n > 0 ? ls->ls[0].l_name : "-",
-	    ls->ls_n > 1 ? " and more" : "",
-	    pool_totals(&m->m_pool).pg_served, busy, idle, cfg->c_pool_max);
+	poolview_take(m, &v);
+	status_line_view(m, &v, buf, size);
 }
 
 unsigned
-status_weight(const struct master *m)
+status_weight(const struct poolview *v)
 {
-	unsigned	 busy, idle, max = m->m_cur.g_cfg->c_pool_max, pct;
+	unsigned	 max = v->pv_ceiling, pct;
 	unsigned long	 taken;
 
-	status_count(&m->m_pool, m->m_cur.g_id, &busy, &idle);
-	taken = (unsigned long)busy + listeners_queued(&m->m_cur.g_ls);
+	taken = (unsigned long)v->pv_serving.vt_kind[POOLVIEW_BUSY] +
+	    v->pv_queued;
 	if (max == 0 || taken >= max)
 		return 1;
 	pct = (unsigned)((max - taken) * 100 / max);
 	return pct > 0 ? pct : 1;
 }
 
-size_t
-status_agent(const struct master *m, char *buf, size_t size)
+/* The agent's line, from v (NULL: stopping or draining need none). */
+static size_t
+status_agent_view(const struct master *m, const struct poolview *v,
+    char *buf, size_t size)
 {
 	int	 n;
 
@@ -85,34 +79,19 @@ status_agent(const struct master *m, char *buf, size_t size)
 	else if (m->m_draining)
 		n = snprintf(buf, size, "drain\n");
 	else
-		n = snprintf(buf, size, "ready %u%%\n", status_weight(m));
+		n = snprintf(buf, size, "ready %u%%\n", status_weight(v));
 	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
-const char *
-status_kind_name(enum status_kind k)
+size_t
+status_agent(const struct master *m, char *buf, size_t size)
 {
-	switch (k) {
-	case STATUS_STARTING:	return "starting";
-	case STATUS_IDLE:	return "idle";
-	case STATUS_BUSY:	return "busy";
-	case STATUS_RECYCLED:	return "recycled";
-	case STATUS_RETIRING:	return "retiring";
-	default:		return "?";
-	}
-}
+	struct poolview	 v;
 
-static enum status_kind
-status_kind_of(const struct status_worker *sw)
-{
-	if (sw->sw_retiring)
-		return STATUS_RETIRING;
-	switch (sw->sw_state) {
-	case SLOT_IDLE:		return STATUS_IDLE;
-	case SLOT_BUSY:		return STATUS_BUSY;
-	case SLOT_RECYCLED:	return STATUS_RECYCLED;
-	default:		return STATUS_STARTING;
-	}
+	if (m->m_stopping || m->m_draining)
+		return status_agent_view(m, NULL, buf, size);
+	poolview_take(m, &v);
+	return status_agent_view(m, &v, buf, size);
 }
 
 void
@@ -130,32 +109,37 @@ status_worker(const struct pool_worker *w, struct timespec now,
 	sw->sw_for = (double)(now_ms - atomic_load(&sl->sl_since)) / 1000;
 	sw->sw_served = atomic_load(&sl->sl_served);
 	sw->sw_wait = atomic_load(&sl->sl_wait);
-	if (sw->sw_state == SLOT_BUSY)
+	sw->sw_waited = -1;
+	if (sw->sw_state == SLOT_BUSY) {
 		scoreboard_peer(sl, &sw->sw_peer);
-	else
+		if (sw->sw_wait == SLOT_READING ||
+		    sw->sw_wait == SLOT_WRITING) {
+			sw->sw_waited = (double)(now_ms -
+			    atomic_load(&sl->sl_wait_since)) / 1000;
+			if (sw->sw_waited < 0)
+				sw->sw_waited = 0;
+		}
+	} else
 		sw->sw_peer.a_family = 0;
 	if (sw->sw_for < 0)
 		sw->sw_for = 0;
 }
 
-void
-status_gather(const struct master *m, struct status_view *v)
+/* " wait=reading waited=1.2s peer=ADDR" for a busy worker, or nothing. */
+static void
+status_log_busy(const struct status_worker *sw, char *buf, size_t size)
 {
-	struct timespec		 now = clock_now();
-	int64_t			 ms = scoreboard_ms();
-	struct status_worker	 sw;
+	char	 peer[ADDR_STRLEN], waited[32] = "";
 
-	memset(v, 0, sizeof(*v));
-	v->sv_generation = m->m_cur.g_id;
-	v->sv_next = m->m_next.g_id;
-	v->sv_target = m->m_cur.g_target;
-	v->sv_workers = (unsigned)m->m_pool.p_n;
-	for (size_t i = 0; i < m->m_pool.p_n; i++) {
-		status_worker(&m->m_pool.p_workers[i], now, ms, &sw);
-		v->sv_kind[status_kind_of(&sw)]++;
-	}
-	v->sv_queued = listeners_queued(&m->m_cur.g_ls);
-	v->sv_totals = pool_totals(&m->m_pool);
+	buf[0] = '\0';
+	if (sw->sw_state != SLOT_BUSY)
+		return;
+	if (sw->sw_waited >= 0)
+		snprintf(waited, sizeof(waited), " waited=%.1fs",
+		    sw->sw_waited);
+	addr_format(&sw->sw_peer, peer, sizeof(peer));
+	snprintf(buf, size, " wait=%s%s peer=%s",
+	    scoreboard_wait_name(sw->sw_wait), waited, peer);
 }
 
 void
@@ -164,27 +148,25 @@ status_log(const struct master *m)
 	struct timespec		 now = clock_now();
 	int64_t			 ms = scoreboard_ms();
 	struct status_worker	 sw;
-	char			 status[256], peer[ADDR_STRLEN];
+	struct poolview		 v;
+	char			 status[256], busy[ADDR_STRLEN + 64];
 
-	status_line(m, status, sizeof(status));
-	log_info("status generation=%u target=%u %s", m->m_cur.g_id,
-	    m->m_cur.g_target, status);
+	poolview_take(m, &v);
+	status_line_view(m, &v, status, sizeof(status));
+	/* The line's "max" is the ceiling. */
+	log_info("status generation=%u target=%u %s", v.pv_generation,
+	    v.pv_target, status);
 	if (m->m_next.g_id != 0)
 		log_info("status generation=%u target=%u starting",
 		    m->m_next.g_id, m->m_next.g_target);
 	for (size_t i = 0; i < m->m_pool.p_n; i++) {
 		status_worker(&m->m_pool.p_workers[i], now, ms, &sw);
-		addr_format(&sw.sw_peer, peer, sizeof(peer));
+		status_log_busy(&sw, busy, sizeof(busy));
 		log_info("worker pid=%ld generation=%u state=%s%s "
-		    "uptime=%.1fs served=%llu%s%s%s%s", (long)sw.sw_pid,
+		    "uptime=%.1fs served=%llu%s", (long)sw.sw_pid,
 		    sw.sw_generation, scoreboard_state_name(sw.sw_state),
 		    sw.sw_retiring ? " retiring=yes" : "", sw.sw_uptime,
-		    sw.sw_served,
-		    sw.sw_state == SLOT_BUSY ? " wait=" : "",
-		    sw.sw_state == SLOT_BUSY ?
-		    scoreboard_wait_name(sw.sw_wait) : "",
-		    sw.sw_state == SLOT_BUSY ? " peer=" : "",
-		    sw.sw_state == SLOT_BUSY ? peer : "");
+		    sw.sw_served, busy);
 	}
 }
 
@@ -251,7 +233,7 @@ status_out_end(struct status_out *o, const char *prefix)
 
 static void
 status_table_pool(struct status_out *o, const struct config *cfg,
-    unsigned target)
+    const struct poolview *v)
 {
 	char	 idle_min[16] = "-", idle_max[16] = "-";
 
@@ -261,13 +243,15 @@ status_table_pool(struct status_out *o, const struct config *cfg,
 		snprintf(idle_max, sizeof(idle_max), "%u", cfg->c_idle_max);
 	}
 	status_out(o, "pool: %s min=%u max=%u idle_min=%s idle_max=%s "
-	    "target=%u\n", cfg->c_pool_dynamic ? "dynamic" : "fixed",
-	    cfg->c_pool_min, cfg->c_pool_max, idle_min, idle_max, target);
+	    "target=%u ceiling=%u\n", cfg->c_pool_dynamic ? "dynamic" :
+	    "fixed", cfg->c_pool_min, cfg->c_pool_max, idle_min, idle_max,
+	    v->pv_target, v->pv_ceiling);
 }
 
 /* What the agent check answers now, and where. */
 static void
-status_table_agent(struct status_out *o, const struct master *m)
+status_table_agent(struct status_out *o, const struct master *m,
+    const struct poolview *v)
 {
 	char	 line[AGENT_LINE_MAX];
 	size_t	 n;
@@ -276,7 +260,7 @@ status_table_agent(struct status_out *o, const struct master *m)
 		status_out(o, "agent: off\n");
 		return;
 	}
-	n = status_agent(m, line, sizeof(line));
+	n = status_agent_view(m, v, line, sizeof(line));
 	if (n > 0 && line[n - 1] == '\n')
 		line[n - 1] = '\0';
 	status_out(o, "agent: %s on %s\n", line, m->m_agent.ag_name);
@@ -284,47 +268,53 @@ status_table_agent(struct status_out *o, const struct master *m)
 
 static void
 status_table_head(struct status_out *o, const struct master *m,
-    const struct status_view *v)
+    const struct poolview *v)
 {
-	const struct config	*cfg = m->m_cur.g_cfg;
+	const struct config		*cfg = m->m_cur.g_cfg;
+	const struct poolview_tally	*all = &v->pv_all;
 
 	status_out(o, "preforkd %s pid=%ld service=%s\n", status_version,
 	    (long)getpid(), cfg->c_service);
-	if (v->sv_next != 0)
+	if (v->pv_next != 0)
 		status_out(o, "generation: %u (%u starting)\n",
-		    v->sv_generation, v->sv_next);
+		    v->pv_generation, v->pv_next);
 	else
-		status_out(o, "generation: %u\n", v->sv_generation);
-	status_table_pool(o, cfg, v->sv_target);
+		status_out(o, "generation: %u\n", v->pv_generation);
+	status_table_pool(o, cfg, v);
 	status_out(o, "workers: %u starting=%u idle=%u busy=%u recycled=%u "
-	    "retiring=%u\n", v->sv_workers, v->sv_kind[STATUS_STARTING],
-	    v->sv_kind[STATUS_IDLE], v->sv_kind[STATUS_BUSY],
-	    v->sv_kind[STATUS_RECYCLED], v->sv_kind[STATUS_RETIRING]);
-	status_out(o, "accept queue: %u\n", v->sv_queued);
+	    "retiring=%u\n", all->vt_workers, all->vt_kind[POOLVIEW_STARTING],
+	    all->vt_kind[POOLVIEW_IDLE], all->vt_kind[POOLVIEW_BUSY],
+	    all->vt_kind[POOLVIEW_RECYCLED], all->vt_kind[POOLVIEW_RETIRING]);
+	status_out(o, "busy: running=%u reading=%u writing=%u held=%u\n",
+	    all->vt_wait[SLOT_RUNNING], all->vt_wait[SLOT_READING],
+	    all->vt_wait[SLOT_WRITING], all->vt_held);
+	status_out(o, "accept queue: %u\n", v->pv_queued);
 	status_out(o, "connections: served=%llu limited=%llu shed=%llu "
-	    "denied=%llu proxy_failed=%llu\n", v->sv_totals.pg_served,
-	    v->sv_totals.pg_limited, v->sv_totals.pg_shed,
-	    v->sv_totals.pg_denied, v->sv_totals.pg_proxy_failed);
-	status_table_agent(o, m);
-	status_out(o, "\n%-8s %5s %-14s %9s %-8s %-22s %s\n", "PID", "GEN",
-	    "STATE", "FOR", "WAIT", "PEER", "SERVED");
+	    "denied=%llu proxy_failed=%llu\n", v->pv_totals.pg_served,
+	    v->pv_totals.pg_limited, v->pv_totals.pg_shed,
+	    v->pv_totals.pg_denied, v->pv_totals.pg_proxy_failed);
+	status_table_agent(o, m, v);
+	status_out(o, "\n%-8s %5s %-14s %9s %-8s %7s %-22s %s\n", "PID",
+	    "GEN", "STATE", "FOR", "WAIT", "WAITED", "PEER", "SERVED");
 }
 
 static void
 status_table_row(struct status_out *o, const struct status_worker *sw)
 {
-	char	 state[32], secs[32], peer[ADDR_STRLEN];
+	char	 state[32], secs[32], waited[32] = "-", peer[ADDR_STRLEN];
 	bool	 busy = sw->sw_state == SLOT_BUSY;
 
 	snprintf(state, sizeof(state), "%s%s",
 	    scoreboard_state_name(sw->sw_state),
 	    sw->sw_retiring ? ",retiring" : "");
 	snprintf(secs, sizeof(secs), "%.1fs", sw->sw_for);
+	if (sw->sw_waited >= 0)
+		snprintf(waited, sizeof(waited), "%.1fs", sw->sw_waited);
 	if (busy)
 		addr_format(&sw->sw_peer, peer, sizeof(peer));
-	status_out(o, "%-8ld %5u %-14s %9s %-8s %-22s %llu\n",
+	status_out(o, "%-8ld %5u %-14s %9s %-8s %7s %-22s %llu\n",
 	    (long)sw->sw_pid, sw->sw_generation, state, secs,
-	    busy ? scoreboard_wait_name(sw->sw_wait) : "-",
+	    busy ? scoreboard_wait_name(sw->sw_wait) : "-", waited,
 	    busy ? peer : "-", sw->sw_served);
 }
 
@@ -333,12 +323,12 @@ status_table(const struct master *m, char *buf, size_t size)
 {
 	struct timespec		 now = clock_now();
 	int64_t			 ms = scoreboard_ms();
-	struct status_view	 v;
+	struct poolview		 v;
 	struct status_worker	 sw;
 	struct status_out	 o;
 
 	status_out_init(&o, buf, size);
-	status_gather(m, &v);
+	poolview_take(m, &v);
 	status_table_head(&o, m, &v);
 	for (size_t i = 0; i < m->m_pool.p_n && !o.so_cut; i++) {
 		status_worker(&m->m_pool.p_workers[i], now, ms, &sw);
@@ -389,7 +379,7 @@ status_counter(struct status_out *o, const char *name, const char *help,
 
 static void
 status_metrics_daemon(struct status_out *o, const struct master *m,
-    const struct status_view *v)
+    const struct poolview *v)
 {
 	const struct config	*cfg = m->m_cur.g_cfg;
 	char			 service[64];
@@ -399,9 +389,9 @@ status_metrics_daemon(struct status_out *o, const struct master *m,
 	status_out(o, "preforkd_info{version=\"%s\",service=\"%s\"} 1\n",
 	    status_version, service);
 	status_gauge(o, "generation", "The configuration generation that "
-	    "serves.", v->sv_generation);
+	    "serves.", v->pv_generation);
 	status_gauge(o, "generation_starting", "The generation a reload is "
-	    "starting, 0 when none.", v->sv_next);
+	    "starting, 0 when none.", v->pv_next);
 	status_gauge(o, "pool_dynamic", "1 when the pool sizes itself within "
 	    "its bounds, 0 for a fixed pool.", cfg->c_pool_dynamic);
 	status_gauge(o, "pool_min", "Fewest workers.", cfg->c_pool_min);
@@ -414,36 +404,51 @@ status_metrics_daemon(struct status_out *o, const struct master *m,
 		    "pool shrinks.", cfg->c_idle_max);
 	}
 	status_gauge(o, "pool_target", "Workers the serving generation "
-	    "wants.", v->sv_target);
+	    "wants.", v->pv_target);
+	status_gauge(o, "pool_ceiling", "Workers the serving generation can "
+	    "have now: pool.max, or its target when it is fixed or cannot "
+	    "grow; the pool is full at this.", v->pv_ceiling);
 	status_gauge(o, "draining", "1 while draining before a stop.",
 	    m->m_draining);
 	if (m->m_agent.ag_fd != -1)
 		status_gauge(o, "agent_weight", "The weight the agent check "
 		    "gives, in percent; 0 while draining or stopping.",
-		    m->m_draining || m->m_stopping ? 0 : status_weight(m));
+		    m->m_draining || m->m_stopping ? 0 : status_weight(v));
 }
 
 static void
-status_metrics_pool(struct status_out *o, const struct status_view *v)
+status_metrics_pool(struct status_out *o, const struct poolview *v)
 {
+	const struct poolview_tally	*all = &v->pv_all;
+
 	status_metric_head(o, "workers", "gauge", "Worker processes by state; "
 	    "a retiring worker counts as retiring only.");
-	for (int k = 0; k < STATUS_KINDS; k++)
+	for (int k = 0; k < POOLVIEW_KINDS; k++)
 		status_out(o, "preforkd_workers{state=\"%s\"} %u\n",
-		    status_kind_name((enum status_kind)k), v->sv_kind[k]);
+		    poolview_kind_name((enum poolview_kind)k),
+		    all->vt_kind[k]);
+	status_metric_head(o, "workers_busy", "gauge", "Busy workers (not "
+	    "retiring) by what they wait on: running, reading from or "
+	    "writing to their client.");
+	for (uint32_t w = 0; w < POOLVIEW_WAITS; w++)
+		status_out(o, "preforkd_workers_busy{wait=\"%s\"} %u\n",
+		    scoreboard_wait_name(w), all->vt_wait[w]);
+	status_gauge(o, "workers_held", "Busy workers that have waited on "
+	    "their client for 100 ms or more.", all->vt_held);
 	status_gauge(o, "accept_queue", "Connections waiting in the listening "
-	    "sockets' accept queues.", v->sv_queued);
+	    "sockets' accept queues.", v->pv_queued);
 	status_counter(o, "connections_served_total", "Connections served.",
-	    v->sv_totals.pg_served);
+	    v->pv_totals.pg_served);
 	status_counter(o, "connections_limited_total", "Connections closed "
-	    "at once by the per-source limit.", v->sv_totals.pg_limited);
-	status_counter(o, "connections_shed_total", "Silent connections cut "
-	    "short because the pool was full.", v->sv_totals.pg_shed);
+	    "at once by the per-source limit.", v->pv_totals.pg_limited);
+	status_counter(o, "connections_shed_total", "Connections cut short, "
+	    "their client sending nothing or taking nothing, because the "
+	    "pool was full.", v->pv_totals.pg_shed);
 	status_counter(o, "connections_denied_total", "Connections closed "
-	    "at once by the access rules.", v->sv_totals.pg_denied);
+	    "at once by the access rules.", v->pv_totals.pg_denied);
 	status_counter(o, "connections_proxy_failed_total", "Connections "
 	    "closed for want of a valid PROXY header from a trusted sender.",
-	    v->sv_totals.pg_proxy_failed);
+	    v->pv_totals.pg_proxy_failed);
 }
 
 static void
@@ -481,11 +486,11 @@ status_metrics_workers(struct status_out *o, const struct master *m)
 size_t
 status_metrics(const struct master *m, char *buf, size_t size)
 {
-	struct status_view	 v;
+	struct poolview		 v;
 	struct status_out	 o;
 
 	status_out_init(&o, buf, size);
-	status_gather(m, &v);
+	poolview_take(m, &v);
 	status_metrics_daemon(&o, m, &v);
 	status_metrics_pool(&o, &v);
 	status_metrics_workers(&o, m);

@@ -18,6 +18,7 @@
 #include "generation.h"
 #include "log.h"
 #include "notify.h"
+#include "poolview.h"
 #include "scoreboard.h"
 #include "status.h"
 #include "upkeep.h"
@@ -48,9 +49,10 @@ upkeep_due(const struct upkeep *u)
 /* Too many idle for a while: one fewer. */
 static int
 upkeep_shrink(struct upkeep *u, const struct config *cfg,
-    const struct upkeep_view *v)
+    const struct poolview_tally *t)
 {
-	if (v->uv_idle > cfg->c_idle_max && v->uv_active > cfg->c_pool_min) {
+	if (poolview_idle(t) > cfg->c_idle_max &&
+	    poolview_active(t) > cfg->c_pool_min) {
 		/* Hysteresis: idle for a while, not between two bursts. */
 		if (++u->u_idle_ticks >= UPKEEP_SHRINK_TICKS)
 			return -1;
@@ -62,24 +64,27 @@ upkeep_shrink(struct upkeep *u, const struct config *cfg,
 
 int
 upkeep_size(struct upkeep *u, const struct config *cfg,
-    const struct upkeep_view *v)
+    const struct poolview *v)
 {
-	unsigned	 want, add;
+	const struct poolview_tally *t = &v->pv_serving;
+	unsigned	 want, add, active = poolview_active(t);
+	unsigned	 held = t->vt_held;
+	unsigned	 starting = t->vt_kind[POOLVIEW_STARTING];
 
 	if (!cfg->c_pool_dynamic)
 		return 0;
 	/* Free: neither held nor still starting (a worker just forked has
 	 * not taken its first client from the queue yet). */
-	want = v->uv_held + cfg->c_idle_min;
-	if (v->uv_held > 0 && v->uv_active - v->uv_held - v->uv_starting <
-	    cfg->c_idle_min)
-		want += v->uv_queued;
+	want = held + cfg->c_idle_min;
+	if (held > 0 && active - held - starting < cfg->c_idle_min)
+		want += v->pv_queued;
 	if (want < cfg->c_pool_min)
 		want = cfg->c_pool_min;
-	if (want > cfg->c_pool_max)
-		want = cfg->c_pool_max;
-	if (want > v->uv_active) {
-		add = want - v->uv_active;
+	/* Last: a pool that cannot grow stays below pool.min. */
+	if (want > v->pv_ceiling)
+		want = v->pv_ceiling;
+	if (want > active) {
+		add = want - active;
 		if (add > u->u_rate)
 			add = u->u_rate;
 		if (u->u_rate < UPKEEP_RATE_MAX)
@@ -90,49 +95,10 @@ upkeep_size(struct upkeep *u, const struct config *cfg,
 	}
 	/* The workers just added take a tick or two to be seen held: the
 	 * growth is over only after UPKEEP_RATE_KEEP ticks without any. */
-	if (v->uv_starting == 0 && u->u_calm < UPKEEP_RATE_KEEP &&
+	if (starting == 0 && u->u_calm < UPKEEP_RATE_KEEP &&
 	    ++u->u_calm == UPKEEP_RATE_KEEP)
 		u->u_rate = UPKEEP_RATE_FIRST;
-	return upkeep_shrink(u, cfg, v);
-}
-
-
-/* Whether a busy worker has waited on its client for longer than ms. */
-static bool
-upkeep_waiting(const struct slot *sl, int64_t now, int64_t ms)
-{
-	return atomic_load_explicit(&sl->sl_wait, memory_order_relaxed) !=
-	    SLOT_RUNNING && now - atomic_load_explicit(&sl->sl_wait_since,
-	    memory_order_relaxed) >= ms;
-}
-
-static void
-upkeep_look(const struct pool *p, unsigned gen, int64_t now,
-    struct upkeep_view *v)
-{
-	memset(v, 0, sizeof(*v));
-	for (size_t i = 0; i < p->p_n; i++) {
-		const struct pool_worker *w = &p->p_workers[i];
-
-		if (w->pw_generation != gen || w->pw_retiring)
-			continue;
-		v->uv_active++;
-		switch (scoreboard_state(w->pw_slot)) {
-		case SLOT_STARTING:
-			v->uv_starting++;
-			break;
-		case SLOT_IDLE:
-			if (now - atomic_load(&w->pw_slot->sl_beat) <
-			    UPKEEP_STALE_MS)
-				v->uv_idle++;
-			break;
-		case SLOT_BUSY:
-			v->uv_busy++;
-			if (upkeep_waiting(w->pw_slot, now, UPKEEP_HELD_MS))
-				v->uv_held++;
-			break;
-		}
-	}
+	return upkeep_shrink(u, cfg, t);
 }
 
 /*
@@ -155,11 +121,13 @@ upkeep_reset_rate(struct upkeep *u)
 }
 
 static void
-upkeep_resize(struct master *m, const struct upkeep_view *v,
+upkeep_resize(struct master *m, const struct poolview *v,
     struct timespec now)
 {
 	struct generation	*g = &m->m_cur;
 	const struct config	*cfg = g->g_cfg;
+	const struct poolview_tally *t = &v->pv_serving;
+	unsigned		 active = poolview_active(t);
 	int			 delta;
 
 	/* While crashes hold spawning back, the growth rate waits too. */
@@ -167,36 +135,40 @@ upkeep_resize(struct master *m, const struct upkeep_view *v,
 		upkeep_reset_rate(&m->m_upkeep);
 		return;
 	}
+	/* A pool that cannot grow has its ceiling where it is: no growth. */
 	delta = upkeep_size(&m->m_upkeep, cfg, v);
-	if (delta > 0 && m->m_upkeep.u_no_growth)
-		delta = 0;
 	if (delta > 0) {
-		g->g_target = v->uv_active + (unsigned)delta;
+		g->g_target = active + (unsigned)delta;
 		log_info("pool growing workers=%u held=%u idle=%u (max %u)",
-		    g->g_target, v->uv_held, v->uv_idle, cfg->c_pool_max);
+		    g->g_target, t->vt_held, poolview_idle(t), v->pv_ceiling);
 	} else if (delta < 0 && pool_retire_idle(&m->m_pool, g->g_id,
 	    UPKEEP_MIN_AGE, upkeep_grace(cfg))) {
-		g->g_target = v->uv_active - 1;
+		g->g_target = active - 1;
 		log_info("pool shrinking workers=%u idle=%u (idle_max %u)",
-		    g->g_target, v->uv_idle - 1, cfg->c_idle_max);
-	} else if (g->g_target < v->uv_active)
-		g->g_target = v->uv_active;
+		    g->g_target, poolview_idle(t) - 1, cfg->c_idle_max);
+	} else if (g->g_target < active)
+		g->g_target = active;
 }
 
 /*
- * How long the client of a busy worker has been silent, and which
- * connection that is; -1 if it is not waiting for its client to send, or
- * its connection changed while we looked (the number is read before and
+ * How long the client of a busy worker has made no progress: sent
+ * nothing while the worker waits to read, taken nothing while it waits
+ * to write (each wait starts at the last progress).  Which connection
+ * that is, and which wait; -1 if it is not waiting on its client, or its
+ * connection changed while we looked (the number is read before and
  * after the rest).
  */
 static int64_t
-upkeep_silence(const struct slot *sl, int64_t now, uint64_t *conn)
+upkeep_silence(const struct slot *sl, int64_t now, uint64_t *conn,
+    uint32_t *wait)
 {
 	uint64_t	 before = atomic_load(&sl->sl_conn);
 	int64_t		 since;
 
-	if (scoreboard_state(sl) != SLOT_BUSY ||
-	    atomic_load(&sl->sl_wait) != SLOT_READING)
+	if (scoreboard_state(sl) != SLOT_BUSY)
+		return -1;
+	*wait = atomic_load(&sl->sl_wait);
+	if (*wait != SLOT_READING && *wait != SLOT_WRITING)
 		return -1;
 	since = atomic_load(&sl->sl_wait_since);
 	if (atomic_load(&sl->sl_conn) != before ||
@@ -206,14 +178,15 @@ upkeep_silence(const struct slot *sl, int64_t now, uint64_t *conn)
 	return now - since;
 }
 
-/* The busy worker of gen whose client has been silent longest, at least
- * UPKEEP_SHED_SILENT_MS, and not asked to shed it already. */
+/* The busy worker of gen whose client has made no progress for longest,
+ * at least UPKEEP_SHED_SILENT_MS, and not asked to shed it already. */
 static struct pool_worker *
 upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
-    int64_t *silent, uint64_t *conn)
+    int64_t *silent, uint64_t *conn, uint32_t *wait)
 {
 	struct pool_worker	*pick = NULL;
 	uint64_t		 c;
+	uint32_t		 wt;
 	int64_t			 s;
 
 	*silent = 0;
@@ -222,10 +195,11 @@ upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
 
 		if (w->pw_generation != gen || w->pw_retiring)
 			continue;
-		s = upkeep_silence(w->pw_slot, now, &c);
+		s = upkeep_silence(w->pw_slot, now, &c, &wt);
 		if (s >= UPKEEP_SHED_SILENT_MS && s > *silent) {
 			*silent = s;
 			*conn = c;
+			*wait = wt;
 			pick = w;
 		}
 	}
@@ -233,33 +207,34 @@ upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
 }
 
 /*
- * The pool is at its bound, nobody is idle and connections wait in the
- * accept queue: the clients that have sent nothing for longest give
- * their worker up, one for each connection waiting (up to idle_min, at
- * least one, a tick).  Their read timeout is cut short; nothing else is.
+ * The pool is at its ceiling, nobody is idle and connections wait in the
+ * accept queue: the clients that have made no progress for longest (sent
+ * nothing, or taken nothing of what they were sent) give their worker
+ * up, one for each connection waiting (up to idle_min, at least one, a
+ * tick).  The wait for them is cut short; nothing else is.
  */
 static void
-upkeep_shed(struct master *m, const struct upkeep_view *v, int64_t now)
+upkeep_shed(struct master *m, const struct poolview *v, int64_t now)
 {
 	struct generation	*g = &m->m_cur;
 	const struct config	*cfg = g->g_cfg;
 	struct pool_worker	*w;
-	unsigned		 queued, n;
+	unsigned		 n;
 	unsigned long		 held;
 	uint64_t		 conn;
+	uint32_t		 wait;
 	int64_t			 silent;
 	struct addr		 peer;
 	char			 name[ADDR_STRLEN];
 
-	if (v->uv_active < cfg->c_pool_max || v->uv_idle > 0 ||
-	    (queued = v->uv_queued) == 0)
+	if (!poolview_full(v))
 		return;
 	n = cfg->c_idle_min > 0 ? cfg->c_idle_min : 1;
-	if (n > queued)
-		n = queued;
+	if (n > v->pv_queued)
+		n = v->pv_queued;
 	while (n-- > 0 &&
 	    (w = upkeep_most_silent(&m->m_pool, g->g_id, now, &silent,
-	    &conn)) != NULL) {
+	    &conn, &wait)) != NULL) {
 		scoreboard_peer(w->pw_slot, &peer);
 		pool_shed(w, conn);
 		m->m_upkeep.u_shed++;
@@ -267,8 +242,9 @@ upkeep_shed(struct master *m, const struct upkeep_view *v, int64_t now)
 			continue;
 		addr_format(&peer, name, sizeof(name));
 		log_notice("pool full (%u workers, %u queued): shedding "
-		    "peer=%s silent=%.1fs pid=%ld shed=%llu (%lu more "
-		    "suppressed)", v->uv_active, queued, name,
+		    "peer=%s wait=%s silent=%.1fs pid=%ld shed=%llu (%lu more "
+		    "suppressed)", poolview_active(&v->pv_serving),
+		    v->pv_queued, name, scoreboard_wait_name(wait),
 		    (double)silent / 1000, (long)w->pw_pid,
 		    m->m_upkeep.u_shed, held);
 	}
@@ -320,14 +296,15 @@ upkeep_hung(struct master *m, int64_t now)
 
 /* STATUS= with the pool's figures, when they changed, once a second. */
 static void
-upkeep_status(struct master *m, struct timespec now)
+upkeep_status(struct master *m, const struct poolview *v,
+    struct timespec now)
 {
 	char	 status[sizeof(m->m_upkeep.u_status)];
 
 	if (!m->m_cur.g_announced || m->m_next.g_id != 0 ||
 	    clock_diff(m->m_upkeep.u_status_at, now) < UPKEEP_STATUS_EVERY)
 		return;
-	status_line(m, status, sizeof(status));
+	status_line_view(m, v, status, sizeof(status));
 	if (strcmp(status, m->m_upkeep.u_status) == 0)
 		return;
 	m->m_upkeep.u_status_at = now;
@@ -339,7 +316,7 @@ upkeep_status(struct master *m, struct timespec now)
 void
 upkeep_run(struct master *m, struct timespec now)
 {
-	struct upkeep_view	 v;
+	struct poolview		 v;
 	int64_t			 ms = scoreboard_ms();
 
 	if (clock_diff(m->m_upkeep.u_next, now) < 0)
@@ -348,9 +325,9 @@ upkeep_run(struct master *m, struct timespec now)
 	upkeep_hung(m, ms);
 	if (m->m_next.g_id != 0 || !m->m_cur.g_announced)
 		return;		/* sizing waits for a settled pool */
-	upkeep_look(&m->m_pool, m->m_cur.g_id, ms, &v);
-	v.uv_queued = listeners_queued(&m->m_cur.g_ls);
+	/* One view a tick: sizing, shedding and STATUS= agree. */
+	poolview_take(m, &v);
 	upkeep_resize(m, &v, now);
 	upkeep_shed(m, &v, ms);
-	upkeep_status(m, now);
+	upkeep_status(m, &v, now);
 }

@@ -2,14 +2,17 @@
  * upkeep.h - the master's periodic look at the pool: size it, shed
  * connections when it is full, replace hung workers, tell systemd.
  *
+ * Each tick reads one view of the pool (poolview.h) and acts on it.
+ *
  * Sizing grows the pool for slow clients, not for a busy CPU.  A busy
- * worker that has waited on its client for UPKEEP_HELD_MS is "held": it
+ * worker that has waited on its client for POOLVIEW_HELD_MS is "held": it
  * cannot run anyone else's connection however idle the CPU is, so the
  * pool adds one for it.  A worker busy running a connection is not:
  * another process would only compete with it for the same CPUs.  So a
  * dynamic pool wants
  *
- *	held + idle_min workers, within pool.min .. pool.max,
+ *	held + idle_min workers, within pool.min .. the ceiling (pool.max
+ *	unless the pool cannot grow),
  *
  * and, while fewer than idle_min workers are free (not held) and
  * connections wait in the accept queue, one more for each of those too:
@@ -33,30 +36,19 @@
 #include "loglimit.h"
 
 #define UPKEEP_TICK		0.1	/* seconds between looks */
-#define UPKEEP_HELD_MS		100	/* waiting on a client: held */
 #define UPKEEP_RATE_FIRST	4	/* workers started per tick, at first */
 #define UPKEEP_RATE_MAX		32	/* ... and at most */
 #define UPKEEP_RATE_KEEP	5	/* ticks without growth: rate over */
 #define UPKEEP_SHRINK_TICKS	10	/* too many idle for this long */
 #define UPKEEP_MIN_AGE		5.0	/* seconds before it may retire */
-#define UPKEEP_SHED_SILENT_MS	1000	/* silent this long: may be shed */
+/* A client that has sent nothing, or taken none of what it was sent, for
+ * this long, while the pool is full, may be shed. */
+#define UPKEEP_SHED_SILENT_MS	1000
 #define UPKEEP_STATUS_EVERY	1.0	/* seconds between STATUS= */
-/* An idle worker whose last sign of life is older (workers show one a
- * second) is not counted as idle: stopped or stuck, it serves no one. */
-#define UPKEEP_STALE_MS		2500
 
 struct master;
 struct config;
-
-/* What the slots of the serving generation say, at one tick. */
-struct upkeep_view {
-	unsigned	 uv_active;	/* not retiring */
-	unsigned	 uv_starting;
-	unsigned	 uv_idle;
-	unsigned	 uv_busy;
-	unsigned	 uv_held;	/* busy, waiting on the client */
-	unsigned	 uv_queued;	/* in the accept queues */
-};
+struct poolview;
 
 struct upkeep {
 	struct timespec	 u_next;	/* the next tick */
@@ -82,10 +74,11 @@ void	upkeep_run(struct master *, struct timespec now);
 
 /*
  * The sizing decision alone, for the tests: how many workers to add (> 0)
- * or retire (< 0) given cfg's bounds and the view; it updates the rate
- * and the shrink count in u.
+ * or retire (< 0) given cfg's bounds and the view (its serving
+ * generation, queue and ceiling); it updates the rate and the shrink
+ * count in u.
  */
 int	upkeep_size(struct upkeep *, const struct config *,
-	    const struct upkeep_view *);
+	    const struct poolview *);
 
 #endif

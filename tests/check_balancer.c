@@ -457,6 +457,38 @@ START_TEST(test_agent_weight)
 }
 END_TEST
 
+/* TTIN moves a fixed pool's ceiling: workers = 4 all held say 1%, and
+ * four more workers, idle, are offered (four of eight free: 50%). */
+START_TEST(test_agent_weight_ttin)
+{
+	char	 extra[256], buf[64], want[64];
+	int	 agent = free_port();
+
+	snprintf(extra, sizeof(extra), "workers = 4;\n"
+	    "agent = { address = \"127.0.0.1\"; port = %d; };\n"
+	    "timeouts = { read = 30; };\n", agent);
+	daemon_start(&d, extra);
+	ck_assert(agent_says(agent, "ready 100%\n", 10));
+	for (int i = 0; i < 4; i++) {
+		hold(tcp_connect("127.0.0.1", d.d_port));
+		ck_assert_int_eq(read_banner(held[nheld - 1], buf,
+		    sizeof(buf)), sizeof(BANNER));
+	}
+	ck_assert(agent_says(agent, "ready 1%\n", 10));
+	/* One at a time: two signals that arrive together are one. */
+	for (int n = 5; n <= 8; n++) {
+		ck_assert_int_eq(kill(d.d_pid, SIGTTIN), 0);
+		snprintf(want, sizeof(want), "workers=%d (one more on TTIN)",
+		    n);
+		ck_assert_msg(daemon_log_wait(&d, want, 10), "%s",
+		    daemon_log_tail(&d));
+	}
+	ck_assert(proc_wait_children(d.d_pid, 8, 20));
+	ck_assert_msg(agent_says(agent, "ready 50%\n", 10), "%s",
+	    daemon_log_tail(&d));
+}
+END_TEST
+
 /* A reload moves the agent; one that cannot take the new port fails
  * before anything changes, as one that cannot take a listener's. */
 START_TEST(test_agent_reload)
@@ -731,6 +763,7 @@ balancer_suite(void)
 
 	tcase_add_checked_fixture(agent, setup, teardown);
 	tcase_add_test(agent, test_agent_weight);
+	tcase_add_test(agent, test_agent_weight_ttin);
 	tcase_add_test(agent, test_agent_reload);
 	tcase_add_test(agent, test_agent_checked_by_t);
 	tcase_set_timeout(agent, 60);

@@ -198,6 +198,7 @@ struct row {
 	char			 r_state[32];
 	char			 r_for[16];
 	char			 r_wait[16];
+	char			 r_waited[16];
 	char			 r_peer[80];
 	unsigned long long	 r_served;
 };
@@ -233,11 +234,11 @@ table_rows(const char *out, struct row *rows, size_t max)
 	while (p != NULL && p[1] != '\0') {
 		p++;
 		ck_assert_uint_lt(n, max);
-		ck_assert_msg(sscanf(p, "%ld %u %31s %15s %15s %79s %llu",
-		    &rows[n].r_pid, &rows[n].r_gen, rows[n].r_state,
-		    rows[n].r_for, rows[n].r_wait, rows[n].r_peer,
-		    &rows[n].r_served) == 7, "row: %.*s", (int)strcspn(p, "\n"),
-		    p);
+		ck_assert_msg(sscanf(p, "%ld %u %31s %15s %15s %15s %79s "
+		    "%llu", &rows[n].r_pid, &rows[n].r_gen, rows[n].r_state,
+		    rows[n].r_for, rows[n].r_wait, rows[n].r_waited,
+		    rows[n].r_peer, &rows[n].r_served) == 8, "row: %.*s",
+		    (int)strcspn(p, "\n"), p);
 		n++;
 		p = strchr(p, '\n');
 	}
@@ -497,9 +498,13 @@ START_TEST(test_status_table)
 	ck_assert_str_eq(val, "1");
 	table_head(out, "pool: ", val, sizeof(val));
 	ck_assert_msg(strncmp(val, "fixed min=2 max=2 ", 18) == 0, "%s", val);
+	ck_assert_msg(strstr(val, " target=2 ceiling=2") != NULL, "%s", val);
 	table_head(out, "workers: ", val, sizeof(val));
 	ck_assert_str_eq(val, "2 starting=0 idle=1 busy=1 recycled=0 "
 	    "retiring=0");
+	table_head(out, "busy: ", val, sizeof(val));
+	ck_assert_msg(strncmp(val, "running=0 reading=1 writing=0 held=",
+	    35) == 0, "%s", val);
 	table_head(out, "accept queue: ", val, sizeof(val));
 	ck_assert_str_eq(val, "0");
 	table_head(out, "connections: ", val, sizeof(val));
@@ -513,10 +518,13 @@ START_TEST(test_status_table)
 		r = &rows[i];
 		if (strcmp(r->r_state, "busy") == 0) {
 			ck_assert_str_eq(r->r_wait, "reading");
+			ck_assert_msg(r->r_waited[strlen(r->r_waited) - 1] ==
+			    's', "%s", r->r_waited);
 			ck_assert_str_eq(r->r_peer, peer);
 		} else {
 			ck_assert_str_eq(r->r_state, "idle");
 			ck_assert_str_eq(r->r_wait, "-");
+			ck_assert_str_eq(r->r_waited, "-");
 			ck_assert_str_eq(r->r_peer, "-");
 		}
 		ck_assert_msg(r->r_for[strlen(r->r_for) - 1] == 's', "%s",
@@ -550,7 +558,13 @@ START_TEST(test_metrics)
 	ck_assert(metric(s, n, "preforkd_pool_min", "") == 2);
 	ck_assert(metric(s, n, "preforkd_pool_max", "") == 2);
 	ck_assert(metric(s, n, "preforkd_accept_queue", "") == 0);
+	ck_assert(metric(s, n, "preforkd_pool_target", "") == 2);
+	ck_assert(metric(s, n, "preforkd_pool_ceiling", "") == 2);
 	ck_assert(metric(s, n, "preforkd_workers", "{state=\"busy\"}") == 1);
+	ck_assert(metric(s, n, "preforkd_workers_busy", "{wait=\"reading\"}")
+	    == 1);
+	ck_assert(metric(s, n, "preforkd_workers_busy", "{wait=\"writing\"}")
+	    == 0);
 	ck_assert(metric(s, n, "preforkd_workers", "{state=\"idle\"}") == 1);
 	ck_assert(metric(s, n, "preforkd_workers", "{state=\"starting\"}")
 	    == 0);

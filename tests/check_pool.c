@@ -1,9 +1,10 @@
 /*
  * check_pool.c - the adaptive, defended pool against the real daemon:
  * growth for clients that hold workers, shrinking back, the per-source
- * limit, shedding when full, TCP_DEFER_ACCEPT for a client-first service,
- * recycling after max_connections, hung workers replaced, the bound on
- * lines a client can provoke.
+ * limit, shedding when full (silent clients, clients that take nothing of
+ * what they are sent, a pool made smaller by TTOU), TCP_DEFER_ACCEPT for a
+ * client-first service, recycling after max_connections, hung workers
+ * replaced, the bound on lines a client can provoke.
  *
  * Every assertion is on what the daemon did (its log, its children in
  * /proc, what a client received), never on how fast it did it; the
@@ -16,6 +17,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -140,6 +142,67 @@ assert_banner(int rcv_secs)
 	    strcmp(buf, "Welcome to Network Server!!") == 0,
 	    "no banner for a fresh client; log:\n%s", daemon_log_tail(&d));
 	close(fd);
+}
+
+/* The number in " key=N" of the daemon's "-s status" (its control
+ * socket configured), or -1. */
+static long
+status_number(const char *key)
+{
+	static char	 out[16384];
+	const char	*argv[] = { prog("PREFORKD", "./preforkd"), "-c",
+	    d.d_conf, "-s", "status", NULL };
+	char		 field[64];
+	const char	*p;
+
+	snprintf(field, sizeof(field), " %s=", key);
+	ck_assert_int_eq(run_capture(argv, out, sizeof(out)), 0);
+	if ((p = strstr(out, field)) == NULL)
+		return -1;
+	return strtol(p + strlen(field), NULL, 10);
+}
+
+/*
+ * A client from src that sends and never reads: its buffers are made
+ * small, then it sends until nothing more is taken for half a second
+ * (bounded), so that the worker echoing to it is left waiting to write.
+ */
+static int
+connect_stuffer(const char *src, int port)
+{
+	static char		 chunk[65536];
+	struct sockaddr_in	 sin;
+	struct timespec		 end;
+	int			 fd, size = 4096, still = 0;
+	ssize_t			 n;
+
+	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    -1);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	sin.sin_port = htons(port);
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr), 1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	ck_assert_int_ne(fcntl(fd, F_SETFL, O_NONBLOCK), -1);
+	memset(chunk, 'w', sizeof(chunk));
+	end = clock_after(clock_now(), 15);
+	while (still < 10 && clock_ms_until(end) > 0) {
+		n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+		if (n > 0) {
+			still = 0;
+			continue;
+		}
+		ck_assert_msg(n == -1 && errno == EAGAIN, "send: %s",
+		    strerror(errno));
+		still++;
+		sleep_ms(50);
+	}
+	return fd;
 }
 
 static void
@@ -267,6 +330,77 @@ START_TEST(test_shedding)
 			shed++;
 	ck_assert_int_ge(shed, 1);
 	ck_assert_int_eq(daemon_log_count(&d, "shedding peer=127.0.0.1:"), 0);
+}
+END_TEST
+
+/*
+ * workers = 4, then two TTOUs: the pool is full at two, not at the four
+ * of the file.  Two silent clients hold both workers, and a third client
+ * is served because the master sheds one of them, as for workers = 2.
+ */
+START_TEST(test_shedding_after_ttou)
+{
+	char	 buf[64], want[64];
+	int	 fresh;
+
+	daemon_start(&d, "workers = 4;\nlimits = { per_source = 0; };\n"
+	    "timeouts = { read = 60.0; connection = 70.0; hung = 80.0; };\n");
+	ck_assert(wait_children(4, 20));
+	for (int n = 3; n >= 2; n--) {
+		ck_assert_int_eq(kill(d.d_pid, SIGTTOU), 0);
+		snprintf(want, sizeof(want), "workers=%d (one less on TTOU)",
+		    n);
+		ck_assert_msg(daemon_log_wait(&d, want, 10), "%s",
+		    daemon_log_tail(&d));
+	}
+	ck_assert(wait_children(2, 20));
+	open_silent(2, 50);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(read_banner(silent[i], buf, sizeof(buf)), 28);
+	sleep_ms(1200);		/* silent for longer than the shed floor */
+	/* Well short of the silent ones' read timeout. */
+	fresh = connect_from("127.0.0.1", d.d_port, 40);
+	ck_assert_msg(read_banner(fresh, buf, sizeof(buf)) == 28,
+	    "log:\n%s", daemon_log_tail(&d));
+	close(fresh);
+	ck_assert_msg(daemon_log_wait(&d, "shedding peer=127.0.0.2:", 10),
+	    "%s", daemon_log_tail(&d));
+	ck_assert_int_eq(daemon_log_count(&d, "shedding peer=127.0.0.1:"), 0);
+}
+END_TEST
+
+/*
+ * echo with pool.max = 3: clients that send a lot and never read hold
+ * every worker writing back to them.  Taking no data is no progress:
+ * they are shed like silent clients, and a client from another address
+ * is echoed long before the write timeout; the status counts the shed.
+ */
+START_TEST(test_shedding_writers)
+{
+	char	 extra[512], src[32], buf[16];
+	int	 fresh;
+
+	daemon_write_config(&d, NULL);
+	snprintf(extra, sizeof(extra), "service = \"echo\";\n"
+	    "pool = { min = 2; max = 3; idle_min = 1; idle_max = 2; };\n"
+	    "limits = { per_source = 0; };\ncontrol = \"%s/control\";\n"
+	    "timeouts = { read = 60.0; write = 60.0; connection = 70.0; "
+	    "hung = 80.0; };\n", d.d_dir);
+	daemon_start(&d, extra);
+	for (int i = 0; i < 5; i++, nsilent++) {
+		snprintf(src, sizeof(src), "127.0.0.%d", 2 + i);
+		silent[nsilent] = connect_stuffer(src, d.d_port);
+	}
+	fresh = connect_from("127.0.0.1", d.d_port, 40);
+	ck_assert_int_eq(send(fresh, "ping", 4, MSG_NOSIGNAL), 4);
+	ck_assert_msg(recv(fresh, buf, sizeof(buf), 0) == 4 &&
+	    memcmp(buf, "ping", 4) == 0, "no echo; log:\n%s",
+	    daemon_log_tail(&d));
+	close(fresh);
+	ck_assert_msg(daemon_log_wait(&d, "wait=writing silent=", 10), "%s",
+	    daemon_log_tail(&d));
+	ck_assert_int_eq(daemon_log_count(&d, "shedding peer=127.0.0.1:"), 0);
+	ck_assert_msg(status_number("shed") > 0, "%s", daemon_log_tail(&d));
 }
 END_TEST
 
@@ -480,6 +614,8 @@ pool_suite(void)
 	tcase_add_test(defend, test_per_source_limit);
 	tcase_add_test(defend, test_shedding);
 	tcase_add_test(defend, test_shedding_saturated);
+	tcase_add_test(defend, test_shedding_after_ttou);
+	tcase_add_test(defend, test_shedding_writers);
 	tcase_add_test(defend, test_defer_accept);
 	tcase_add_test(defend, test_log_flood_bounded);
 	suite_add_tcase(s, defend);

@@ -28,6 +28,7 @@
 #include "control.h"
 #include "generation.h"
 #include "log.h"
+#include "poolview.h"
 #include "scoreboard.h"
 #include "status.h"
 #include "unit.h"
@@ -133,6 +134,26 @@ count(const char *text, const char *needle)
 
 /* ---- formatting ----------------------------------------------------------- */
 
+/* The row that starts with head: what it waits on, for how long (a
+ * duration, or "-" with the wait) and for whom. */
+static void
+assert_row(const char *table, const char *head, const char *wait,
+    const char *peer)
+{
+	const char	*p = strstr(table, head);
+	char		 w[16], waited[16], pr[64];
+
+	ck_assert_msg(p != NULL, "no row %s", head);
+	ck_assert_int_eq(sscanf(p, "%*d %*u %*s %*s %15s %15s %63s", w,
+	    waited, pr), 3);
+	ck_assert_str_eq(w, wait);
+	ck_assert_str_eq(pr, peer);
+	if (strcmp(wait, "-") == 0)
+		ck_assert_str_eq(waited, "-");
+	else
+		ck_assert_msg(waited[strlen(waited) - 1] == 's', "%s", waited);
+}
+
 /* The largest pool the scoreboard holds fits the answer, row by row. */
 START_TEST(test_table_every_worker)
 {
@@ -143,17 +164,20 @@ START_TEST(test_table_every_worker)
 	ck_assert_ptr_null(strstr(buf, "cut:"));
 	ck_assert_ptr_nonnull(strstr(buf, "\ngeneration: 2\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\npool: dynamic min=4 max=1024 "
-	    "idle_min=2 idle_max=8 target=4096\n"));
+	    "idle_min=2 idle_max=8 target=4096 ceiling=1024\n"));
 	/* 1024 of each kind, less worker 5 (busy) that retires. */
 	ck_assert_ptr_nonnull(strstr(buf, "\nworkers: 4096 starting=1024 "
 	    "idle=1024 busy=2047 recycled=0 retiring=1\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nbusy: running=0 reading=1023 "
+	    "writing=1024 held="));
 	ck_assert_ptr_nonnull(strstr(buf, "\nconnections: served=8386560 "
 	    "limited=0 shed=0 denied=0 proxy_failed=0\n"));
 	ck_assert_uint_eq(count(buf, "\n1"), FAKE_WORKERS);
 	ck_assert_msg(sscanf(strstr(buf, "\n100001 "), "\n100001 %*u %159s",
 	    want) == 1 && strcmp(want, "busy") == 0, "%s", want);
-	ck_assert_ptr_nonnull(strstr(buf, " reading  192.0.2.7:1001 "));
-	ck_assert_ptr_nonnull(strstr(buf, " writing  [2001:db8::1]:443 "));
+	assert_row(buf, "\n100001 ", "reading", "192.0.2.7:1001");
+	assert_row(buf, "\n100002 ", "writing", "[2001:db8::1]:443");
+	assert_row(buf, "\n100004 ", "-", "-");
 	ck_assert_ptr_nonnull(strstr(buf, "\n100005       2 busy,retiring "));
 	ck_assert_ptr_nonnull(strstr(buf, "\n100004       2 idle "));
 	ck_assert_ptr_nonnull(strstr(buf, "\n100003       2 starting "));
@@ -177,6 +201,9 @@ START_TEST(test_metrics_every_worker)
 	    "2047\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_workers{state="
 	    "\"retiring\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_workers_busy{wait="
+	    "\"writing\"} 1024\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_pool_ceiling 1024\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_connections_served_total "
 	    "8386560\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_worker_served_total{pid="
@@ -198,7 +225,7 @@ START_TEST(test_fixed_pool)
 	cfg.c_pool_min = cfg.c_pool_max = 3;
 	status_table(&m, buf, CONTROL_ANSWER_MAX);
 	ck_assert_ptr_nonnull(strstr(buf, "\npool: fixed min=3 max=3 "
-	    "idle_min=- idle_max=- target=4096\n"));
+	    "idle_min=- idle_max=- target=4096 ceiling=4096\n"));
 	status_metrics(&m, buf, CONTROL_ANSWER_MAX);
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_pool_dynamic 0\n"));
 	ck_assert_ptr_null(strstr(buf, "idle_min"));
@@ -598,6 +625,68 @@ START_TEST(test_agent_full)
 }
 END_TEST
 
+/*
+ * One view for everything, its ceiling the pool's real one: a fixed pool
+ * moved by TTIN or TTOU has its target, a dynamic one pool.max, one that
+ * cannot grow what it has.  Eight workers: 0 and 4 idle, 1, 2 and 6 busy
+ * (reading, writing, writing), 3 and 7 starting, 5 retiring.
+ */
+START_TEST(test_pool_view)
+{
+	struct poolview	 v;
+	char		 line[AGENT_LINE_MAX], status[256];
+
+	free(m.m_pool.p_workers);	/* setup's, replaced */
+	scoreboard_destroy(m.m_pool.p_board);
+	fake_master(8);
+	poolview_take(&m, &v);
+	ck_assert_uint_eq(v.pv_ceiling, CONFIG_MAX_WORKERS);
+	ck_assert_uint_eq(v.pv_target, 8);
+	ck_assert_uint_eq(poolview_active(&v.pv_serving), 7);
+	ck_assert_uint_eq(poolview_ready(&v.pv_serving), 5);
+	ck_assert_uint_eq(v.pv_serving.vt_kind[POOLVIEW_BUSY], 3);
+	ck_assert_uint_eq(v.pv_serving.vt_kind[POOLVIEW_STARTING], 2);
+	ck_assert_uint_eq(v.pv_serving.vt_wait[SLOT_READING], 1);
+	ck_assert_uint_eq(v.pv_serving.vt_wait[SLOT_WRITING], 2);
+	ck_assert_uint_eq(v.pv_all.vt_kind[POOLVIEW_RETIRING], 1);
+	ck_assert_uint_eq(poolview_gen_active(&m.m_pool, 2), 7);
+	ck_assert_uint_eq(poolview_gen_ready(&m.m_pool, 2), 5);
+	ck_assert_uint_eq(poolview_gen_active(&m.m_pool, 3), 0);
+
+	/* workers = 4, then four TTINs: 3 of 8 busy. */
+	cfg.c_pool_dynamic = false;
+	cfg.c_workers = cfg.c_pool_min = cfg.c_pool_max = 4;
+	poolview_take(&m, &v);
+	ck_assert_uint_eq(v.pv_ceiling, 8);
+	status_agent(&m, line, sizeof(line));
+	ck_assert_str_eq(line, "ready 62%\n");
+	status_line(&m, status, sizeof(status));
+	ck_assert_str_eq(status, "7 workers, greeting service on -, 28 "
+	    "connections served; 3 busy, 2 idle, max 8");
+	/* Then TTOUs down to 2: full with 3 busy. */
+	m.m_cur.g_target = 2;
+	status_agent(&m, line, sizeof(line));
+	ck_assert_str_eq(line, "ready 1%\n");
+
+	/* A dynamic pool that cannot grow is full at its target. */
+	cfg.c_pool_dynamic = true;
+	cfg.c_pool_max = 64;
+	m.m_cur.g_target = 6;
+	poolview_take(&m, &v);
+	ck_assert_uint_eq(v.pv_ceiling, 64);
+	m.m_upkeep.u_no_growth = true;
+	poolview_take(&m, &v);
+	ck_assert_uint_eq(v.pv_ceiling, 6);
+	status_agent(&m, line, sizeof(line));
+	ck_assert_str_eq(line, "ready 50%\n");
+	/* One taken over at an upgrade: what it has. */
+	m.m_upkeep.u_no_growth = false;
+	m.m_cur.g_adopted = true;
+	poolview_take(&m, &v);
+	ck_assert_uint_eq(v.pv_ceiling, 7);
+}
+END_TEST
+
 /* A checker that keeps sending is read a buffer at a time, and let go
  * past AGENT_INPUT_MAX: it cannot hold the loop. */
 START_TEST(test_agent_talker)
@@ -646,6 +735,7 @@ status_suite(void)
 
 	tcase_add_checked_fixture(agent, setup, teardown);
 	tcase_add_test(agent, test_agent_lines);
+	tcase_add_test(agent, test_pool_view);
 	tcase_add_test(agent, test_agent_socket);
 	tcase_add_test(agent, test_agent_full);
 	tcase_add_test(agent, test_agent_talker);

@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "config.h"
 #include "loglimit.h"
+#include "poolview.h"
 #include "unit.h"
 #include "upkeep.h"
 
@@ -32,12 +33,31 @@ setup(void)
 	upkeep_init(&u);
 }
 
+/* A view of active workers of which idle, busy (held of them) and
+ * starting, queued connections, the ceiling pool.max. */
+static struct poolview
+view(unsigned active, unsigned idle, unsigned busy, unsigned held,
+    unsigned starting, unsigned queued)
+{
+	struct poolview	 v;
+
+	memset(&v, 0, sizeof(v));
+	v.pv_serving.vt_workers = active;
+	v.pv_serving.vt_kind[POOLVIEW_IDLE] = idle;
+	v.pv_serving.vt_kind[POOLVIEW_BUSY] = busy;
+	v.pv_serving.vt_kind[POOLVIEW_STARTING] = starting;
+	v.pv_serving.vt_held = held;
+	v.pv_queued = queued;
+	v.pv_target = active;
+	v.pv_ceiling = cfg.c_pool_max;
+	return v;
+}
+
 static int
 sizeq(unsigned active, unsigned idle, unsigned busy, unsigned held,
     unsigned queued)
 {
-	struct upkeep_view v = { .uv_active = active, .uv_idle = idle,
-	    .uv_busy = busy, .uv_held = held, .uv_queued = queued };
+	struct poolview	 v = view(active, idle, busy, held, 0, queued);
 
 	return upkeep_size(&u, &cfg, &v);
 }
@@ -102,8 +122,7 @@ END_TEST
  * them to start does not start the rate over. */
 START_TEST(test_growth_while_starting)
 {
-	struct upkeep_view v = { .uv_active = 8, .uv_held = 4,
-	    .uv_starting = 4, .uv_queued = 50 };
+	struct poolview	 v = view(8, 0, 4, 4, 4, 50);
 	int	 d;
 
 	ck_assert_int_eq(sizeq(4, 0, 4, 4, 54), UPKEEP_RATE_FIRST);
@@ -112,10 +131,7 @@ START_TEST(test_growth_while_starting)
 	d = upkeep_size(&u, &cfg, &v);
 	ck_assert_int_eq(d, 2 * UPKEEP_RATE_FIRST);
 	/* Nothing wanted while they start: the rate is kept. */
-	v.uv_active = 16;
-	v.uv_held = 16;
-	v.uv_starting = 8;
-	v.uv_queued = 0;
+	v = view(16, 0, 16, 16, 8, 0);
 	ck_assert_int_eq(upkeep_size(&u, &cfg, &v), 2);
 	ck_assert_int_eq(sizeq(18, 0, 18, 16, 0), 0);
 }
@@ -136,6 +152,22 @@ START_TEST(test_shrink_hysteresis)
 		ck_assert_int_eq(size(4, 4, 0, 0), 0);
 		ck_assert_int_eq(size(9, 8, 1, 0), 0);
 	}
+}
+END_TEST
+
+/* A pool that cannot grow (a worker exited 78) has its ceiling where it
+ * is, even below pool.min: held clients add nothing, and it may still
+ * shrink to pool.min, never below. */
+START_TEST(test_ceiling_holds)
+{
+	struct poolview	 v = view(2, 0, 2, 2, 0, 30);
+
+	v.pv_ceiling = 2;
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(upkeep_size(&u, &cfg, &v), 0);
+	v = view(6, 0, 6, 6, 0, 30);
+	v.pv_ceiling = 8;
+	ck_assert_int_eq(upkeep_size(&u, &cfg, &v), 2);
 }
 END_TEST
 
@@ -234,6 +266,7 @@ upkeep_suite(void)
 	tcase_add_test(tc, test_held_queue_growth);
 	tcase_add_test(tc, test_growth_while_starting);
 	tcase_add_test(tc, test_shrink_hysteresis);
+	tcase_add_test(tc, test_ceiling_holds);
 	tcase_add_test(tc, test_fixed_pool_never_sized);
 	suite_add_tcase(s, tc);
 	tcase_add_test(ad, test_addr_format_and_prefix);

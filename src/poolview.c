@@ -1,0 +1,182 @@
+/*
+ * poolview.c - the pool counted once (see poolview.h).
+ */
+#include "autoconf.h"
+
+#include <string.h>
+
+#include "config.h"
+#include "generation.h"
+#include "listener.h"
+#include "poolview.h"
+#include "scoreboard.h"
+
+#define RELAXED	memory_order_relaxed
+
+/* What one worker is doing, read once from its slot. */
+struct poolview_one {
+	enum poolview_kind	 vo_kind;
+	uint32_t		 vo_wait;	/* when busy */
+	bool			 vo_held;
+	bool			 vo_stale;
+};
+
+static void
+poolview_classify(const struct pool_worker *w, int64_t now,
+    struct poolview_one *o)
+{
+	const struct slot	*sl = w->pw_slot;
+
+	memset(o, 0, sizeof(*o));
+	o->vo_wait = SLOT_RUNNING;
+	if (w->pw_retiring) {
+		o->vo_kind = POOLVIEW_RETIRING;
+		return;
+	}
+	switch (scoreboard_state(sl)) {
+	case SLOT_IDLE:
+		o->vo_kind = POOLVIEW_IDLE;
+		o->vo_stale = now - atomic_load_explicit(&sl->sl_beat,
+		    RELAXED) >= POOLVIEW_STALE_MS;
+		break;
+	case SLOT_BUSY:
+		o->vo_kind = POOLVIEW_BUSY;
+		o->vo_wait = atomic_load_explicit(&sl->sl_wait, RELAXED);
+		if (o->vo_wait >= POOLVIEW_WAITS)
+			o->vo_wait = SLOT_RUNNING;	/* no such wait */
+		o->vo_held = o->vo_wait != SLOT_RUNNING &&
+		    now - atomic_load_explicit(&sl->sl_wait_since, RELAXED) >=
+		    POOLVIEW_HELD_MS;
+		break;
+	case SLOT_RECYCLED:
+		o->vo_kind = POOLVIEW_RECYCLED;
+		break;
+	default:
+		o->vo_kind = POOLVIEW_STARTING;
+		break;
+	}
+}
+
+static void
+poolview_add(struct poolview_tally *t, const struct poolview_one *o)
+{
+	t->vt_workers++;
+	t->vt_kind[o->vo_kind]++;
+	if (o->vo_kind == POOLVIEW_BUSY)
+		t->vt_wait[o->vo_wait]++;
+	t->vt_held += o->vo_held;
+	t->vt_stale += o->vo_stale;
+}
+
+/* The one loop: every worker into all (unless NULL), and those of
+ * generation gen into g too. */
+static void
+poolview_scan(const struct pool *p, unsigned gen, struct poolview_tally *g,
+    struct poolview_tally *all)
+{
+	int64_t			 now = scoreboard_ms();
+	struct poolview_one	 o;
+
+	memset(g, 0, sizeof(*g));
+	if (all != NULL)
+		memset(all, 0, sizeof(*all));
+	for (size_t i = 0; i < p->p_n; i++) {
+		const struct pool_worker *w = &p->p_workers[i];
+
+		if (all == NULL && w->pw_generation != gen)
+			continue;
+		poolview_classify(w, now, &o);
+		if (all != NULL)
+			poolview_add(all, &o);
+		if (w->pw_generation == gen)
+			poolview_add(g, &o);
+	}
+}
+
+void
+poolview_count(const struct pool *p, unsigned gen, struct poolview_tally *t)
+{
+	poolview_scan(p, gen, t, NULL);
+}
+
+/* How many the serving generation can have now (see poolview.h). */
+static unsigned
+poolview_ceiling(const struct master *m, const struct poolview_tally *t)
+{
+	const struct generation	*g = &m->m_cur;
+
+	if (g->g_adopted)
+		return poolview_active(t);	/* none is added to it */
+	if (!g->g_cfg->c_pool_dynamic || m->m_upkeep.u_no_growth)
+		return g->g_target;
+	return g->g_cfg->c_pool_max;
+}
+
+void
+poolview_take(const struct master *m, struct poolview *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->pv_generation = m->m_cur.g_id;
+	v->pv_next = m->m_next.g_id;
+	v->pv_target = m->m_cur.g_target;
+	poolview_scan(&m->m_pool, m->m_cur.g_id, &v->pv_serving, &v->pv_all);
+	v->pv_ceiling = poolview_ceiling(m, &v->pv_serving);
+	v->pv_queued = listeners_queued(&m->m_cur.g_ls);
+	v->pv_totals = pool_totals(&m->m_pool);
+}
+
+unsigned
+poolview_active(const struct poolview_tally *t)
+{
+	return t->vt_workers - t->vt_kind[POOLVIEW_RETIRING];
+}
+
+unsigned
+poolview_ready(const struct poolview_tally *t)
+{
+	return t->vt_kind[POOLVIEW_IDLE] + t->vt_kind[POOLVIEW_BUSY];
+}
+
+unsigned
+poolview_idle(const struct poolview_tally *t)
+{
+	return t->vt_kind[POOLVIEW_IDLE] - t->vt_stale;
+}
+
+unsigned
+poolview_gen_active(const struct pool *p, unsigned gen)
+{
+	struct poolview_tally	 t;
+
+	poolview_count(p, gen, &t);
+	return poolview_active(&t);
+}
+
+unsigned
+poolview_gen_ready(const struct pool *p, unsigned gen)
+{
+	struct poolview_tally	 t;
+
+	poolview_count(p, gen, &t);
+	return poolview_ready(&t);
+}
+
+bool
+poolview_full(const struct poolview *v)
+{
+	return poolview_active(&v->pv_serving) >= v->pv_ceiling &&
+	    poolview_idle(&v->pv_serving) == 0 && v->pv_queued > 0;
+}
+
+const char *
+poolview_kind_name(enum poolview_kind k)
+{
+	switch (k) {
+	case POOLVIEW_STARTING:	return "starting";
+	case POOLVIEW_IDLE:	return "idle";
+	case POOLVIEW_BUSY:	return "busy";
+	case POOLVIEW_RECYCLED:	return "recycled";
+	case POOLVIEW_RETIRING:	return "retiring";
+	default:		return "?";
+	}
+}
