@@ -90,7 +90,8 @@ int64_t		 scoreboard_ms(void);
 
 /* The worker's side. */
 void	scoreboard_set_state(struct slot *, enum slot_state);
-/* Connection number conn (served + 1) from peer, on a listener. */
+/* Connection number conn (the worker's accepted count) from peer, on a
+ * listener. */
 void	scoreboard_busy(struct slot *, const struct addr *peer,
 	    unsigned listener, uint64_t conn);
 /* The peer, once known (behind a balancer: from its PROXY header). */

@@ -437,7 +437,8 @@ status_metrics_pool(struct status_out *o, const struct poolview *v)
 	    "their client for 100 ms or more.", all->vt_held);
 	status_gauge(o, "accept_queue", "Connections waiting in the listening "
 	    "sockets' accept queues.", v->pv_queued);
-	status_counter(o, "connections_served_total", "Connections served.",
+	status_counter(o, "connections_served_total", "Connections handed to "
+	    "the service (not those refused before it).",
 	    v->pv_totals.pg_served);
 	status_counter(o, "connections_limited_total", "Connections closed "
 	    "at once by the per-source limit.", v->pv_totals.pg_limited);

@@ -248,7 +248,7 @@ worker_more(char *buf, size_t size, unsigned long held)
 		snprintf(buf, size, " (%lu more suppressed)", held);
 }
 
-/* Count a connection closed before its service, in the slot. */
+/* Count a connection in one of the slot's counters. */
 static void
 worker_count(_Atomic uint64_t *counter)
 {
@@ -369,11 +369,18 @@ worker_admit(const struct worker_args *wa, struct conn *c)
 	return !worker_over_limit(wa, c);
 }
 
-/* Accept and serve one connection: 1, or 0 when there was none. */
+/*
+ * Accept and serve one connection: 1, or 0 when there was none.  Each
+ * accepted connection has a number (the master names it to shed it);
+ * only one handed to the service counts as served, in the status and
+ * towards max_connections: those refused before it count under their own
+ * names (limited, denied, proxy_failed).
+ */
 static int
 worker_serve(const struct worker_args *wa, const struct service *sv,
     unsigned li, const struct worker_masks *wm)
 {
+	static uint64_t		 accepted;	/* this process's */
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
 	static const struct addr no_peer;
@@ -390,8 +397,7 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	conn_init(&c, fd, (struct sockaddr *)&ss, len);
 	c.cn_listener = li;
 	c.cn_slot = sl;
-	c.cn_seq = atomic_load_explicit(&sl->sl_served,
-	    memory_order_relaxed) + 1;
+	c.cn_seq = ++accepted;
 	c.cn_waitmask = &wm->wm_client;
 	c.cn_end = clock_after(clock_now(),
 	    wa->wa_config->c_timeout_connection);
@@ -399,11 +405,12 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	 * balancer's address is nobody's source. */
 	scoreboard_busy(sl, wa->wa_config->c_listen[li].cl_proxy ==
 	    PROXY_OFF ? &c.cn_addr : &no_peer, li, c.cn_seq);
-	if (worker_admit(wa, &c))
-		service_serve(sv, &c, wa->wa_config);
 	/* Counted, and idle, before the client sees the close: a status
 	 * asked for once a client is done always includes it. */
-	atomic_fetch_add_explicit(&sl->sl_served, 1, memory_order_relaxed);
+	if (worker_admit(wa, &c)) {
+		service_serve(sv, &c, wa->wa_config);
+		worker_count(&sl->sl_served);
+	}
 	if (c.cn_shed)
 		atomic_fetch_add_explicit(&sl->sl_shed, 1,
 		    memory_order_relaxed);

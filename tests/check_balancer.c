@@ -298,8 +298,9 @@ START_TEST(test_proxy_refused)
 	ck_assert_msg(daemon_log_wait(&d, "none before the deadline", 10),
 	    "%s", daemon_log_tail(&d));
 	ck_assert_int_eq(daemon_log_count(&d, "message peer="), 0);
-	/* Each counted, whatever the log budget let through. */
-	ck_assert_str_eq(status_field("connections: "), "served=5 limited=0 "
+	/* Each counted, whatever the log budget let through, and none
+	 * as served: the service never had them. */
+	ck_assert_str_eq(status_field("connections: "), "served=0 limited=0 "
 	    "shed=0 denied=0 proxy_failed=5");
 }
 END_TEST
@@ -363,6 +364,29 @@ START_TEST(test_access_rules)
 	ck_assert(daemon_log_wait(&d, "message peer=198.51.100.5:9 ", 10));
 	ck_assert(daemon_log_wait(&d, "message peer=127.0.0.2:", 10));
 	ck_assert_int_eq(daemon_log_count(&d, "access: denied"), 3);
+}
+END_TEST
+
+/* Connections the rules refuse count as denied, never as served. */
+START_TEST(test_denied_not_served)
+{
+	char	 extra[256];
+	int	 fd;
+
+	daemon_write_config(&d, NULL);
+	snprintf(extra, sizeof(extra), "workers = 2;\n"
+	    "access = [ \"deny all\" ];\ncontrol = \"%s/control\";\n",
+	    d.d_dir);
+	daemon_start(&d, extra);
+	for (int i = 0; i < 5; i++) {
+		fd = connect_from("127.0.0.2", d.d_port);
+		assert_refused(fd);
+		close(fd);
+	}
+	ck_assert_msg(daemon_log_wait(&d, "access: denied peer=127.0.0.2:",
+	    10), "%s", daemon_log_tail(&d));
+	ck_assert_str_eq(status_field("connections: "), "served=0 limited=0 "
+	    "shed=0 denied=5 proxy_failed=0");
 }
 END_TEST
 
@@ -758,6 +782,7 @@ balancer_suite(void)
 	tcase_add_checked_fixture(access, setup, teardown);
 	tcase_add_test(access, test_access_rules);
 	tcase_add_test(access, test_per_source_behind_proxy);
+	tcase_add_test(access, test_denied_not_served);
 	tcase_set_timeout(access, 60);
 	suite_add_tcase(s, access);
 

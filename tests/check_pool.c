@@ -3,8 +3,8 @@
  * growth for clients that hold workers, shrinking back, the per-source
  * limit, shedding when full (silent clients, clients that take nothing of
  * what they are sent, a pool made smaller by TTOU), TCP_DEFER_ACCEPT for a
- * client-first service, recycling after max_connections, hung workers
- * replaced, the bound on lines a client can provoke.
+ * client-first service, recycling after max_connections (served ones
+ * only), hung workers replaced, the bound on lines a client can provoke.
  *
  * Every assertion is on what the daemon did (its log, its children in
  * /proc, what a client received), never on how fast it did it; the
@@ -476,6 +476,39 @@ START_TEST(test_recycling_saturated)
 }
 END_TEST
 
+/*
+ * max_connections counts connections served: a dozen refused by the
+ * access rules neither recycle the worker nor count as served; its fifth
+ * served connection recycles it.
+ */
+START_TEST(test_recycling_counts_served)
+{
+	pid_t	 first[4], now[4];
+	char	 buf[64], want[96];
+	int	 fd;
+
+	daemon_start(&d, "workers = 1;\nmax_connections = 5;\n"
+	    "access = [ \"deny 127.0.0.2\", \"allow all\" ];\n");
+	ck_assert_int_eq(proc_children(d.d_pid, first, 4), 1);
+	for (int i = 0; i < 12; i++) {
+		fd = connect_from("127.0.0.2", d.d_port, 10);
+		ck_assert_int_le(read_all(fd, buf, sizeof(buf)), 0);
+		close(fd);
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(greet(d.d_port, "x", 2), 0);
+	ck_assert_int_eq(proc_children(d.d_pid, now, 4), 1);
+	ck_assert_msg(now[0] == first[0], "replaced; log:\n%s",
+	    daemon_log_tail(&d));
+	ck_assert_int_eq(daemon_log_count(&d, "worker recycled"), 0);
+	ck_assert_int_eq(greet(d.d_port, "x", 2), 0);
+	snprintf(want, sizeof(want), "worker recycled pid=%ld served=5 ",
+	    (long)first[0]);
+	ck_assert_msg(daemon_log_wait(&d, want, 10), "%s",
+	    daemon_log_tail(&d));
+}
+END_TEST
+
 /* Recycling is logged as such, not as a worker that died. */
 START_TEST(test_recycling_logged)
 {
@@ -624,6 +657,7 @@ pool_suite(void)
 	tcase_set_timeout(life, 90);
 	tcase_add_test(life, test_recycling_saturated);
 	tcase_add_test(life, test_recycling_logged);
+	tcase_add_test(life, test_recycling_counts_served);
 	tcase_add_test(life, test_hung_idle);
 	tcase_add_test(life, test_hung_busy_saturated);
 	tcase_add_test(life, test_usr2_to_master);
