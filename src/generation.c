@@ -151,6 +151,10 @@ generation_announce(struct master *m)
 	status_line(m, status, sizeof(status));
 	log_info("ready generation=%u workers=%u", m->m_cur.g_id,
 	    pool_ready(&m->m_pool, m->m_cur.g_id));
+	if (m->m_cur.g_committed)
+		log_info("reloaded generation=%u workers=%u; generation=%u "
+		    "retiring", m->m_cur.g_id, m->m_cur.g_target,
+		    m->m_cur.g_replaced);
 	notify_ready(status);
 }
 
@@ -185,11 +189,51 @@ generation_commit(struct master *m)
 	control_reconfigure(&m->m_control, m->m_cur.g_cfg->c_control);
 	agent_commit(&m->m_agent, &m->m_cur.g_agent, m->m_cur.g_cfg);
 	upkeep_reset(&m->m_upkeep);
-	generation_announce(m);
-	log_info("reloaded generation=%u workers=%u; generation=%u retiring",
-	    m->m_cur.g_id, m->m_cur.g_target, old.g_id);
+	m->m_cur.g_committed = true;
+	m->m_cur.g_replaced = old.g_id;
+	m->m_cur.g_quiet_by = clock_after(clock_now(),
+	    GENERATION_QUIET_SECONDS);
 	generation_free(&old);
+	generation_check_ready(m);
 	generation_reload_again(m);
+}
+
+/*
+ * The generations before a committed one take no new connection: each of
+ * their workers is either out of accept() for good or lying about it, and
+ * then it is given GENERATION_QUIET_SECONDS at most.  Only then is the
+ * new generation announced, so "ready generation=N" (and READY=1) means
+ * that every connection from then on is served by generation N.
+ */
+static bool
+generation_quiet(const struct master *m)
+{
+	if (!m->m_cur.g_committed ||
+	    !pool_others_accepting(&m->m_pool, m->m_cur.g_id))
+		return true;
+	if (clock_diff(clock_now(), m->m_cur.g_quiet_by) > 0)
+		return false;
+	log_warnx("a retired worker still says it is accepting %.0fs after "
+	    "generation=%u took over; announcing it all the same",
+	    GENERATION_QUIET_SECONDS, m->m_cur.g_id);
+	return true;
+}
+
+/* Ready to announce but for the old generation's last accept(). */
+static bool
+generation_waits_quiet(const struct master *m)
+{
+	return !m->m_cur.g_announced && m->m_cur.g_committed &&
+	    pool_ready(&m->m_pool, m->m_cur.g_id) >= m->m_cur.g_target;
+}
+
+bool
+generation_next_look(const struct master *m, struct timespec *when)
+{
+	if (m->m_stopping || !generation_waits_quiet(m))
+		return false;
+	*when = clock_after(clock_now(), GENERATION_QUIET_LOOK_MS / 1000.0);
+	return true;
 }
 
 /* READY=1 again after RELOADING=1, but never for a generation that has
@@ -236,13 +280,15 @@ generation_check_ready(struct master *m)
 {
 	if (m->m_stopping)
 		return;
-	if (m->m_next.g_id != 0) {
-		if (pool_ready(&m->m_pool, m->m_next.g_id) >=
-		    m->m_next.g_target)
-			generation_commit(m);
-	} else if (!m->m_cur.g_announced &&
-	    pool_ready(&m->m_pool, m->m_cur.g_id) >= m->m_cur.g_target)
+	/* The running generation first: a commit announces it here too. */
+	if (!m->m_cur.g_announced &&
+	    pool_ready(&m->m_pool, m->m_cur.g_id) >= m->m_cur.g_target &&
+	    (m->m_next.g_id == 0 || m->m_cur.g_committed) &&
+	    generation_quiet(m))
 		generation_announce(m);
+	if (m->m_next.g_id != 0 &&
+	    pool_ready(&m->m_pool, m->m_next.g_id) >= m->m_next.g_target)
+		generation_commit(m);
 }
 
 void

@@ -31,6 +31,12 @@
 
 /* How long a reloaded generation has to become ready. */
 #define GENERATION_START_SECONDS	10.0
+/* After a commit, how long "ready" waits at most for the retired
+ * workers to be out of accept() (see pool_others_accepting()): they
+ * are there for microseconds; only a worker that lies would keep the
+ * flag up.  And how often the master looks meanwhile. */
+#define GENERATION_QUIET_SECONDS	1.0
+#define GENERATION_QUIET_LOOK_MS	5
 
 struct generation {
 	unsigned		 g_id;		/* 0: no such generation */
@@ -38,6 +44,11 @@ struct generation {
 	struct listeners	 g_ls;
 	unsigned		 g_target;	/* workers wanted */
 	bool			 g_announced;	/* READY=1 sent for it */
+	/* Committed by a reload: "ready" once the generation before it
+	 * takes no connection any more, or by then at the latest. */
+	bool			 g_committed;
+	unsigned		 g_replaced;	/* the one it retired */
+	struct timespec		 g_quiet_by;
 	struct timespec		 g_deadline;	/* to be ready by */
 	int			 g_gate[2];	/* closed at commit; or -1 */
 	/* Taken over from the binary before an upgrade: its workers run
@@ -79,6 +90,9 @@ void	generation_fill_all(struct master *);
 void	generation_reload(struct master *);
 /* Commit the starting generation, or announce the first, when ready. */
 void	generation_check_ready(struct master *);
+/* When to look again whether the retired workers left accept(), so
+ * that the committed generation can say it is ready; false: no need. */
+bool	generation_next_look(const struct master *, struct timespec *);
 /* The starting generation's deadline: rolled back when passed. */
 void	generation_check_deadline(struct master *, struct timespec now);
 /* The starting generation cannot serve: drop it. */

@@ -413,6 +413,8 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, m->m_pool.p_respawn_at);
 	if (!m->m_stopping && m->m_next.g_id != 0)
 		master_earliest(deadline, &timed, m->m_next.g_deadline);
+	if (generation_next_look(m, &t))
+		master_earliest(deadline, &timed, t);
 	if (!m->m_stopping)
 		master_earliest(deadline, &timed, upkeep_due(&m->m_upkeep));
 	if (m->m_draining)
@@ -573,6 +575,7 @@ master_loop(struct master *m)
 			pool_kill_overdue(&m->m_pool, now);
 		} else {
 			generation_check_deadline(m, now);
+			generation_check_ready(m);
 			pool_kill_overdue(&m->m_pool, now);
 			upkeep_run(m, now);
 			generation_fill_all(m);

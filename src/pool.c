@@ -212,6 +212,21 @@ pool_totals(const struct pool *p)
 	return t;
 }
 
+bool
+pool_others_accepting(const struct pool *p, unsigned gen)
+{
+	for (size_t i = 0; i < p->p_n; i++) {
+		const struct pool_worker *w = &p->p_workers[i];
+
+		/* Its sl_retiring was stored (sequentially consistent) when
+		 * it was retired, before this load. */
+		if (w->pw_generation != gen && w->pw_retiring &&
+		    atomic_load(&w->pw_slot->sl_accepting) != 0)
+			return true;
+	}
+	return false;
+}
+
 void
 pool_read_ready(struct pool *p)
 {

@@ -77,6 +77,10 @@ unsigned pool_ready(const struct pool *, unsigned gen);
 /* Served, refused by the per-source limit, shed: all workers, ever. */
 struct pool_gone pool_totals(const struct pool *);
 
+/* Whether a retiring worker of a generation other than gen may still
+ * be in accept(): see sl_accepting in scoreboard.h. */
+bool	pool_others_accepting(const struct pool *, unsigned gen);
+
 /* Drain the ready pipe: it only wakes the master up. */
 void	pool_read_ready(struct pool *);
 

@@ -105,6 +105,7 @@ scoreboard_claim(struct scoreboard *sb)
 		atomic_store_explicit(&sl->sl_proxy_failed, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_shed_req, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_retiring, 0, RELAXED);
+		atomic_store_explicit(&sl->sl_accepting, 0, RELAXED);
 		atomic_store_explicit(&sl->sl_wait, SLOT_RUNNING, RELAXED);
 		atomic_store_explicit(&sl->sl_beat, scoreboard_ms(), RELAXED);
 		for (int w = 0; w < 5; w++)

@@ -369,6 +369,31 @@ worker_admit(const struct worker_args *wa, struct conn *c)
 	return !worker_over_limit(wa, c);
 }
 
+/*
+ * Whether this worker may take another connection: not once it is
+ * retiring, unless the daemon stops (then it takes what is queued).  A
+ * handshake with the master's commit of a reload (sl_accepting, see
+ * scoreboard.h): the flag is raised before the look and lowered once
+ * accept() returned, both sequentially consistent, so either the master
+ * sees it raised (and waits before it says "ready") or this look sees
+ * sl_retiring.  A connection that arrives after "ready generation=N" is
+ * never taken by an older generation.
+ */
+static bool
+worker_may_accept(const struct worker_args *wa)
+{
+	struct slot	*sl = wa->wa_slot;
+
+	atomic_store(&sl->sl_accepting, 1);
+	if (atomic_load(&sl->sl_retiring) == 0 ||
+	    atomic_load(&wa->wa_board->sb_stopping) != 0)
+		return true;
+	atomic_store(&sl->sl_accepting, 0);
+	/* Our TERM is on its way: leave as if it had come. */
+	worker_stopping = 1;
+	return false;
+}
+
 /* Accept and serve one connection: 1, or 0 when there was none. */
 static int
 worker_serve(const struct worker_args *wa, const struct service *sv,
@@ -381,8 +406,11 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	struct slot		*sl = wa->wa_slot;
 	int			 fd;
 
+	if (!worker_may_accept(wa))
+		return 0;
 	fd = accept4(wa->wa_listeners->ls[li].l_fd, (struct sockaddr *)&ss,
 	    &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	atomic_store(&sl->sl_accepting, 0);
 	if (fd == -1) {
 		worker_accept_failed(errno, &wm->wm_accept);
 		return 0;
@@ -464,6 +492,15 @@ worker_let_stop_in(const struct worker_masks *wm, bool in)
 		fatal(EX_OSERR, "sigprocmask");
 }
 
+/* One event for each listener, as if each had woken us. */
+static int
+worker_all_events(const struct listeners *ls, struct epoll_event *ev)
+{
+	for (size_t i = 0; i < ls->ls_n; i++)
+		ev[i].data.u32 = (uint32_t)i;
+	return (int)ls->ls_n;
+}
+
 static void
 worker_loop(const struct worker_args *wa, const struct service *sv,
     int epfd, const struct worker_masks *wm)
@@ -484,6 +521,12 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 		 * the race for connections, or whose accept() keeps failing,
 		 * is not stuck. */
 		scoreboard_beat(wa->wa_slot);
+		/* A quiet second: look at every queue all the same.  A
+		 * retiring worker that the kernel woke for a connection and
+		 * that leaves without it (worker_may_accept()) took the
+		 * wake-up with it; this bounds that client's wait. */
+		if (n == 0)
+			n = worker_all_events(wa->wa_listeners, ev);
 		/* Serve what woke us even if a stop arrived with it: the
 		 * wake-up was ours alone and nobody else would take it.
 		 * Then take what else is queued there, up to a batch,
