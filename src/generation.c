@@ -78,7 +78,7 @@ generation_spawn(struct master *m, struct generation *g)
 	const struct generation	*other = g == &m->m_cur ? &m->m_next :
 	    &m->m_cur;
 	struct worker_args	 wa;
-	int			 close_fds[11 + CONFIG_MAX_LISTEN + CONTROL_FDS +
+	int			 close_fds[12 + CONFIG_MAX_LISTEN + CONTROL_FDS +
 	    AGENT_FDS];
 	size_t			 n = 0;
 
@@ -105,6 +105,7 @@ generation_spawn(struct master *m, struct generation *g)
 	close_fds[n++] = generation_module_fd(&m->m_cur);
 	close_fds[n++] = generation_module_fd(&m->m_next);
 	close_fds[n++] = m->m_upgrade.up_fd;
+	close_fds[n++] = m->m_check.cc_fd;
 	memset(&wa, 0, sizeof(wa));
 	wa.wa_config = g->g_cfg;
 	wa.wa_listeners = &g->g_ls;
@@ -310,19 +311,16 @@ generation_check_deadline(struct master *m, struct timespec now)
 	}
 }
 
-/* Load the file and open its sockets beside the running ones. */
+/* Take the checked configuration and open its sockets beside the
+ * running ones. */
 static int
-generation_prepare(struct master *m, struct generation *g)
+generation_prepare(struct master *m, struct generation *g,
+    struct config *cfg)
 {
 	struct listeners	 copy;
-	char			 err[1024];
 	int			 rc;
 
-	if ((g->g_cfg = config_load(m->m_file, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed: %s; keeping the running "
-		    "configuration", err);
-		return -1;
-	}
+	g->g_cfg = cfg;
 	notify_reloading();
 	if ((rc = listeners_dup(&copy, &m->m_cur.g_ls)) == 0) {
 		rc = listeners_open(&g->g_ls, g->g_cfg, &copy);
@@ -366,8 +364,6 @@ generation_start_size(const struct master *m, const struct config *cfg)
 void
 generation_reload(struct master *m)
 {
-	struct generation	*g = &m->m_next;
-
 	if (m->m_stopping)
 		return;
 	if (m->m_draining) {
@@ -375,17 +371,49 @@ generation_reload(struct master *m)
 		    "ignored");
 		return;
 	}
-	if (g->g_id != 0) {
+	if (m->m_next.g_id != 0 || confcheck_running(&m->m_check)) {
 		/* One generation starts at a time; the file is read again
 		 * once this one is settled. */
 		m->m_reload_again = true;
 		log_info("reload requested while generation=%u starts; it "
-		    "follows once that one is settled", g->g_id);
+		    "follows once that one is settled", m->m_next.g_id != 0 ?
+		    m->m_next.g_id : m->m_last_id + 1);
 		return;
 	}
 	log_info("reloading %s", m->m_file);
-	if (generation_prepare(m, g) == -1)
+	if (confcheck_start(&m->m_check, m->m_file) == -1) {
+		log_warnx("reload failed: cannot check %s; keeping the "
+		    "running configuration", m->m_file);
+		generation_reload_again(m);
+	}
+}
+
+void
+generation_check_read(struct master *m)
+{
+	struct generation	*g = &m->m_next;
+	struct config		*cfg;
+	char			 err[2048];
+
+	if (!confcheck_done(&m->m_check))
 		return;
+	cfg = confcheck_result(&m->m_check, m->m_file, err, sizeof(err));
+	if (m->m_stopping || m->m_draining) {
+		config_free(cfg);
+		return;
+	}
+	if (cfg == NULL) {
+		log_warnx("reload failed: %s; keeping the running "
+		    "configuration", err);
+		generation_notify_failed(m, "reload failed; running the "
+		    "previous configuration");
+		generation_reload_again(m);
+		return;
+	}
+	if (generation_prepare(m, g, cfg) == -1) {
+		generation_reload_again(m);
+		return;
+	}
 	g->g_id = ++m->m_last_id;
 	g->g_target = g->g_cfg->c_pool_dynamic ?
 	    generation_start_size(m, g->g_cfg) : g->g_cfg->c_workers;

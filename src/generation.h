@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "agent.h"
+#include "confcheck.h"
 #include "control.h"
 #include "listener.h"
 #include "pool.h"
@@ -64,6 +65,7 @@ struct master {
 	struct generation	 m_next;	/* starting, on reload */
 	unsigned		 m_last_id;
 	bool			 m_reload_again; /* HUP while m_next starts */
+	struct confcheck	 m_check;	/* reading the file, on HUP */
 	struct pool		 m_pool;
 	struct upkeep		 m_upkeep;	/* sizing, shedding, hung */
 	struct control		 m_control;	/* the control socket */
@@ -86,8 +88,11 @@ void	generation_init(struct generation *);
 void	generation_free(struct generation *);
 /* Start the workers each generation lacks, unless backing off. */
 void	generation_fill_all(struct master *);
-/* SIGHUP: read the file and start a generation from it. */
+/* SIGHUP: have the file read (confcheck.h), then start a generation
+ * from it (generation_check_read()). */
 void	generation_reload(struct master *);
+/* The check is over: start the generation, or say why not. */
+void	generation_check_read(struct master *);
 /* Commit the starting generation, or announce the first, when ready. */
 void	generation_check_ready(struct master *);
 /* When to look again whether the retired workers left accept(), so

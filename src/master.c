@@ -245,7 +245,7 @@ master_reap(struct master *m)
 	while ((rc = pool_reap(&m->m_pool, &w, &status)) != 0)
 		if (rc == 1)
 			master_worker_exited(m, &w, status);
-		else
+		else if (!confcheck_reaped(&m->m_check, w.pw_pid, status))
 			upgrade_reaped(m, w.pw_pid, status);
 }
 
@@ -261,6 +261,7 @@ master_stop_now(struct master *m)
 
 	m->m_draining = false;
 	m->m_stopping = true;
+	confcheck_abort(&m->m_check);	/* a reload under way ends */
 	log_info("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
 	    grace);
 	/* First the overall deadline: each worker's is no earlier. */
@@ -415,6 +416,8 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, m->m_next.g_deadline);
 	if (generation_next_look(m, &t))
 		master_earliest(deadline, &timed, t);
+	if (confcheck_next_deadline(&m->m_check, &t))
+		master_earliest(deadline, &timed, t);
 	if (!m->m_stopping)
 		master_earliest(deadline, &timed, upkeep_due(&m->m_upkeep));
 	if (m->m_draining)
@@ -435,10 +438,10 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 static void
 master_wait(struct master *m)
 {
-	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS + 1];
+	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS + 1 + 1];
 	struct timespec	 ts, *tsp = NULL, deadline;
 	double		 left;
-	size_t		 n, nctl, nag;
+	size_t		 n, nctl, nag, nup, nck;
 
 	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
@@ -452,17 +455,21 @@ master_wait(struct master *m)
 	nctl = control_pollfds(&m->m_control, pfd + 1);
 	nag = agent_pollfds(&m->m_agent, pfd + 1 + nctl);
 	n = 1 + nctl + nag;
-	n += upgrade_pollfds(&m->m_upgrade, pfd + n);
+	nup = upgrade_pollfds(&m->m_upgrade, pfd + n);
+	n += nup;
+	nck = confcheck_pollfds(&m->m_check, pfd + n);
+	n += nck;
 	if (ppoll(pfd, n, tsp, &m->m_waitmask) == -1) {
 		if (errno != EINTR)
 			log_warn("ppoll");
 		return;
 	}
+	confcheck_handle(&m->m_check, pfd + n - nck, nck);
 	/* Control and agent first: a commit below may replace their
 	 * sockets. */
 	control_handle(m, pfd + 1, nctl);
 	agent_handle(m, pfd + 1 + nctl, nag);
-	upgrade_handle(m, pfd + 1 + nctl + nag, n - 1 - nctl - nag);
+	upgrade_handle(m, pfd + 1 + nctl + nag, nup);
 	if (pfd[0].revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
 		generation_check_ready(m);
@@ -549,6 +556,7 @@ master_setup(struct master *m)
 static void
 master_cleanup(struct master *m)
 {
+	confcheck_abort(&m->m_check);
 	control_close(&m->m_control);
 	agent_close(&m->m_agent);
 	generation_free(&m->m_cur);
@@ -567,6 +575,8 @@ master_loop(struct master *m)
 		master_check_drain(m, now);
 		control_expire(&m->m_control, now);
 		agent_expire(&m->m_agent, now);
+		confcheck_expire(&m->m_check, now);
+		generation_check_read(m);
 		upgrade_run(m, now);	/* a stop ends one under way */
 		if (m->m_stopping) {
 			if (m->m_pool.p_n == 0)
@@ -603,6 +613,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	m.m_cur.g_cfg = cfg;
 	m.m_cur.g_target = cfg->c_workers;
 	upkeep_init(&m.m_upkeep);
+	confcheck_init(&m.m_check);
 	control_init(&m.m_control);
 	agent_init(&m.m_agent);
 	upgrade_reset(&m.m_upgrade);

@@ -17,6 +17,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "confcheck.h"
 #include "config.h"
 #include "control.h"
 #include "listener.h"
@@ -448,8 +449,14 @@ main(int argc, char *argv[])
 	/* After an upgrade the workers serve already: a file that broke
 	 * since the check must not end them (the reload that follows fails
 	 * the same way, and they serve on). */
-	if ((cfg = config_load(o.o_file, err, sizeof(err))) == NULL &&
-	    handover_active())
+	/* The module and the lookups run in a checker child, never here;
+	 * -s needs neither (only where the daemon is). */
+	if (o.o_command != NULL && !o.o_test)
+		cfg = config_load_flags(o.o_file, CONFIG_NO_MODULES, err,
+		    sizeof(err));
+	else
+		cfg = confcheck_run(o.o_file, err, sizeof(err));
+	if (cfg == NULL && handover_active())
 		cfg = handover_config_fallback(err);
 	if (cfg == NULL) {
 		fprintf(stderr, "preforkd: %s\n", err);

@@ -698,8 +698,9 @@ worker_wait_gate(const struct worker_args *wa, const sigset_t *waitmask)
 void
 worker_run(const struct worker_args *wa)
 {
-	const struct service	*sv = wa->wa_config->c_sv;
+	const struct service	*sv;
 	struct worker_masks	 wm;
+	char			 err[2048];
 	int			 epfd;
 
 	/* Set now as well, for the time until the privileges are gone. */
@@ -711,6 +712,12 @@ worker_run(const struct worker_args *wa)
 	atomic_store(&wa->wa_slot->sl_pid, (int32_t)getpid());
 	worker_signals(wa, &wm);
 
+	/* A module is loaded here, never in the master, and before the
+	 * privileges go, as the check that passed it did (confcheck.h). */
+	if ((sv = config_service(wa->wa_config, err, sizeof(err))) == NULL) {
+		log_warnx("cannot start the service: %s", err);
+		exit(WORKER_EXIT_FATAL);
+	}
 	if (priv_drop(wa->wa_config) == -1)
 		exit(WORKER_EXIT_FATAL);
 	/* The kernel clears the parent-death signal when the user changes:

@@ -163,7 +163,8 @@ struct preforkd_service {
 	const char	*ps_name;	/* NAME: the file is NAME.so */
 	unsigned	 ps_flags;	/* PREFORKD_CLIENT_FIRST */
 	/*
-	 * In the master, as it loads the file (at -t, start and reload):
+	 * In a checker child as the file is read (at -t, start and
+	 * reload), then in each worker as it starts, never in the master:
 	 * validate the group NAME = { ... } and build the service's
 	 * configuration into *config.  -1: the file is refused, with the
 	 * error recorded through the api.  A reload builds a new
