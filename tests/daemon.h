@@ -56,6 +56,15 @@ const char *daemon_copy_program(struct daemon *, const char *env,
 int	daemon_stop(struct daemon *, int signo, double secs);
 void	daemon_cleanup(struct daemon *);
 
+/*
+ * A failed test shows the logs of the daemons it launched: the runner
+ * calls daemon_watch_init() before srunner_run_all(), and after it
+ * daemon_watch_report(), which prints each one's pid and state, files
+ * and the last lines of its log (see daemon.c).
+ */
+void	daemon_watch_init(void);
+void	daemon_watch_report(void);
+
 /* Children of pid, from /proc; returns how many. */
 size_t	proc_children(pid_t pid, pid_t *out, size_t max);
 bool	proc_alive(pid_t pid);
