@@ -215,9 +215,6 @@ confcheck_reaped(struct confcheck *cc, pid_t pid, int status)
 		return false;
 	cc->cc_reaped = true;
 	cc->cc_status = status;
-	/* Whatever a hook started goes with it. */
-	if (kill(-pid, SIGKILL) == -1 && errno != ESRCH)
-		log_warn("kill(-%ld, SIGKILL)", (long)pid);
 	/* Whatever it wrote is in the pipe: take it now. */
 	if (cc->cc_fd != -1)
 		confcheck_read(cc);
@@ -402,6 +399,21 @@ confcheck_abort(struct confcheck *cc)
 	confcheck_clear(cc);
 }
 
+/* Whether pid exited; if so, what it started is killed with it, while
+ * the group's id is still its own (it is not reaped yet). */
+static bool
+confcheck_exited(pid_t pid)
+{
+	siginfo_t	 si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
+	    si.si_pid != pid)
+		return false;
+	(void)kill(-pid, SIGKILL);
+	return true;
+}
+
 /* Wait for the child, its answer and its exit, within the deadline. */
 static void
 confcheck_wait(struct confcheck *cc)
@@ -411,8 +423,8 @@ confcheck_wait(struct confcheck *cc)
 	int		 status, ms;
 
 	while (!confcheck_done(cc)) {
-		if (!cc->cc_reaped && (pid = waitpid(cc->cc_pid, &status,
-		    WNOHANG)) == cc->cc_pid)
+		if (!cc->cc_reaped && confcheck_exited(cc->cc_pid) &&
+		    (pid = waitpid(cc->cc_pid, &status, 0)) == cc->cc_pid)
 			confcheck_reaped(cc, pid, status);
 		if (confcheck_done(cc))
 			break;
@@ -429,7 +441,8 @@ confcheck_wait(struct confcheck *cc)
 			poll(NULL, 0, ms > 0 ? ms : 0);
 	}
 	if (cc->cc_overdue)
-		(void)waitpid(cc->cc_pid, &status, 0);
+		while (waitpid(cc->cc_pid, &status, 0) == -1 && errno == EINTR)
+			continue;
 }
 
 struct config *

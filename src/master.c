@@ -241,12 +241,34 @@ master_reap(struct master *m)
 	struct pool_worker	 w;
 	int			 status, rc;
 
-	/* Each is out of the table before anything is done about it. */
-	while ((rc = pool_reap(&m->m_pool, &w, &status)) != 0)
+	siginfo_t		 si;
+
+	for (;;) {
+		/* Who exited, without reaping it yet. */
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ECHILD)
+				log_warn("waitid");
+			return;
+		}
+		if (si.si_pid == 0)
+			return;
+		/* A check's process group goes with it, signalled while its
+		 * id is still ours: before its leader is reaped. */
+		if (si.si_pid == m->m_check.cc_pid ||
+		    si.si_pid == m->m_upgrade.up_pid)
+			(void)kill(-si.si_pid, SIGKILL);
+		/* Each is out of the table before anything is done about
+		 * it. */
+		if ((rc = pool_reap(&m->m_pool, si.si_pid, &w, &status)) == 0)
+			return;
 		if (rc == 1)
 			master_worker_exited(m, &w, status);
 		else if (!confcheck_reaped(&m->m_check, w.pw_pid, status))
 			upgrade_reaped(m, w.pw_pid, status);
+	}
 }
 
 /*

@@ -410,19 +410,18 @@ pool_forget_slot(struct pool *p, struct pool_worker *w)
 }
 
 int
-pool_reap(struct pool *p, struct pool_worker *out, int *status)
+pool_reap(struct pool *p, pid_t which, struct pool_worker *out, int *status)
 {
 	struct pool_worker	*w;
 	pid_t			 pid;
 
 	for (;;) {
-		if ((pid = waitpid(-1, status, WNOHANG)) == 0)
+		if ((pid = waitpid(which, status, WNOHANG)) == 0)
 			return 0;
 		if (pid == -1) {
 			if (errno == EINTR)
 				continue;
-			if (errno != ECHILD)
-				log_warn("waitpid");
+			log_warn("waitpid(%ld)", (long)which);
 			return 0;
 		}
 		if ((w = pool_find(p, pid)) == NULL) {

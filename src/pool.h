@@ -109,10 +109,12 @@ void	pool_kill_all(struct pool *);
 /* The earliest retirement deadline, if any worker has one. */
 bool	pool_next_deadline(const struct pool *, struct timespec *);
 
-/* Reap one exited child of ours: it is out of the table before the
- * caller acts on it.  1 with *out and *status set, 0 when none is left;
- * 2 for a child that is not a worker (only out->pw_pid set). */
-int	pool_reap(struct pool *, struct pool_worker *out, int *status);
+/* Reap child pid (one that exited: see master_reap()): it is out of
+ * the table before the caller acts on it.  1 with *out and *status set,
+ * 0 when it could not be reaped; 2 for a child that is not a worker
+ * (only out->pw_pid set). */
+int	pool_reap(struct pool *, pid_t pid, struct pool_worker *out,
+	    int *status);
 
 /* A worker died young (dead may be NULL for a failed fork): start or
  * join a crash event.  Returns the time left before the pool refills. */

@@ -716,17 +716,17 @@ worker_run(const struct worker_args *wa)
 	 * privileges go, as the check that passed it did (confcheck.h). */
 	if ((sv = config_service(wa->wa_config, err, sizeof(err))) == NULL) {
 		log_warnx("cannot start the service: %s", err);
-		exit(WORKER_EXIT_FATAL);
+		_exit(WORKER_EXIT_FATAL);
 	}
 	if (priv_drop(wa->wa_config) == -1)
-		exit(WORKER_EXIT_FATAL);
+		_exit(WORKER_EXIT_FATAL);
 	/* The kernel clears the parent-death signal when the user changes:
 	 * set it again, as the user that will serve. */
 	worker_die_with_master(wa);
 	if (service_init(sv) == -1)
-		exit(WORKER_EXIT_FATAL);
+		_exit(WORKER_EXIT_FATAL);
 	if ((epfd = worker_epoll(wa->wa_listeners)) == -1)
-		exit(EX_OSERR);
+		_exit(EX_OSERR);
 	worker_announce(wa);
 	if (worker_wait_gate(wa, &wm.wm_accept)) {
 		worker_loop(wa, sv, epfd, &wm);
@@ -737,5 +737,5 @@ worker_run(const struct worker_args *wa)
 		worker_take_queue(wa, sv, &wm, wa->wa_new_listeners);
 	service_fini(sv);
 	close(epfd);
-	exit(0);
+	_exit(0);
 }
