@@ -27,6 +27,7 @@
 #include "config.h"
 #include "conffile.h"
 #include "log.h"
+#include "proctitle.h"
 
 /* The merged text is at most CONFFILE_MAX_SIZE; the rest is framing. */
 #define CONFCHECK_MAX_ANSWER	(CONFFILE_MAX_SIZE + 4096)
@@ -83,6 +84,7 @@ confcheck_child(const char *file, int out)
 
 	setpgid(0, 0);
 	confcheck_child_signals();
+	proctitle_set("config check %s", file);
 	log_after_fork();
 	if ((c = config_load(file, err, sizeof(err))) == NULL)
 		rc = confcheck_write(out, "E", 1) |

@@ -14,6 +14,7 @@
 #include "generation.h"
 #include "log.h"
 #include "notify.h"
+#include "proctitle.h"
 #include "service.h"
 #include "status.h"
 #include "worker.h"
@@ -149,6 +150,7 @@ generation_announce(struct master *m)
 	char	 status[256];
 
 	m->m_cur.g_announced = true;
+	proctitle_set("master gen=%u -c %s", m->m_cur.g_id, m->m_file);
 	status_line(m, status, sizeof(status));
 	log_info("ready generation=%u workers=%u", m->m_cur.g_id,
 	    pool_ready(&m->m_pool, m->m_cur.g_id));

@@ -42,6 +42,7 @@
 #include "notify.h"
 #include "pidfile.h"
 #include "pool.h"
+#include "proctitle.h"
 #include "scoreboard.h"
 #include "status.h"
 #include "upgrade.h"
@@ -655,6 +656,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 		log_info("started version=%s workers=%u service=%s",
 		    status_version, m.m_cur.g_target,
 		    m.m_cur.g_cfg->c_service);
+	proctitle_set("master -c %s", m.m_file);
 	master_loop(&m);
 	log_info("exiting status=%d served=%llu", m.m_status,
 	    pool_totals(&m.m_pool).pg_served);

@@ -109,6 +109,7 @@ pool_spawn(struct pool *p, unsigned gen, struct worker_args *wa)
 	wa->wa_slot = sl;
 	wa->wa_board = p->p_board;
 	wa->wa_ready_fd = p->p_ready[1];
+	wa->wa_generation = gen;
 	switch (pid = fork()) {
 	case -1:
 		log_warn("fork");

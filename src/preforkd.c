@@ -26,6 +26,7 @@
 #include "pidfile.h"
 #include "handover.h"
 #include "procfs.h"
+#include "proctitle.h"
 #include "status.h"
 #include "upgrade.h"
 
@@ -429,6 +430,8 @@ main(int argc, char *argv[])
 	 * hand-over opens nothing, and says what to keep). */
 	if (std_fds_open() == -1)
 		return EX_OSERR;
+	/* argv moves to the heap: what follows reads the copies. */
+	proctitle_init(argc, argv);
 	if (upgrade_init(argc, argv) == -1 || handover_take() == -1)
 		return EX_SOFTWARE;
 	if (inherited_fds_close() == -1)

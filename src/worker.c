@@ -48,6 +48,7 @@
 #include "log.h"
 #include "loglimit.h"
 #include "priv.h"
+#include "proctitle.h"
 #include "scoreboard.h"
 #include "service.h"
 #include "worker.h"
@@ -710,6 +711,7 @@ worker_run(const struct worker_args *wa)
 		if (wa->wa_close_fds[i] != -1)
 			close(wa->wa_close_fds[i]);
 	atomic_store(&wa->wa_slot->sl_pid, (int32_t)getpid());
+	proctitle_set("worker gen=%u", wa->wa_generation);
 	worker_signals(wa, &wm);
 
 	/* A module is loaded here, never in the master, and before the
