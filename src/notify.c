@@ -1,9 +1,10 @@
 /*
  * notify.c - the sd_notify protocol: one datagram of "KEY=value" lines
  * to the AF_UNIX socket named by $NOTIFY_SOCKET.  libsystemd is used when
- * configured --with-libsystemd; by default the few lines below speak the
- * protocol, which is small and stable, and spare every worker the
- * libraries libsystemd would map into it.
+ * configured --with-libsystemd, for state changes only (status lines
+ * must not wait, and sd_notify() may); by default the few lines below
+ * speak the protocol, which is small and stable, and spare every worker
+ * the libraries libsystemd would map into it.
  */
 #include "autoconf.h"
 
@@ -34,20 +35,10 @@
  */
 #define NOTIFY_WAIT_SECONDS	2
 
+/* The protocol itself: one datagram, on a socket of its own. */
 static int
-notify_send(const char *msg, int drop)
+notify_datagram(const char *msg, int drop)
 {
-#ifdef HAVE_LIBSYSTEMD
-	int	 r;
-
-	(void)drop;	/* sd_notify() sends blocking: state changes only */
-	if ((r = sd_notify(0, msg)) < 0) {
-		errno = -r;
-		log_warn("sd_notify");
-		return -1;
-	}
-	return 0;
-#else
 	const char		*path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un	 sun;
 	socklen_t		 len;
@@ -84,6 +75,27 @@ notify_send(const char *msg, int drop)
 	}
 	close(fd);
 	return rc;
+}
+
+static int
+notify_send(const char *msg, int drop)
+{
+#ifdef HAVE_LIBSYSTEMD
+	int	 r;
+
+	/* sd_notify() sends on a blocking socket, with no bound on the
+	 * wait: a status line, sent from the master's loop, takes the
+	 * datagram above, which does not wait. */
+	if (drop)
+		return notify_datagram(msg, drop);
+	if ((r = sd_notify(0, msg)) < 0) {
+		errno = -r;
+		log_warn("sd_notify");
+		return -1;
+	}
+	return 0;
+#else
+	return notify_datagram(msg, drop);
 #endif
 }
 

@@ -209,6 +209,8 @@ pool_totals(const struct pool *p)
 		    memory_order_relaxed);
 		t.pg_proxy_failed += atomic_load_explicit(
 		    &sl->sl_proxy_failed, memory_order_relaxed);
+		t.pg_log_dropped += atomic_load_explicit(&sl->sl_log_dropped,
+		    memory_order_relaxed);
 	}
 	return t;
 }
@@ -406,6 +408,7 @@ pool_forget_slot(struct pool *p, struct pool_worker *w)
 	p->p_gone.pg_shed += atomic_load(&sl->sl_shed);
 	p->p_gone.pg_denied += atomic_load(&sl->sl_denied);
 	p->p_gone.pg_proxy_failed += atomic_load(&sl->sl_proxy_failed);
+	p->p_gone.pg_log_dropped += atomic_load(&sl->sl_log_dropped);
 	scoreboard_release(p->p_board, sl);
 	w->pw_slot = NULL;
 }

@@ -43,6 +43,7 @@ struct pool_gone {
 	unsigned long long	 pg_shed;
 	unsigned long long	 pg_denied;
 	unsigned long long	 pg_proxy_failed;
+	unsigned long long	 pg_log_dropped;
 };
 
 struct pool {
@@ -74,7 +75,8 @@ int	pool_spawn(struct pool *, unsigned gen, struct worker_args *wa);
  * (their slot is past starting). */
 unsigned pool_active(const struct pool *, unsigned gen);
 unsigned pool_ready(const struct pool *, unsigned gen);
-/* Served, refused by the per-source limit, shed: all workers, ever. */
+/* Served, refused by the per-source limit, shed, log lines dropped: all
+ * workers, ever. */
 struct pool_gone pool_totals(const struct pool *);
 
 /* Whether a retiring worker of a generation other than gen may still

@@ -48,6 +48,7 @@ struct slot {
 	_Atomic uint64_t	 sl_shed;	/* closed: shed by the master */
 	_Atomic uint64_t	 sl_denied;	/* closed: access rules */
 	_Atomic uint64_t	 sl_proxy_failed; /* closed: PROXY header */
+	_Atomic uint64_t	 sl_log_dropped; /* log lines it dropped */
 	_Atomic int64_t		 sl_since;	/* ms: entered sl_state */
 	_Atomic int64_t		 sl_wait_since;	/* ms: began sl_wait */
 	_Atomic int64_t		 sl_beat;	/* ms: last sign of life */

@@ -156,6 +156,7 @@ status_gather(const struct master *m, struct status_view *v)
 	}
 	v->sv_queued = listeners_queued(&m->m_cur.g_ls);
 	v->sv_totals = pool_totals(&m->m_pool);
+	v->sv_log_dropped = log_dropped();
 }
 
 void
@@ -306,6 +307,8 @@ status_table_head(struct status_out *o, const struct master *m,
 	    v->sv_totals.pg_limited, v->sv_totals.pg_shed,
 	    v->sv_totals.pg_denied, v->sv_totals.pg_proxy_failed);
 	status_table_agent(o, m);
+	status_out(o, "log: dropped master=%llu workers=%llu\n",
+	    v->sv_log_dropped, v->sv_totals.pg_log_dropped);
 	status_out(o, "\n%-8s %5s %-14s %9s %-8s %-22s %s\n", "PID", "GEN",
 	    "STATE", "FOR", "WAIT", "PEER", "SERVED");
 }
@@ -444,6 +447,13 @@ status_metrics_pool(struct status_out *o, const struct status_view *v)
 	status_counter(o, "connections_proxy_failed_total", "Connections "
 	    "closed for want of a valid PROXY header from a trusted sender.",
 	    v->sv_totals.pg_proxy_failed);
+	status_metric_head(o, "log_dropped_total", "counter", "Log lines "
+	    "dropped because syslog (or stderr) could not take them at once, "
+	    "by the master and by all workers ever.");
+	status_out(o, "preforkd_log_dropped_total{process=\"master\"} %llu\n",
+	    v->sv_log_dropped);
+	status_out(o, "preforkd_log_dropped_total{process=\"workers\"} "
+	    "%llu\n", v->sv_totals.pg_log_dropped);
 }
 
 static void

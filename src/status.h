@@ -40,6 +40,7 @@ struct status_view {
 	unsigned		 sv_kind[STATUS_KINDS];
 	unsigned		 sv_queued;		/* accept queues */
 	struct pool_gone	 sv_totals;		/* ever, all workers */
+	unsigned long long	 sv_log_dropped;	/* by the master */
 };
 
 /* One worker, at one moment. */

@@ -256,6 +256,13 @@ worker_count(_Atomic uint64_t *counter)
 	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 
+/* A log line dropped (log.c): the master sums these for the status. */
+static void
+worker_log_dropped(void *slot)
+{
+	worker_count(&((struct slot *)slot)->sl_log_dropped);
+}
+
 /*
  * A PROXY listener: the sender must be a trusted balancer, and its header
  * names the client, who then is the connection's peer everywhere (logs,
@@ -707,6 +714,7 @@ worker_run(const struct worker_args *wa)
 	/* Set now as well, for the time until the privileges are gone. */
 	worker_die_with_master(wa);
 	log_after_fork();
+	log_set_drop_hook(worker_log_dropped, wa->wa_slot);
 	for (size_t i = 0; i < wa->wa_nclose_fds; i++)
 		if (wa->wa_close_fds[i] != -1)
 			close(wa->wa_close_fds[i]);

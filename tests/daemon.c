@@ -104,7 +104,8 @@ daemon_launch(struct daemon *d, const char *extra, const char *const *env,
 	argv[n++] = d->d_exe[0] != '\0' ? d->d_exe :
 	    prog("PREFORKD", "./preforkd");
 	argv[n++] = "-f";
-	argv[n++] = "-e";
+	if (!d->d_syslog)
+		argv[n++] = "-e";
 	argv[n++] = "-c";
 	argv[n++] = d->d_conf;
 	argv[n] = NULL;
@@ -125,6 +126,36 @@ daemon_launch(struct daemon *d, const char *extra, const char *const *env,
 		_exit(127);
 	}
 	watch_launched(d);
+}
+
+/*
+ * A tmpfs on /dev, with the few devices the daemon opens: /dev/log may
+ * not exist to bind over, and creating it would create it on the host.
+ */
+static const char devlog_script[] =
+    "set -e\n"
+    "D=$0\n"
+    "mount --make-rprivate /\n"
+    "mkdir -p \"$D/olddev\"\n"
+    "mount --rbind /dev \"$D/olddev\"\n"
+    "mount -t tmpfs tmpfs /dev\n"
+    "for n in null zero random urandom; do\n"
+    "  touch /dev/$n; mount --bind \"$D/olddev/$n\" /dev/$n\n"
+    "done\n"
+    "touch /dev/log; mount --bind \"$D/log\" /dev/log\n"
+    "umount -l \"$D/olddev\"\n"
+    "exec \"$@\"\n";
+
+void
+daemon_launch_syslog(struct daemon *d, const char *extra)
+{
+	const char	*prefix[] = { "unshare", "--mount", "sh", "-c",
+	    devlog_script, NULL, NULL };
+
+	daemon_write_config(d, NULL);		/* the scratch directory */
+	prefix[5] = d->d_dir;
+	d->d_syslog = true;
+	daemon_launch(d, extra, NULL, prefix);
 }
 
 void

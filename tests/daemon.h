@@ -16,6 +16,7 @@ struct daemon {
 	char	 d_conf[128];
 	char	 d_log[128];		/* its stderr (-e) */
 	char	 d_exe[256];		/* the binary; "": $PREFORKD */
+	bool	 d_syslog;		/* without -e: log to syslog */
 };
 
 /* Path of a built program: $NAME from the environment, or fallback. */
@@ -32,6 +33,12 @@ extern void	(*daemon_pre_exec)(void);
 /* Start under prefix (e.g. unshare ...) without waiting for it. */
 void	daemon_launch(struct daemon *, const char *extra,
 	    const char *const *env, const char *const *prefix);
+/*
+ * Without -e, in a mount namespace (root only) where /dev/log is the
+ * socket d_dir/log, which the caller has bound: the daemon's syslog
+ * lines come to the test.  Nothing goes to d_log.
+ */
+void	daemon_launch_syslog(struct daemon *, const char *extra);
 /* After daemon_launch(): wait for "ready", then read d_port. */
 void	daemon_wait_ready(struct daemon *, double secs);
 /* Wait for the daemon to exit; returns the wait status. */
@@ -114,5 +121,6 @@ struct Suite	*control_suite(void);
 struct Suite	*balancer_suite(void);
 struct Suite	*upgrade_suite(void);
 struct Suite	*modules_suite(void);
+struct Suite	*logging_suite(void);
 
 #endif
