@@ -387,19 +387,6 @@ control_expire(struct control *ctl, struct timespec now)
 	}
 }
 
-size_t
-control_fds(const struct control *ctl, int *fds)
-{
-	size_t	 n = 0;
-
-	if (ctl->ctl_fd != -1)
-		fds[n++] = ctl->ctl_fd;
-	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
-		if (ctl->ctl_client[i].cc_fd != -1)
-			fds[n++] = ctl->ctl_client[i].cc_fd;
-	return n;
-}
-
 /* A one-line answer to a client that gets no place: the socket is new,
  * its buffer empty, so the line goes at once or the client is gone. */
 static void

@@ -79,9 +79,6 @@ void	control_handle(struct master *, const struct pollfd *pfd, size_t n);
 bool	control_next_deadline(const struct control *, struct timespec *);
 /* Drop the clients whose deadline has passed. */
 void	control_expire(struct control *, struct timespec now);
-/* Every descriptor a forked worker must close, into fds (room for
- * CONTROL_FDS); how many. */
-size_t	control_fds(const struct control *, int *fds);
 
 /* ---- the client side (-s) ---------------------------------------------- */
 

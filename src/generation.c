@@ -47,13 +47,6 @@ generation_free(struct generation *g)
 	generation_init(g);
 }
 
-static int
-generation_module_fd(const struct generation *g)
-{
-	return g->g_cfg != NULL && g->g_cfg->c_sv != NULL ?
-	    g->g_cfg->c_sv->sv_fd : -1;
-}
-
 /* A bit for each socket of g that other does not have. */
 static uint32_t
 generation_new_listeners(const struct generation *g,
@@ -79,41 +72,16 @@ generation_spawn(struct master *m, struct generation *g)
 	const struct generation	*other = g == &m->m_cur ? &m->m_next :
 	    &m->m_cur;
 	struct worker_args	 wa;
-	int			 close_fds[12 + CONFIG_MAX_LISTEN + CONTROL_FDS +
-	    AGENT_FDS];
-	size_t			 n = 0;
 
-	/* Descriptors of the master's own that a worker must not keep: a
-	 * socket of the other generation would stay open (and accept
-	 * connections nobody serves) for as long as the worker lives, and a
-	 * gate's write end held by a worker would never let it open. */
-	close_fds[n++] = m->m_pool.p_ready[0];
-	close_fds[n++] = m->m_pidfile_fd;
-	close_fds[n++] = m->m_pool.p_board_fd;	/* mapped already */
-	close_fds[n++] = g->g_gate[1];
-	close_fds[n++] = other->g_gate[0];
-	close_fds[n++] = other->g_gate[1];
-	for (size_t i = 0; i < other->g_ls.ls_n; i++)
-		close_fds[n++] = other->g_ls.ls[i].l_fd;
-	/* Nor the control socket and its clients: workers run without exec,
-	 * as another user, so close-on-exec does not protect them. */
-	n += control_fds(&m->m_control, close_fds + n);
-	n += agent_fds(&m->m_agent, close_fds + n);
-	close_fds[n++] = m->m_cur.g_agent.ag_fd;
-	close_fds[n++] = m->m_next.g_agent.ag_fd;
-	/* A module's file (open for its name while loaded) and an
-	 * upgrade's check output are the master's too. */
-	close_fds[n++] = generation_module_fd(&m->m_cur);
-	close_fds[n++] = generation_module_fd(&m->m_next);
-	close_fds[n++] = m->m_upgrade.up_fd;
-	close_fds[n++] = m->m_check.cc_fd;
+	/* A worker keeps only its own descriptors (worker.c): a socket of
+	 * the other generation would stay open (and accept connections
+	 * nobody serves) for as long as the worker lives, and a gate's
+	 * write end held by a worker would never let it open. */
 	memset(&wa, 0, sizeof(wa));
 	wa.wa_config = g->g_cfg;
 	wa.wa_listeners = &g->g_ls;
 	wa.wa_new_listeners = generation_new_listeners(g, other);
 	wa.wa_gate_fd = g->g_gate[0];
-	wa.wa_close_fds = close_fds;
-	wa.wa_nclose_fds = n;
 	wa.wa_sigmask = m->m_waitmask;
 	return pool_spawn(&m->m_pool, g->g_id, &wa);
 }

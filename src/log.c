@@ -375,6 +375,12 @@ log_after_fork(void)
 	}
 }
 
+int
+log_descriptor(void)
+{
+	return log_fd;
+}
+
 void
 log_set_drop_hook(void (*fn)(void *), void *arg)
 {

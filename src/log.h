@@ -32,6 +32,8 @@ void	log_init(const char *ident, enum log_target target, int facility,
 /* In a new child process: its own pid on its lines, its own syslog
  * socket, its own count of dropped lines (from 0, without a hook). */
 void	log_after_fork(void);
+/* The descriptor lines go to now (a forked worker keeps it); or -1. */
+int	log_descriptor(void);
 /* A reload: new facility and level, same target. */
 void	log_reconfigure(int facility, int level);
 

@@ -703,6 +703,51 @@ worker_wait_gate(const struct worker_args *wa, const sigset_t *waitmask)
 	return open;
 }
 
+static int
+worker_fd_cmp(const void *a, const void *b)
+{
+	int	 x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Close every descriptor but those a worker uses: stdio, its
+ * generation's sockets, the gate, the ready pipe and its log.  Everything
+ * else the master holds (other generations' sockets, the control socket
+ * and its clients, the agent, a check's pipe, the pid file) stays out of
+ * reach of a worker that serves as another user, whatever is added to the
+ * master later: a list of what to keep cannot go stale the way a list of
+ * what to close did.
+ */
+static void
+worker_close_others(const struct worker_args *wa)
+{
+	int		 keep[4 + CONFIG_MAX_LISTEN + 3];
+	size_t		 n = 0;
+	unsigned	 from = 0;
+
+	keep[n++] = STDIN_FILENO;
+	keep[n++] = STDOUT_FILENO;
+	keep[n++] = STDERR_FILENO;
+	for (size_t i = 0; i < wa->wa_listeners->ls_n; i++)
+		keep[n++] = wa->wa_listeners->ls[i].l_fd;
+	keep[n++] = wa->wa_gate_fd;
+	keep[n++] = wa->wa_ready_fd;
+	keep[n++] = log_descriptor();
+	qsort(keep, n, sizeof(keep[0]), worker_fd_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < from)
+			continue;
+		if ((unsigned)keep[i] > from &&
+		    close_range(from, (unsigned)keep[i] - 1, 0) == -1)
+			fatal(EX_OSERR, "close_range");
+		from = (unsigned)keep[i] + 1;
+	}
+	if (close_range(from, ~0U, 0) == -1)
+		fatal(EX_OSERR, "close_range");
+}
+
 void
 worker_run(const struct worker_args *wa)
 {
@@ -715,9 +760,7 @@ worker_run(const struct worker_args *wa)
 	worker_die_with_master(wa);
 	log_after_fork();
 	log_set_drop_hook(worker_log_dropped, wa->wa_slot);
-	for (size_t i = 0; i < wa->wa_nclose_fds; i++)
-		if (wa->wa_close_fds[i] != -1)
-			close(wa->wa_close_fds[i]);
+	worker_close_others(wa);
 	atomic_store(&wa->wa_slot->sl_pid, (int32_t)getpid());
 	proctitle_set("worker gen=%u", wa->wa_generation);
 	worker_signals(wa, &wm);

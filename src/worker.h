@@ -35,8 +35,6 @@ struct worker_args {
 	uint32_t		 wa_new_listeners;
 	pid_t			 wa_master;
 	unsigned		 wa_generation;	/* for its title */
-	const int		*wa_close_fds;	/* master-only descriptors */
-	size_t			 wa_nclose_fds;
 	sigset_t		 wa_sigmask;	/* the master's original mask */
 };
 
