@@ -82,6 +82,10 @@ struct master {
 	bool			 m_killed;	/* SIGKILL already sent */
 	struct timespec		 m_kill_at;
 	int			 m_status;
+	/* systemd's watchdog: WATCHDOG=1 every m_watchdog_every seconds,
+	 * from the loop, so that a master that stops turning is noticed. */
+	double			 m_watchdog_every;	/* 0: none */
+	struct timespec		 m_watchdog_at;
 };
 
 void	generation_init(struct generation *);

@@ -453,6 +453,8 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, t);
 	if (control_next_deadline(&m->m_control, &t))
 		master_earliest(deadline, &timed, t);
+	if (m->m_watchdog_every > 0)
+		master_earliest(deadline, &timed, m->m_watchdog_at);
 	return timed;
 }
 
@@ -587,6 +589,16 @@ master_cleanup(struct master *m)
 	pool_fini(&m->m_pool);
 }
 
+/* Alive: only a loop that turns says so. */
+static void
+master_watchdog(struct master *m, struct timespec now)
+{
+	if (m->m_watchdog_every <= 0 || clock_diff(now, m->m_watchdog_at) > 0)
+		return;
+	notify_watchdog();
+	m->m_watchdog_at = clock_after(now, m->m_watchdog_every);
+}
+
 static void
 master_loop(struct master *m)
 {
@@ -595,6 +607,7 @@ master_loop(struct master *m)
 	for (;;) {
 		master_handle_signals(m);
 		now = clock_now();
+		master_watchdog(m, now);
 		master_check_drain(m, now);
 		control_expire(&m->m_control, now);
 		agent_expire(&m->m_agent, now);
@@ -637,6 +650,8 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	m.m_cur.g_target = cfg->c_workers;
 	upkeep_init(&m.m_upkeep);
 	confcheck_init(&m.m_check);
+	if ((m.m_watchdog_every = notify_watchdog_every()) > 0)
+		m.m_watchdog_at = clock_now();
 	control_init(&m.m_control);
 	agent_init(&m.m_agent);
 	upgrade_reset(&m.m_upgrade);

@@ -137,3 +137,38 @@ notify_status(const char *status)
 	snprintf(msg, sizeof(msg), "STATUS=%s", status);
 	return notify_send(msg, 1);
 }
+
+/*
+ * WATCHDOG_USEC says the unit has WatchdogSec=; WATCHDOG_PID, when set,
+ * names the process it is meant for (not a worker, nor the check child,
+ * which inherit the environment).  Pinging at half the period leaves a
+ * whole half for a loop turn that takes long.
+ */
+double
+notify_watchdog_every(void)
+{
+	const char		*usec = getenv("WATCHDOG_USEC");
+	const char		*pid = getenv("WATCHDOG_PID");
+	char			*end;
+	unsigned long long	 us;
+
+	if (usec == NULL || getenv("NOTIFY_SOCKET") == NULL)
+		return 0;
+	if (pid != NULL && strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	errno = 0;
+	us = strtoull(usec, &end, 10);
+	if (errno != 0 || end == usec || *end != '\0' || us == 0) {
+		log_warnx("WATCHDOG_USEC=%s is not a number of microseconds; "
+		    "no watchdog", usec);
+		return 0;
+	}
+	return (double)us / 2e6;
+}
+
+void
+notify_watchdog(void)
+{
+	/* A ping lost to a full queue is sent again next time. */
+	(void)notify_datagram("WATCHDOG=1", 1);
+}

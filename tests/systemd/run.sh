@@ -443,6 +443,44 @@ else
 fi
 ns systemctl stop preforkd.service
 
+# ---- 5b. watchdog: a master that stops turning is restarted ------------
+# The shipped WatchdogSec= is 30 s; a drop-in makes it 3 s here.  Fed
+# from the loop, the watchdog never fires on a master that runs (7 s,
+# more than two periods); a SIGSTOPped master is killed and restarted.
+fresh
+dropin=$root/run/systemd/system/preforkd.service.d
+mkdir -p "$dropin"
+printf '[Service]\nWatchdogSec=3s\n' > "$dropin/watchdog.conf"
+ns systemctl daemon-reload
+c=$(cursor)
+ns systemctl start preforkd.service
+pid1=$(prop preforkd.service MainPID)
+n0=$(prop preforkd.service NRestarts)
+wd=$(prop preforkd.service WatchdogUSec)
+sleep 7
+pid_fed=$(prop preforkd.service MainPID)
+n_fed=$(prop preforkd.service NRestarts)
+ns sh -c 'kill -STOP "$1"' sh "$pid1"
+d=$(($(now) + (3 + restsec + 10) * 1000))
+pid2=$pid1
+while [ "$(now)" -lt "$d" ]; do
+	pid2=$(prop preforkd.service MainPID)
+	[ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] &&
+	    [ "$(prop preforkd.service ActiveState)" = active ] && break
+	sleep 0.2
+done
+if [ "$wd" = 3s ] && [ "$pid_fed" = "$pid1" ] && [ "$n_fed" = "$n0" ] &&
+    [ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] &&
+    journal "$c" | grep -q "Watchdog timeout" && served; then
+	ok "watchdog: fed from the loop for 7s with WatchdogSec=$wd (same MainPID $pid1); SIGSTOPped, it was killed on the watchdog and replaced by $pid2, serving"
+else
+	fail "watchdog: WatchdogSec=$wd, MainPID $pid1 -> $pid_fed (fed) -> $pid2, NRestarts $n0 -> $n_fed"
+	show "$c"
+fi
+ns systemctl stop preforkd.service
+rm -f "$dropin/watchdog.conf"
+ns systemctl daemon-reload
+
 # ---- 6. socket activation -----------------------------------------------
 fresh
 c=$(cursor)
