@@ -377,6 +377,7 @@ main(void)
 	srunner_add_suite(sr, balancer_suite());
 	srunner_add_suite(sr, upgrade_suite());
 	srunner_add_suite(sr, modules_suite());
+	srunner_add_suite(sr, board_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

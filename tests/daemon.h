@@ -105,5 +105,6 @@ struct Suite	*control_suite(void);
 struct Suite	*balancer_suite(void);
 struct Suite	*upgrade_suite(void);
 struct Suite	*modules_suite(void);
+struct Suite	*board_suite(void);
 
 #endif
