@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -630,6 +631,24 @@ master_loop(struct master *m)
 	}
 }
 
+/*
+ * Workers run modules and serve clients, often as the master's own user
+ * (an unprivileged daemon): such a worker, compromised, could ptrace()
+ * the master or write its /proc/PID/mem and so take over the one process
+ * whose death ends the service.  A process that is not dumpable can be
+ * traced or read that way by root (CAP_SYS_PTRACE) alone, and leaves no
+ * core.  The workers inherit it (a change of user would clear it too,
+ * fs.suid_dumpable being 0).  So are /proc/PID/fd and exe root's: -s,
+ * which looks there, needs root (procfs.c).  Set in each image: an exec
+ * (an upgrade) makes a process dumpable again.
+ */
+static void
+master_undumpable(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		log_warn("prctl(PR_SET_DUMPABLE)");
+}
+
 int
 master_run(struct config *cfg, const char *config_file, int pidfile_fd,
     const char *pidfile_path, int *report_fd)
@@ -637,6 +656,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	struct master	 m;
 	int		 status;
 
+	master_undumpable();
 	memset(&m, 0, sizeof(m));
 	m.m_file = config_file;
 	m.m_pool.p_ready[0] = m.m_pool.p_ready[1] = -1;

@@ -17,6 +17,7 @@
 #include "worker.h"
 
 struct slot;
+struct slot_reading;
 
 /*
  * What the master decided about a worker lives here; what the worker is
@@ -82,6 +83,14 @@ struct pool_gone pool_totals(const struct pool *);
 /* Whether a retiring worker of a generation other than gen may still
  * be in accept(): see sl_accepting in scoreboard.h. */
 bool	pool_others_accepting(const struct pool *, unsigned gen);
+/* The worker's slot, checked (scoreboard_read()) against its start,
+ * which the master recorded: now is scoreboard_ms(). */
+bool	pool_read(const struct pool_worker *, int64_t now,
+	    struct slot_reading *);
+/* What its slot says it served, bounded by its age. */
+unsigned long long pool_served(const struct pool_worker *, int64_t now);
+/* Its start, in scoreboard_ms() terms. */
+int64_t	pool_born_ms(const struct pool_worker *);
 
 /* Drain the ready pipe: it only wakes the master up. */
 void	pool_read_ready(struct pool *);

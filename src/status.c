@@ -119,23 +119,21 @@ void
 status_worker(const struct pool_worker *w, struct timespec now,
     int64_t now_ms, struct status_worker *sw)
 {
-	const struct slot	*sl = w->pw_slot;
+	struct slot_reading	 r;
 
 	sw->sw_pid = w->pw_pid;
 	sw->sw_generation = w->pw_generation;
 	sw->sw_retiring = w->pw_retiring;
 	sw->sw_uptime = clock_diff(w->pw_started, now);
-	/* The state first (acquire): a busy slot's peer is then its own. */
-	sw->sw_state = scoreboard_state(sl);
-	sw->sw_for = (double)(now_ms - atomic_load(&sl->sl_since)) / 1000;
-	sw->sw_served = atomic_load(&sl->sl_served);
-	sw->sw_wait = atomic_load(&sl->sl_wait);
-	if (sw->sw_state == SLOT_BUSY)
-		scoreboard_peer(sl, &sw->sw_peer);
-	else
+	/* Checked, in one piece: a busy slot's peer is its own. */
+	pool_read(w, now_ms, &r);
+	sw->sw_state = r.sr_state;
+	sw->sw_for = (double)(now_ms - r.sr_since) / 1000;
+	sw->sw_served = pool_served(w, now_ms);
+	sw->sw_wait = r.sr_wait;
+	sw->sw_peer = r.sr_peer;
+	if (sw->sw_state != SLOT_BUSY)
 		sw->sw_peer.a_family = 0;
-	if (sw->sw_for < 0)
-		sw->sw_for = 0;
 }
 
 void

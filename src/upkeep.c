@@ -7,6 +7,9 @@
  * just taken a connection finishes it first (its deadline allows for a
  * whole connection); a shed request names the connection by the number
  * the worker published, so one that ended in between is never cut.
+ * And every slot is read through pool_read(), checked: a worker can write
+ * anything there, and a garbled slot must not steer the master (see
+ * scoreboard.h).
  */
 #include "autoconf.h"
 
@@ -99,11 +102,9 @@ upkeep_size(struct upkeep *u, const struct config *cfg,
 
 /* Whether a busy worker has waited on its client for longer than ms. */
 static bool
-upkeep_waiting(const struct slot *sl, int64_t now, int64_t ms)
+upkeep_waiting(const struct slot_reading *r, int64_t now, int64_t ms)
 {
-	return atomic_load_explicit(&sl->sl_wait, memory_order_relaxed) !=
-	    SLOT_RUNNING && now - atomic_load_explicit(&sl->sl_wait_since,
-	    memory_order_relaxed) >= ms;
+	return r->sr_wait != SLOT_RUNNING && now - r->sr_wait_since >= ms;
 }
 
 static void
@@ -113,22 +114,23 @@ upkeep_look(const struct pool *p, unsigned gen, int64_t now,
 	memset(v, 0, sizeof(*v));
 	for (size_t i = 0; i < p->p_n; i++) {
 		const struct pool_worker *w = &p->p_workers[i];
+		struct slot_reading r;
 
 		if (w->pw_generation != gen || w->pw_retiring)
 			continue;
 		v->uv_active++;
-		switch (scoreboard_state(w->pw_slot)) {
+		pool_read(w, now, &r);
+		switch (r.sr_state) {
 		case SLOT_STARTING:
 			v->uv_starting++;
 			break;
 		case SLOT_IDLE:
-			if (now - atomic_load(&w->pw_slot->sl_beat) <
-			    UPKEEP_STALE_MS)
+			if (now - r.sr_beat < UPKEEP_STALE_MS)
 				v->uv_idle++;
 			break;
 		case SLOT_BUSY:
 			v->uv_busy++;
-			if (upkeep_waiting(w->pw_slot, now, UPKEEP_HELD_MS))
+			if (upkeep_waiting(&r, now, UPKEEP_HELD_MS))
 				v->uv_held++;
 			break;
 		}
@@ -185,25 +187,21 @@ upkeep_resize(struct master *m, const struct upkeep_view *v,
 
 /*
  * How long the client of a busy worker has been silent, and which
- * connection that is; -1 if it is not waiting for its client to send, or
- * its connection changed while we looked (the number is read before and
- * after the rest).
+ * connection that is; -1 if it is not waiting for its client to send (or
+ * its slot could not be read in one piece), or it was asked to shed that
+ * one already.
  */
 static int64_t
-upkeep_silence(const struct slot *sl, int64_t now, uint64_t *conn)
+upkeep_silence(const struct pool_worker *w, int64_t now, uint64_t *conn)
 {
-	uint64_t	 before = atomic_load(&sl->sl_conn);
-	int64_t		 since;
+	struct slot_reading	 r;
 
-	if (scoreboard_state(sl) != SLOT_BUSY ||
-	    atomic_load(&sl->sl_wait) != SLOT_READING)
+	if (!pool_read(w, now, &r) || r.sr_state != SLOT_BUSY ||
+	    r.sr_wait != SLOT_READING ||
+	    atomic_load(&w->pw_slot->sl_shed_req) == r.sr_conn)
 		return -1;
-	since = atomic_load(&sl->sl_wait_since);
-	if (atomic_load(&sl->sl_conn) != before ||
-	    atomic_load(&sl->sl_shed_req) == before)
-		return -1;
-	*conn = before;
-	return now - since;
+	*conn = r.sr_conn;
+	return now - r.sr_wait_since;
 }
 
 /* The busy worker of gen whose client has been silent longest, at least
@@ -222,7 +220,7 @@ upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
 
 		if (w->pw_generation != gen || w->pw_retiring)
 			continue;
-		s = upkeep_silence(w->pw_slot, now, &c);
+		s = upkeep_silence(w, now, &c);
 		if (s >= UPKEEP_SHED_SILENT_MS && s > *silent) {
 			*silent = s;
 			*conn = c;
@@ -286,34 +284,32 @@ static void
 upkeep_hung(struct master *m, int64_t now)
 {
 	double		 hung = m->m_cur.g_cfg->c_timeout_hung;
-	struct addr	 peer;
 	char		 name[ADDR_STRLEN];
 
 	if (hung == 0)
 		return;
 	for (size_t i = 0; i < m->m_pool.p_n; i++) {
 		struct pool_worker *w = &m->m_pool.p_workers[i];
-		const struct slot *sl = w->pw_slot;
-		uint32_t st = scoreboard_state(sl);
+		struct slot_reading r;
 		double age;
 
 		if (w->pw_retiring || w->pw_killed ||
 		    (m->m_next.g_id != 0 && w->pw_generation ==
 		    m->m_next.g_id))
 			continue;
-		age = (double)(now - atomic_load(st == SLOT_BUSY ?
-		    &sl->sl_since : &sl->sl_beat)) / 1000;
+		pool_read(w, now, &r);
+		age = (double)(now - (r.sr_state == SLOT_BUSY ? r.sr_since :
+		    r.sr_beat)) / 1000;
 		if (age <= hung)
 			continue;
-		if (st == SLOT_BUSY) {
-			scoreboard_peer(sl, &peer);
-			addr_format(&peer, name, sizeof(name));
+		if (r.sr_state == SLOT_BUSY) {
+			addr_format(&r.sr_peer, name, sizeof(name));
 			log_warnx("killed hung worker pid=%ld busy=%.1fs "
 			    "peer=%s", (long)w->pw_pid, age, name);
 		} else
 			log_warnx("killed hung worker pid=%ld state=%s "
 			    "silent=%.1fs", (long)w->pw_pid,
-			    scoreboard_state_name(st), age);
+			    scoreboard_state_name(r.sr_state), age);
 		pool_kill_hung(w);
 	}
 }

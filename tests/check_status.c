@@ -54,7 +54,8 @@ fake_worker(struct pool_worker *w, size_t i)
 	w->pw_generation = 2;
 	w->pw_started = clock_now();
 	w->pw_retiring = i == 5;
-	ck_assert_ptr_nonnull(w->pw_slot = scoreboard_claim(m.m_pool.p_board));
+	ck_assert_ptr_nonnull(w->pw_slot = scoreboard_claim(m.m_pool.p_board,
+	    (uint32_t)i));
 	atomic_store(&w->pw_slot->sl_served, i);
 	atomic_store(&w->pw_slot->sl_log_dropped, 1);
 	memset(&peer, 0, sizeof(peer));

@@ -122,5 +122,6 @@ struct Suite	*balancer_suite(void);
 struct Suite	*upgrade_suite(void);
 struct Suite	*modules_suite(void);
 struct Suite	*logging_suite(void);
+struct Suite	*board_suite(void);
 
 #endif
