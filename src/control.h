@@ -1,7 +1,7 @@
 /*
  * control.h - the control socket: a local stream socket on which the
- * master answers "status", "metrics" and "help", and the client side that
- * "preforkd -s status|metrics" uses.
+ * master answers "status", "metrics" and "help" (the client side that
+ * "preforkd -s" uses is ctlclient.c).
  *
  * The socket is created mode 0600, owned by the master's user, and a
  * client is also checked by its credentials (SO_PEERCRED): root or the
@@ -58,6 +58,9 @@ struct control {
 struct master;
 
 void	control_init(struct control *);
+/* path as an AF_UNIX address; -1 (ENAMETOOLONG) if it does not fit. */
+struct sockaddr_un;
+int	control_sockaddr(const char *path, struct sockaddr_un *);
 /*
  * Serve path (NULL: no socket).  Returns 0, or an exit status, logged:
  * EX_CANTCREAT when something that is not a socket is at path or the
@@ -79,24 +82,5 @@ void	control_handle(struct master *, const struct pollfd *pfd, size_t n);
 bool	control_next_deadline(const struct control *, struct timespec *);
 /* Drop the clients whose deadline has passed. */
 void	control_expire(struct control *, struct timespec now);
-
-/* ---- the client side (-s) ---------------------------------------------- */
-
-enum control_result {
-	CONTROL_OK,		/* the answer went to out_fd */
-	CONTROL_NOT_RUNNING,	/* no socket, or nobody answers on it */
-	CONTROL_DENIED,		/* by the file's mode or by the daemon */
-	CONTROL_BUSY,		/* the daemon has too many clients */
-	CONTROL_TIMEOUT,
-	CONTROL_REFUSED,	/* the daemon answered with an error */
-	CONTROL_FAILED,		/* a system call failed */
-};
-
-/*
- * Connect to path, send command, copy the answer to out_fd; an error the
- * daemon answers goes to stderr.  Everything within timeout seconds.
- */
-enum control_result control_ask(const char *path, const char *command,
-	    int out_fd, double timeout);
 
 #endif

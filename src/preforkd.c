@@ -20,6 +20,7 @@
 #include "confcheck.h"
 #include "config.h"
 #include "control.h"
+#include "ctlclient.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
@@ -243,19 +244,19 @@ command_signal(const struct config *cfg, const struct command *cc)
 static int
 command_query(const struct config *cfg, const struct command *cc)
 {
-	switch (control_ask(cfg->c_control, cc->cmd_name, STDOUT_FILENO,
+	switch (ctlclient_ask(cfg->c_control, cc->cmd_name, STDOUT_FILENO,
 	    ASK_TIMEOUT)) {
-	case CONTROL_OK:
+	case CTLCLIENT_OK:
 		return 0;
-	case CONTROL_NOT_RUNNING:
+	case CTLCLIENT_NOT_RUNNING:
 		return strcmp(cc->cmd_name, "status") == 0 ? EXIT_NOT_RUNNING :
 		    EX_UNAVAILABLE;
-	case CONTROL_DENIED:
+	case CTLCLIENT_DENIED:
 		return EX_NOPERM;
-	case CONTROL_BUSY:
-	case CONTROL_TIMEOUT:
+	case CTLCLIENT_BUSY:
+	case CTLCLIENT_TIMEOUT:
 		return EX_TEMPFAIL;
-	case CONTROL_REFUSED:
+	case CTLCLIENT_REFUSED:
 		return EX_PROTOCOL;
 	default:
 		return EX_OSERR;
