@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,10 @@ static const char control_help[] =
     "commands:\n"
     "  status   the pool and every worker, as a table\n"
     "  metrics  the same in the Prometheus text exposition format\n"
+    "  reload   read the file again; the answer is the outcome\n"
+    "  stop     finish the connections in hand, then exit (TERM)\n"
+    "  quit     the same (QUIT)\n"
+    "  upgrade  run the binary installed now, same pid (USR2)\n"
     "  help     this list\n";
 
 void
@@ -339,7 +344,9 @@ control_pollfds(const struct control *ctl, struct pollfd *pfd)
 	for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
 		const struct control_client *c = &ctl->ctl_client[i];
 
-		if (c->cc_fd != -1)
+		/* One that waits for a reload has nothing to say meanwhile:
+		 * its deadline is all there is to watch. */
+		if (c->cc_fd != -1 && c->cc_reload == 0)
 			pfd[n++] = (struct pollfd){ .fd = c->cc_fd,
 			    .events = c->cc_out == NULL ? POLLIN : POLLOUT };
 	}
@@ -380,9 +387,11 @@ control_expire(struct control *ctl, struct timespec now)
 			continue;
 		if (log_limit_allow(&ctl->ctl_error_log, &held))
 			log_notice("control client dropped: %s within %.0fs "
-			    "(%lu more suppressed)", c->cc_out == NULL ?
-			    "no request" : "did not take its answer",
-			    CONTROL_DEADLINE, held);
+			    "(%lu more suppressed)", c->cc_reload != 0 ?
+			    "the reload it asked for did not settle" :
+			    c->cc_out == NULL ? "no request" :
+			    "did not take its answer", c->cc_reload != 0 ?
+			    CONTROL_RELOAD_DEADLINE : CONTROL_DEADLINE, held);
 		control_drop(c);
 	}
 }
@@ -566,13 +575,78 @@ control_unknown(struct control_client *c, size_t len)
 	control_keep(c, line, n > 0 ? (size_t)n : 0);
 }
 
+/*
+ * "reload": the client waits, up to CONTROL_RELOAD_DEADLINE, for the
+ * outcome of the next reload to start (one may be under way: a reload
+ * asked for meanwhile follows it, and reads the file as it is now).
+ */
+static void
+control_reload(struct master *m, struct control_client *c)
+{
+	static const char ignored[] = "error: the daemon is stopping\n";
+
+	if (m->m_stopping || m->m_draining) {
+		control_keep(c, ignored, strlen(ignored));
+		return;
+	}
+	c->cc_reload = m->m_reload_seq + 1;
+	c->cc_deadline = clock_after(clock_now(), CONTROL_RELOAD_DEADLINE);
+	generation_reload(m);
+}
+
+/* "stop", "quit", "upgrade": the signal's own path, to ourselves. */
+static void
+control_signal(struct control_client *c, int signo, const char *said)
+{
+	if (kill(getpid(), signo) == -1) {
+		log_warn("kill(self, %s)", sigabbrev_np(signo));
+		control_keep(c, "error: cannot signal\n", 21);
+		return;
+	}
+	control_keep(c, said, strlen(said));
+}
+
+void
+control_reload_settled(struct control *ctl, unsigned long seq, bool ok,
+    const char *what)
+{
+	char	 line[2048];
+	int	 n;
+
+	n = snprintf(line, sizeof(line), "%s%s\n", ok ? "" :
+	    "error: reload failed: ", what);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
+		struct control_client *c = &ctl->ctl_client[i];
+
+		if (c->cc_fd == -1 || c->cc_reload == 0 || c->cc_reload > seq)
+			continue;
+		c->cc_reload = 0;
+		c->cc_deadline = clock_after(clock_now(), CONTROL_DEADLINE);
+		control_keep(c, line, (size_t)n);
+	}
+}
+
 static void
 control_respond(struct master *m, struct control_client *c)
 {
 	size_t		 len = control_line(c);
 	static const char empty[] = "error: empty request\n";
 
-	if (control_is(c->cc_req, len, "status"))
+	if (control_is(c->cc_req, len, "reload"))
+		control_reload(m, c);
+	else if (control_is(c->cc_req, len, "stop"))
+		control_signal(c, SIGTERM, "stopping\n");
+	else if (control_is(c->cc_req, len, "quit"))
+		control_signal(c, SIGQUIT, "stopping\n");
+	else if (control_is(c->cc_req, len, "upgrade"))
+		control_signal(c, SIGUSR2, "upgrade requested\n");
+	else if (control_is(c->cc_req, len, "status"))
 		control_report(m, c, status_table);
 	else if (control_is(c->cc_req, len, "metrics"))
 		control_report(m, c, status_metrics);
@@ -636,7 +710,8 @@ control_handle(struct master *m, const struct pollfd *pfd, size_t n)
 			acceptable = true;
 			continue;
 		}
-		if ((c = control_client_of(ctl, pfd[i].fd)) == NULL)
+		if ((c = control_client_of(ctl, pfd[i].fd)) == NULL ||
+		    c->cc_reload != 0)
 			continue;
 		if (c->cc_out == NULL)
 			control_read(m, c);

@@ -26,6 +26,9 @@
 
 #define CONTROL_CLIENTS		8
 #define CONTROL_DEADLINE	2.0		/* seconds from accept */
+/* A "reload" client waits for the outcome: the check, then the start of
+ * the new generation, each bounded (confcheck.h, generation.h). */
+#define CONTROL_RELOAD_DEADLINE	45.0
 #define CONTROL_REQUEST_MAX	256		/* bytes, the newline included */
 #define CONTROL_ANSWER_MAX	(1024 * 1024)	/* bytes; longer is cut */
 /* The listening socket and every client. */
@@ -39,6 +42,9 @@ struct control_client {
 	char			*cc_out;	/* the answer, once known */
 	size_t			 cc_outlen;
 	size_t			 cc_sent;
+	/* Waiting for the outcome of reload number cc_reload (see
+	 * control_reload_settled()); 0: not waiting. */
+	unsigned long		 cc_reload;
 };
 
 struct control {
@@ -73,6 +79,10 @@ int	control_open(struct control *, const char *path);
 void	control_reconfigure(struct control *, const char *path);
 /* Close everything; the socket file is removed if it is still ours. */
 void	control_close(struct control *);
+/* Reload number seq is over: answer every client that waits for it or
+ * an earlier one with "reloaded ..." or "error: reload failed: why". */
+void	control_reload_settled(struct control *, unsigned long seq, bool ok,
+	    const char *what);
 
 /* Descriptors to watch, into pfd (room for CONTROL_FDS); how many. */
 size_t	control_pollfds(const struct control *, struct pollfd *pfd);

@@ -112,6 +112,13 @@ generation_fill_all(struct master *m)
 		generation_fill(m, &m->m_next);
 }
 
+/* The reload under way is over: those who asked for it hear how. */
+static void
+generation_settled(struct master *m, bool ok, const char *what)
+{
+	control_reload_settled(&m->m_control, m->m_reload_seq, ok, what);
+}
+
 static void
 generation_announce(struct master *m)
 {
@@ -122,10 +129,15 @@ generation_announce(struct master *m)
 	status_line(m, status, sizeof(status));
 	log_info("ready generation=%u workers=%u", m->m_cur.g_id,
 	    pool_ready(&m->m_pool, m->m_cur.g_id));
-	if (m->m_cur.g_committed)
+	if (m->m_cur.g_committed) {
 		log_info("reloaded generation=%u workers=%u; generation=%u "
 		    "retiring", m->m_cur.g_id, m->m_cur.g_target,
 		    m->m_cur.g_replaced);
+		snprintf(status, sizeof(status), "reloaded generation=%u "
+		    "workers=%u", m->m_cur.g_id, m->m_cur.g_target);
+		generation_settled(m, true, status);
+		status_line(m, status, sizeof(status));
+	}
 	notify_ready(status);
 }
 
@@ -221,7 +233,8 @@ generation_notify_failed(struct master *m, const char *status)
 void
 generation_rollback(struct master *m, const char *why)
 {
-	char	 status[256];
+	unsigned	 failed = m->m_next.g_id;
+	char		 status[256];
 
 	log_warnx("reload failed: generation=%u %s; generation=%u keeps "
 	    "serving with the previous configuration", m->m_next.g_id, why,
@@ -242,6 +255,9 @@ generation_rollback(struct master *m, const char *why)
 	snprintf(status, sizeof(status), "reload failed (%s); running "
 	    "generation %u", why, m->m_cur.g_id);
 	generation_notify_failed(m, status);
+	snprintf(status, sizeof(status), "generation=%u %s; generation=%u "
+	    "keeps serving", failed, why, m->m_cur.g_id);
+	generation_settled(m, false, status);
 	generation_check_ready(m);
 	generation_reload_again(m);
 }
@@ -351,9 +367,11 @@ generation_reload(struct master *m)
 		return;
 	}
 	log_info("reloading %s", m->m_file);
+	m->m_reload_seq++;
 	if (confcheck_start(&m->m_check, m->m_file) == -1) {
 		log_warnx("reload failed: cannot check %s; keeping the "
 		    "running configuration", m->m_file);
+		generation_settled(m, false, "the check cannot start");
 		generation_reload_again(m);
 	}
 }
@@ -377,10 +395,13 @@ generation_check_read(struct master *m)
 		    "configuration", err);
 		generation_notify_failed(m, "reload failed; running the "
 		    "previous configuration");
+		generation_settled(m, false, err);
 		generation_reload_again(m);
 		return;
 	}
 	if (generation_prepare(m, g, cfg) == -1) {
+		generation_settled(m, false, "cannot open the listening "
+		    "sockets or the agent's");
 		generation_reload_again(m);
 		return;
 	}

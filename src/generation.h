@@ -66,6 +66,7 @@ struct master {
 	unsigned		 m_last_id;
 	bool			 m_reload_again; /* HUP while m_next starts */
 	struct confcheck	 m_check;	/* reading the file, on HUP */
+	unsigned long		 m_reload_seq;	/* reloads begun, ever */
 	struct pool		 m_pool;
 	struct upkeep		 m_upkeep;	/* sizing, shedding, hung */
 	struct control		 m_control;	/* the control socket */

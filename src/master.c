@@ -19,6 +19,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -286,6 +287,8 @@ master_stop_now(struct master *m)
 	m->m_draining = false;
 	m->m_stopping = true;
 	confcheck_abort(&m->m_check);	/* a reload under way ends */
+	control_reload_settled(&m->m_control, ULONG_MAX, false, "the daemon "
+	    "is stopping");
 	log_info("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
 	    grace);
 	/* First the overall deadline: each worker's is no earlier. */
@@ -317,6 +320,9 @@ master_graceful_stop(struct master *m)
 	}
 	m->m_draining = true;
 	m->m_drain_until = clock_after(clock_now(), drain);
+	confcheck_abort(&m->m_check);	/* a reload under way ends */
+	control_reload_settled(&m->m_control, ULONG_MAX, false, "the daemon "
+	    "is stopping");
 	notify_stopping();
 	log_info("draining for %.1fs before shutting down: the agent says "
 	    "drain, workers=%zu serve on", drain, m->m_pool.p_n);

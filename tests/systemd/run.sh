@@ -331,6 +331,25 @@ else
 	show "$c"
 fi
 
+# ---- 2b. a refused reload: systemctl says so -------------------------------
+# ExecReload= asks through the control socket and waits for the outcome:
+# a file the daemon refuses fails "systemctl reload" with its FILE:LINE
+# cause, and the running generation serves on.
+c=$(cursor)
+ns cp "$conf" "$conf.good"
+ns sh -c 'printf "workers = 0;\n" >> "$1"' sh "$conf"
+if out=$(ns systemctl reload preforkd.service 2>&1); then rc=0; else rc=$?; fi
+ns mv "$conf.good" "$conf"
+if [ "$rc" -ne 0 ] && wait_log "$c" "reload failed: $conf:" &&
+    journal "$c" -o cat | grep -q "the daemon answered: reload failed: $conf:" &&
+    [ "$(prop preforkd.service ActiveState)" = active ] &&
+    [ "$(prop preforkd.service MainPID)" = "$pid1" ] && served; then
+	ok "reload refused: systemctl reload exits $rc, the journal says why ($conf:LINE), same MainPID $pid1 active and serving"
+else
+	fail "reload refused: systemctl reload=$rc ($out), $(prop preforkd.service ActiveState)"
+	show "$c"
+fi
+
 # ---- 3. journal ---------------------------------------------------------
 # A terminal escape, a tab, a CR, quotes, a backslash and a control byte
 # from a client, its line ended by LF, reach the journal escaped, through
