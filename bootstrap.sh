@@ -17,7 +17,18 @@
 #                                      bookworm chroot (build/deb-chroot/)
 #
 # Builds happen out of tree: build/ (warnings are errors) and, for check,
-# build-san/ (AddressSanitizer + UndefinedBehaviorSanitizer).  The package
+# build-san/ (AddressSanitizer + UndefinedBehaviorSanitizer).
+#
+# check ends with two lines: what failed, by name, then the count, which
+# is always the last line:
+#
+#   failed tests: modules:test_module_reload (build-san); stage "make distcheck"
+#   120 passed, 2 failed
+#
+# A Check test is named TCASE:TEST (BUILD), a stage of its own stage
+# "NAME", one check of a stage STAGE: CHECK; "; " separates them, and
+# after 20 of them "and N more" stands for the rest.  With nothing failed
+# the count alone ends the output ("120 passed, 0 failed").  The package
 # is built from a copy of the working tree (the files git knows, tracked
 # or new), or of commit REV, in build/deb/.
 set -eu
@@ -74,19 +85,46 @@ build() {
 	make -s -C "$dir" -j"$jobs"
 }
 
+# failure NAME: remember what failed, for the line before the count.
+nfailures=0 failures=
+failure() {
+	nfailures=$((nfailures + 1))
+	[ "$nfailures" -le 20 ] || return 0
+	failures="${failures:+$failures; }$*"
+}
+
 # Sum Check's "Checks: N, Failures: F, Errors: E" lines of a build's
-# test logs into the totals.
+# test logs into the totals, and name the failed tests.
 count_check() {
 	for log in "$1"/tests/check_*.log; do
 		[ -f "$log" ] || continue
 		line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
-		[ -n "$line" ] || { failed=$((failed + 1)); continue; }
+		if [ -z "$line" ]; then
+			failed=$((failed + 1))
+			t=${log##*/}
+			failure "tests/${t%.log} (${1##*/}): no summary"
+			continue
+		fi
 		n=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
 		f=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
 		e=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
 		passed=$((passed + n - f - e))
 		failed=$((failed + f + e))
+		check_failures "$log" "${1##*/}"
 	done
+}
+
+# check_failures LOG BUILD: name the failed tests of a Check log, from
+# its lines FILE:LINE:F:TCASE:TEST:ITERATION: MESSAGE (E for an error).
+# Lines of a daemon's log that the tests print are indented: never one
+# of these.
+check_failures() {
+	while IFS= read -r ck_test; do
+		[ -z "$ck_test" ] || failure "$ck_test ($2)"
+	done <<-EOF
+	$(sed -nE 's/^[^ :]+:[0-9]+:[EF]:([^:]+):([^:]+):[0-9]+: .*/\1:\2/p' \
+	    "$1")
+	EOF
 }
 
 # stage NAME COMMAND...: a check of its own, counted as one test.
@@ -96,6 +134,7 @@ stage() {
 		say "ok: $name"; passed=$((passed + 1))
 	else
 		say "FAILED: $name"; failed=$((failed + 1))
+		failure "stage \"$name\""
 	fi
 }
 
@@ -134,8 +173,17 @@ checks() {
 		say "ok: $ck_name ($ck_p checks)"
 	else
 		say "FAILED: $ck_name"
+		# Each failed check by name, after the stage's first words.
+		ck_n=$nfailures
+		while IFS= read -r ck_check; do
+			[ -z "$ck_check" ] ||
+			    failure "${ck_name%%:*}: $ck_check"
+		done <<-EOF
+		$(sed -n 's/^FAILED: \(.*\) \[[0-9.]*s\]$/\1/p' "$ck_log")
+		EOF
 		# Stopped before its summary: a failure all the same.
 		[ "${ck_f:-0}" -gt 0 ] || failed=$((failed + 1))
+		[ "$nfailures" -gt "$ck_n" ] || failure "stage \"$ck_name\""
 	fi
 }
 
@@ -215,13 +263,23 @@ valgrind_suite() {
 	    LOADGEN=$top/build/tests/loadgen \
 	    TEST_MODULES=$top/build/tests \
 	    ./tests/check_daemon > "$d/check.log" 2>&1) ||
-	    { tail -n 20 "$d/check.log"; return 1; }
+	    { valgrind_failures "$d/check.log"; return 1; }
 	ls "$d"/vg.* >/dev/null 2>&1 || return 1
 	if grep -l . "$d"/vg.* >/dev/null 2>&1; then
 		cat "$d"/vg.* | head -n 60
 		return 1
 	fi
 	echo "valgrind: $(ls "$d"/vg.* | wc -l) processes, no errors" >&2
+}
+
+# Check's failures and the daemons' logs that follow them, or the end of
+# a run that did not get that far.
+valgrind_failures() {
+	if grep -qE '^[0-9]+%: Checks: ' "$1"; then
+		sed -n '/^[0-9]*%: Checks: /,$p' "$1" | head -n 120
+	else
+		tail -n 20 "$1"
+	fi
 }
 
 # ---- the Debian package ------------------------------------------------
@@ -369,7 +427,7 @@ suite() {
 	dir=$1
 	if make -s -C "$dir" check; then :; else
 		for log in "$dir"/tests/check_*.log; do
-			grep -E ':[EF]:' "$log" || true
+			grep -E '^[^ :]+:[0-9]+:[EF]:' "$log" || true
 		done
 	fi
 	count_check "$dir"
@@ -422,6 +480,12 @@ check)
 		stage "Debian package builds in a clean bookworm chroot" deb_chroot
 	else
 		say "skipped: Debian package: no debian/ (a release tarball)"
+	fi
+	# The last two lines: see the top of this file.
+	if [ "$failed" -gt 0 ]; then
+		[ "$nfailures" -le 20 ] ||
+		    failures="$failures; and $((nfailures - 20)) more"
+		echo "failed tests: ${failures:-(unnamed: see above)}"
 	fi
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]

@@ -290,16 +290,3 @@ agent_expire(struct agent *ag, struct timespec now)
 		    clock_diff(now, ag->ag_client[i].ac_deadline) <= 0)
 			agent_drop(&ag->ag_client[i]);
 }
-
-size_t
-agent_fds(const struct agent *ag, int *fds)
-{
-	size_t	 n = 0;
-
-	if (ag->ag_fd != -1)
-		fds[n++] = ag->ag_fd;
-	for (size_t i = 0; i < AGENT_CLIENTS; i++)
-		if (ag->ag_client[i].ac_fd != -1)
-			fds[n++] = ag->ag_client[i].ac_fd;
-	return n;
-}

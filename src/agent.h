@@ -76,7 +76,5 @@ size_t	agent_pollfds(const struct agent *, struct pollfd *pfd);
 void	agent_handle(struct master *, const struct pollfd *pfd, size_t n);
 bool	agent_next_deadline(const struct agent *, struct timespec *);
 void	agent_expire(struct agent *, struct timespec now);
-/* Descriptors a forked worker must close (room for AGENT_FDS). */
-size_t	agent_fds(const struct agent *, int *fds);
 
 #endif

@@ -549,6 +549,17 @@ conf_identity(struct conf_ctx *ctx, const config_setting_t *root,
 	if (conf_string(ctx, root, "user", "user", 64, &c->c_user) == -1 ||
 	    conf_string(ctx, root, "group", "group", 64, &c->c_group) == -1)
 		return -1;
+	if (ctx->flags & CONFIG_NO_NSS) {
+		/* Looked up by the checker child; the names are checked. */
+		if (c->c_group != NULL && c->c_user == NULL)
+			return conf_error(ctx, conf_member(root, "group"),
+			    "group needs user to be set too");
+		if (ctx->facts != NULL && c->c_user != NULL) {
+			c->c_uid = ctx->facts->cf_uid;
+			c->c_gid = ctx->facts->cf_gid;
+		}
+		return 0;
+	}
 	if (c->c_user != NULL) {
 		errno = 0;
 		if ((pw = getpwnam(c->c_user)) == NULL)
@@ -647,6 +658,16 @@ conf_service(struct conf_ctx *ctx, const config_setting_t *root,
 			return conf_error(ctx, s, "service \"%s\" would share "
 			    "its group with the key %s", c->c_service,
 			    c->c_service);
+	if ((ctx->flags & CONFIG_NO_MODULES) &&
+	    service_builtin(c->c_service) == NULL) {
+		if (!service_name_ok(c->c_service))
+			return conf_error(ctx, s, "service \"%s\": a service "
+			    "name has only letters, digits, '_' and '-'",
+			    c->c_service);
+		c->c_client_first = ctx->facts != NULL &&
+		    ctx->facts->cf_client_first;
+		return conf_other_builtins(ctx, root, c);
+	}
 	if ((c->c_sv = service_load(c->c_service, c->c_module_dir, err,
 	    sizeof(err), &missing)) == NULL) {
 		if (missing)
@@ -789,7 +810,13 @@ fail:
 struct config *
 config_load(const char *file, char *err, size_t errsize)
 {
-	struct conf_ctx	 ctx = { file, NULL, err, errsize };
+	return config_load_flags(file, 0, err, errsize);
+}
+
+struct config *
+config_load_flags(const char *file, int flags, char *err, size_t errsize)
+{
+	struct conf_ctx	 ctx = { file, NULL, err, errsize, flags, NULL };
 	struct config	*c;
 
 	if ((ctx.text = conffile_read(file, err, errsize)) == NULL)
@@ -800,12 +827,62 @@ config_load(const char *file, char *err, size_t errsize)
 }
 
 struct config *
-config_load_text(const char *file, const char *text, char *err,
-    size_t errsize)
+config_load_text(const char *file, const char *text, int flags,
+    const struct config_facts *facts, char *err, size_t errsize)
 {
-	struct conf_ctx	 ctx = { file, NULL, err, errsize };
+	struct conf_ctx	 ctx = { file, NULL, err, errsize, flags, facts };
 
 	return conf_parse(&ctx, text);
+}
+
+void
+config_get_facts(const struct config *c, struct config_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->cf_uid = c->c_uid;
+	f->cf_gid = c->c_gid;
+	f->cf_client_first = c->c_client_first;
+}
+
+/* The module named by c, loaded and configured from c's text. */
+static struct service *
+conf_module(const struct config *c, char *err, size_t errsize)
+{
+	struct conf_ctx		 ctx = { c->c_file, NULL, err, errsize, 0,
+	    NULL };
+	const config_setting_t	*root;
+	struct service		*sv = NULL;
+	char			 why[PATH_MAX + 256];
+	bool			 missing;
+	config_t		 cf;
+
+	config_init(&cf);
+	config_set_include_dir(&cf, "/dev/null");
+	if (config_read_string(&cf, c->c_text) != CONFIG_TRUE) {
+		snprintf(err, errsize, "%s: %s", c->c_file,
+		    config_error_text(&cf));
+		goto done;
+	}
+	root = config_root_setting(&cf);
+	if ((sv = service_load(c->c_service, c->c_module_dir, why,
+	    sizeof(why), &missing)) == NULL)
+		conf_error(&ctx, conf_member(root, "service"), "service "
+		    "\"%s\": %s", c->c_service, why);
+	else if (conf_service_group(&ctx, root, sv) == -1) {
+		service_free(sv);
+		sv = NULL;
+	}
+done:
+	config_destroy(&cf);
+	return sv;
+}
+
+struct service *
+config_service(const struct config *c, char *err, size_t errsize)
+{
+	if (c->c_sv != NULL)
+		return c->c_sv;
+	return conf_module(c, err, errsize);
 }
 
 void

@@ -86,11 +86,31 @@ struct config {
 };
 
 /*
+ * What the master must not find out by itself (see confcheck.h): the
+ * accounts' ids (NSS may wait on a directory server) and what a module
+ * says of itself (only a checker child and the workers load one).
+ */
+struct config_facts {
+	uid_t		 cf_uid;
+	gid_t		 cf_gid;
+	bool		 cf_client_first;
+};
+
+/* A service module is named and checked for a valid name, not loaded:
+ * c_sv stays NULL until config_service() in a worker. */
+#define CONFIG_NO_MODULES	0x1
+/* user and group are not looked up: the ids are the facts' (or 0). */
+#define CONFIG_NO_NSS		0x2
+
+/*
  * Parse and validate file and the files it includes (see conffile.h).
  * On failure return NULL and put one line, "FILE:LINE: message" (or
  * "FILE: message"), in err; FILE is the file that holds the line.
  */
 struct config	*config_load(const char *file, char *err, size_t errsize);
+/* The same with CONFIG_NO_... flags. */
+struct config	*config_load_flags(const char *file, int flags, char *err,
+		    size_t errsize);
 /*
  * The same from text that config_load() read before (c_text), as file
  * said it then: what an upgraded binary needs to go on with the
@@ -98,8 +118,19 @@ struct config	*config_load(const char *file, char *err, size_t errsize);
  * FILE only: the lines of its includes are not known any more.
  */
 struct config	*config_load_text(const char *file, const char *text,
-		    char *err, size_t errsize);
+		    int flags, const struct config_facts *, char *err,
+		    size_t errsize);
 void		 config_free(struct config *);
+/* What a full load learnt: for the master, from a checker child. */
+void		 config_get_facts(const struct config *,
+		    struct config_facts *);
+/*
+ * The service to serve with: the built-in one, or (in a worker) the
+ * module, loaded and configured with its group of c_text now.  NULL with
+ * the reason in err.
+ */
+struct service	*config_service(const struct config *, char *err,
+		    size_t errsize);
 
 bool		 config_same_listen(const struct config_listen *,
 		    const struct config_listen *);

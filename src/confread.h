@@ -16,11 +16,15 @@ struct conffile;
 
 /* One load: the file, its merged text (NULL: lines unknown), where the
  * first error goes. */
+struct config_facts;
+
 struct conf_ctx {
 	const char		*file;
 	struct conffile		*text;
 	char			*err;
 	size_t			 errsize;
+	int			 flags;		/* CONFIG_NO_... */
+	const struct config_facts *facts;	/* or NULL */
 };
 
 struct conf_name {

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,10 @@ static const char control_help[] =
     "commands:\n"
     "  status   the pool and every worker, as a table\n"
     "  metrics  the same in the Prometheus text exposition format\n"
+    "  reload   read the file again; the answer is the outcome\n"
+    "  stop     finish the connections in hand, then exit (TERM)\n"
+    "  quit     the same (QUIT)\n"
+    "  upgrade  run the binary installed now, same pid (USR2)\n"
     "  help     this list\n";
 
 void
@@ -58,7 +63,7 @@ control_init(struct control *ctl)
 		ctl->ctl_client[i].cc_fd = -1;
 }
 
-static int
+int
 control_sockaddr(const char *path, struct sockaddr_un *sun)
 {
 	memset(sun, 0, sizeof(*sun));
@@ -339,7 +344,9 @@ control_pollfds(const struct control *ctl, struct pollfd *pfd)
 	for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
 		const struct control_client *c = &ctl->ctl_client[i];
 
-		if (c->cc_fd != -1)
+		/* One that waits for a reload has nothing to say meanwhile:
+		 * its deadline is all there is to watch. */
+		if (c->cc_fd != -1 && c->cc_reload == 0)
 			pfd[n++] = (struct pollfd){ .fd = c->cc_fd,
 			    .events = c->cc_out == NULL ? POLLIN : POLLOUT };
 	}
@@ -380,24 +387,13 @@ control_expire(struct control *ctl, struct timespec now)
 			continue;
 		if (log_limit_allow(&ctl->ctl_error_log, &held))
 			log_notice("control client dropped: %s within %.0fs "
-			    "(%lu more suppressed)", c->cc_out == NULL ?
-			    "no request" : "did not take its answer",
-			    CONTROL_DEADLINE, held);
+			    "(%lu more suppressed)", c->cc_reload != 0 ?
+			    "the reload it asked for did not settle" :
+			    c->cc_out == NULL ? "no request" :
+			    "did not take its answer", c->cc_reload != 0 ?
+			    CONTROL_RELOAD_DEADLINE : CONTROL_DEADLINE, held);
 		control_drop(c);
 	}
-}
-
-size_t
-control_fds(const struct control *ctl, int *fds)
-{
-	size_t	 n = 0;
-
-	if (ctl->ctl_fd != -1)
-		fds[n++] = ctl->ctl_fd;
-	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
-		if (ctl->ctl_client[i].cc_fd != -1)
-			fds[n++] = ctl->ctl_client[i].cc_fd;
-	return n;
 }
 
 /* A one-line answer to a client that gets no place: the socket is new,
@@ -579,13 +575,78 @@ control_unknown(struct control_client *c, size_t len)
 	control_keep(c, line, n > 0 ? (size_t)n : 0);
 }
 
+/*
+ * "reload": the client waits, up to CONTROL_RELOAD_DEADLINE, for the
+ * outcome of the next reload to start (one may be under way: a reload
+ * asked for meanwhile follows it, and reads the file as it is now).
+ */
+static void
+control_reload(struct master *m, struct control_client *c)
+{
+	static const char ignored[] = "error: the daemon is stopping\n";
+
+	if (m->m_stopping || m->m_draining) {
+		control_keep(c, ignored, strlen(ignored));
+		return;
+	}
+	c->cc_reload = m->m_reload_seq + 1;
+	c->cc_deadline = clock_after(clock_now(), CONTROL_RELOAD_DEADLINE);
+	generation_reload(m);
+}
+
+/* "stop", "quit", "upgrade": the signal's own path, to ourselves. */
+static void
+control_signal(struct control_client *c, int signo, const char *said)
+{
+	if (kill(getpid(), signo) == -1) {
+		log_warn("kill(self, %s)", sigabbrev_np(signo));
+		control_keep(c, "error: cannot signal\n", 21);
+		return;
+	}
+	control_keep(c, said, strlen(said));
+}
+
+void
+control_reload_settled(struct control *ctl, unsigned long seq, bool ok,
+    const char *what)
+{
+	char	 line[2048];
+	int	 n;
+
+	n = snprintf(line, sizeof(line), "%s%s\n", ok ? "" :
+	    "error: reload failed: ", what);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
+		struct control_client *c = &ctl->ctl_client[i];
+
+		if (c->cc_fd == -1 || c->cc_reload == 0 || c->cc_reload > seq)
+			continue;
+		c->cc_reload = 0;
+		c->cc_deadline = clock_after(clock_now(), CONTROL_DEADLINE);
+		control_keep(c, line, (size_t)n);
+	}
+}
+
 static void
 control_respond(struct master *m, struct control_client *c)
 {
 	size_t		 len = control_line(c);
 	static const char empty[] = "error: empty request\n";
 
-	if (control_is(c->cc_req, len, "status"))
+	if (control_is(c->cc_req, len, "reload"))
+		control_reload(m, c);
+	else if (control_is(c->cc_req, len, "stop"))
+		control_signal(c, SIGTERM, "stopping\n");
+	else if (control_is(c->cc_req, len, "quit"))
+		control_signal(c, SIGQUIT, "stopping\n");
+	else if (control_is(c->cc_req, len, "upgrade"))
+		control_signal(c, SIGUSR2, "upgrade requested\n");
+	else if (control_is(c->cc_req, len, "status"))
 		control_report(m, c, status_table);
 	else if (control_is(c->cc_req, len, "metrics"))
 		control_report(m, c, status_metrics);
@@ -649,7 +710,8 @@ control_handle(struct master *m, const struct pollfd *pfd, size_t n)
 			acceptable = true;
 			continue;
 		}
-		if ((c = control_client_of(ctl, pfd[i].fd)) == NULL)
+		if ((c = control_client_of(ctl, pfd[i].fd)) == NULL ||
+		    c->cc_reload != 0)
 			continue;
 		if (c->cc_out == NULL)
 			control_read(m, c);
@@ -658,199 +720,4 @@ control_handle(struct master *m, const struct pollfd *pfd, size_t n)
 	}
 	if (acceptable)
 		control_accept(ctl);
-}
-
-/* ---- the client side --------------------------------------------------- */
-
-/* Connect, blocking for no longer than the deadline (a full backlog). */
-static enum control_result
-control_connect(const char *path, int fd, struct timespec deadline)
-{
-	int			 ms = clock_ms_until(deadline);
-	struct timeval		 tv = { ms / 1000, (ms % 1000) * 1000 };
-	struct sockaddr_un	 sun;
-
-	if (control_sockaddr(path, &sun) == -1) {
-		log_warn("control socket %s", path);
-		return CONTROL_FAILED;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
-		log_warn("setsockopt(SO_SNDTIMEO)");
-		return CONTROL_FAILED;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		return CONTROL_OK;
-	switch (errno) {
-	case ENOENT:
-	case ECONNREFUSED:
-		log_warnx("not running (nobody answers on %s)", path);
-		return CONTROL_NOT_RUNNING;
-	case EACCES:
-	case EPERM:
-		log_warnx("permission denied: %s (mode 0600: only root and "
-		    "the daemon's user may ask)", path);
-		return CONTROL_DENIED;
-	case EAGAIN:
-	case EINPROGRESS:
-		log_warnx("%s: no answer in time", path);
-		return CONTROL_TIMEOUT;
-	default:
-		log_warn("connect(%s)", path);
-		return CONTROL_FAILED;
-	}
-}
-
-/* Wait for fd to be ready for events by the deadline. */
-static enum control_result
-control_wait(int fd, short events, struct timespec deadline,
-    const char *path)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = events };
-	int		 rc;
-
-	while ((rc = poll(&pfd, 1, clock_ms_until(deadline))) == -1 &&
-	    errno == EINTR)
-		continue;
-	if (rc == -1) {
-		log_warn("poll");
-		return CONTROL_FAILED;
-	}
-	if (rc == 0) {
-		log_warnx("%s: no answer in time", path);
-		return CONTROL_TIMEOUT;
-	}
-	return CONTROL_OK;
-}
-
-static enum control_result
-control_request(int fd, const char *command, struct timespec deadline,
-    const char *path)
-{
-	char			 line[CONTROL_REQUEST_MAX];
-	size_t			 len, off = 0;
-	ssize_t			 n;
-	enum control_result	 r;
-
-	len = (size_t)snprintf(line, sizeof(line), "%s\n", command);
-	while (off < len) {
-		if ((r = control_wait(fd, POLLOUT, deadline, path)) !=
-		    CONTROL_OK)
-			return r;
-		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		/* The daemon may have answered and closed at once (a
-		 * refusal): read what it said. */
-		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
-			return CONTROL_OK;
-		if (n == -1) {
-			log_warn("send(%s)", path);
-			return CONTROL_FAILED;
-		}
-		off += (size_t)n;
-	}
-	return CONTROL_OK;
-}
-
-/* Read the answer to its end into buf (room for size, less a NUL). */
-static enum control_result
-control_receive(int fd, char *buf, size_t size, size_t *len,
-    struct timespec deadline, const char *path)
-{
-	enum control_result	 r;
-	ssize_t			 n;
-
-	*len = 0;
-	for (;;) {
-		if ((r = control_wait(fd, POLLIN, deadline, path)) !=
-		    CONTROL_OK)
-			return r;
-		n = recv(fd, buf + *len, size - 1 - *len, 0);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n == -1 && errno == ECONNRESET && *len > 0)
-			n = 0;		/* the answer came, then a reset */
-		if (n == -1) {
-			log_warn("recv(%s)", path);
-			return CONTROL_FAILED;
-		}
-		if (n == 0)
-			break;
-		if ((*len += (size_t)n) == size - 1) {
-			log_warnx("%s: the answer is longer than %zu bytes",
-			    path, size - 1);
-			return CONTROL_REFUSED;
-		}
-	}
-	buf[*len] = '\0';
-	return CONTROL_OK;
-}
-
-/* What the daemon said: an answer for out_fd, or a refusal. */
-static enum control_result
-control_judge(const char *buf, size_t len, int out_fd, const char *path)
-{
-	size_t	 off = 0;
-	ssize_t	 n;
-
-	if (len == 0) {
-		log_warnx("%s: the daemon closed without an answer", path);
-		return CONTROL_REFUSED;
-	}
-	if (strcmp(buf, "denied\n") == 0) {
-		log_warnx("%s: the daemon denied the request: only root and "
-		    "its own user may ask", path);
-		return CONTROL_DENIED;
-	}
-	if (strncmp(buf, "error: ", 7) == 0) {
-		log_warnx("%s: the daemon answered: %.*s", path,
-		    (int)strcspn(buf + 7, "\n"), buf + 7);
-		return strcmp(buf, "error: busy\n") == 0 ? CONTROL_BUSY :
-		    CONTROL_REFUSED;
-	}
-	while (off < len) {
-		if ((n = write(out_fd, buf + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_warn("write(answer)");
-			return CONTROL_FAILED;
-		}
-		off += (size_t)n;
-	}
-	return CONTROL_OK;
-}
-
-enum control_result
-control_ask(const char *path, const char *command, int out_fd,
-    double timeout)
-{
-	struct timespec		 deadline = clock_after(clock_now(), timeout);
-	enum control_result	 r;
-	size_t			 size = CONTROL_ANSWER_MAX + 1, len = 0;
-	char			*buf;
-	int			 fd;
-
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		log_warn("socket(AF_UNIX)");
-		return CONTROL_FAILED;
-	}
-	if ((buf = malloc(size)) == NULL) {
-		log_warn("malloc");
-		close(fd);
-		return CONTROL_FAILED;
-	}
-	if ((r = control_connect(path, fd, deadline)) == CONTROL_OK &&
-	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
-		log_warn("fcntl(O_NONBLOCK)");
-		r = CONTROL_FAILED;
-	}
-	if (r == CONTROL_OK)
-		r = control_request(fd, command, deadline, path);
-	if (r == CONTROL_OK)
-		r = control_receive(fd, buf, size, &len, deadline, path);
-	if (r == CONTROL_OK)
-		r = control_judge(buf, len, out_fd, path);
-	free(buf);
-	close(fd);
-	return r;
 }

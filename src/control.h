@@ -1,7 +1,7 @@
 /*
  * control.h - the control socket: a local stream socket on which the
- * master answers "status", "metrics" and "help", and the client side that
- * "preforkd -s status|metrics" uses.
+ * master answers "status", "metrics" and "help" (the client side that
+ * "preforkd -s" uses is ctlclient.c).
  *
  * The socket is created mode 0600, owned by the master's user, and a
  * client is also checked by its credentials (SO_PEERCRED): root or the
@@ -26,6 +26,9 @@
 
 #define CONTROL_CLIENTS		8
 #define CONTROL_DEADLINE	2.0		/* seconds from accept */
+/* A "reload" client waits for the outcome: the check, then the start of
+ * the new generation, each bounded (confcheck.h, generation.h). */
+#define CONTROL_RELOAD_DEADLINE	45.0
 #define CONTROL_REQUEST_MAX	256		/* bytes, the newline included */
 #define CONTROL_ANSWER_MAX	(1024 * 1024)	/* bytes; longer is cut */
 /* The listening socket and every client. */
@@ -39,6 +42,9 @@ struct control_client {
 	char			*cc_out;	/* the answer, once known */
 	size_t			 cc_outlen;
 	size_t			 cc_sent;
+	/* Waiting for the outcome of reload number cc_reload (see
+	 * control_reload_settled()); 0: not waiting. */
+	unsigned long		 cc_reload;
 };
 
 struct control {
@@ -58,6 +64,9 @@ struct control {
 struct master;
 
 void	control_init(struct control *);
+/* path as an AF_UNIX address; -1 (ENAMETOOLONG) if it does not fit. */
+struct sockaddr_un;
+int	control_sockaddr(const char *path, struct sockaddr_un *);
 /*
  * Serve path (NULL: no socket).  Returns 0, or an exit status, logged:
  * EX_CANTCREAT when something that is not a socket is at path or the
@@ -70,6 +79,10 @@ int	control_open(struct control *, const char *path);
 void	control_reconfigure(struct control *, const char *path);
 /* Close everything; the socket file is removed if it is still ours. */
 void	control_close(struct control *);
+/* Reload number seq is over: answer every client that waits for it or
+ * an earlier one with "reloaded ..." or "error: reload failed: why". */
+void	control_reload_settled(struct control *, unsigned long seq, bool ok,
+	    const char *what);
 
 /* Descriptors to watch, into pfd (room for CONTROL_FDS); how many. */
 size_t	control_pollfds(const struct control *, struct pollfd *pfd);
@@ -79,27 +92,5 @@ void	control_handle(struct master *, const struct pollfd *pfd, size_t n);
 bool	control_next_deadline(const struct control *, struct timespec *);
 /* Drop the clients whose deadline has passed. */
 void	control_expire(struct control *, struct timespec now);
-/* Every descriptor a forked worker must close, into fds (room for
- * CONTROL_FDS); how many. */
-size_t	control_fds(const struct control *, int *fds);
-
-/* ---- the client side (-s) ---------------------------------------------- */
-
-enum control_result {
-	CONTROL_OK,		/* the answer went to out_fd */
-	CONTROL_NOT_RUNNING,	/* no socket, or nobody answers on it */
-	CONTROL_DENIED,		/* by the file's mode or by the daemon */
-	CONTROL_BUSY,		/* the daemon has too many clients */
-	CONTROL_TIMEOUT,
-	CONTROL_REFUSED,	/* the daemon answered with an error */
-	CONTROL_FAILED,		/* a system call failed */
-};
-
-/*
- * Connect to path, send command, copy the answer to out_fd; an error the
- * daemon answers goes to stderr.  Everything within timeout seconds.
- */
-enum control_result control_ask(const char *path, const char *command,
-	    int out_fd, double timeout);
 
 #endif

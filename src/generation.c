@@ -15,6 +15,7 @@
 #include "log.h"
 #include "notify.h"
 #include "poolview.h"
+#include "proctitle.h"
 #include "service.h"
 #include "status.h"
 #include "worker.h"
@@ -47,13 +48,6 @@ generation_free(struct generation *g)
 	generation_init(g);
 }
 
-static int
-generation_module_fd(const struct generation *g)
-{
-	return g->g_cfg != NULL && g->g_cfg->c_sv != NULL ?
-	    g->g_cfg->c_sv->sv_fd : -1;
-}
-
 /* A bit for each socket of g that other does not have. */
 static uint32_t
 generation_new_listeners(const struct generation *g,
@@ -79,40 +73,16 @@ generation_spawn(struct master *m, struct generation *g)
 	const struct generation	*other = g == &m->m_cur ? &m->m_next :
 	    &m->m_cur;
 	struct worker_args	 wa;
-	int			 close_fds[11 + CONFIG_MAX_LISTEN + CONTROL_FDS +
-	    AGENT_FDS];
-	size_t			 n = 0;
 
-	/* Descriptors of the master's own that a worker must not keep: a
-	 * socket of the other generation would stay open (and accept
-	 * connections nobody serves) for as long as the worker lives, and a
-	 * gate's write end held by a worker would never let it open. */
-	close_fds[n++] = m->m_pool.p_ready[0];
-	close_fds[n++] = m->m_pidfile_fd;
-	close_fds[n++] = m->m_pool.p_board_fd;	/* mapped already */
-	close_fds[n++] = g->g_gate[1];
-	close_fds[n++] = other->g_gate[0];
-	close_fds[n++] = other->g_gate[1];
-	for (size_t i = 0; i < other->g_ls.ls_n; i++)
-		close_fds[n++] = other->g_ls.ls[i].l_fd;
-	/* Nor the control socket and its clients: workers run without exec,
-	 * as another user, so close-on-exec does not protect them. */
-	n += control_fds(&m->m_control, close_fds + n);
-	n += agent_fds(&m->m_agent, close_fds + n);
-	close_fds[n++] = m->m_cur.g_agent.ag_fd;
-	close_fds[n++] = m->m_next.g_agent.ag_fd;
-	/* A module's file (open for its name while loaded) and an
-	 * upgrade's check output are the master's too. */
-	close_fds[n++] = generation_module_fd(&m->m_cur);
-	close_fds[n++] = generation_module_fd(&m->m_next);
-	close_fds[n++] = m->m_upgrade.up_fd;
+	/* A worker keeps only its own descriptors (worker.c): a socket of
+	 * the other generation would stay open (and accept connections
+	 * nobody serves) for as long as the worker lives, and a gate's
+	 * write end held by a worker would never let it open. */
 	memset(&wa, 0, sizeof(wa));
 	wa.wa_config = g->g_cfg;
 	wa.wa_listeners = &g->g_ls;
 	wa.wa_new_listeners = generation_new_listeners(g, other);
 	wa.wa_gate_fd = g->g_gate[0];
-	wa.wa_close_fds = close_fds;
-	wa.wa_nclose_fds = n;
 	wa.wa_sigmask = m->m_waitmask;
 	return pool_spawn(&m->m_pool, g->g_id, &wa);
 }
@@ -143,15 +113,32 @@ generation_fill_all(struct master *m)
 		generation_fill(m, &m->m_next);
 }
 
+/* The reload under way is over: those who asked for it hear how. */
+static void
+generation_settled(struct master *m, bool ok, const char *what)
+{
+	control_reload_settled(&m->m_control, m->m_reload_seq, ok, what);
+}
+
 static void
 generation_announce(struct master *m)
 {
 	char	 status[256];
 
 	m->m_cur.g_announced = true;
+	proctitle_set("master gen=%u -c %s", m->m_cur.g_id, m->m_file);
 	status_line(m, status, sizeof(status));
 	log_info("ready generation=%u workers=%u", m->m_cur.g_id,
 	    poolview_gen_ready(&m->m_pool, m->m_cur.g_id));
+	if (m->m_cur.g_committed) {
+		log_info("reloaded generation=%u workers=%u; generation=%u "
+		    "retiring", m->m_cur.g_id, m->m_cur.g_target,
+		    m->m_cur.g_replaced);
+		snprintf(status, sizeof(status), "reloaded generation=%u "
+		    "workers=%u", m->m_cur.g_id, m->m_cur.g_target);
+		generation_settled(m, true, status);
+		status_line(m, status, sizeof(status));
+	}
 	notify_ready(status);
 }
 
@@ -186,11 +173,52 @@ generation_commit(struct master *m)
 	control_reconfigure(&m->m_control, m->m_cur.g_cfg->c_control);
 	agent_commit(&m->m_agent, &m->m_cur.g_agent, m->m_cur.g_cfg);
 	upkeep_reset(&m->m_upkeep);
-	generation_announce(m);
-	log_info("reloaded generation=%u workers=%u; generation=%u retiring",
-	    m->m_cur.g_id, m->m_cur.g_target, old.g_id);
+	m->m_cur.g_committed = true;
+	m->m_cur.g_replaced = old.g_id;
+	m->m_cur.g_quiet_by = clock_after(clock_now(),
+	    GENERATION_QUIET_SECONDS);
 	generation_free(&old);
+	generation_check_ready(m);
 	generation_reload_again(m);
+}
+
+/*
+ * The generations before a committed one take no new connection: each of
+ * their workers is either out of accept() for good or lying about it, and
+ * then it is given GENERATION_QUIET_SECONDS at most.  Only then is the
+ * new generation announced, so "ready generation=N" (and READY=1) means
+ * that every connection from then on is served by generation N.
+ */
+static bool
+generation_quiet(const struct master *m)
+{
+	if (!m->m_cur.g_committed ||
+	    !pool_others_accepting(&m->m_pool, m->m_cur.g_id))
+		return true;
+	if (clock_diff(clock_now(), m->m_cur.g_quiet_by) > 0)
+		return false;
+	log_warnx("a retired worker still says it is accepting %.0fs after "
+	    "generation=%u took over; announcing it all the same",
+	    GENERATION_QUIET_SECONDS, m->m_cur.g_id);
+	return true;
+}
+
+/* Ready to announce but for the old generation's last accept(). */
+static bool
+generation_waits_quiet(const struct master *m)
+{
+	return !m->m_cur.g_announced && m->m_cur.g_committed &&
+	    poolview_gen_ready(&m->m_pool, m->m_cur.g_id) >=
+	    m->m_cur.g_target;
+}
+
+bool
+generation_next_look(const struct master *m, struct timespec *when)
+{
+	if (m->m_stopping || !generation_waits_quiet(m))
+		return false;
+	*when = clock_after(clock_now(), GENERATION_QUIET_LOOK_MS / 1000.0);
+	return true;
 }
 
 /* READY=1 again after RELOADING=1, but never for a generation that has
@@ -207,7 +235,8 @@ generation_notify_failed(struct master *m, const char *status)
 void
 generation_rollback(struct master *m, const char *why)
 {
-	char	 status[256];
+	unsigned	 failed = m->m_next.g_id;
+	char		 status[256];
 
 	log_warnx("reload failed: generation=%u %s; generation=%u keeps "
 	    "serving with the previous configuration", m->m_next.g_id, why,
@@ -228,6 +257,9 @@ generation_rollback(struct master *m, const char *why)
 	snprintf(status, sizeof(status), "reload failed (%s); running "
 	    "generation %u", why, m->m_cur.g_id);
 	generation_notify_failed(m, status);
+	snprintf(status, sizeof(status), "generation=%u %s; generation=%u "
+	    "keeps serving", failed, why, m->m_cur.g_id);
+	generation_settled(m, false, status);
 	generation_check_ready(m);
 	generation_reload_again(m);
 }
@@ -237,14 +269,16 @@ generation_check_ready(struct master *m)
 {
 	if (m->m_stopping)
 		return;
-	if (m->m_next.g_id != 0) {
-		if (poolview_gen_ready(&m->m_pool, m->m_next.g_id) >=
-		    m->m_next.g_target)
-			generation_commit(m);
-	} else if (!m->m_cur.g_announced &&
+	/* The running generation first: a commit announces it here too. */
+	if (!m->m_cur.g_announced &&
 	    poolview_gen_ready(&m->m_pool, m->m_cur.g_id) >=
-	    m->m_cur.g_target)
+	    m->m_cur.g_target && (m->m_next.g_id == 0 || m->m_cur.g_committed) &&
+	    generation_quiet(m))
 		generation_announce(m);
+	if (m->m_next.g_id != 0 &&
+	    poolview_gen_ready(&m->m_pool, m->m_next.g_id) >=
+	    m->m_next.g_target)
+		generation_commit(m);
 }
 
 void
@@ -266,19 +300,16 @@ generation_check_deadline(struct master *m, struct timespec now)
 	}
 }
 
-/* Load the file and open its sockets beside the running ones. */
+/* Take the checked configuration and open its sockets beside the
+ * running ones. */
 static int
-generation_prepare(struct master *m, struct generation *g)
+generation_prepare(struct master *m, struct generation *g,
+    struct config *cfg)
 {
 	struct listeners	 copy;
-	char			 err[1024];
 	int			 rc;
 
-	if ((g->g_cfg = config_load(m->m_file, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed: %s; keeping the running "
-		    "configuration", err);
-		return -1;
-	}
+	g->g_cfg = cfg;
 	notify_reloading();
 	if ((rc = listeners_dup(&copy, &m->m_cur.g_ls)) == 0) {
 		rc = listeners_open(&g->g_ls, g->g_cfg, &copy);
@@ -322,8 +353,6 @@ generation_start_size(const struct master *m, const struct config *cfg)
 void
 generation_reload(struct master *m)
 {
-	struct generation	*g = &m->m_next;
-
 	if (m->m_stopping)
 		return;
 	if (m->m_draining) {
@@ -331,17 +360,54 @@ generation_reload(struct master *m)
 		    "ignored");
 		return;
 	}
-	if (g->g_id != 0) {
+	if (m->m_next.g_id != 0 || confcheck_running(&m->m_check)) {
 		/* One generation starts at a time; the file is read again
 		 * once this one is settled. */
 		m->m_reload_again = true;
 		log_info("reload requested while generation=%u starts; it "
-		    "follows once that one is settled", g->g_id);
+		    "follows once that one is settled", m->m_next.g_id != 0 ?
+		    m->m_next.g_id : m->m_last_id + 1);
 		return;
 	}
 	log_info("reloading %s", m->m_file);
-	if (generation_prepare(m, g) == -1)
+	m->m_reload_seq++;
+	if (confcheck_start(&m->m_check, m->m_file) == -1) {
+		log_warnx("reload failed: cannot check %s; keeping the "
+		    "running configuration", m->m_file);
+		generation_settled(m, false, "the check cannot start");
+		generation_reload_again(m);
+	}
+}
+
+void
+generation_check_read(struct master *m)
+{
+	struct generation	*g = &m->m_next;
+	struct config		*cfg;
+	char			 err[2048];
+
+	if (!confcheck_done(&m->m_check))
 		return;
+	cfg = confcheck_result(&m->m_check, m->m_file, err, sizeof(err));
+	if (m->m_stopping || m->m_draining) {
+		config_free(cfg);
+		return;
+	}
+	if (cfg == NULL) {
+		log_warnx("reload failed: %s; keeping the running "
+		    "configuration", err);
+		generation_notify_failed(m, "reload failed; running the "
+		    "previous configuration");
+		generation_settled(m, false, err);
+		generation_reload_again(m);
+		return;
+	}
+	if (generation_prepare(m, g, cfg) == -1) {
+		generation_settled(m, false, "cannot open the listening "
+		    "sockets or the agent's");
+		generation_reload_again(m);
+		return;
+	}
 	g->g_id = ++m->m_last_id;
 	g->g_target = g->g_cfg->c_pool_dynamic ?
 	    generation_start_size(m, g->g_cfg) : g->g_cfg->c_workers;

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "agent.h"
+#include "confcheck.h"
 #include "control.h"
 #include "listener.h"
 #include "pool.h"
@@ -31,6 +32,12 @@
 
 /* How long a reloaded generation has to become ready. */
 #define GENERATION_START_SECONDS	10.0
+/* After a commit, how long "ready" waits at most for the retired
+ * workers to be out of accept() (see pool_others_accepting()): they
+ * are there for microseconds; only a worker that lies would keep the
+ * flag up.  And how often the master looks meanwhile. */
+#define GENERATION_QUIET_SECONDS	1.0
+#define GENERATION_QUIET_LOOK_MS	5
 
 struct generation {
 	unsigned		 g_id;		/* 0: no such generation */
@@ -38,6 +45,11 @@ struct generation {
 	struct listeners	 g_ls;
 	unsigned		 g_target;	/* workers wanted */
 	bool			 g_announced;	/* READY=1 sent for it */
+	/* Committed by a reload: "ready" once the generation before it
+	 * takes no connection any more, or by then at the latest. */
+	bool			 g_committed;
+	unsigned		 g_replaced;	/* the one it retired */
+	struct timespec		 g_quiet_by;
 	struct timespec		 g_deadline;	/* to be ready by */
 	int			 g_gate[2];	/* closed at commit; or -1 */
 	/* Taken over from the binary before an upgrade: its workers run
@@ -53,6 +65,8 @@ struct master {
 	struct generation	 m_next;	/* starting, on reload */
 	unsigned		 m_last_id;
 	bool			 m_reload_again; /* HUP while m_next starts */
+	struct confcheck	 m_check;	/* reading the file, on HUP */
+	unsigned long		 m_reload_seq;	/* reloads begun, ever */
 	struct pool		 m_pool;
 	struct upkeep		 m_upkeep;	/* sizing, shedding, hung */
 	struct control		 m_control;	/* the control socket */
@@ -69,16 +83,26 @@ struct master {
 	bool			 m_killed;	/* SIGKILL already sent */
 	struct timespec		 m_kill_at;
 	int			 m_status;
+	/* systemd's watchdog: WATCHDOG=1 every m_watchdog_every seconds,
+	 * from the loop, so that a master that stops turning is noticed. */
+	double			 m_watchdog_every;	/* 0: none */
+	struct timespec		 m_watchdog_at;
 };
 
 void	generation_init(struct generation *);
 void	generation_free(struct generation *);
 /* Start the workers each generation lacks, unless backing off. */
 void	generation_fill_all(struct master *);
-/* SIGHUP: read the file and start a generation from it. */
+/* SIGHUP: have the file read (confcheck.h), then start a generation
+ * from it (generation_check_read()). */
 void	generation_reload(struct master *);
+/* The check is over: start the generation, or say why not. */
+void	generation_check_read(struct master *);
 /* Commit the starting generation, or announce the first, when ready. */
 void	generation_check_ready(struct master *);
+/* When to look again whether the retired workers left accept(), so
+ * that the committed generation can say it is ready; false: no need. */
+bool	generation_next_look(const struct master *, struct timespec *);
 /* The starting generation's deadline: rolled back when passed. */
 void	generation_check_deadline(struct master *, struct timespec now);
 /* The starting generation cannot serve: drop it. */

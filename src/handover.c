@@ -433,7 +433,9 @@ handover_old_config(char *err, size_t errsize)
 		snprintf(err, errsize, "strndup: %s", strerror(errno));
 		return NULL;
 	}
-	c = config_load_text(hs->hs_file, copy, err, errsize);
+	/* Only to know the workers it describes: no module, no NSS. */
+	c = config_load_text(hs->hs_file, copy, CONFIG_NO_MODULES |
+	    CONFIG_NO_NSS, NULL, err, errsize);
 	free(copy);
 	return c;
 }

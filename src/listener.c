@@ -280,6 +280,11 @@ listeners_adopt(struct listeners *set, int fd, bool passed,
 		return -1;
 	if ((address = strdup(conf->cl_address)) == NULL) {
 		log_warn("strdup");
+		/* The slot past ls_n is nobody's: leave it empty.  fd is
+		 * still the caller's. */
+		free(l->l_conf.cl_address);
+		memset(l, 0, sizeof(*l));
+		l->l_fd = -1;
 		return -1;
 	}
 	free(l->l_conf.cl_address);

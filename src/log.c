@@ -1,27 +1,78 @@
 /*
- * log.c - syslog or stderr, one line per event.
+ * log.c - syslog or stderr, one line per event, never waiting.
  *
  * Callers pass only trusted format strings; anything a client sent is
  * escaped (escape.c) and passed as a "%s" argument.
+ *
+ * syslog(3) is not used.  It sends on a blocking socket and has no
+ * non-blocking mode: when journald or rsyslog stops reading /dev/log,
+ * the next syslog() waits for it, and a master waiting there reaps and
+ * respawns nothing and answers nobody, while each worker stops in the
+ * middle of its connection.  The protocol is small (one datagram per
+ * line, in the format glibc's syslog() sends, which journald and rsyslog
+ * parse), so it is spoken here, on a socket that never waits.  The same
+ * holds for stderr (-e).  A line that cannot be written at once is
+ * dropped and counted (log_dropped()); the next line that goes through
+ * is preceded by one that says how many were lost.
  */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
+#define LOG_DEVLOG		"/dev/log"
+/* A /dev/log that refused us is tried again no sooner: not a socket()
+ * and a connect() on every line while the system has no syslog. */
+#define LOG_RETRY_SECONDS	1
+
+/* How lines reach stderr without waiting (log_stderr_open()). */
+enum log_stderr_how {
+	LOG_STDERR_SEND,	/* a socket: send(MSG_DONTWAIT) */
+	LOG_STDERR_OWN,		/* our own non-blocking open of it */
+	LOG_STDERR_POLL,	/* written only when poll() says it may be */
+	LOG_STDERR_FILE,	/* a file: it never waits for a reader */
+};
+
 static const char	*log_ident = PACKAGE;
 static char		 log_prefix[64];	/* "ident[pid]: " */
 static size_t		 log_prefix_len;
 static enum log_target	 log_target = LOG_TO_STDERR;
+static int		 log_facility = LOG_DAEMON;
 static int		 log_level = LOG_INFO;
+
+/* The syslog socket (-1: none yet), or the descriptor stderr lines go
+ * to: descriptor 2 itself until log_init() says otherwise. */
+static int		 log_fd = STDERR_FILENO;
+static bool		 log_fd_ours;		/* to close on a new target */
+static enum log_stderr_how log_stderr_how = LOG_STDERR_FILE;
+static time_t		 log_retry_at;		/* CLOCK_MONOTONIC seconds */
+/* The last stderr line was written only in part: the next one starts
+ * on a line of its own. */
+static bool		 log_cut;
+
+static unsigned long long log_dropped_total;
+static unsigned long long log_dropped_pending;	/* not yet reported */
+static void		(*log_drop_fn)(void *);
+static void		*log_drop_arg;
+
+static const char *const log_months[12] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+};
 
 /*
  * "ident[pid]: ", made once per process: getpid() and stdio on every
@@ -38,27 +89,265 @@ log_make_prefix(void)
 	    0;
 }
 
+static time_t
+log_monotonic(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void
+log_close(void)
+{
+	if (log_fd != -1 && log_fd_ours)
+		close(log_fd);
+	log_fd = -1;
+	log_fd_ours = false;
+}
+
+/* ---- syslog ------------------------------------------------------------ */
+
+/*
+ * A datagram socket connected to /dev/log.  Connecting a datagram socket
+ * never waits, and with SOCK_NONBLOCK neither does a send: a full queue
+ * at the reader is EAGAIN.  No fallback to a stream socket: every syslog
+ * daemon Debian ships reads datagrams there.  What fails here cannot be
+ * logged (this is the log): the lines it costs are counted as dropped.
+ */
+static int
+log_syslog_connect(void)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 fd;
+
+	if (log_fd != -1)
+		return 0;
+	if (log_monotonic() < log_retry_at)
+		return -1;
+	memcpy(sun.sun_path, LOG_DEVLOG, sizeof(LOG_DEVLOG));
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		goto fail;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		goto fail;
+	}
+	log_fd = fd;
+	log_fd_ours = true;
+	return 0;
+fail:
+	log_retry_at = log_monotonic() + LOG_RETRY_SECONDS;
+	return -1;
+}
+
+/* "Mmm dd hh:mm:ss" in local time, as syslog(3) stamps its lines; made
+ * once a second. */
+static const char *
+log_stamp(void)
+{
+	static time_t	 made = -1;
+	static char	 stamp[32];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	if (now == made)
+		return stamp;
+	if (localtime_r(&now, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	snprintf(stamp, sizeof(stamp), "%s %2d %02d:%02d:%02d",
+	    log_months[tm.tm_mon >= 0 && tm.tm_mon < 12 ? tm.tm_mon : 0],
+	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	made = now;
+	return stamp;
+}
+
+static bool
+log_send_once(const struct msghdr *msg, size_t len)
+{
+	return sendmsg(log_fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	    (ssize_t)len;
+}
+
+/*
+ * "<PRI>Mmm dd hh:mm:ss ident[pid]: text", the RFC 3164 line of glibc's
+ * syslog() with LOG_PID, without a trailing newline.  Whether it was
+ * sent; a full queue is not waited for.
+ */
+static bool
+log_syslog(int priority, const char *text, size_t len)
+{
+	char		 head[128];
+	struct iovec	 iov[2];
+	struct msghdr	 msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	int		 n;
+
+	n = snprintf(head, sizeof(head), "<%d>%s %s", log_facility |
+	    priority, log_stamp(), log_prefix);
+	if (n < 0 || (size_t)n >= sizeof(head) || log_syslog_connect() == -1)
+		return false;
+	iov[0] = (struct iovec){ head, (size_t)n };
+	iov[1] = (struct iovec){ (void *)text, len };
+	if (log_send_once(&msg, (size_t)n + len))
+		return true;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ||
+	    errno == EINTR || errno == EMSGSIZE)
+		return false;
+	/* ECONNREFUSED, ENOTCONN...: the reader went away (journald or
+	 * rsyslog restarted).  Once more on a new socket. */
+	log_close();
+	log_retry_at = 0;
+	return log_syslog_connect() == 0 && log_send_once(&msg, (size_t)n +
+	    len);
+}
+
+/* ---- stderr ------------------------------------------------------------ */
+
+/*
+ * stderr may be shared: with the terminal, a pipe's other writers, the
+ * shell.  O_NONBLOCK on descriptor 2 would change its open file
+ * description for all of them (and a poll() before a blocking write is
+ * no guarantee: our own workers write to the same pipe between the two
+ * calls).  So, by what stderr is:
+ *  - a socket (the journal's stream, under systemd): send(MSG_DONTWAIT),
+ *    non-blocking for this call only;
+ *  - a pipe, FIFO or terminal: a description of our own, opened again
+ *    through /proc with O_NONBLOCK, shared only by this process and the
+ *    workers it forks; if that cannot be opened, a poll() of 0 before
+ *    each write, the best that is left;
+ *  - a file: as before, a plain write (no reader to wait for).
+ * Taken as stderr is when log_init() is called.
+ */
+static void
+log_stderr_open(void)
+{
+	struct stat	 st;
+	int		 fd;
+
+	log_fd = STDERR_FILENO;
+	log_fd_ours = false;
+	log_stderr_how = LOG_STDERR_FILE;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return;
+	if (S_ISSOCK(st.st_mode)) {
+		log_stderr_how = LOG_STDERR_SEND;
+		return;
+	}
+	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return;
+	log_stderr_how = LOG_STDERR_POLL;
+	if ((fd = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC)) == -1)
+		return;
+	log_fd = fd;
+	log_fd_ours = true;
+	log_stderr_how = LOG_STDERR_OWN;
+}
+
+/* Whether the line went out whole.  One that went out in part is cut:
+ * the next line that goes out starts with the newline it lacks. */
+static bool
+log_stderr(const char *text, size_t len)
+{
+	struct iovec	 iov[4];
+	struct msghdr	 msg = { .msg_iov = iov, .msg_iovlen = 4 };
+	struct pollfd	 pfd = { .fd = log_fd, .events = POLLOUT };
+	size_t		 total;
+	ssize_t		 n;
+
+	/* One call per line: lines of several processes sharing stderr
+	 * stay whole, and no stdio fstat/lseek per call. */
+	iov[0] = (struct iovec){ "\n", log_cut ? 1 : 0 };
+	iov[1] = (struct iovec){ log_prefix, log_prefix_len };
+	iov[2] = (struct iovec){ (void *)text, len };
+	iov[3] = (struct iovec){ "\n", 1 };
+	total = iov[0].iov_len + log_prefix_len + len + 1;
+	if (log_stderr_how == LOG_STDERR_POLL && (poll(&pfd, 1, 0) != 1 ||
+	    (pfd.revents & POLLOUT) == 0))
+		return false;
+	if (log_stderr_how == LOG_STDERR_SEND)
+		n = sendmsg(log_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		n = writev(log_fd, iov, 4);
+	if (n > 0)
+		log_cut = (size_t)n < total;
+	return n == (ssize_t)total;
+}
+
+/* ---- lines ------------------------------------------------------------- */
+
+static bool
+log_send(int priority, const char *text, size_t len)
+{
+	if (log_target == LOG_TO_SYSLOG)
+		return log_syslog(priority, text, len);
+	return log_stderr(text, len);
+}
+
+static void
+log_drop(void)
+{
+	log_dropped_total++;
+	log_dropped_pending++;
+	if (log_drop_fn != NULL)
+		log_drop_fn(log_drop_arg);
+}
+
+/* What was lost, said before the first line that gets through. */
+static bool
+log_send_dropped(void)
+{
+	char	 note[128];
+	int	 n;
+
+	n = snprintf(note, sizeof(note), "log: %llu lines dropped (%s)",
+	    log_dropped_pending, log_target == LOG_TO_SYSLOG ?
+	    "syslog not reading" : "stderr not writable");
+	if (n < 0 || (size_t)n >= sizeof(note) || !log_send(LOG_WARNING,
+	    note, (size_t)n))
+		return false;
+	log_dropped_pending = 0;
+	return true;
+}
+
+static void
+log_emit(int priority, const char *text, size_t len)
+{
+	if (log_dropped_pending > 0 && !log_send_dropped()) {
+		log_drop();
+		return;
+	}
+	if (!log_send(priority, text, len))
+		log_drop();
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
 void
 log_init(const char *ident, enum log_target target, int facility, int level)
 {
-	if (log_target == LOG_TO_SYSLOG)
-		closelog();
+	log_close();
 	log_ident = ident;
 	log_target = target;
+	log_facility = facility;
 	log_level = level;
+	log_cut = false;
 	log_make_prefix();
+	/* Opened now, before any privilege drop could make /dev/log
+	 * unreachable (what syslog(3)'s LOG_NDELAY is for). */
 	if (target == LOG_TO_SYSLOG) {
-		/* LOG_NDELAY opens the socket now, before any chroot or
-		 * privilege drop could make /dev/log unreachable. */
-		openlog(ident, LOG_PID | LOG_NDELAY, facility);
-		setlogmask(LOG_UPTO(level));
-	}
+		log_retry_at = 0;
+		(void)log_syslog_connect();
+	} else
+		log_stderr_open();
 }
 
 void
 log_reconfigure(int facility, int level)
 {
-	log_init(log_ident, log_target, facility, level);
+	log_facility = facility;
+	log_level = level;
 }
 
 bool
@@ -71,10 +360,43 @@ void
 log_after_fork(void)
 {
 	log_make_prefix();
+	/* The parent's drops are the parent's to report. */
+	log_dropped_total = 0;
+	log_dropped_pending = 0;
+	log_drop_fn = NULL;
+	log_drop_arg = NULL;
+	/* A socket of its own: the parent's reconnecting closes its own
+	 * descriptor, never this one.  stderr's description is shared, as
+	 * stderr itself is. */
+	if (log_target == LOG_TO_SYSLOG) {
+		log_close();
+		log_retry_at = 0;
+		(void)log_syslog_connect();
+	}
 }
 
-/* Add to line[*off]: cut at the end of the buffer, never overflowing,
- * one byte always left for the newline. */
+int
+log_descriptor(void)
+{
+	return log_fd;
+}
+
+void
+log_set_drop_hook(void (*fn)(void *), void *arg)
+{
+	log_drop_fn = fn;
+	log_drop_arg = arg;
+}
+
+unsigned long long
+log_dropped(void)
+{
+	return log_dropped_total;
+}
+
+/* ---- the API ----------------------------------------------------------- */
+
+/* Add to line[*off]: cut at the end of the buffer, never overflowing. */
 static void
 log_append(char *, size_t, size_t *, const char *, va_list)
     __attribute__((format(printf, 4, 0)));
@@ -85,7 +407,7 @@ log_appendf(char *, size_t, size_t *, const char *, ...)
 static void
 log_append(char *line, size_t size, size_t *off, const char *fmt, va_list ap)
 {
-	size_t	 room = size - 1 - *off;
+	size_t	 room = size - *off;
 	int	 n;
 
 	if (room <= 1 || (n = vsnprintf(line + *off, room, fmt, ap)) < 0)
@@ -107,28 +429,15 @@ static void
 log_vwrite(int priority, const char *fmt, va_list ap, int saved_errno)
 {
 	char	 line[LOG_LINE_MAX];
-	size_t	 off = 0;
+	/* The prefix and the newline count in LOG_LINE_MAX. */
+	size_t	 size = sizeof(line) - log_prefix_len - 1, off = 0;
 
 	if (!log_enabled(priority))
 		return;
-	if (log_target == LOG_TO_STDERR) {
-		memcpy(line, log_prefix, log_prefix_len);
-		off = log_prefix_len;
-	}
-	log_append(line, sizeof(line), &off, fmt, ap);
+	log_append(line, size, &off, fmt, ap);
 	if (saved_errno != 0)
-		log_appendf(line, sizeof(line), &off, ": %s",
-		    strerror(saved_errno));
-
-	if (log_target == LOG_TO_SYSLOG) {
-		line[off] = '\0';
-		syslog(priority, "%s", line);
-		return;
-	}
-	/* One write(2) per line: lines of several processes sharing
-	 * stderr stay whole, and no stdio fstat/lseek per call. */
-	line[off++] = '\n';
-	(void)!write(STDERR_FILENO, line, off);
+		log_appendf(line, size, &off, ": %s", strerror(saved_errno));
+	log_emit(priority, line, off);
 }
 
 #define LOG_FUNCTION(name, priority, with_errno)			\

@@ -1,10 +1,12 @@
 /*
  * log.h - the daemon's five-call logging API.
  *
- * Lines go to syslog(3) with LOG_PID, or to stderr when the daemon runs
- * with -e (and before the configuration is known).  Never both: under
- * systemd the journal already collects syslog.  Nothing here may be
- * called from a signal handler.
+ * Lines go to syslog (/dev/log, as syslog(3) with LOG_PID sends them),
+ * or to stderr when the daemon runs with -e (and before the configuration
+ * is known).  Never both: under systemd the journal already collects
+ * syslog.  Nothing here ever waits for the reader: a line that cannot be
+ * written at once is dropped and counted.  Nothing here may be called
+ * from a signal handler.
  */
 #ifndef PREFORKD_LOG_H
 #define PREFORKD_LOG_H
@@ -27,10 +29,20 @@ enum log_target {
 
 void	log_init(const char *ident, enum log_target target, int facility,
 	    int level);
-/* In a new child process: its own pid on its lines. */
+/* In a new child process: its own pid on its lines, its own syslog
+ * socket, its own count of dropped lines (from 0, without a hook). */
 void	log_after_fork(void);
+/* The descriptor lines go to now (a forked worker keeps it); or -1. */
+int	log_descriptor(void);
 /* A reload: new facility and level, same target. */
 void	log_reconfigure(int facility, int level);
+
+/* Lines this process dropped because syslog or stderr could not take
+ * them at once (a stalled journald, a full pipe). */
+unsigned long long log_dropped(void);
+/* Called on each line dropped, with arg: a worker counts its drops in
+ * its scoreboard slot, where the master sums them. */
+void	log_set_drop_hook(void (*fn)(void *), void *arg);
 
 /* Whether lines of this syslog level are written: callers skip the work
  * of preparing a line that would be filtered out. */

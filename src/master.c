@@ -19,6 +19,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -43,6 +45,7 @@
 #include "pidfile.h"
 #include "pool.h"
 #include "poolview.h"
+#include "proctitle.h"
 #include "scoreboard.h"
 #include "status.h"
 #include "upgrade.h"
@@ -242,12 +245,34 @@ master_reap(struct master *m)
 	struct pool_worker	 w;
 	int			 status, rc;
 
-	/* Each is out of the table before anything is done about it. */
-	while ((rc = pool_reap(&m->m_pool, &w, &status)) != 0)
+	siginfo_t		 si;
+
+	for (;;) {
+		/* Who exited, without reaping it yet. */
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ECHILD)
+				log_warn("waitid");
+			return;
+		}
+		if (si.si_pid == 0)
+			return;
+		/* A check's process group goes with it, signalled while its
+		 * id is still ours: before its leader is reaped. */
+		if (si.si_pid == m->m_check.cc_pid ||
+		    si.si_pid == m->m_upgrade.up_pid)
+			(void)kill(-si.si_pid, SIGKILL);
+		/* Each is out of the table before anything is done about
+		 * it. */
+		if ((rc = pool_reap(&m->m_pool, si.si_pid, &w, &status)) == 0)
+			return;
 		if (rc == 1)
 			master_worker_exited(m, &w, status);
-		else
+		else if (!confcheck_reaped(&m->m_check, w.pw_pid, status))
 			upgrade_reaped(m, w.pw_pid, status);
+	}
 }
 
 /*
@@ -262,6 +287,9 @@ master_stop_now(struct master *m)
 
 	m->m_draining = false;
 	m->m_stopping = true;
+	confcheck_abort(&m->m_check);	/* a reload under way ends */
+	control_reload_settled(&m->m_control, ULONG_MAX, false, "the daemon "
+	    "is stopping");
 	log_info("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
 	    grace);
 	/* First the overall deadline: each worker's is no earlier. */
@@ -293,6 +321,9 @@ master_graceful_stop(struct master *m)
 	}
 	m->m_draining = true;
 	m->m_drain_until = clock_after(clock_now(), drain);
+	confcheck_abort(&m->m_check);	/* a reload under way ends */
+	control_reload_settled(&m->m_control, ULONG_MAX, false, "the daemon "
+	    "is stopping");
 	notify_stopping();
 	log_info("draining for %.1fs before shutting down: the agent says "
 	    "drain, workers=%zu serve on", drain, m->m_pool.p_n);
@@ -414,6 +445,10 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, m->m_pool.p_respawn_at);
 	if (!m->m_stopping && m->m_next.g_id != 0)
 		master_earliest(deadline, &timed, m->m_next.g_deadline);
+	if (generation_next_look(m, &t))
+		master_earliest(deadline, &timed, t);
+	if (confcheck_next_deadline(&m->m_check, &t))
+		master_earliest(deadline, &timed, t);
 	if (!m->m_stopping)
 		master_earliest(deadline, &timed, upkeep_due(&m->m_upkeep));
 	if (m->m_draining)
@@ -426,6 +461,8 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, t);
 	if (control_next_deadline(&m->m_control, &t))
 		master_earliest(deadline, &timed, t);
+	if (m->m_watchdog_every > 0)
+		master_earliest(deadline, &timed, m->m_watchdog_at);
 	return timed;
 }
 
@@ -434,10 +471,10 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 static void
 master_wait(struct master *m)
 {
-	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS + 1];
+	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS + 1 + 1];
 	struct timespec	 ts, *tsp = NULL, deadline;
 	double		 left;
-	size_t		 n, nctl, nag;
+	size_t		 n, nctl, nag, nup, nck;
 
 	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
@@ -451,17 +488,21 @@ master_wait(struct master *m)
 	nctl = control_pollfds(&m->m_control, pfd + 1);
 	nag = agent_pollfds(&m->m_agent, pfd + 1 + nctl);
 	n = 1 + nctl + nag;
-	n += upgrade_pollfds(&m->m_upgrade, pfd + n);
+	nup = upgrade_pollfds(&m->m_upgrade, pfd + n);
+	n += nup;
+	nck = confcheck_pollfds(&m->m_check, pfd + n);
+	n += nck;
 	if (ppoll(pfd, n, tsp, &m->m_waitmask) == -1) {
 		if (errno != EINTR)
 			log_warn("ppoll");
 		return;
 	}
+	confcheck_handle(&m->m_check, pfd + n - nck, nck);
 	/* Control and agent first: a commit below may replace their
 	 * sockets. */
 	control_handle(m, pfd + 1, nctl);
 	agent_handle(m, pfd + 1 + nctl, nag);
-	upgrade_handle(m, pfd + 1 + nctl + nag, n - 1 - nctl - nag);
+	upgrade_handle(m, pfd + 1 + nctl + nag, nup);
 	if (pfd[0].revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
 		generation_check_ready(m);
@@ -548,11 +589,22 @@ master_setup(struct master *m)
 static void
 master_cleanup(struct master *m)
 {
+	confcheck_abort(&m->m_check);
 	control_close(&m->m_control);
 	agent_close(&m->m_agent);
 	generation_free(&m->m_cur);
 	generation_free(&m->m_next);
 	pool_fini(&m->m_pool);
+}
+
+/* Alive: only a loop that turns says so. */
+static void
+master_watchdog(struct master *m, struct timespec now)
+{
+	if (m->m_watchdog_every <= 0 || clock_diff(now, m->m_watchdog_at) > 0)
+		return;
+	notify_watchdog();
+	m->m_watchdog_at = clock_after(now, m->m_watchdog_every);
 }
 
 static void
@@ -563,9 +615,12 @@ master_loop(struct master *m)
 	for (;;) {
 		master_handle_signals(m);
 		now = clock_now();
+		master_watchdog(m, now);
 		master_check_drain(m, now);
 		control_expire(&m->m_control, now);
 		agent_expire(&m->m_agent, now);
+		confcheck_expire(&m->m_check, now);
+		generation_check_read(m);
 		upgrade_run(m, now);	/* a stop ends one under way */
 		if (m->m_stopping) {
 			if (m->m_pool.p_n == 0)
@@ -574,12 +629,31 @@ master_loop(struct master *m)
 			pool_kill_overdue(&m->m_pool, now);
 		} else {
 			generation_check_deadline(m, now);
+			generation_check_ready(m);
 			pool_kill_overdue(&m->m_pool, now);
 			upkeep_run(m, now);
 			generation_fill_all(m);
 		}
 		master_wait(m);
 	}
+}
+
+/*
+ * Workers run modules and serve clients, often as the master's own user
+ * (an unprivileged daemon): such a worker, compromised, could ptrace()
+ * the master or write its /proc/PID/mem and so take over the one process
+ * whose death ends the service.  A process that is not dumpable can be
+ * traced or read that way by root (CAP_SYS_PTRACE) alone, and leaves no
+ * core.  The workers inherit it (a change of user would clear it too,
+ * fs.suid_dumpable being 0).  So are /proc/PID/fd and exe root's: -s,
+ * which looks there, needs root (procfs.c).  Set in each image: an exec
+ * (an upgrade) makes a process dumpable again.
+ */
+static void
+master_undumpable(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		log_warn("prctl(PR_SET_DUMPABLE)");
 }
 
 int
@@ -589,6 +663,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	struct master	 m;
 	int		 status;
 
+	master_undumpable();
 	memset(&m, 0, sizeof(m));
 	m.m_file = config_file;
 	m.m_pool.p_ready[0] = m.m_pool.p_ready[1] = -1;
@@ -601,6 +676,9 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	m.m_cur.g_cfg = cfg;
 	m.m_cur.g_target = cfg->c_workers;
 	upkeep_init(&m.m_upkeep);
+	confcheck_init(&m.m_check);
+	if ((m.m_watchdog_every = notify_watchdog_every()) > 0)
+		m.m_watchdog_at = clock_now();
 	control_init(&m.m_control);
 	agent_init(&m.m_agent);
 	upgrade_reset(&m.m_upgrade);
@@ -620,6 +698,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 		log_info("started version=%s workers=%u service=%s",
 		    status_version, m.m_cur.g_target,
 		    m.m_cur.g_cfg->c_service);
+	proctitle_set("master -c %s", m.m_file);
 	master_loop(&m);
 	log_info("exiting status=%d served=%llu", m.m_status,
 	    pool_totals(&m.m_pool).pg_served);

@@ -1,9 +1,10 @@
 /*
  * notify.c - the sd_notify protocol: one datagram of "KEY=value" lines
  * to the AF_UNIX socket named by $NOTIFY_SOCKET.  libsystemd is used when
- * configured --with-libsystemd; by default the few lines below speak the
- * protocol, which is small and stable, and spare every worker the
- * libraries libsystemd would map into it.
+ * configured --with-libsystemd, for state changes only (status lines
+ * must not wait, and sd_notify() may); by default the few lines below
+ * speak the protocol, which is small and stable, and spare every worker
+ * the libraries libsystemd would map into it.
  */
 #include "autoconf.h"
 
@@ -34,20 +35,10 @@
  */
 #define NOTIFY_WAIT_SECONDS	2
 
+/* The protocol itself: one datagram, on a socket of its own. */
 static int
-notify_send(const char *msg, int drop)
+notify_datagram(const char *msg, int drop)
 {
-#ifdef HAVE_LIBSYSTEMD
-	int	 r;
-
-	(void)drop;	/* sd_notify() sends blocking: state changes only */
-	if ((r = sd_notify(0, msg)) < 0) {
-		errno = -r;
-		log_warn("sd_notify");
-		return -1;
-	}
-	return 0;
-#else
 	const char		*path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un	 sun;
 	socklen_t		 len;
@@ -84,6 +75,27 @@ notify_send(const char *msg, int drop)
 	}
 	close(fd);
 	return rc;
+}
+
+static int
+notify_send(const char *msg, int drop)
+{
+#ifdef HAVE_LIBSYSTEMD
+	int	 r;
+
+	/* sd_notify() sends on a blocking socket, with no bound on the
+	 * wait: a status line, sent from the master's loop, takes the
+	 * datagram above, which does not wait. */
+	if (drop)
+		return notify_datagram(msg, drop);
+	if ((r = sd_notify(0, msg)) < 0) {
+		errno = -r;
+		log_warn("sd_notify");
+		return -1;
+	}
+	return 0;
+#else
+	return notify_datagram(msg, drop);
 #endif
 }
 
@@ -124,4 +136,39 @@ notify_status(const char *status)
 
 	snprintf(msg, sizeof(msg), "STATUS=%s", status);
 	return notify_send(msg, 1);
+}
+
+/*
+ * WATCHDOG_USEC says the unit has WatchdogSec=; WATCHDOG_PID, when set,
+ * names the process it is meant for (not a worker, nor the check child,
+ * which inherit the environment).  Pinging at half the period leaves a
+ * whole half for a loop turn that takes long.
+ */
+double
+notify_watchdog_every(void)
+{
+	const char		*usec = getenv("WATCHDOG_USEC");
+	const char		*pid = getenv("WATCHDOG_PID");
+	char			*end;
+	unsigned long long	 us;
+
+	if (usec == NULL || getenv("NOTIFY_SOCKET") == NULL)
+		return 0;
+	if (pid != NULL && strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	errno = 0;
+	us = strtoull(usec, &end, 10);
+	if (errno != 0 || end == usec || *end != '\0' || us == 0) {
+		log_warnx("WATCHDOG_USEC=%s is not a number of microseconds; "
+		    "no watchdog", usec);
+		return 0;
+	}
+	return (double)us / 2e6;
+}
+
+void
+notify_watchdog(void)
+{
+	/* A ping lost to a full queue is sent again next time. */
+	(void)notify_datagram("WATCHDOG=1", 1);
 }

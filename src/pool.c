@@ -11,6 +11,12 @@
  * event; only a worker started after it, one the pool respawned, that
  * dies young again proves a crash loop and doubles the delay.  After a
  * quiet period the delay starts over.
+ *
+ * Which scoreboard slot is free is decided here, from the table: a slot
+ * is in use while a worker in the table holds it, whatever its state
+ * says (any worker can write that).  What the pool reads from a slot it
+ * reads through scoreboard_read() and scoreboard_counter(), bounded by
+ * the worker's start, which the master recorded itself.
  */
 #include "autoconf.h"
 
@@ -32,6 +38,24 @@
 #define POOL_BACKOFF_MAX	10.0
 /* No crash for this long after the delay ran out: start over. */
 #define POOL_BACKOFF_QUIET	5.0
+
+static struct pool_worker *
+pool_find(struct pool *p, pid_t pid)
+{
+	for (size_t i = 0; i < p->p_n; i++)
+		if (p->p_workers[i].pw_pid == pid)
+			return &p->p_workers[i];
+	return NULL;
+}
+
+static bool
+pool_has(const struct pool *p, pid_t pid)
+{
+	for (size_t i = 0; i < p->p_n; i++)
+		if (p->p_workers[i].pw_pid == pid)
+			return true;
+	return false;
+}
 
 int
 pool_init(struct pool *p, int board_fd)
@@ -89,30 +113,78 @@ pool_grow(struct pool *p)
 	return 0;
 }
 
+/* The slots the table's workers hold, and one past the highest. */
+static uint32_t
+pool_slots_used(const struct pool *p, uint64_t used[SCOREBOARD_SLOTS / 64])
+{
+	uint32_t	 high = 0, i;
+
+	memset(used, 0, SCOREBOARD_SLOTS / 8);
+	for (size_t n = 0; n < p->p_n; n++) {
+		i = scoreboard_index(p->p_board, p->p_workers[n].pw_slot);
+		used[i / 64] |= (uint64_t)1 << (i % 64);
+		if (i + 1 > high)
+			high = i + 1;
+	}
+	return high;
+}
+
+/* The lowest slot no worker in the table holds: 0, or -1 when none. */
+static int
+pool_slot_free(const struct pool *p, uint32_t *slot, uint32_t *high)
+{
+	uint64_t	 used[SCOREBOARD_SLOTS / 64];
+
+	*high = pool_slots_used(p, used);
+	for (uint32_t i = 0; i < SCOREBOARD_SLOTS / 64; i++) {
+		if (used[i] == UINT64_MAX)
+			continue;
+		*slot = i * 64 + (uint32_t)__builtin_ctzll(~used[i]);
+		if (*slot + 1 > *high)
+			*high = *slot + 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* The workers' scans stop at the highest slot the table holds. */
+static void
+pool_publish_high(struct pool *p)
+{
+	uint64_t	 used[SCOREBOARD_SLOTS / 64];
+
+	scoreboard_set_high(p->p_board, pool_slots_used(p, used));
+}
+
 int
 pool_spawn(struct pool *p, unsigned gen, struct worker_args *wa)
 {
 	struct pool_worker	*w;
 	struct slot		*sl;
+	uint32_t		 slot, high;
 	pid_t			 pid;
 
 	if (pool_grow(p) == -1)
 		return -1;
-	if ((sl = scoreboard_claim(p->p_board)) == NULL) {
+	if (pool_slot_free(p, &slot, &high) == -1) {
 		log_warnx("all %d scoreboard slots are taken",
 		    SCOREBOARD_SLOTS);
 		return -1;
 	}
+	sl = scoreboard_claim(p->p_board, slot);
+	scoreboard_set_high(p->p_board, high);
 	/* Known before fork(): the child's getppid() could already be a
 	 * reaper's if the master died in between. */
 	wa->wa_master = getpid();
 	wa->wa_slot = sl;
 	wa->wa_board = p->p_board;
 	wa->wa_ready_fd = p->p_ready[1];
+	wa->wa_generation = gen;
 	switch (pid = fork()) {
 	case -1:
 		log_warn("fork");
-		scoreboard_release(p->p_board, sl);
+		scoreboard_release(sl);
+		pool_publish_high(p);
 		return -1;
 	case 0:
 		worker_run(wa);
@@ -127,14 +199,48 @@ pool_spawn(struct pool *p, unsigned gen, struct worker_args *wa)
 	return 0;
 }
 
+/*
+ * What the image before an upgrade handed over is checked too: a pid
+ * that is not our child (0 or -1 would make a kill() reach a process
+ * group or everyone), a slot another worker holds, a start in the
+ * future (it bounds what the slot's times may say).
+ */
+static const char *
+pool_adopt_refusal(const struct pool *p, const struct pool_worker *from,
+    uint32_t slot)
+{
+	uint64_t	 used[SCOREBOARD_SLOTS / 64];
+	siginfo_t	 si;
+
+	if (slot >= SCOREBOARD_SLOTS)
+		return "slot out of range";
+	pool_slots_used(p, used);
+	if (used[slot / 64] & (uint64_t)1 << (slot % 64))
+		return "slot taken by another worker";
+	if (from->pw_pid <= 1)
+		return "not a worker's pid";
+	if (pool_has(p, from->pw_pid))
+		return "pid taken by another worker";
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)from->pw_pid, &si, WEXITED | WNOHANG |
+	    WNOWAIT) == -1)
+		return "not a child of this process";
+	if (from->pw_started.tv_sec < 0 || from->pw_started.tv_nsec < 0 ||
+	    from->pw_started.tv_nsec >= 1000000000L ||
+	    clock_diff(from->pw_started, clock_now()) < 0)
+		return "started in the future";
+	return NULL;
+}
+
 int
 pool_adopt(struct pool *p, const struct pool_worker *from, uint32_t slot)
 {
 	struct pool_worker	*w;
+	const char		*why;
 
-	if (slot >= SCOREBOARD_SLOTS) {
-		log_warnx("adopting pid=%ld: slot %u out of range",
-		    (long)from->pw_pid, slot);
+	if ((why = pool_adopt_refusal(p, from, slot)) != NULL) {
+		log_warnx("adopting pid=%ld slot=%u: %s", (long)from->pw_pid,
+		    slot, why);
 		return -1;
 	}
 	if (pool_grow(p) == -1)
@@ -142,38 +248,71 @@ pool_adopt(struct pool *p, const struct pool_worker *from, uint32_t slot)
 	w = &p->p_workers[p->p_n++];
 	*w = *from;
 	w->pw_slot = &p->p_board->sb_slot[slot];
+	pool_publish_high(p);
 	return 0;
 }
 
-static struct pool_worker *
-pool_find(struct pool *p, pid_t pid)
+int64_t
+pool_born_ms(const struct pool_worker *w)
 {
-	for (size_t i = 0; i < p->p_n; i++)
-		if (p->p_workers[i].pw_pid == pid)
-			return &p->p_workers[i];
-	return NULL;
+	return (int64_t)w->pw_started.tv_sec * 1000 +
+	    w->pw_started.tv_nsec / 1000000;
+}
+
+bool
+pool_read(const struct pool_worker *w, int64_t now,
+    struct slot_reading *r)
+{
+	return scoreboard_read(w->pw_slot, pool_born_ms(w), now, r);
+}
+
+unsigned long long
+pool_served(const struct pool_worker *w, int64_t now)
+{
+	return scoreboard_counter(&w->pw_slot->sl_served,
+	    scoreboard_count_max(pool_born_ms(w), now));
+}
+
+/* The worker's counters added to t, each no more than its age allows. */
+static void
+pool_add_counts(const struct pool_worker *w, int64_t now,
+    struct pool_gone *t)
+{
+	const struct slot	*sl = w->pw_slot;
+	uint64_t		 max = scoreboard_count_max(pool_born_ms(w), now);
+
+	t->pg_served += scoreboard_counter(&sl->sl_served, max);
+	t->pg_limited += scoreboard_counter(&sl->sl_limited, max);
+	t->pg_shed += scoreboard_counter(&sl->sl_shed, max);
+	t->pg_denied += scoreboard_counter(&sl->sl_denied, max);
+	t->pg_proxy_failed += scoreboard_counter(&sl->sl_proxy_failed, max);
+	t->pg_log_dropped += scoreboard_counter(&sl->sl_log_dropped, max);
 }
 
 struct pool_gone
 pool_totals(const struct pool *p)
 {
 	struct pool_gone	 t = p->p_gone;
+	int64_t			 now = scoreboard_ms();
 
-	for (size_t i = 0; i < p->p_n; i++) {
-		const struct slot *sl = p->p_workers[i].pw_slot;
-
-		t.pg_served += atomic_load_explicit(&sl->sl_served,
-		    memory_order_relaxed);
-		t.pg_limited += atomic_load_explicit(&sl->sl_limited,
-		    memory_order_relaxed);
-		t.pg_shed += atomic_load_explicit(&sl->sl_shed,
-		    memory_order_relaxed);
-		t.pg_denied += atomic_load_explicit(&sl->sl_denied,
-		    memory_order_relaxed);
-		t.pg_proxy_failed += atomic_load_explicit(
-		    &sl->sl_proxy_failed, memory_order_relaxed);
-	}
+	for (size_t i = 0; i < p->p_n; i++)
+		pool_add_counts(&p->p_workers[i], now, &t);
 	return t;
+}
+
+bool
+pool_others_accepting(const struct pool *p, unsigned gen)
+{
+	for (size_t i = 0; i < p->p_n; i++) {
+		const struct pool_worker *w = &p->p_workers[i];
+
+		/* Its sl_retiring was stored (sequentially consistent) when
+		 * it was retired, before this load. */
+		if (w->pw_generation != gen && w->pw_retiring &&
+		    atomic_load(&w->pw_slot->sl_accepting) != 0)
+			return true;
+	}
+	return false;
 }
 
 void
@@ -341,37 +480,38 @@ pool_next_deadline(const struct pool *p, struct timespec *when)
 	return any;
 }
 
-/* The slot's last word goes into the totals and the record. */
+/*
+ * The slot's last word goes into the totals and the record: read once,
+ * when the worker is gone and cannot change it, so that a counter that
+ * went down or jumped before cannot be counted twice or go back.  The
+ * worker is out of the table already: its slot is free.
+ */
 static void
 pool_forget_slot(struct pool *p, struct pool_worker *w)
 {
-	struct slot	*sl = w->pw_slot;
+	int64_t		 now = scoreboard_ms();
 
-	w->pw_last_state = scoreboard_state(sl);
-	w->pw_served = atomic_load(&sl->sl_served);
-	p->p_gone.pg_served += w->pw_served;
-	p->p_gone.pg_limited += atomic_load(&sl->sl_limited);
-	p->p_gone.pg_shed += atomic_load(&sl->sl_shed);
-	p->p_gone.pg_denied += atomic_load(&sl->sl_denied);
-	p->p_gone.pg_proxy_failed += atomic_load(&sl->sl_proxy_failed);
-	scoreboard_release(p->p_board, sl);
+	w->pw_last_state = scoreboard_state(w->pw_slot);
+	w->pw_served = pool_served(w, now);
+	pool_add_counts(w, now, &p->p_gone);
+	scoreboard_release(w->pw_slot);
+	pool_publish_high(p);
 	w->pw_slot = NULL;
 }
 
 int
-pool_reap(struct pool *p, struct pool_worker *out, int *status)
+pool_reap(struct pool *p, pid_t which, struct pool_worker *out, int *status)
 {
 	struct pool_worker	*w;
 	pid_t			 pid;
 
 	for (;;) {
-		if ((pid = waitpid(-1, status, WNOHANG)) == 0)
+		if ((pid = waitpid(which, status, WNOHANG)) == 0)
 			return 0;
 		if (pid == -1) {
 			if (errno == EINTR)
 				continue;
-			if (errno != ECHILD)
-				log_warn("waitpid");
+			log_warn("waitpid(%ld)", (long)which);
 			return 0;
 		}
 		if ((w = pool_find(p, pid)) == NULL) {
@@ -381,8 +521,8 @@ pool_reap(struct pool *p, struct pool_worker *out, int *status)
 			return 2;
 		}
 		*out = *w;
-		pool_forget_slot(p, out);
 		*w = p->p_workers[--p->p_n];
+		pool_forget_slot(p, out);
 		return 1;
 	}
 }

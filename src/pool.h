@@ -17,6 +17,7 @@
 #include "worker.h"
 
 struct slot;
+struct slot_reading;
 
 /*
  * What the master decided about a worker lives here; what the worker is
@@ -43,6 +44,7 @@ struct pool_gone {
 	unsigned long long	 pg_shed;
 	unsigned long long	 pg_denied;
 	unsigned long long	 pg_proxy_failed;
+	unsigned long long	 pg_log_dropped;
 };
 
 struct pool {
@@ -70,8 +72,21 @@ void	pool_fini(struct pool *);
  * its slot and the ready pipe, which the pool fills in.  0 or -1. */
 int	pool_spawn(struct pool *, unsigned gen, struct worker_args *wa);
 
-/* Served, refused by the per-source limit, shed: all workers, ever. */
+/* Served, refused by the per-source limit, shed, log lines dropped: all
+ * workers, ever. */
 struct pool_gone pool_totals(const struct pool *);
+
+/* Whether a retiring worker of a generation other than gen may still
+ * be in accept(): see sl_accepting in scoreboard.h. */
+bool	pool_others_accepting(const struct pool *, unsigned gen);
+/* The worker's slot, checked (scoreboard_read()) against its start,
+ * which the master recorded: now is scoreboard_ms(). */
+bool	pool_read(const struct pool_worker *, int64_t now,
+	    struct slot_reading *);
+/* What its slot says it served, bounded by its age. */
+unsigned long long pool_served(const struct pool_worker *, int64_t now);
+/* Its start, in scoreboard_ms() terms. */
+int64_t	pool_born_ms(const struct pool_worker *);
 
 /* Drain the ready pipe: it only wakes the master up. */
 void	pool_read_ready(struct pool *);
@@ -101,10 +116,12 @@ void	pool_kill_all(struct pool *);
 /* The earliest retirement deadline, if any worker has one. */
 bool	pool_next_deadline(const struct pool *, struct timespec *);
 
-/* Reap one exited child of ours: it is out of the table before the
- * caller acts on it.  1 with *out and *status set, 0 when none is left;
- * 2 for a child that is not a worker (only out->pw_pid set). */
-int	pool_reap(struct pool *, struct pool_worker *out, int *status);
+/* Reap child pid (one that exited: see master_reap()): it is out of
+ * the table before the caller acts on it.  1 with *out and *status set,
+ * 0 when it could not be reaped; 2 for a child that is not a worker
+ * (only out->pw_pid set). */
+int	pool_reap(struct pool *, pid_t pid, struct pool_worker *out,
+	    int *status);
 
 /* A worker died young (dead may be NULL for a failed fork): start or
  * join a crash event.  Returns the time left before the pool refills. */

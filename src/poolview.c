@@ -8,10 +8,9 @@
 #include "config.h"
 #include "generation.h"
 #include "listener.h"
+#include "log.h"
 #include "poolview.h"
 #include "scoreboard.h"
-
-#define RELAXED	memory_order_relaxed
 
 /* What one worker is doing, read once from its slot. */
 struct poolview_one {
@@ -25,7 +24,7 @@ static void
 poolview_classify(const struct pool_worker *w, int64_t now,
     struct poolview_one *o)
 {
-	const struct slot	*sl = w->pw_slot;
+	struct slot_reading	 r;
 
 	memset(o, 0, sizeof(*o));
 	o->vo_wait = SLOT_RUNNING;
@@ -33,20 +32,20 @@ poolview_classify(const struct pool_worker *w, int64_t now,
 		o->vo_kind = POOLVIEW_RETIRING;
 		return;
 	}
-	switch (scoreboard_state(sl)) {
+	/* Checked, in one piece (pool_read()): an unknown state counts as
+	 * starting, which is neither ready nor idle. */
+	(void)pool_read(w, now, &r);
+	switch (r.sr_state) {
 	case SLOT_IDLE:
 		o->vo_kind = POOLVIEW_IDLE;
-		o->vo_stale = now - atomic_load_explicit(&sl->sl_beat,
-		    RELAXED) >= POOLVIEW_STALE_MS;
+		o->vo_stale = now - r.sr_beat >= POOLVIEW_STALE_MS;
 		break;
 	case SLOT_BUSY:
 		o->vo_kind = POOLVIEW_BUSY;
-		o->vo_wait = atomic_load_explicit(&sl->sl_wait, RELAXED);
-		if (o->vo_wait >= POOLVIEW_WAITS)
-			o->vo_wait = SLOT_RUNNING;	/* no such wait */
+		o->vo_wait = r.sr_wait < POOLVIEW_WAITS ? r.sr_wait :
+		    SLOT_RUNNING;
 		o->vo_held = o->vo_wait != SLOT_RUNNING &&
-		    now - atomic_load_explicit(&sl->sl_wait_since, RELAXED) >=
-		    POOLVIEW_HELD_MS;
+		    now - r.sr_wait_since >= POOLVIEW_HELD_MS;
 		break;
 	case SLOT_RECYCLED:
 		o->vo_kind = POOLVIEW_RECYCLED;
@@ -123,6 +122,7 @@ poolview_take(const struct master *m, struct poolview *v)
 	v->pv_ceiling = poolview_ceiling(m, &v->pv_serving);
 	v->pv_queued = listeners_queued(&m->m_cur.g_ls);
 	v->pv_totals = pool_totals(&m->m_pool);
+	v->pv_log_dropped = log_dropped();
 }
 
 unsigned

@@ -67,6 +67,7 @@ struct poolview {
 	struct poolview_tally	 pv_all;	/* every process */
 	unsigned		 pv_queued;	/* its accept queues */
 	struct pool_gone	 pv_totals;	/* ever, all workers */
+	unsigned long long	 pv_log_dropped;	/* by the master */
 };
 
 /* The view now. */

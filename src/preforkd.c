@@ -4,6 +4,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <libconfig.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -17,19 +18,24 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "confcheck.h"
 #include "config.h"
 #include "control.h"
+#include "ctlclient.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
 #include "pidfile.h"
 #include "handover.h"
 #include "procfs.h"
+#include "proctitle.h"
 #include "status.h"
 #include "upgrade.h"
 
 /* How long -s status|metrics waits for the daemon's answer. */
 #define ASK_TIMEOUT	5.0
+/* The control socket under the packaged unit (RuntimeDirectory=). */
+#define PREFORKD_CONTROL_DEFAULT	"/run/preforkd/control"
 /* -s status: not running, as an init script's status action says. */
 #define EXIT_NOT_RUNNING	3
 
@@ -58,6 +64,7 @@ struct options {
 	bool					 o_stderr;
 	bool					 o_test;
 	const struct command		*o_command;
+	const char			*o_socket;	/* -S */
 };
 
 static void
@@ -65,7 +72,8 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: preforkd [-f | -d] [-e] [-t] [-c file] "
-	    "[-s reload|stop|quit|upgrade|status|metrics] [-h] [-V]\n"
+	    "[-s reload|stop|quit|upgrade|status|metrics [-S socket]] [-h] "
+	    "[-V]\n"
 	    "  -c file  configuration file (default %s)\n"
 	    "  -f       stay in the foreground (default)\n"
 	    "  -d       daemonize and write the pid file\n"
@@ -86,10 +94,13 @@ parse_options(int argc, char *argv[], struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->o_file = PREFORKD_CONF;
-	while ((ch = getopt(argc, argv, "c:defhs:tV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:defhS:s:tV")) != -1) {
 		switch (ch) {
 		case 'c':
 			o->o_file = optarg;
+			break;
+		case 'S':
+			o->o_socket = optarg;
 			break;
 		case 'd':
 			o->o_daemon = true;
@@ -234,27 +245,63 @@ command_signal(const struct config *cfg, const struct command *cc)
 }
 
 /*
- * -s status|metrics through the control socket.  Not running is
- * EXIT_NOT_RUNNING for status, as without a control socket, and
- * EX_UNAVAILABLE for metrics, as for the signals.
+ * systemd names the daemon in ExecReload='s environment ($MAINPID): a
+ * file with neither control nor pid_file can still be reloaded by the
+ * unit, by the signal (without waiting for the outcome).
  */
 static int
-command_query(const struct config *cfg, const struct command *cc)
+command_mainpid(const struct command *cc)
 {
-	switch (control_ask(cfg->c_control, cc->cmd_name, STDOUT_FILENO,
-	    ASK_TIMEOUT)) {
-	case CONTROL_OK:
+	const char	*v = getenv("MAINPID");
+	char		*end;
+	long		 pid;
+	int		 pidfd, status = 0;
+
+	errno = 0;
+	pid = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || pid <= 1) {
+		log_warnx("MAINPID=%s is not a process", v);
+		return EX_USAGE;
+	}
+	if ((pidfd = pidfd_open((pid_t)pid, 0)) == -1) {
+		log_warn("pidfd_open(%ld)", pid);
+		return EX_UNAVAILABLE;
+	}
+	if (pidfd_send_signal(pidfd, cc->cmd_signo, NULL, 0) == -1) {
+		log_warn("pidfd_send_signal(%ld, %s)", pid, cc->cmd_name);
+		status = EX_OSERR;
+	}
+	close(pidfd);
+	return status;
+}
+
+/*
+ * -s through the control socket: every command, when the daemon has one.
+ * "reload" waits for the outcome (the new generation serves, or why not),
+ * so that "systemctl reload" can report it.  Not running is
+ * EXIT_NOT_RUNNING for status, as without a control socket, and
+ * EX_UNAVAILABLE otherwise, as for the signals; a refused reload is
+ * EX_CONFIG, as at -t.
+ */
+static int
+command_query(const char *path, const struct command *cc)
+{
+	bool	 reload = strcmp(cc->cmd_name, "reload") == 0;
+
+	switch (ctlclient_ask(path, cc->cmd_name, STDOUT_FILENO, reload ?
+	    CONTROL_RELOAD_DEADLINE + ASK_TIMEOUT : ASK_TIMEOUT)) {
+	case CTLCLIENT_OK:
 		return 0;
-	case CONTROL_NOT_RUNNING:
+	case CTLCLIENT_NOT_RUNNING:
 		return strcmp(cc->cmd_name, "status") == 0 ? EXIT_NOT_RUNNING :
 		    EX_UNAVAILABLE;
-	case CONTROL_DENIED:
+	case CTLCLIENT_DENIED:
 		return EX_NOPERM;
-	case CONTROL_BUSY:
-	case CONTROL_TIMEOUT:
+	case CTLCLIENT_BUSY:
+	case CTLCLIENT_TIMEOUT:
 		return EX_TEMPFAIL;
-	case CONTROL_REFUSED:
-		return EX_PROTOCOL;
+	case CTLCLIENT_REFUSED:
+		return reload ? EX_CONFIG : EX_PROTOCOL;
 	default:
 		return EX_OSERR;
 	}
@@ -265,19 +312,75 @@ command(const struct config *cfg, const struct command *cc)
 {
 	bool	 status = strcmp(cc->cmd_name, "status") == 0;
 
-	if (cc->cmd_ask && cfg->c_control != NULL)
-		return command_query(cfg, cc);
+	if (cfg->c_control != NULL)
+		return command_query(cfg->c_control, cc);
 	if (cc->cmd_ask && !status) {
 		log_warnx("%s sets no control socket: cannot ask the running "
 		    "daemon for %s", cfg->c_file, cc->cmd_name);
 		return EX_CONFIG;
 	}
-	if (status && cfg->c_pid_file == NULL) {
+	if (cfg->c_pid_file == NULL && !status && getenv("MAINPID") != NULL)
+		return command_mainpid(cc);
+	if (cfg->c_pid_file == NULL) {
 		log_warnx("%s sets neither control nor pid_file: cannot find "
 		    "the running daemon", cfg->c_file);
 		return EX_CONFIG;
 	}
 	return command_signal(cfg, cc);
+}
+
+/*
+ * Where -s asks when the file cannot be read whole (a broken edit is
+ * when status matters most): its control setting if libconfig can still
+ * parse the file, else the packaged default, if a socket is there.
+ */
+static const char *
+command_fallback_socket(const char *file, char *buf, size_t size)
+{
+	struct stat	 st;
+	const char	*path = NULL;
+	config_t	 cf;
+
+	config_init(&cf);
+	config_set_include_dir(&cf, "/dev/null");
+	if (config_read_file(&cf, file) == CONFIG_TRUE &&
+	    config_lookup_string(&cf, "control", &path) == CONFIG_TRUE &&
+	    path[0] == '/')
+		snprintf(buf, size, "%s", path);
+	else
+		path = NULL;
+	config_destroy(&cf);
+	if (path != NULL)
+		return buf;
+	if (stat(PREFORKD_CONTROL_DEFAULT, &st) == 0 && S_ISSOCK(st.st_mode))
+		return PREFORKD_CONTROL_DEFAULT;
+	return NULL;
+}
+
+/* -s: the daemon is found by -S, by the file, or as well as can be. */
+static int
+command_run(const struct options *o)
+{
+	struct config	*cfg;
+	const char	*path = o->o_socket;
+	char		 err[1024], buf[CONFIG_MAX_CONTROL_PATH];
+	int		 status;
+
+	if (path == NULL && (cfg = config_load_flags(o->o_file,
+	    CONFIG_NO_MODULES | CONFIG_NO_NSS, err, sizeof(err))) != NULL) {
+		status = command(cfg, o->o_command);
+		config_free(cfg);
+		return status;
+	}
+	if (path == NULL &&
+	    (path = command_fallback_socket(o->o_file, buf, sizeof(buf))) ==
+	    NULL) {
+		fprintf(stderr, "preforkd: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (o->o_socket == NULL)
+		log_warnx("%s; asking the daemon on %s", err, path);
+	return command_query(path, o->o_command);
 }
 
 /*
@@ -428,6 +531,8 @@ main(int argc, char *argv[])
 	 * hand-over opens nothing, and says what to keep). */
 	if (std_fds_open() == -1)
 		return EX_OSERR;
+	/* argv moves to the heap: what follows reads the copies. */
+	proctitle_init(argc, argv);
 	if (upgrade_init(argc, argv) == -1 || handover_take() == -1)
 		return EX_SOFTWARE;
 	if (inherited_fds_close() == -1)
@@ -448,8 +553,13 @@ main(int argc, char *argv[])
 	/* After an upgrade the workers serve already: a file that broke
 	 * since the check must not end them (the reload that follows fails
 	 * the same way, and they serve on). */
-	if ((cfg = config_load(o.o_file, err, sizeof(err))) == NULL &&
-	    handover_active())
+	/* -s needs only where the daemon is, from as little of the file
+	 * as it can; the rest runs no module and looks nothing up here:
+	 * a checker child does (confcheck.h). */
+	if (o.o_command != NULL && !o.o_test)
+		return command_run(&o);
+	cfg = confcheck_run(o.o_file, err, sizeof(err));
+	if (cfg == NULL && handover_active())
 		cfg = handover_config_fallback(err);
 	if (cfg == NULL) {
 		fprintf(stderr, "preforkd: %s\n", err);
@@ -469,12 +579,6 @@ main(int argc, char *argv[])
 		    o.o_file);
 		config_free(cfg);
 		return 0;
-	}
-	if (o.o_command != NULL) {
-		int status = command(cfg, o.o_command);
-
-		config_free(cfg);
-		return status;
 	}
 	return run(cfg, &o);
 }

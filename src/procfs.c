@@ -66,7 +66,14 @@ procfs_holds_lock(pid_t pid, const struct stat *file)
 
 	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
 	if ((dir = opendir(path)) == NULL) {
-		log_warn("opendir(%s)", path);
+		/* The master is not dumpable (master.c): its entries are
+		 * root's, even for its own user. */
+		if (errno == EACCES)
+			log_warn("opendir(%s) (the daemon is not dumpable: "
+			    "only root can look at it; signal it with kill, "
+			    "or ask its control socket)", path);
+		else
+			log_warn("opendir(%s)", path);
 		return -1;
 	}
 	while (held == 0 && (e = readdir(dir)) != NULL)

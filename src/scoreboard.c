@@ -1,14 +1,21 @@
 /*
- * scoreboard.c - the shared worker status table.
+ * scoreboard.c - the shared worker status table: written by workers,
+ * checked by every reader (see scoreboard.h).
  *
- * Ordering: a worker publishes its peer before it says it is busy
- * (release), and a reader that sees it busy (acquire) sees that peer.
- * Everything else is a gauge read with relaxed loads: a status line may
- * be a moment old, never torn.
+ * Ordering: the fields that go together are written between two steps of
+ * the slot's sequence count, a seqlock: the writer makes it odd (relaxed,
+ * then a release fence), stores the fields (relaxed), and makes it even
+ * again (release); a reader loads it (acquire), loads the fields
+ * (relaxed), fences (acquire) and loads it again: the same even value
+ * twice means the fields are one write's.  Only a slot's own worker
+ * writes them, so the writer needs no lock; a second writer (a hostile
+ * one) can garble them, and the checks, not the count, catch that.  The
+ * heartbeat alone is one word and stands outside the count.
  */
 #include "autoconf.h"
 
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -18,6 +25,17 @@
 #include "scoreboard.h"
 
 #define RELAXED	memory_order_relaxed
+
+/* Reads of a slot that moves before the reader gives it up as unknown:
+ * a write takes a few stores, so more than a couple means the writer was
+ * preempted in the middle, or left the count odd on purpose. */
+#define SCOREBOARD_READ_TRIES	64
+/* A time this far past the reader's now is still now: the worker read
+ * the clock after the reader did. */
+#define SCOREBOARD_SKEW_MS	1000
+/* No worker counts more than this many of anything a second: a counter
+ * above it in a slot is garbage, cut so that totals cannot wrap. */
+#define SCOREBOARD_COUNT_RATE	1000000
 
 /*
  * Shared memory backed by a memfd rather than anonymous: a master that
@@ -88,59 +106,69 @@ scoreboard_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Only the master claims and releases, and it decides which slot from its
+ * own process table: a slot whose state a worker set to free is not
+ * given to a second worker for that.
+ */
 struct slot *
-scoreboard_claim(struct scoreboard *sb)
+scoreboard_claim(struct scoreboard *sb, uint32_t i)
 {
-	for (uint32_t i = 0; i < SCOREBOARD_SLOTS; i++) {
-		struct slot *sl = &sb->sb_slot[i];
+	struct slot	*sl;
 
-		if (atomic_load(&sl->sl_state) != SLOT_FREE)
-			continue;
-		atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
-		atomic_store_explicit(&sl->sl_served, 0, RELAXED);
-		atomic_store_explicit(&sl->sl_conn, 0, RELAXED);
-		atomic_store_explicit(&sl->sl_limited, 0, RELAXED);
-		atomic_store_explicit(&sl->sl_shed, 0, RELAXED);
-		atomic_store_explicit(&sl->sl_denied, 0, RELAXED);
-		atomic_store_explicit(&sl->sl_proxy_failed, 0, RELAXED);
-		atomic_store_explicit(&sl->sl_shed_req, 0, RELAXED);
-		atomic_store_explicit(&sl->sl_retiring, 0, RELAXED);
-		atomic_store_explicit(&sl->sl_wait, SLOT_RUNNING, RELAXED);
-		atomic_store_explicit(&sl->sl_beat, scoreboard_ms(), RELAXED);
-		for (int w = 0; w < 5; w++)
-			atomic_store_explicit(&sl->sl_peer[w], 0, RELAXED);
-		scoreboard_set_state(sl, SLOT_STARTING);
-		if (i + 1 > atomic_load(&sb->sb_high))
-			atomic_store(&sb->sb_high, i + 1);
-		return sl;
-	}
-	return NULL;
+	if (i >= SCOREBOARD_SLOTS)
+		return NULL;
+	sl = &sb->sb_slot[i];
+	atomic_store_explicit(&sl->sl_seq, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_served, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_conn, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_limited, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_shed, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_denied, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_proxy_failed, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_shed_req, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_retiring, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_accepting, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_log_dropped, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_listener, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_wait_since, 0, RELAXED);
+	for (int w = 0; w < 5; w++)
+		atomic_store_explicit(&sl->sl_peer[w], 0, RELAXED);
+	scoreboard_set_state(sl, SLOT_STARTING);
+	return sl;
 }
 
 void
-scoreboard_release(struct scoreboard *sb, struct slot *sl)
+scoreboard_release(struct slot *sl)
 {
-	uint32_t	 high = atomic_load(&sb->sb_high);
-
 	atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
 	atomic_store(&sl->sl_state, SLOT_FREE);
-	/* Scans stop at the highest slot in use (only the master claims
-	 * and releases, so this cannot race another release). */
-	while (high > 0 && atomic_load(&sb->sb_slot[high - 1].sl_state) ==
-	    SLOT_FREE)
-		high--;
-	atomic_store(&sb->sb_high, high);
+}
+
+void
+scoreboard_set_high(struct scoreboard *sb, uint32_t high)
+{
+	atomic_store(&sb->sb_high, high < SCOREBOARD_SLOTS ? high :
+	    SCOREBOARD_SLOTS);
+}
+
+uint32_t
+scoreboard_index(const struct scoreboard *sb, const struct slot *sl)
+{
+	return (uint32_t)(sl - sb->sb_slot);
 }
 
 const char *
 scoreboard_state_name(uint32_t state)
 {
 	switch (state) {
+	case SLOT_FREE:		return "free";
 	case SLOT_STARTING:	return "starting";
 	case SLOT_IDLE:		return "idle";
 	case SLOT_BUSY:		return "busy";
 	case SLOT_RECYCLED:	return "recycled";
-	default:		return "free";
+	default:		return "unknown";
 	}
 }
 
@@ -154,19 +182,37 @@ scoreboard_wait_name(uint32_t wait)
 	}
 }
 
-void
-scoreboard_set_state(struct slot *sl, enum slot_state state)
-{
-	int64_t	 now = scoreboard_ms();
+/* ---- the worker's side ---------------------------------------------- */
 
+/* Odd: a write is under way.  From an odd value (someone else's), odd
+ * still, so that the end makes a value no reader has started from. */
+static uint32_t
+scoreboard_write_begin(struct slot *sl)
+{
+	uint32_t	 seq = atomic_load_explicit(&sl->sl_seq, RELAXED) | 1;
+
+	atomic_store_explicit(&sl->sl_seq, seq, RELAXED);
+	atomic_thread_fence(memory_order_release);
+	return seq;
+}
+
+static void
+scoreboard_write_end(struct slot *sl, uint32_t seq)
+{
+	atomic_store_explicit(&sl->sl_seq, seq + 1, memory_order_release);
+}
+
+static void
+scoreboard_put_state(struct slot *sl, enum slot_state state, int64_t now)
+{
 	atomic_store_explicit(&sl->sl_since, now, RELAXED);
 	atomic_store_explicit(&sl->sl_beat, now, RELAXED);
 	atomic_store_explicit(&sl->sl_wait, SLOT_RUNNING, RELAXED);
-	atomic_store_explicit(&sl->sl_state, state, memory_order_release);
+	atomic_store_explicit(&sl->sl_state, state, RELAXED);
 }
 
-void
-scoreboard_set_peer(struct slot *sl, const struct addr *peer)
+static void
+scoreboard_put_peer(struct slot *sl, const struct addr *peer)
 {
 	uint32_t	 w[4];
 
@@ -178,23 +224,48 @@ scoreboard_set_peer(struct slot *sl, const struct addr *peer)
 }
 
 void
+scoreboard_set_state(struct slot *sl, enum slot_state state)
+{
+	int64_t		 now = scoreboard_ms();
+	uint32_t	 seq = scoreboard_write_begin(sl);
+
+	scoreboard_put_state(sl, state, now);
+	scoreboard_write_end(sl, seq);
+}
+
+void
+scoreboard_set_peer(struct slot *sl, const struct addr *peer)
+{
+	uint32_t	 seq = scoreboard_write_begin(sl);
+
+	scoreboard_put_peer(sl, peer);
+	scoreboard_write_end(sl, seq);
+}
+
+void
 scoreboard_busy(struct slot *sl, const struct addr *peer, unsigned listener,
     uint64_t conn)
 {
+	int64_t		 now = scoreboard_ms();
+	uint32_t	 seq = scoreboard_write_begin(sl);
+
 	atomic_store_explicit(&sl->sl_conn, conn, RELAXED);
-	scoreboard_set_peer(sl, peer);
+	scoreboard_put_peer(sl, peer);
 	atomic_store_explicit(&sl->sl_listener, listener, RELAXED);
-	scoreboard_set_state(sl, SLOT_BUSY);
+	scoreboard_put_state(sl, SLOT_BUSY, now);
+	scoreboard_write_end(sl, seq);
 }
 
 void
 scoreboard_set_wait(struct slot *sl, enum slot_wait wait)
 {
-	int64_t	 now = scoreboard_ms();
+	int64_t		 now = scoreboard_ms();
+	uint32_t	 seq = scoreboard_write_begin(sl);
 
 	atomic_store_explicit(&sl->sl_wait_since, now, RELAXED);
 	atomic_store_explicit(&sl->sl_beat, now, RELAXED);
 	atomic_store_explicit(&sl->sl_wait, wait, RELAXED);
+	scoreboard_write_end(sl, seq);
 }
 
 void
@@ -203,42 +274,178 @@ scoreboard_beat(struct slot *sl)
 	atomic_store_explicit(&sl->sl_beat, scoreboard_ms(), RELAXED);
 }
 
+/* ---- reading, checked ------------------------------------------------- */
+
+/* The fields as the slot holds them: one write's, or false. */
+struct slot_raw {
+	uint32_t	 rw_state;
+	uint32_t	 rw_wait;
+	uint64_t	 rw_conn;
+	int64_t		 rw_since;
+	int64_t		 rw_wait_since;
+	uint32_t	 rw_peer[5];
+};
+
+static bool
+scoreboard_read_raw(const struct slot *sl, struct slot_raw *rw)
+{
+	uint32_t	 before, after;
+
+	for (int tries = 0; tries < SCOREBOARD_READ_TRIES; tries++) {
+		before = atomic_load_explicit(&sl->sl_seq,
+		    memory_order_acquire);
+		if (before & 1)
+			continue;
+		rw->rw_state = atomic_load_explicit(&sl->sl_state, RELAXED);
+		rw->rw_wait = atomic_load_explicit(&sl->sl_wait, RELAXED);
+		rw->rw_conn = atomic_load_explicit(&sl->sl_conn, RELAXED);
+		rw->rw_since = atomic_load_explicit(&sl->sl_since, RELAXED);
+		rw->rw_wait_since = atomic_load_explicit(&sl->sl_wait_since,
+		    RELAXED);
+		for (int i = 0; i < 5; i++)
+			rw->rw_peer[i] = atomic_load_explicit(&sl->sl_peer[i],
+			    RELAXED);
+		atomic_thread_fence(memory_order_acquire);
+		after = atomic_load_explicit(&sl->sl_seq, RELAXED);
+		if (after == before)
+			return true;
+	}
+	return false;
+}
+
+static uint32_t
+scoreboard_check_state(uint32_t state)
+{
+	switch (state) {
+	case SLOT_STARTING:
+	case SLOT_IDLE:
+	case SLOT_BUSY:
+	case SLOT_RECYCLED:
+		return state;
+	default:	/* free is for slots nobody holds: not a worker's */
+		return SLOT_UNKNOWN;
+	}
+}
+
+static uint32_t
+scoreboard_check_wait(uint32_t wait)
+{
+	return wait == SLOT_READING || wait == SLOT_WRITING ? wait :
+	    SLOT_RUNNING;
+}
+
+static void
+scoreboard_check_peer(const uint32_t w[5], struct addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (w[0] >> 16 != AF_INET && w[0] >> 16 != AF_INET6)
+		return;		/* family 0: unknown */
+	a->a_family = (uint8_t)(w[0] >> 16);
+	a->a_port = (uint16_t)w[0];
+	memcpy(a->a_bytes, &w[1], sizeof(a->a_bytes));
+}
+
+int64_t
+scoreboard_clamp_ms(int64_t stamp, int64_t born, int64_t now)
+{
+	if (born > now)
+		born = now;
+	/* The difference of the two as unsigned is exact when stamp is
+	 * the larger: no signed overflow whatever a slot holds. */
+	if (stamp < born || (stamp > now &&
+	    (uint64_t)stamp - (uint64_t)now > SCOREBOARD_SKEW_MS))
+		return born;
+	return stamp > now ? now : stamp;
+}
+
+bool
+scoreboard_read(const struct slot *sl, int64_t born, int64_t now,
+    struct slot_reading *r)
+{
+	struct slot_raw	 rw;
+	bool		 whole = scoreboard_read_raw(sl, &rw);
+
+	memset(r, 0, sizeof(*r));
+	r->sr_beat = scoreboard_clamp_ms(atomic_load_explicit(&sl->sl_beat,
+	    RELAXED), born, now);
+	if (!whole) {
+		r->sr_state = SLOT_UNKNOWN;
+		r->sr_wait = SLOT_RUNNING;
+		r->sr_since = r->sr_wait_since = scoreboard_clamp_ms(born,
+		    born, now);
+		return false;
+	}
+	r->sr_state = scoreboard_check_state(rw.rw_state);
+	r->sr_wait = scoreboard_check_wait(rw.rw_wait);
+	r->sr_conn = rw.rw_conn;
+	r->sr_since = scoreboard_clamp_ms(rw.rw_since, born, now);
+	r->sr_wait_since = scoreboard_clamp_ms(rw.rw_wait_since, born, now);
+	scoreboard_check_peer(rw.rw_peer, &r->sr_peer);
+	return true;
+}
+
+uint64_t
+scoreboard_count_max(int64_t born, int64_t now)
+{
+	uint64_t	 secs;
+
+	/* A second more for the clocks' granularity; born after now (a
+	 * worker not yet started) is that second alone.  The difference
+	 * as unsigned is exact, now being the larger. */
+	secs = (now > born ? ((uint64_t)now - (uint64_t)born) / 1000 : 0) + 1;
+	if (secs > UINT64_MAX / SCOREBOARD_COUNT_RATE)
+		return UINT64_MAX;
+	return secs * SCOREBOARD_COUNT_RATE;
+}
+
+uint64_t
+scoreboard_counter(const _Atomic uint64_t *c, uint64_t max)
+{
+	uint64_t	 v = atomic_load_explicit(c, RELAXED);
+
+	return v < max ? v : max;
+}
+
 uint32_t
 scoreboard_state(const struct slot *sl)
 {
-	return atomic_load_explicit(&sl->sl_state, memory_order_acquire);
+	return scoreboard_check_state(atomic_load_explicit(&sl->sl_state,
+	    memory_order_acquire));
 }
 
 void
 scoreboard_peer(const struct slot *sl, struct addr *a)
 {
-	uint32_t	 w[4];
-	uint32_t	 fp;
+	struct slot_raw	 rw;
 
-	memset(a, 0, sizeof(*a));
-	fp = atomic_load_explicit(&sl->sl_peer[0], RELAXED);
-	for (int i = 0; i < 4; i++)
-		w[i] = atomic_load_explicit(&sl->sl_peer[i + 1], RELAXED);
-	a->a_family = (uint8_t)(fp >> 16);
-	a->a_port = (uint16_t)fp;
-	memcpy(a->a_bytes, w, sizeof(w));
+	if (!scoreboard_read_raw(sl, &rw))
+		memset(a, 0, sizeof(*a));
+	else
+		scoreboard_check_peer(rw.rw_peer, a);
 }
 
+/*
+ * A worker's count, in a worker: a slot that does not hold still, or is
+ * not plainly busy, is not counted, so that a garbled slot can only
+ * admit a client, never refuse one.
+ */
 unsigned
 scoreboard_count_source(const struct scoreboard *sb, const struct addr *peer,
     unsigned bits)
 {
 	uint32_t	 high = atomic_load(&sb->sb_high);
+	struct slot_raw	 rw;
 	struct addr	 a;
 	unsigned	 n = 0;
 
 	for (uint32_t i = 0; i < high && i < SCOREBOARD_SLOTS; i++) {
 		const struct slot *sl = &sb->sb_slot[i];
 
-		if (scoreboard_state(sl) != SLOT_BUSY ||
-		    atomic_load_explicit(&sl->sl_retiring, RELAXED))
+		if (atomic_load_explicit(&sl->sl_retiring, RELAXED) ||
+		    !scoreboard_read_raw(sl, &rw) ||
+		    rw.rw_state != SLOT_BUSY)
 			continue;
-		scoreboard_peer(sl, &a);
+		scoreboard_check_peer(rw.rw_peer, &a);
 		if (addr_same_prefix(&a, peer, bits))
 			n++;
 	}

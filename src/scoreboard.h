@@ -7,12 +7,27 @@
  * shed a connection.  Fields are C11 atomics, so a reader never sees a
  * torn value; a slot has a cache line or two of its own, so workers never
  * write to a line another worker writes.
+ *
+ * Every worker can write every slot: a module's bug or a compromised
+ * worker may leave anything there.  So the master reads the board as it
+ * reads a client's bytes.  Which slots are free is its own record (the
+ * process table, pool.c), never a slot's state; what it reads from a slot
+ * goes through scoreboard_read(), which checks each value against what
+ * the master knows (states in its own table, times between the worker's
+ * start and now, counters bounded by the worker's age) and never returns
+ * a value it could not check as if it were one.
+ *
+ * Fields that belong together (the state and since when, the wait and
+ * since when, the connection's number and peer) are written inside a
+ * sequence count (sl_seq, odd while a write is under way), so that a
+ * reader gets them from one moment or, after a few tries, "unknown".
  */
 #ifndef PREFORKD_SCOREBOARD_H
 #define PREFORKD_SCOREBOARD_H
 
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -28,6 +43,9 @@ enum slot_state {
 	SLOT_IDLE,		/* waiting for a connection */
 	SLOT_BUSY,		/* serving one */
 	SLOT_RECYCLED,		/* served its max_connections, exiting */
+	/* Never written: what a reader gets for a slot it cannot read in
+	 * one piece or that holds no state above. */
+	SLOT_UNKNOWN,
 };
 
 /* What a busy worker is doing now. */
@@ -48,6 +66,7 @@ struct slot {
 	_Atomic uint64_t	 sl_shed;	/* closed: shed by the master */
 	_Atomic uint64_t	 sl_denied;	/* closed: access rules */
 	_Atomic uint64_t	 sl_proxy_failed; /* closed: PROXY header */
+	_Atomic uint64_t	 sl_log_dropped; /* log lines it dropped */
 	_Atomic int64_t		 sl_since;	/* ms: entered sl_state */
 	_Atomic int64_t		 sl_wait_since;	/* ms: began sl_wait */
 	_Atomic int64_t		 sl_beat;	/* ms: last sign of life */
@@ -57,12 +76,22 @@ struct slot {
 	/* Written by the master: this worker is retiring (it finishes the
 	 * connection in hand and leaves); not counted per source. */
 	_Atomic uint32_t	 sl_retiring;
+	/* Written by the worker: 1 from its look at sl_retiring until its
+	 * accept() returned.  With sl_retiring, a handshake (worker.c,
+	 * generation.c): once the master has seen 0 here after setting
+	 * sl_retiring, this worker accepts no connection any more. */
+	_Atomic uint32_t	 sl_accepting;
 	/* The peer: family and port, then the address, 4 words. */
 	_Atomic uint32_t	 sl_peer[5];
+	/* Odd while the worker writes the fields that go together (last:
+	 * the offsets of the others are as before it came). */
+	_Atomic uint32_t	 sl_seq;
 };
 
 struct scoreboard {
-	/* Slots below this index may be in use: a bound for scans. */
+	/* Slots below this index may be in use: a bound for the workers'
+	 * scans, written by the master from its own record (it reads it
+	 * never). */
 	alignas(64) _Atomic uint32_t sb_high;
 	/* Written by the master when the daemon stops: a worker told to
 	 * stop first takes what is still queued on its own sockets. */
@@ -79,14 +108,55 @@ struct scoreboard *scoreboard_create(int *fd);
 /* The board behind fd, as scoreboard_create() made it. */
 struct scoreboard *scoreboard_attach(int fd);
 void		 scoreboard_destroy(struct scoreboard *);
-/* A free slot, or NULL when all are taken (the master only). */
-struct slot	*scoreboard_claim(struct scoreboard *);
-void		 scoreboard_release(struct scoreboard *, struct slot *);
+/*
+ * The master only, which alone knows which slots are free (pool.c): slot
+ * i made ready for a new worker (NULL if out of range), or given back;
+ * and the bound of the workers' scans, one past the highest slot in use.
+ */
+struct slot	*scoreboard_claim(struct scoreboard *, uint32_t i);
+void		 scoreboard_release(struct slot *);
+void		 scoreboard_set_high(struct scoreboard *, uint32_t high);
+/* The index of a slot of sb. */
+uint32_t	 scoreboard_index(const struct scoreboard *,
+		    const struct slot *);
+/* Names for any value at all: "unknown" for one not in the table. */
 const char	*scoreboard_state_name(uint32_t);
 const char	*scoreboard_wait_name(uint32_t);
 
 /* Milliseconds on CLOCK_MONOTONIC: the slots' timestamps. */
 int64_t		 scoreboard_ms(void);
+
+/*
+ * A slot as the master may believe it.  The times are within born (the
+ * worker's start, on the master's clock) and now: one outside was not
+ * written by the worker's clock, and counts as born (the oldest it can
+ * be), so that a garbled time never makes a stuck worker look alive.  A
+ * state or wait not in the tables is SLOT_UNKNOWN or SLOT_RUNNING; a
+ * peer of another family is family 0.
+ */
+struct slot_reading {
+	uint32_t	 sr_state;
+	uint32_t	 sr_wait;
+	uint64_t	 sr_conn;
+	int64_t		 sr_since;
+	int64_t		 sr_wait_since;
+	int64_t		 sr_beat;
+	struct addr	 sr_peer;
+};
+
+/* Fills *r; false (state unknown, the times born) when the slot did
+ * not hold still for a few tries: a worker preempted as it wrote, or one
+ * that left its sequence count odd. */
+bool	 scoreboard_read(const struct slot *, int64_t born, int64_t now,
+	    struct slot_reading *);
+/* A time from a slot, put within born .. now (see struct slot_reading);
+ * born after now counts as now. */
+int64_t	 scoreboard_clamp_ms(int64_t stamp, int64_t born, int64_t now);
+/* The largest count a worker born then can have made by now: a counter
+ * read from its slot is cut to that, so that no slot can wrap a total. */
+uint64_t scoreboard_count_max(int64_t born, int64_t now);
+/* A counter, cut to max. */
+uint64_t scoreboard_counter(const _Atomic uint64_t *, uint64_t max);
 
 /* The worker's side. */
 void	scoreboard_set_state(struct slot *, enum slot_state);
@@ -99,7 +169,7 @@ void	scoreboard_set_peer(struct slot *, const struct addr *);
 void	scoreboard_set_wait(struct slot *, enum slot_wait);
 void	scoreboard_beat(struct slot *);
 
-/* Anyone's. */
+/* Anyone's: checked as scoreboard_read() checks them. */
 uint32_t scoreboard_state(const struct slot *);
 void	scoreboard_peer(const struct slot *, struct addr *);
 /* Busy slots whose peer is in the same prefix as peer, self included;

@@ -4,9 +4,11 @@
  *
  * A configuration holds one struct service: the descriptor, the module
  * it came from, and the configuration its hook built.  Loading and
- * configuring happen in the master as the file is read, so a module that
- * is missing, unsafe, of another ABI or refusing its group is an error of
- * the file, at -t, at start and at reload alike.
+ * configuring happen as the file is read in the checker child
+ * (confcheck.h), so a module that is missing, unsafe, of another ABI or
+ * refusing its group is an error of the file, at -t, at start and at
+ * reload alike; then in each worker (config_service()), never in the
+ * master.
  */
 #ifndef PREFORKD_SERVICE_H
 #define PREFORKD_SERVICE_H

@@ -98,31 +98,25 @@ void
 status_worker(const struct pool_worker *w, struct timespec now,
     int64_t now_ms, struct status_worker *sw)
 {
-	const struct slot	*sl = w->pw_slot;
+	struct slot_reading	 r;
 
 	sw->sw_pid = w->pw_pid;
 	sw->sw_generation = w->pw_generation;
 	sw->sw_retiring = w->pw_retiring;
 	sw->sw_uptime = clock_diff(w->pw_started, now);
-	/* The state first (acquire): a busy slot's peer is then its own. */
-	sw->sw_state = scoreboard_state(sl);
-	sw->sw_for = (double)(now_ms - atomic_load(&sl->sl_since)) / 1000;
-	sw->sw_served = atomic_load(&sl->sl_served);
-	sw->sw_wait = atomic_load(&sl->sl_wait);
+	/* Checked, in one piece: a busy slot's peer is its own. */
+	(void)pool_read(w, now_ms, &r);
+	sw->sw_state = r.sr_state;
+	sw->sw_for = (double)(now_ms - r.sr_since) / 1000;
+	sw->sw_served = pool_served(w, now_ms);
+	sw->sw_wait = r.sr_wait;
+	sw->sw_peer = r.sr_peer;
 	sw->sw_waited = -1;
-	if (sw->sw_state == SLOT_BUSY) {
-		scoreboard_peer(sl, &sw->sw_peer);
-		if (sw->sw_wait == SLOT_READING ||
-		    sw->sw_wait == SLOT_WRITING) {
-			sw->sw_waited = (double)(now_ms -
-			    atomic_load(&sl->sl_wait_since)) / 1000;
-			if (sw->sw_waited < 0)
-				sw->sw_waited = 0;
-		}
-	} else
+	if (sw->sw_state == SLOT_BUSY && (sw->sw_wait == SLOT_READING ||
+	    sw->sw_wait == SLOT_WRITING))
+		sw->sw_waited = (double)(now_ms - r.sr_wait_since) / 1000;
+	if (sw->sw_state != SLOT_BUSY)
 		sw->sw_peer.a_family = 0;
-	if (sw->sw_for < 0)
-		sw->sw_for = 0;
 }
 
 /* " wait=reading waited=1.2s peer=ADDR" for a busy worker, or nothing. */
@@ -294,6 +288,8 @@ status_table_head(struct status_out *o, const struct master *m,
 	    v->pv_totals.pg_limited, v->pv_totals.pg_shed,
 	    v->pv_totals.pg_denied, v->pv_totals.pg_proxy_failed);
 	status_table_agent(o, m, v);
+	status_out(o, "log: dropped master=%llu workers=%llu\n",
+	    v->pv_log_dropped, v->pv_totals.pg_log_dropped);
 	status_out(o, "\n%-8s %5s %-14s %9s %-8s %7s %-22s %s\n", "PID",
 	    "GEN", "STATE", "FOR", "WAIT", "WAITED", "PEER", "SERVED");
 }
@@ -450,6 +446,13 @@ status_metrics_pool(struct status_out *o, const struct poolview *v)
 	status_counter(o, "connections_proxy_failed_total", "Connections "
 	    "closed for want of a valid PROXY header from a trusted sender.",
 	    v->pv_totals.pg_proxy_failed);
+	status_metric_head(o, "log_dropped_total", "counter", "Log lines "
+	    "dropped because syslog (or stderr) could not take them at once, "
+	    "by the master and by all workers ever.");
+	status_out(o, "preforkd_log_dropped_total{process=\"master\"} %llu\n",
+	    v->pv_log_dropped);
+	status_out(o, "preforkd_log_dropped_total{process=\"workers\"} "
+	    "%llu\n", v->pv_totals.pg_log_dropped);
 }
 
 static void

@@ -136,8 +136,16 @@ upgrade_check_start(struct master *m)
 	int		 p[2];
 	pid_t		 pid;
 
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
+	/* Non-blocking on our end only: the check writes as it likes. */
+	if (pipe2(p, O_CLOEXEC) == -1) {
 		log_warn("upgrade: pipe2");
+		upgrade_reset(up);
+		return;
+	}
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1) {
+		log_warn("upgrade: fcntl(O_NONBLOCK)");
+		close(p[0]);
+		close(p[1]);
 		upgrade_reset(up);
 		return;
 	}
@@ -252,8 +260,7 @@ upgrade_reaped(struct master *m, pid_t pid, int status)
 
 	if (pid != up->up_pid || up->up_pid == 0)
 		return;
-	/* Whatever it left behind goes with it. */
-	kill(-pid, SIGKILL);
+	/* Whatever it left behind went with it (master_reap()). */
 	up->up_pid = 0;
 	up->up_status = status;
 	if (up->up_fd != -1)

@@ -7,6 +7,9 @@
  * just taken a connection finishes it first (its deadline allows for a
  * whole connection); a shed request names the connection by the number
  * the worker published, so one that ended in between is never cut.
+ * And every slot is read through pool_read(), checked: a worker can write
+ * anything there, and a garbled slot must not steer the master (see
+ * scoreboard.h).
  */
 #include "autoconf.h"
 
@@ -154,37 +157,34 @@ upkeep_resize(struct master *m, const struct poolview *v,
  * How long the client of a busy worker has made no progress: sent
  * nothing while the worker waits to read, taken nothing while it waits
  * to write (each wait starts at the last progress).  Which connection
- * that is, and which wait; -1 if it is not waiting on its client, or its
- * connection changed while we looked (the number is read before and
- * after the rest).
+ * that is, which wait and who; -1 if it is not waiting on its client (or
+ * its slot could not be read in one piece), or it was asked to shed that
+ * one already.
  */
 static int64_t
-upkeep_silence(const struct slot *sl, int64_t now, uint64_t *conn,
-    uint32_t *wait)
+upkeep_silence(const struct pool_worker *w, int64_t now, uint64_t *conn,
+    uint32_t *wait, struct addr *peer)
 {
-	uint64_t	 before = atomic_load(&sl->sl_conn);
-	int64_t		 since;
+	struct slot_reading	 r;
 
-	if (scoreboard_state(sl) != SLOT_BUSY)
+	if (!pool_read(w, now, &r) || r.sr_state != SLOT_BUSY ||
+	    (r.sr_wait != SLOT_READING && r.sr_wait != SLOT_WRITING) ||
+	    atomic_load(&w->pw_slot->sl_shed_req) == r.sr_conn)
 		return -1;
-	*wait = atomic_load(&sl->sl_wait);
-	if (*wait != SLOT_READING && *wait != SLOT_WRITING)
-		return -1;
-	since = atomic_load(&sl->sl_wait_since);
-	if (atomic_load(&sl->sl_conn) != before ||
-	    atomic_load(&sl->sl_shed_req) == before)
-		return -1;
-	*conn = before;
-	return now - since;
+	*conn = r.sr_conn;
+	*wait = r.sr_wait;
+	*peer = r.sr_peer;
+	return now - r.sr_wait_since;
 }
 
 /* The busy worker of gen whose client has made no progress for longest,
  * at least UPKEEP_SHED_SILENT_MS, and not asked to shed it already. */
 static struct pool_worker *
 upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
-    int64_t *silent, uint64_t *conn, uint32_t *wait)
+    int64_t *silent, uint64_t *conn, uint32_t *wait, struct addr *peer)
 {
 	struct pool_worker	*pick = NULL;
+	struct addr		 who;
 	uint64_t		 c;
 	uint32_t		 wt;
 	int64_t			 s;
@@ -195,11 +195,12 @@ upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
 
 		if (w->pw_generation != gen || w->pw_retiring)
 			continue;
-		s = upkeep_silence(w->pw_slot, now, &c, &wt);
+		s = upkeep_silence(w, now, &c, &wt, &who);
 		if (s >= UPKEEP_SHED_SILENT_MS && s > *silent) {
 			*silent = s;
 			*conn = c;
 			*wait = wt;
+			*peer = who;
 			pick = w;
 		}
 	}
@@ -234,8 +235,7 @@ upkeep_shed(struct master *m, const struct poolview *v, int64_t now)
 		n = v->pv_queued;
 	while (n-- > 0 &&
 	    (w = upkeep_most_silent(&m->m_pool, g->g_id, now, &silent,
-	    &conn, &wait)) != NULL) {
-		scoreboard_peer(w->pw_slot, &peer);
+	    &conn, &wait, &peer)) != NULL) {
 		pool_shed(w, conn);
 		m->m_upkeep.u_shed++;
 		if (!log_limit_allow(&m->m_upkeep.u_shed_log, &held))
@@ -262,34 +262,32 @@ static void
 upkeep_hung(struct master *m, int64_t now)
 {
 	double		 hung = m->m_cur.g_cfg->c_timeout_hung;
-	struct addr	 peer;
 	char		 name[ADDR_STRLEN];
 
 	if (hung == 0)
 		return;
 	for (size_t i = 0; i < m->m_pool.p_n; i++) {
 		struct pool_worker *w = &m->m_pool.p_workers[i];
-		const struct slot *sl = w->pw_slot;
-		uint32_t st = scoreboard_state(sl);
+		struct slot_reading r;
 		double age;
 
 		if (w->pw_retiring || w->pw_killed ||
 		    (m->m_next.g_id != 0 && w->pw_generation ==
 		    m->m_next.g_id))
 			continue;
-		age = (double)(now - atomic_load(st == SLOT_BUSY ?
-		    &sl->sl_since : &sl->sl_beat)) / 1000;
+		pool_read(w, now, &r);
+		age = (double)(now - (r.sr_state == SLOT_BUSY ? r.sr_since :
+		    r.sr_beat)) / 1000;
 		if (age <= hung)
 			continue;
-		if (st == SLOT_BUSY) {
-			scoreboard_peer(sl, &peer);
-			addr_format(&peer, name, sizeof(name));
+		if (r.sr_state == SLOT_BUSY) {
+			addr_format(&r.sr_peer, name, sizeof(name));
 			log_warnx("killed hung worker pid=%ld busy=%.1fs "
 			    "peer=%s", (long)w->pw_pid, age, name);
 		} else
 			log_warnx("killed hung worker pid=%ld state=%s "
 			    "silent=%.1fs", (long)w->pw_pid,
-			    scoreboard_state_name(st), age);
+			    scoreboard_state_name(r.sr_state), age);
 		pool_kill_hung(w);
 	}
 }

@@ -48,6 +48,7 @@
 #include "log.h"
 #include "loglimit.h"
 #include "priv.h"
+#include "proctitle.h"
 #include "scoreboard.h"
 #include "service.h"
 #include "worker.h"
@@ -255,6 +256,13 @@ worker_count(_Atomic uint64_t *counter)
 	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 
+/* A log line dropped (log.c): the master sums these for the status. */
+static void
+worker_log_dropped(void *slot)
+{
+	worker_count(&((struct slot *)slot)->sl_log_dropped);
+}
+
 /*
  * A PROXY listener: the sender must be a trusted balancer, and its header
  * names the client, who then is the connection's peer everywhere (logs,
@@ -370,6 +378,31 @@ worker_admit(const struct worker_args *wa, struct conn *c)
 }
 
 /*
+ * Whether this worker may take another connection: not once it is
+ * retiring, unless the daemon stops (then it takes what is queued).  A
+ * handshake with the master's commit of a reload (sl_accepting, see
+ * scoreboard.h): the flag is raised before the look and lowered once
+ * accept() returned, both sequentially consistent, so either the master
+ * sees it raised (and waits before it says "ready") or this look sees
+ * sl_retiring.  A connection that arrives after "ready generation=N" is
+ * never taken by an older generation.
+ */
+static bool
+worker_may_accept(const struct worker_args *wa)
+{
+	struct slot	*sl = wa->wa_slot;
+
+	atomic_store(&sl->sl_accepting, 1);
+	if (atomic_load(&sl->sl_retiring) == 0 ||
+	    atomic_load(&wa->wa_board->sb_stopping) != 0)
+		return true;
+	atomic_store(&sl->sl_accepting, 0);
+	/* Our TERM is on its way: leave as if it had come. */
+	worker_stopping = 1;
+	return false;
+}
+
+/*
  * Accept and serve one connection: 1, or 0 when there was none.  Each
  * accepted connection has a number (the master names it to shed it);
  * only one handed to the service counts as served, in the status and
@@ -388,8 +421,11 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	struct slot		*sl = wa->wa_slot;
 	int			 fd;
 
+	if (!worker_may_accept(wa))
+		return 0;
 	fd = accept4(wa->wa_listeners->ls[li].l_fd, (struct sockaddr *)&ss,
 	    &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	atomic_store(&sl->sl_accepting, 0);
 	if (fd == -1) {
 		worker_accept_failed(errno, &wm->wm_accept);
 		return 0;
@@ -471,6 +507,15 @@ worker_let_stop_in(const struct worker_masks *wm, bool in)
 		fatal(EX_OSERR, "sigprocmask");
 }
 
+/* One event for each listener, as if each had woken us. */
+static int
+worker_all_events(const struct listeners *ls, struct epoll_event *ev)
+{
+	for (size_t i = 0; i < ls->ls_n; i++)
+		ev[i].data.u32 = (uint32_t)i;
+	return (int)ls->ls_n;
+}
+
 static void
 worker_loop(const struct worker_args *wa, const struct service *sv,
     int epfd, const struct worker_masks *wm)
@@ -491,6 +536,12 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 		 * the race for connections, or whose accept() keeps failing,
 		 * is not stuck. */
 		scoreboard_beat(wa->wa_slot);
+		/* A quiet second: look at every queue all the same.  A
+		 * retiring worker that the kernel woke for a connection and
+		 * that leaves without it (worker_may_accept()) took the
+		 * wake-up with it; this bounds that client's wait. */
+		if (n == 0)
+			n = worker_all_events(wa->wa_listeners, ev);
 		/* Serve what woke us even if a stop arrived with it: the
 		 * wake-up was ours alone and nobody else would take it.
 		 * Then take what else is queued there, up to a batch,
@@ -659,31 +710,83 @@ worker_wait_gate(const struct worker_args *wa, const sigset_t *waitmask)
 	return open;
 }
 
+static int
+worker_fd_cmp(const void *a, const void *b)
+{
+	int	 x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Close every descriptor but those a worker uses: stdio, its
+ * generation's sockets, the gate, the ready pipe and its log.  Everything
+ * else the master holds (other generations' sockets, the control socket
+ * and its clients, the agent, a check's pipe, the pid file) stays out of
+ * reach of a worker that serves as another user, whatever is added to the
+ * master later: a list of what to keep cannot go stale the way a list of
+ * what to close did.
+ */
+static void
+worker_close_others(const struct worker_args *wa)
+{
+	int		 keep[4 + CONFIG_MAX_LISTEN + 3];
+	size_t		 n = 0;
+	unsigned	 from = 0;
+
+	keep[n++] = STDIN_FILENO;
+	keep[n++] = STDOUT_FILENO;
+	keep[n++] = STDERR_FILENO;
+	for (size_t i = 0; i < wa->wa_listeners->ls_n; i++)
+		keep[n++] = wa->wa_listeners->ls[i].l_fd;
+	keep[n++] = wa->wa_gate_fd;
+	keep[n++] = wa->wa_ready_fd;
+	keep[n++] = log_descriptor();
+	qsort(keep, n, sizeof(keep[0]), worker_fd_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < from)
+			continue;
+		if ((unsigned)keep[i] > from &&
+		    close_range(from, (unsigned)keep[i] - 1, 0) == -1)
+			fatal(EX_OSERR, "close_range");
+		from = (unsigned)keep[i] + 1;
+	}
+	if (close_range(from, ~0U, 0) == -1)
+		fatal(EX_OSERR, "close_range");
+}
+
 void
 worker_run(const struct worker_args *wa)
 {
-	const struct service	*sv = wa->wa_config->c_sv;
+	const struct service	*sv;
 	struct worker_masks	 wm;
+	char			 err[2048];
 	int			 epfd;
 
 	/* Set now as well, for the time until the privileges are gone. */
 	worker_die_with_master(wa);
 	log_after_fork();
-	for (size_t i = 0; i < wa->wa_nclose_fds; i++)
-		if (wa->wa_close_fds[i] != -1)
-			close(wa->wa_close_fds[i]);
+	log_set_drop_hook(worker_log_dropped, wa->wa_slot);
+	worker_close_others(wa);
 	atomic_store(&wa->wa_slot->sl_pid, (int32_t)getpid());
+	proctitle_set("worker gen=%u", wa->wa_generation);
 	worker_signals(wa, &wm);
 
+	/* A module is loaded here, never in the master, and before the
+	 * privileges go, as the check that passed it did (confcheck.h). */
+	if ((sv = config_service(wa->wa_config, err, sizeof(err))) == NULL) {
+		log_warnx("cannot start the service: %s", err);
+		_exit(WORKER_EXIT_FATAL);
+	}
 	if (priv_drop(wa->wa_config) == -1)
-		exit(WORKER_EXIT_FATAL);
+		_exit(WORKER_EXIT_FATAL);
 	/* The kernel clears the parent-death signal when the user changes:
 	 * set it again, as the user that will serve. */
 	worker_die_with_master(wa);
 	if (service_init(sv) == -1)
-		exit(WORKER_EXIT_FATAL);
+		_exit(WORKER_EXIT_FATAL);
 	if ((epfd = worker_epoll(wa->wa_listeners)) == -1)
-		exit(EX_OSERR);
+		_exit(EX_OSERR);
 	worker_announce(wa);
 	if (worker_wait_gate(wa, &wm.wm_accept)) {
 		worker_loop(wa, sv, epfd, &wm);
@@ -694,5 +797,5 @@ worker_run(const struct worker_args *wa)
 		worker_take_queue(wa, sv, &wm, wa->wa_new_listeners);
 	service_fini(sv);
 	close(epfd);
-	exit(0);
+	_exit(0);
 }

@@ -34,8 +34,7 @@ struct worker_args {
 	 * added it): taken by a worker stopped at the gate. */
 	uint32_t		 wa_new_listeners;
 	pid_t			 wa_master;
-	const int		*wa_close_fds;	/* master-only descriptors */
-	size_t			 wa_nclose_fds;
+	unsigned		 wa_generation;	/* for its title */
 	sigset_t		 wa_sigmask;	/* the master's original mask */
 };
 

@@ -1066,6 +1066,63 @@ START_TEST(test_sat_unread_answers)
 }
 END_TEST
 
+/*
+ * -s reload through the control socket waits for the outcome: the new
+ * generation serves (exit 0, "reloaded generation=2 ..."), or the file is
+ * refused (exit 78 and the FILE:LINE cause), the running one serving on.
+ */
+START_TEST(test_cli_reload_outcome)
+{
+	char	 out[4096], want[512];
+	int	 status;
+
+	ctl_start("workers = 2;");
+	ctl_ok("reload", out, sizeof(out));
+	ck_assert_msg(strstr(out, "reloaded generation=2 workers=2") != NULL,
+	    "%s", out);
+	/* A value out of range, on line 1: refused, said so. */
+	daemon_write_config(&d, ctl_config("workers = 0;"));
+	status = ctl_run("reload", out, sizeof(out));
+	ck_assert_msg(exited_with(status, 78), "status %#x: %s", status, out);
+	snprintf(want, sizeof(want), "reload failed: %s:1: ", d.d_conf);
+	ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+	ck_assert_int_eq(greet(port, "still", 6), 0);
+	/* The file fixed: the next one goes through. */
+	daemon_write_config(&d, ctl_config("workers = 3;"));
+	ctl_ok("reload", out, sizeof(out));
+	ck_assert_msg(strstr(out, "reloaded generation=3 workers=3") != NULL,
+	    "%s", out);
+	/* stop through the socket: the daemon finishes and exits 0. */
+	ctl_ok("stop", out, sizeof(out));
+	ck_assert_int_eq(daemon_wait(&d, 30), 0);
+}
+END_TEST
+
+/*
+ * -s status while the file on disk is broken: a value refused (the file
+ * still parses: its control line is read), or a syntax error (-S names
+ * the socket).
+ */
+START_TEST(test_cli_status_broken_file)
+{
+	const char	*argv[] = { prog("PREFORKD", "./preforkd"), "-c",
+	    d.d_conf, "-s", "status", "-S", ctlpath, NULL };
+	char		 out[8192];
+	int		 status;
+
+	ctl_start("workers = 2;");
+	daemon_write_config(&d, ctl_config("workers = 0;"));
+	ctl_ok("status", out, sizeof(out));
+	ck_assert_msg(strstr(out, "workers") != NULL, "%s", out);
+	daemon_write_config(&d, ctl_config("workers = = ;"));
+	argv[2] = d.d_conf;
+	argv[6] = ctlpath;
+	status = run_capture(argv, out, sizeof(out));
+	ck_assert_msg(exited_with(status, 0), "status %#x: %s", status, out);
+	ck_assert_msg(strstr(out, "workers") != NULL, "%s", out);
+}
+END_TEST
+
 Suite *
 control_suite(void)
 {
@@ -1110,6 +1167,8 @@ control_suite(void)
 	tcase_add_checked_fixture(cli, setup, teardown);
 	tcase_add_test(cli, test_cli_not_running);
 	tcase_add_test(cli, test_cli_status_fallback);
+	tcase_add_test(cli, test_cli_reload_outcome);
+	tcase_add_test(cli, test_cli_status_broken_file);
 	tcase_set_timeout(cli, 60);
 	suite_add_tcase(s, cli);
 

@@ -377,7 +377,11 @@ main(void)
 	srunner_add_suite(sr, balancer_suite());
 	srunner_add_suite(sr, upgrade_suite());
 	srunner_add_suite(sr, modules_suite());
+	srunner_add_suite(sr, logging_suite());
+	srunner_add_suite(sr, board_suite());
+	daemon_watch_init();
 	srunner_run_all(sr, CK_NORMAL);
+	daemon_watch_report();
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -37,6 +37,55 @@ teardown(void)
 
 /* ---- supervision --------------------------------------------------------- */
 
+/* The command line of pid as ps shows it: NULs as spaces, trimmed. */
+static void
+proc_title(pid_t pid, char *buf, size_t size)
+{
+	char	 path[64];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	ck_assert_int_ne(fd = open(path, O_RDONLY | O_CLOEXEC), -1);
+	n = read(fd, buf, size - 1);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = '\0';
+}
+
+/* ps tells the master from its workers, and a worker's generation. */
+START_TEST(test_process_titles)
+{
+	pid_t	 kids[8];
+	char	 title[512], want[256];
+	size_t	 n;
+
+	daemon_start(&d, "workers = 2;");
+	ck_assert(proc_wait_children(d.d_pid, 2, 10));
+	proc_title(d.d_pid, title, sizeof(title));
+	snprintf(want, sizeof(want), "preforkd: master gen=1 -c %s", d.d_conf);
+	ck_assert_msg(strcmp(title, want) == 0, "master: \"%s\"", title);
+	n = proc_children(d.d_pid, kids, 8);
+	ck_assert_uint_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		proc_title(kids[i], title, sizeof(title));
+		ck_assert_msg(strcmp(title, "preforkd: worker gen=1") == 0,
+		    "worker: \"%s\"", title);
+	}
+	kill(d.d_pid, SIGHUP);
+	ck_assert_msg(daemon_log_wait(&d, "ready generation=2", 20), "%s",
+	    daemon_log_tail(&d));
+	proc_title(d.d_pid, title, sizeof(title));
+	ck_assert_msg(strstr(title, "preforkd: master gen=2 ") == title,
+	    "master: \"%s\"", title);
+}
+END_TEST
+
 START_TEST(test_killed_worker_replaced)
 {
 	pid_t		 before[8], after[8];
@@ -737,6 +786,7 @@ lifecycle_suite(void)
 
 	tcase_add_checked_fixture(sup, NULL, teardown);
 	tcase_add_test(sup, test_killed_worker_replaced);
+	tcase_add_test(sup, test_process_titles);
 	tcase_add_test(sup, test_term_leaves_nothing);
 	tcase_add_test(sup, test_int_fast);
 	tcase_add_test(sup, test_master_killed);

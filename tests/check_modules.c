@@ -130,6 +130,75 @@ START_TEST(test_module_reload)
 }
 END_TEST
 
+/*
+ * A module's configure hook that crashes, exits or hangs runs in the
+ * checker child, never in the master: the reload fails with the cause,
+ * the running generation serves on, and the daemon still stops cleanly.
+ */
+static const struct {
+	const char	*kind;
+	const char	*cause;
+} evil_hooks[] = {
+	{ "segv", "the configuration check was killed by signal 11" },
+	{ "exit0", "the configuration check exited with status 0 before it "
+	    "answered" },
+	{ "exit78", "the configuration check exited with status 78 before it "
+	    "answered" },
+	{ "hang", "the configuration check gave no answer in 10s" },
+};
+
+START_TEST(test_module_hook_misbehaves)
+{
+	char	 conf[512], got[256], want[256];
+
+	modules_install();
+	daemon_start(&d, modules_config("service = \"good\";\n"));
+	snprintf(conf, sizeof(conf), "service = \"good\";\ngood = { evil = "
+	    "\"%s\"; };\n", evil_hooks[_i].kind);
+	daemon_write_config(&d, modules_config(conf));
+	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
+	snprintf(want, sizeof(want), "reload failed: %s", evil_hooks[_i].cause);
+	ck_assert_msg(daemon_log_wait(&d, want, 25), "no \"%s\":\n%s", want,
+	    daemon_log_tail(&d));
+	ck_assert(proc_alive(d.d_pid));
+	modules_ask(d.d_port, "still\n", got, sizeof(got));
+	ck_assert_msg(strcmp(got, "hi: still\n") == 0, "got \"%s\":\n%s", got,
+	    daemon_log_tail(&d));
+	/* And it still reloads, and stops. */
+	daemon_write_config(&d, modules_config("service = \"good\";\n"
+	    "good = { word = \"after\"; };\n"));
+	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
+	ck_assert_msg(daemon_log_wait(&d, "ready generation=2", 20), "%s",
+	    daemon_log_tail(&d));
+	modules_ask(d.d_port, "x\n", got, sizeof(got));
+	ck_assert_str_eq(got, "after: x\n");
+	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 20), 0);
+}
+END_TEST
+
+/* -t: a hook that exits or crashes fails the check with the cause. */
+START_TEST(test_module_hook_check_only)
+{
+	const char	*argv[] = { prog("PREFORKD", "./preforkd"), "-t", "-c",
+	    NULL, NULL };
+	char		 conf[512], out[2048];
+	int		 status;
+
+	if (strcmp(evil_hooks[_i].kind, "hang") == 0)
+		return;		/* ten seconds for the same code path */
+	modules_install();
+	snprintf(conf, sizeof(conf), "service = \"good\";\ngood = { evil = "
+	    "\"%s\"; };\n", evil_hooks[_i].kind);
+	daemon_write_config(&d, modules_config(conf));
+	argv[3] = d.d_conf;
+	status = run_capture(argv, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 78,
+	    "status %#x: %s", status, out);
+	ck_assert_msg(strstr(out, evil_hooks[_i].cause) != NULL, "%s", out);
+	ck_assert(strstr(out, "test is successful") == NULL);
+}
+END_TEST
+
 /* -t reports a module's error as any other: FILE:LINE, exit 78. */
 START_TEST(test_module_check_only)
 {
@@ -160,7 +229,11 @@ modules_suite(void)
 	tcase_add_test(tc, test_module_serves);
 	tcase_add_test(tc, test_module_reload);
 	tcase_add_test(tc, test_module_check_only);
-	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_module_hook_misbehaves, 0,
+	    (int)(sizeof(evil_hooks) / sizeof(evil_hooks[0])));
+	tcase_add_loop_test(tc, test_module_hook_check_only, 0,
+	    (int)(sizeof(evil_hooks) / sizeof(evil_hooks[0])));
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
 }

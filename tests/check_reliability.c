@@ -240,24 +240,11 @@ END_TEST
 
 /*
  * The real syslog path: preforkd without -e, in a mount namespace where
- * /dev/log is a datagram socket of this test.  Each line arrives with
- * the configured facility and priority, the ident, the pid of the
- * process that logged it, and client bytes escaped.
+ * /dev/log is a datagram socket of this test (daemon_launch_syslog()).
+ * Each line arrives with the configured facility and priority, the
+ * ident, the pid of the process that logged it, and client bytes
+ * escaped.
  */
-static const char syslog_script[] =
-    "set -e\n"
-    "D=$0; bin=$1; shift 3\n"		/* drop "-f -e": log to syslog */
-    "mount --make-rprivate /\n"
-    "mkdir -p \"$D/olddev\"\n"
-    "mount --rbind /dev \"$D/olddev\"\n"
-    "mount -t tmpfs tmpfs /dev\n"
-    "for n in null zero random urandom; do\n"
-    "  touch /dev/$n; mount --bind \"$D/olddev/$n\" /dev/$n\n"
-    "done\n"
-    "touch /dev/log; mount --bind \"$D/log\" /dev/log\n"
-    "umount -l \"$D/olddev\"\n"
-    "exec \"$bin\" -f \"$@\"\n";
-
 static int
 syslog_recv(int fd, char *buf, size_t size, const char *needle)
 {
@@ -280,8 +267,6 @@ syslog_recv(int fd, char *buf, size_t size, const char *needle)
 
 START_TEST(test_syslog_delivery)
 {
-	const char	*prefix[] = { "unshare", "--mount", "sh", "-c",
-	    syslog_script, NULL, NULL };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct timeval	 tv = { 1, 0 };
 	char		 buf[2048], want[128], *p;
@@ -295,10 +280,8 @@ START_TEST(test_syslog_delivery)
 	ck_assert_int_ne(fd = socket(AF_UNIX, SOCK_DGRAM, 0), -1);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	prefix[5] = d.d_dir;
-	daemon_launch(&d, "workers = 1;\n"
-	    "log = { facility = \"local3\"; level = \"info\"; };", NULL,
-	    prefix);
+	daemon_launch_syslog(&d, "workers = 1;\n"
+	    "log = { facility = \"local3\"; level = \"info\"; };");
 	/* local3 (19) * 8 + info (6) = 158; the master says where. */
 	snprintf(want, sizeof(want), " preforkd[%ld]: listening on 127.0.0.1:",
 	    (long)d.d_pid);

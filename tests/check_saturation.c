@@ -133,6 +133,58 @@ START_TEST(test_sat_hup_new_banner)
 END_TEST
 
 /*
+ * What "ready generation=N" promises: every connection from then on is
+ * served by generation N, never by a retired worker.  Reload after
+ * reload, with the pool saturated or idle (an idle old worker woken by
+ * its TERM is the one that could take a connection), a probe right
+ * after the line gets generation N's banner.
+ */
+static void
+ready_promise(bool loaded)
+{
+	char	 extra[128], want[64], buf[128];
+	int	 workers = loaded ? SAT_WORKERS : 6;
+
+	snprintf(extra, sizeof(extra), "greeting = { banner = \"gen 1\"; };");
+	if (loaded)
+		sat_start(extra, workers, 30);
+	else
+		daemon_start(&d, sat_config(extra, workers));
+	for (int g = 2; g <= 9; g++) {
+		snprintf(extra, sizeof(extra), "greeting = { banner = "
+		    "\"gen %d\"; };", g);
+		daemon_write_config(&d, sat_config(extra, workers));
+		ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
+		snprintf(want, sizeof(want), "ready generation=%d ", g);
+		ck_assert_msg(daemon_log_wait(&d, want, 30), "no \"%s\":\n%s",
+		    want, daemon_log_tail(&d));
+		snprintf(want, sizeof(want), "gen %d", g);
+		for (int i = 0; i < 3; i++) {
+			probe_banner(buf, sizeof(buf));
+			ck_assert_msg(strcmp(buf, want) == 0, "after \"ready "
+			    "generation=%d\", probe %d got \"%s\":\n%s", g, i,
+			    buf, daemon_log_tail(&d));
+		}
+	}
+	if (loaded) {
+		load_kill(load);
+		load = 0;
+	}
+}
+
+START_TEST(test_sat_ready_promise)
+{
+	ready_promise(true);
+}
+END_TEST
+
+START_TEST(test_idle_ready_promise)
+{
+	ready_promise(false);
+}
+END_TEST
+
+/*
  * TERM and QUIT: the daemon exits once the connections in hand are done,
  * long before the load ends or timeouts.shutdown passes, and kills
  * nobody: every worker exits 0.
@@ -491,6 +543,8 @@ saturation_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_sat_hup_new_banner);
+	tcase_add_test(tc, test_sat_ready_promise);
+	tcase_add_test(tc, test_idle_ready_promise);
 	tcase_add_loop_test(tc, test_sat_graceful_stop, 0,
 	    (int)(sizeof(stop_signals) / sizeof(stop_signals[0])));
 	tcase_add_test(tc, test_sat_fast_stop);

@@ -44,7 +44,7 @@ static char			 sockdir[64], sockpath[128];
 /*
  * Worker i: pid 100000 + i, generation 2, served i connections; by i % 4
  * idle, busy reading from 192.0.2.x, busy writing to 2001:db8::1, or
- * starting.  Worker 5 is retiring.
+ * starting.  Worker 5 is retiring.  Each dropped one log line.
  */
 static void
 fake_worker(struct pool_worker *w, size_t i)
@@ -55,8 +55,10 @@ fake_worker(struct pool_worker *w, size_t i)
 	w->pw_generation = 2;
 	w->pw_started = clock_now();
 	w->pw_retiring = i == 5;
-	ck_assert_ptr_nonnull(w->pw_slot = scoreboard_claim(m.m_pool.p_board));
+	ck_assert_ptr_nonnull(w->pw_slot = scoreboard_claim(m.m_pool.p_board,
+	    (uint32_t)i));
 	atomic_store(&w->pw_slot->sl_served, i);
+	atomic_store(&w->pw_slot->sl_log_dropped, 1);
 	memset(&peer, 0, sizeof(peer));
 	switch (i % 4) {
 	case 0:
@@ -172,6 +174,9 @@ START_TEST(test_table_every_worker)
 	    "writing=1024 held="));
 	ck_assert_ptr_nonnull(strstr(buf, "\nconnections: served=8386560 "
 	    "limited=0 shed=0 denied=0 proxy_failed=0\n"));
+	ck_assert_msg(sscanf(strstr(buf, "\nlog: dropped master="),
+	    "\nlog: dropped master=%*u %159s", want) == 1 &&
+	    strcmp(want, "workers=4096") == 0, "%s", want);
 	ck_assert_uint_eq(count(buf, "\n1"), FAKE_WORKERS);
 	ck_assert_msg(sscanf(strstr(buf, "\n100001 "), "\n100001 %*u %159s",
 	    want) == 1 && strcmp(want, "busy") == 0, "%s", want);
@@ -206,6 +211,10 @@ START_TEST(test_metrics_every_worker)
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_pool_ceiling 1024\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_connections_served_total "
 	    "8386560\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "# TYPE preforkd_log_dropped_total "
+	    "counter\npreforkd_log_dropped_total{process=\"master\"} "));
+	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_log_dropped_total{process="
+	    "\"workers\"} 4096\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_worker_served_total{pid="
 	    "\"104095\",generation=\"2\"} 4095\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_worker_state_seconds{pid="

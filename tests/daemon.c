@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +25,11 @@
 #include "daemon.h"
 
 #define BANNER		"Welcome to Network Server!!"
+
+static void	watch_launched(const struct daemon *);
+static void	watch_look(const struct daemon *);
+static void	watch_reaped(const struct daemon *, int status);
+static void	watch_drop(const struct daemon *);
 
 const char *
 prog(const char *env, const char *fallback)
@@ -98,7 +104,8 @@ daemon_launch(struct daemon *d, const char *extra, const char *const *env,
 	argv[n++] = d->d_exe[0] != '\0' ? d->d_exe :
 	    prog("PREFORKD", "./preforkd");
 	argv[n++] = "-f";
-	argv[n++] = "-e";
+	if (!d->d_syslog)
+		argv[n++] = "-e";
 	argv[n++] = "-c";
 	argv[n++] = d->d_conf;
 	argv[n] = NULL;
@@ -118,6 +125,37 @@ daemon_launch(struct daemon *d, const char *extra, const char *const *env,
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	watch_launched(d);
+}
+
+/*
+ * A tmpfs on /dev, with the few devices the daemon opens: /dev/log may
+ * not exist to bind over, and creating it would create it on the host.
+ */
+static const char devlog_script[] =
+    "set -e\n"
+    "D=$0\n"
+    "mount --make-rprivate /\n"
+    "mkdir -p \"$D/olddev\"\n"
+    "mount --rbind /dev \"$D/olddev\"\n"
+    "mount -t tmpfs tmpfs /dev\n"
+    "for n in null zero random urandom; do\n"
+    "  touch /dev/$n; mount --bind \"$D/olddev/$n\" /dev/$n\n"
+    "done\n"
+    "touch /dev/log; mount --bind \"$D/log\" /dev/log\n"
+    "umount -l \"$D/olddev\"\n"
+    "exec \"$@\"\n";
+
+void
+daemon_launch_syslog(struct daemon *d, const char *extra)
+{
+	const char	*prefix[] = { "unshare", "--mount", "sh", "-c",
+	    devlog_script, NULL, NULL };
+
+	daemon_write_config(d, NULL);		/* the scratch directory */
+	prefix[5] = d->d_dir;
+	d->d_syslog = true;
+	daemon_launch(d, extra, NULL, prefix);
 }
 
 void
@@ -162,6 +200,7 @@ daemon_log(struct daemon *d)
 	size_t		 n;
 	FILE		*fp;
 
+	watch_look(d);
 	if (buf == NULL)
 		ck_assert_ptr_nonnull(buf = calloc(1, cap = 65536));
 	if ((fp = fopen(d->d_log, "r")) == NULL || fstat(fileno(fp), &st)
@@ -357,6 +396,7 @@ daemon_wait(struct daemon *d, double secs)
 
 	do {
 		if ((r = waitpid(d->d_pid, &status, WNOHANG)) == d->d_pid) {
+			watch_reaped(d, status);
 			d->d_pid = 0;
 			return status;
 		}
@@ -372,6 +412,7 @@ daemon_cleanup(struct daemon *d)
 {
 	char	 path[512];
 
+	watch_drop(d);
 	if (d->d_pid > 0) {
 		kill(d->d_pid, SIGKILL);
 		waitpid(d->d_pid, NULL, 0);
@@ -638,4 +679,284 @@ proc_cpu_ticks(pid_t pid)
 	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
 	    "%*u %*u %lu %lu", &ut, &st), 2);
 	return (long)(ut + st);
+}
+
+/*
+ * Failure reports.  A failed assertion names what the test saw; the
+ * daemon's log says why.  So after Check's list of failures the runner
+ * prints, for each daemon that a failed test launched and did not clean
+ * up, its pid, whether it was still running, its files, and the last
+ * lines of its log.
+ *
+ * Check runs each test in a process of its own (CK_FORK, the default)
+ * and leaves that process no last word: a failed assertion ends it with
+ * _exit(), a timeout with SIGKILL to its process group; neither runs an
+ * atexit() handler or the teardown.  So the test process only keeps
+ * records, in memory it shares with the runner (mapped by the runner
+ * before it forks, in daemon_watch_init()): one per daemon it launches,
+ * updated each time it reads that daemon's log (running, or exited and
+ * how: waitid() with WNOWAIT, which leaves the child to be reaped) or
+ * reaps it, dropped by daemon_cleanup().  A test process that ends well
+ * (exit status 0, which on_exit() sees) drops what is left of its
+ * records; any other end leaves them for daemon_watch_report(), which
+ * the runner calls once the tests have run.  A failed test's scratch
+ * directory stays (no teardown ran), so the whole log can be read too.
+ *
+ * Without a process per test (CK_FORK=no) a failed test still runs its
+ * teardown, which drops the records: only daemons that no teardown
+ * cleaned up are reported then.
+ */
+#define WATCH_RECORDS	64
+#define WATCH_LINES	40		/* of each log */
+#define WATCH_BYTES	16384		/* read at most, from its end */
+
+enum watch_state {
+	WATCH_RUNNING,			/* when the test last looked */
+	WATCH_EXITED,			/* by then, not reaped */
+	WATCH_REAPED			/* by the test: daemon_wait() */
+};
+
+struct watch_rec {
+	unsigned		 wr_test;	/* the test process; 0: free */
+	const struct daemon	*wr_key;	/* its struct, in that process */
+	char			 wr_name[64];	/* the test's */
+	struct daemon		 wr_d;		/* as launched */
+	enum watch_state	 wr_state;
+	int			 wr_status;	/* as waitpid() gives it */
+};
+
+struct watch {
+	unsigned		 w_tests;	/* test processes that recorded */
+	unsigned		 w_lost;	/* records that found no room */
+	struct watch_rec	 w_rec[WATCH_RECORDS];
+};
+
+static struct watch	*watch;		/* shared with the runner */
+static unsigned		 watch_test;	/* this test process's number */
+static pid_t		 watch_pid;	/* and its pid, for on_exit() */
+
+void
+daemon_watch_init(void)
+{
+	void	*p;
+
+	p = mmap(NULL, sizeof(*watch), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "daemon_watch_init: mmap: %s; failed tests "
+		    "will not show their daemons' logs\n", strerror(errno));
+		return;
+	}
+	watch = p;
+}
+
+/* At a test process's exit(), from Check after the teardown or from the
+ * test itself: a status of 0 is a pass, and nothing is left to show. */
+static void
+watch_exit(int status, void *arg)
+{
+	(void)arg;
+	if (status != 0 || getpid() != watch_pid)
+		return;
+	for (size_t i = 0; i < WATCH_RECORDS; i++)
+		if (watch->w_rec[i].wr_test == watch_test)
+			watch->w_rec[i].wr_test = 0;
+}
+
+static struct watch_rec *
+watch_find(const struct daemon *d, bool add)
+{
+	struct watch_rec	*r, *room = NULL;
+
+	if (watch == NULL)
+		return NULL;
+	if (watch_pid != getpid()) {
+		if (!add)
+			return NULL;	/* nothing recorded by this process */
+		/* Its first record: number the test process (tests run one
+		 * after the other), and have its exit status looked at. */
+		if (on_exit(watch_exit, NULL) != 0) {
+			fprintf(stderr, "watch_find: on_exit failed\n");
+			return NULL;
+		}
+		watch_pid = getpid();
+		watch_test = ++watch->w_tests;
+	}
+	for (size_t i = 0; i < WATCH_RECORDS; i++) {
+		r = &watch->w_rec[i];
+		if (r->wr_test == watch_test && r->wr_key == d)
+			return r;
+		if (r->wr_test == 0 && room == NULL)
+			room = r;
+	}
+	if (!add)
+		return NULL;
+	if (room == NULL) {
+		watch->w_lost++;
+		return NULL;
+	}
+	room->wr_test = watch_test;
+	room->wr_key = d;
+	return room;
+}
+
+static void
+watch_launched(const struct daemon *d)
+{
+	struct watch_rec	*r;
+	const char		*name;
+
+	if ((r = watch_find(d, true)) == NULL)
+		return;
+	name = tcase_name();
+	snprintf(r->wr_name, sizeof(r->wr_name), "%s", name != NULL ? name :
+	    "?");
+	r->wr_d = *d;
+	r->wr_state = WATCH_RUNNING;
+	r->wr_status = 0;
+}
+
+static void
+watch_look(const struct daemon *d)
+{
+	struct watch_rec	*r;
+	siginfo_t		 si;
+
+	if (d->d_pid <= 0 || (r = watch_find(d, false)) == NULL)
+		return;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)d->d_pid, &si, WEXITED | WNOHANG | WNOWAIT)
+	    == -1)
+		return;			/* not this process's child */
+	if (si.si_pid == 0) {
+		r->wr_state = WATCH_RUNNING;
+		return;
+	}
+	r->wr_state = WATCH_EXITED;
+	if (si.si_code == CLD_EXITED)
+		r->wr_status = W_EXITCODE(si.si_status, 0);
+	else
+		r->wr_status = W_EXITCODE(0, si.si_status) |
+		    (si.si_code == CLD_DUMPED ? WCOREFLAG : 0);
+}
+
+static void
+watch_reaped(const struct daemon *d, int status)
+{
+	struct watch_rec	*r;
+
+	if ((r = watch_find(d, false)) == NULL)
+		return;
+	r->wr_state = WATCH_REAPED;
+	r->wr_status = status;
+}
+
+static void
+watch_drop(const struct daemon *d)
+{
+	struct watch_rec	*r;
+
+	if ((r = watch_find(d, false)) != NULL)
+		r->wr_test = 0;
+}
+
+static void
+watch_print_state(const struct watch_rec *r)
+{
+	int	 st = r->wr_status;
+
+	fprintf(stderr, "%s: preforkd pid %ld ", r->wr_name,
+	    (long)r->wr_d.d_pid);
+	if (r->wr_state == WATCH_RUNNING) {
+		fprintf(stderr, "was running when the test last looked\n");
+		return;
+	}
+	if (WIFEXITED(st))
+		fprintf(stderr, "exited with status %d", WEXITSTATUS(st));
+	else
+		fprintf(stderr, "was killed by signal %d (%s%s)", WTERMSIG(st),
+		    strsignal(WTERMSIG(st)), WCOREDUMP(st) ? ", core dumped" :
+		    "");
+	fprintf(stderr, r->wr_state == WATCH_REAPED ? ", reaped by the "
+	    "test\n" : " before the test last looked\n");
+}
+
+/* The last WATCH_LINES lines of path, indented, so that no line of a
+ * log reads as one of Check's. */
+static void
+watch_print_tail(const char *path)
+{
+	char	 buf[WATCH_BYTES + 1], *p, *nl;
+	off_t	 end, from;
+	ssize_t	 n;
+	int	 fd, lines = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "    (open %s: %s)\n", path, strerror(errno));
+		return;
+	}
+	if ((end = lseek(fd, 0, SEEK_END)) == -1) {
+		fprintf(stderr, "    (lseek %s: %s)\n", path, strerror(errno));
+		close(fd);
+		return;
+	}
+	from = end > WATCH_BYTES ? end - WATCH_BYTES : 0;
+	if ((n = pread(fd, buf, WATCH_BYTES, from)) == -1) {
+		fprintf(stderr, "    (pread %s: %s)\n", path, strerror(errno));
+		close(fd);
+		return;
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (n == 0)
+		fprintf(stderr, "    (empty)\n");
+	/* Back from the end to the start of the last WATCH_LINES lines. */
+	p = buf + n;
+	if (p > buf && p[-1] == '\n')
+		p--;			/* the end of the last line */
+	while (p > buf && lines < WATCH_LINES)
+		if (*--p == '\n')
+			lines++;
+	if (*p == '\n')
+		p++;
+	else if (from > 0)		/* the first line, cut by the read */
+		fprintf(stderr, "    | [...]\n");
+	for (; *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL) {
+			fprintf(stderr, "    | %s\n", p);
+			break;
+		}
+		fprintf(stderr, "    | %.*s\n", (int)(nl - p), p);
+	}
+}
+
+void
+daemon_watch_report(void)
+{
+	const struct watch_rec	*r;
+	int			 shown = 0;
+
+	if (watch == NULL)
+		return;
+	fflush(stdout);			/* Check's list of failures first */
+	for (size_t i = 0; i < WATCH_RECORDS; i++) {
+		r = &watch->w_rec[i];
+		if (r->wr_test == 0)
+			continue;
+		if (shown++ == 0)
+			fprintf(stderr, "\nThe daemons of the failed tests, "
+			    "with the last %d lines of their logs:\n",
+			    WATCH_LINES);
+		fprintf(stderr, "\n");
+		watch_print_state(r);
+		fprintf(stderr, "    dir %s, conf %s%s%s\n", r->wr_d.d_dir,
+		    r->wr_d.d_conf, r->wr_d.d_exe[0] != '\0' ? ", binary " :
+		    "", r->wr_d.d_exe);
+		fprintf(stderr, "    log %s:\n", r->wr_d.d_log);
+		watch_print_tail(r->wr_d.d_log);
+	}
+	if (watch->w_lost > 0)
+		fprintf(stderr, "\n(%u more daemons found no room for a "
+		    "record)\n", watch->w_lost);
+	fflush(stderr);
 }

@@ -16,6 +16,7 @@ struct daemon {
 	char	 d_conf[128];
 	char	 d_log[128];		/* its stderr (-e) */
 	char	 d_exe[256];		/* the binary; "": $PREFORKD */
+	bool	 d_syslog;		/* without -e: log to syslog */
 };
 
 /* Path of a built program: $NAME from the environment, or fallback. */
@@ -32,6 +33,12 @@ extern void	(*daemon_pre_exec)(void);
 /* Start under prefix (e.g. unshare ...) without waiting for it. */
 void	daemon_launch(struct daemon *, const char *extra,
 	    const char *const *env, const char *const *prefix);
+/*
+ * Without -e, in a mount namespace (root only) where /dev/log is the
+ * socket d_dir/log, which the caller has bound: the daemon's syslog
+ * lines come to the test.  Nothing goes to d_log.
+ */
+void	daemon_launch_syslog(struct daemon *, const char *extra);
 /* After daemon_launch(): wait for "ready", then read d_port. */
 void	daemon_wait_ready(struct daemon *, double secs);
 /* Wait for the daemon to exit; returns the wait status. */
@@ -55,6 +62,15 @@ const char *daemon_copy_program(struct daemon *, const char *env,
 /* Send signo and wait for the exit; returns the wait status. */
 int	daemon_stop(struct daemon *, int signo, double secs);
 void	daemon_cleanup(struct daemon *);
+
+/*
+ * A failed test shows the logs of the daemons it launched: the runner
+ * calls daemon_watch_init() before srunner_run_all(), and after it
+ * daemon_watch_report(), which prints each one's pid and state, files
+ * and the last lines of its log (see daemon.c).
+ */
+void	daemon_watch_init(void);
+void	daemon_watch_report(void);
 
 /* Children of pid, from /proc; returns how many. */
 size_t	proc_children(pid_t pid, pid_t *out, size_t max);
@@ -105,5 +121,7 @@ struct Suite	*control_suite(void);
 struct Suite	*balancer_suite(void);
 struct Suite	*upgrade_suite(void);
 struct Suite	*modules_suite(void);
+struct Suite	*logging_suite(void);
+struct Suite	*board_suite(void);
 
 #endif

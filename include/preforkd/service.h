@@ -163,7 +163,8 @@ struct preforkd_service {
 	const char	*ps_name;	/* NAME: the file is NAME.so */
 	unsigned	 ps_flags;	/* PREFORKD_CLIENT_FIRST */
 	/*
-	 * In the master, as it loads the file (at -t, start and reload):
+	 * In a checker child as the file is read (at -t, start and
+	 * reload), then in each worker as it starts, never in the master:
 	 * validate the group NAME = { ... } and build the service's
 	 * configuration into *config.  -1: the file is refused, with the
 	 * error recorded through the api.  A reload builds a new
@@ -178,7 +179,15 @@ struct preforkd_service {
 	 * every connection, in *worker.  -1: the worker cannot serve. */
 	int		(*ps_init)(const struct preforkd_api *, void *config,
 			    void **worker);
-	/* One connection; the daemon closes it afterwards. */
+	/*
+	 * One connection; the daemon closes it afterwards.  It runs with
+	 * the worker's signal state, which a program it starts inherits:
+	 * SIGUSR2 blocked (the master's request to cut a client short),
+	 * SIGPIPE, SIGHUP, SIGUSR1, SIGTTIN and SIGTTOU ignored, SIGTERM
+	 * and SIGQUIT caught (a flag: the worker leaves after this
+	 * connection).  A module that forks and execs must, in the child,
+	 * empty the signal mask and set those signals back to SIG_DFL.
+	 */
 	void		(*ps_serve)(const struct preforkd_api *,
 			    struct preforkd_conn *, void *config,
 			    void *worker);

@@ -3,14 +3,18 @@
  * with <preforkd/service.h> alone:
  *
  *   good.so	a line service: "good = { word; repeat; }", answers each
- *		line with "WORD: LINE" repeat times
+ *		line with "WORD: LINE" repeat times; "evil = KIND" makes its
+ *		configure hook misbehave: "segv", "exit0", "exit78", "hang"
+ *		(what the daemon must survive)
  *   abi.so	the same built for another ABI (-DTESTMOD_ABI=999)
  *   nosym.so	no preforkd_service symbol (-DTESTMOD_NOSYMBOL)
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <preforkd/service.h>
 
@@ -24,9 +28,25 @@
 struct testmod_config {
 	char		*tc_word;
 	long long	 tc_repeat;
+	char		*tc_evil;
 };
 
-static const char *const testmod_keys[] = { "word", "repeat", NULL };
+static const char *const testmod_keys[] = { "word", "repeat", "evil", NULL };
+
+/* A hook gone wrong, in the ways a real one can. */
+static void
+testmod_misbehave(const char *kind)
+{
+	if (strcmp(kind, "segv") == 0)
+		raise(SIGSEGV);
+	else if (strcmp(kind, "exit0") == 0)
+		exit(0);
+	else if (strcmp(kind, "exit78") == 0)
+		exit(78);
+	else if (strcmp(kind, "hang") == 0)
+		for (;;)
+			pause();
+}
 
 static void
 testmod_unconfigure(void *config)
@@ -34,6 +54,7 @@ testmod_unconfigure(void *config)
 	struct testmod_config	*tc = config;
 
 	free(tc->tc_word);
+	free(tc->tc_evil);
 	free(tc);
 }
 
@@ -53,8 +74,11 @@ testmod_configure(const struct preforkd_api *api, struct preforkd_conf *conf,
 	*config = tc;
 	if (api->conf_keys(conf, testmod_keys) == -1 ||
 	    api->conf_string(conf, "word", 64, &tc->tc_word) == -1 ||
-	    api->conf_int(conf, "repeat", 1, 5, &tc->tc_repeat) == -1)
+	    api->conf_int(conf, "repeat", 1, 5, &tc->tc_repeat) == -1 ||
+	    api->conf_string(conf, "evil", 16, &tc->tc_evil) == -1)
 		return -1;
+	if (tc->tc_evil != NULL)
+		testmod_misbehave(tc->tc_evil);
 	if (strcmp(tc->tc_word, "bad") == 0)
 		return api->conf_error(conf, "word", "%s.word must not be "
 		    "\"bad\"", api->conf_name(conf));

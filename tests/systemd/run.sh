@@ -331,6 +331,25 @@ else
 	show "$c"
 fi
 
+# ---- 2b. a refused reload: systemctl says so -------------------------------
+# ExecReload= asks through the control socket and waits for the outcome:
+# a file the daemon refuses fails "systemctl reload" with its FILE:LINE
+# cause, and the running generation serves on.
+c=$(cursor)
+ns cp "$conf" "$conf.good"
+ns sh -c 'printf "workers = 0;\n" >> "$1"' sh "$conf"
+if out=$(ns systemctl reload preforkd.service 2>&1); then rc=0; else rc=$?; fi
+ns mv "$conf.good" "$conf"
+if [ "$rc" -ne 0 ] && wait_log "$c" "reload failed: $conf:" &&
+    journal "$c" -o cat | grep -q "the daemon answered: reload failed: $conf:" &&
+    [ "$(prop preforkd.service ActiveState)" = active ] &&
+    [ "$(prop preforkd.service MainPID)" = "$pid1" ] && served; then
+	ok "reload refused: systemctl reload exits $rc, the journal says why ($conf:LINE), same MainPID $pid1 active and serving"
+else
+	fail "reload refused: systemctl reload=$rc ($out), $(prop preforkd.service ActiveState)"
+	show "$c"
+fi
+
 # ---- 3. journal ---------------------------------------------------------
 # A terminal escape, a tab, a CR, quotes, a backslash and a control byte
 # from a client, its line ended by LF, reach the journal escaped, through
@@ -442,6 +461,44 @@ else
 	show "$c"
 fi
 ns systemctl stop preforkd.service
+
+# ---- 5b. watchdog: a master that stops turning is restarted ------------
+# The shipped WatchdogSec= is 30 s; a drop-in makes it 3 s here.  Fed
+# from the loop, the watchdog never fires on a master that runs (7 s,
+# more than two periods); a SIGSTOPped master is killed and restarted.
+fresh
+dropin=$root/run/systemd/system/preforkd.service.d
+mkdir -p "$dropin"
+printf '[Service]\nWatchdogSec=3s\n' > "$dropin/watchdog.conf"
+ns systemctl daemon-reload
+c=$(cursor)
+ns systemctl start preforkd.service
+pid1=$(prop preforkd.service MainPID)
+n0=$(prop preforkd.service NRestarts)
+wd=$(prop preforkd.service WatchdogUSec)
+sleep 7
+pid_fed=$(prop preforkd.service MainPID)
+n_fed=$(prop preforkd.service NRestarts)
+ns sh -c 'kill -STOP "$1"' sh "$pid1"
+d=$(($(now) + (3 + restsec + 10) * 1000))
+pid2=$pid1
+while [ "$(now)" -lt "$d" ]; do
+	pid2=$(prop preforkd.service MainPID)
+	[ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] &&
+	    [ "$(prop preforkd.service ActiveState)" = active ] && break
+	sleep 0.2
+done
+if [ "$wd" = 3s ] && [ "$pid_fed" = "$pid1" ] && [ "$n_fed" = "$n0" ] &&
+    [ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] &&
+    journal "$c" | grep -q "Watchdog timeout" && served; then
+	ok "watchdog: fed from the loop for 7s with WatchdogSec=$wd (same MainPID $pid1); SIGSTOPped, it was killed on the watchdog and replaced by $pid2, serving"
+else
+	fail "watchdog: WatchdogSec=$wd, MainPID $pid1 -> $pid_fed (fed) -> $pid2, NRestarts $n0 -> $n_fed"
+	show "$c"
+fi
+ns systemctl stop preforkd.service
+rm -f "$dropin/watchdog.conf"
+ns systemctl daemon-reload
 
 # ---- 6. socket activation -----------------------------------------------
 fresh

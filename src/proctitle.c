@@ -1,0 +1,86 @@
+/*
+ * proctitle.c - process titles (see proctitle.h).
+ *
+ * Linux shows a process's command line from the memory its argv strings
+ * were in when it started; the environment's strings follow them.  That
+ * room is taken over: every string is copied to the heap first (argv[i]
+ * and environ then point at the copies, so nothing that reads them later
+ * notices), and a title is written there, padded with NULs.  A dozen
+ * lines, which no library on Debian offers (libbsd's setproctitle() needs
+ * its own initialisation from main() all the same).
+ */
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proctitle.h"
+
+extern char	**environ;
+
+static char	*proctitle_room;	/* NULL: no room, titles do nothing */
+static size_t	 proctitle_size;
+
+/* The end of the contiguous strings starting at argv[0], or NULL. */
+static char *
+proctitle_end(int argc, char *argv[])
+{
+	char	*end = argv[0] + strlen(argv[0]) + 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (argv[i] != end)
+			return end;
+		end = argv[i] + strlen(argv[i]) + 1;
+	}
+	for (int i = 0; environ[i] != NULL; i++) {
+		if (environ[i] != end)
+			return end;
+		end = environ[i] + strlen(environ[i]) + 1;
+	}
+	return end;
+}
+
+void
+proctitle_init(int argc, char *argv[])
+{
+	char	**env, *start, *end;
+	size_t	 n = 0;
+
+	if (argc < 1 || argv[0] == NULL)
+		return;
+	start = argv[0];
+	end = proctitle_end(argc, argv);
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if ((env[i] = strdup(environ[i])) == NULL)
+			return;		/* the old strings stay in use */
+	for (int i = 0; i < argc; i++)
+		if ((argv[i] = strdup(argv[i])) == NULL)
+			return;
+	environ = env;
+	proctitle_room = start;
+	proctitle_size = (size_t)(end - start);
+}
+
+void
+proctitle_set(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (proctitle_room == NULL || proctitle_size < 2)
+		return;
+	memset(proctitle_room, '\0', proctitle_size);
+	n = snprintf(proctitle_room, proctitle_size, "preforkd: ");
+	if (n < 0 || (size_t)n >= proctitle_size - 1)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(proctitle_room + n, proctitle_size - 1 - (size_t)n,
+	    fmt, ap);
+	va_end(ap);
+}
