@@ -72,6 +72,9 @@ confcheck_child_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The checked configuration, in the child: see confcheck_child(). */
+static struct config	*confcheck_kept;
+
 static void
 confcheck_child(const char *file, int out)
 {
@@ -102,8 +105,10 @@ confcheck_child(const char *file, int out)
 		rc |= confcheck_write(out, where, strlen(where) + 1) |
 		    confcheck_write(out, c->c_text, strlen(c->c_text));
 	}
-	/* No destructor, no atexit handler of a module's: it said its
-	 * word in ps_configure. */
+	/* No destructor, no atexit handler, no ps_unconfigure of a
+	 * module's: it said its word in ps_configure.  The configuration
+	 * stays where it is (reachable, for leak checkers) until _exit(). */
+	confcheck_kept = c;
 	_exit(rc == 0 ? 0 : 1);
 }
 

@@ -21,6 +21,9 @@
 extern char	**environ;
 
 static char	*proctitle_room;	/* NULL: no room, titles do nothing */
+/* The environment's copy: setenv() may move environ to an array of its
+ * own; ours, and the strings in it, stay the process's all the same. */
+static char	**proctitle_env;
 static size_t	 proctitle_size;
 
 /* The end of the contiguous strings starting at argv[0], or NULL. */
@@ -62,7 +65,7 @@ proctitle_init(int argc, char *argv[])
 	for (int i = 0; i < argc; i++)
 		if ((argv[i] = strdup(argv[i])) == NULL)
 			return;
-	environ = env;
+	environ = proctitle_env = env;
 	proctitle_room = start;
 	proctitle_size = (size_t)(end - start);
 }
