@@ -72,8 +72,9 @@ confcheck_child_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* The checked configuration, in the child: see confcheck_child(). */
-static struct config	*confcheck_kept;
+/* The checked configuration, in the child: see confcheck_child()
+ * (volatile: written only, and kept for leak checkers to see). */
+static struct config	*volatile confcheck_kept;
 
 static void
 confcheck_child(const char *file, int out)

@@ -22,8 +22,9 @@ extern char	**environ;
 
 static char	*proctitle_room;	/* NULL: no room, titles do nothing */
 /* The environment's copy: setenv() may move environ to an array of its
- * own; ours, and the strings in it, stay the process's all the same. */
-static char	**proctitle_env;
+ * own; ours, and the strings in it, stay the process's all the same
+ * (volatile: written only, and kept for leak checkers to see). */
+static char	**volatile proctitle_env;
 static size_t	 proctitle_size;
 
 /* The end of the contiguous strings starting at argv[0], or NULL. */
