@@ -21,10 +21,11 @@
 extern char	**environ;
 
 static char	*proctitle_room;	/* NULL: no room, titles do nothing */
-/* The environment's copy: setenv() may move environ to an array of its
- * own; ours, and the strings in it, stay the process's all the same
+/* The copies: setenv() may move environ to an array of its own, and
+ * unsetenv() drops strings; ours stay the process's all the same
  * (volatile: written only, and kept for leak checkers to see). */
 static char	**volatile proctitle_env;
+static char	*volatile proctitle_copy;
 static size_t	 proctitle_size;
 
 /* The end of the contiguous strings starting at argv[0], or NULL. */
@@ -49,7 +50,7 @@ proctitle_end(int argc, char *argv[])
 void
 proctitle_init(int argc, char *argv[])
 {
-	char	**env, *start, *end;
+	char	**env, *start, *end, *copy;
 	size_t	 n = 0;
 
 	if (argc < 1 || argv[0] == NULL)
@@ -58,14 +59,20 @@ proctitle_init(int argc, char *argv[])
 	end = proctitle_end(argc, argv);
 	while (environ[n] != NULL)
 		n++;
-	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
+	/* One block for every string, so that unsetenv() and setenv(),
+	 * which drop pointers to them, lose none of them. */
+	if ((env = calloc(n + 1, sizeof(*env))) == NULL ||
+	    (copy = malloc((size_t)(end - start))) == NULL) {
+		free(env);
 		return;
-	for (size_t i = 0; i < n; i++)
-		if ((env[i] = strdup(environ[i])) == NULL)
-			return;		/* the old strings stay in use */
+	}
+	memcpy(copy, start, (size_t)(end - start));
 	for (int i = 0; i < argc; i++)
-		if ((argv[i] = strdup(argv[i])) == NULL)
-			return;
+		argv[i] = copy + (argv[i] - start);
+	for (size_t i = 0; i < n; i++)
+		env[i] = environ[i] >= start && environ[i] < end ?
+		    copy + (environ[i] - start) : environ[i];
+	proctitle_copy = copy;
 	environ = proctitle_env = env;
 	proctitle_room = start;
 	proctitle_size = (size_t)(end - start);
