@@ -537,6 +537,33 @@ else
 	show "$c"
 fi
 
+# ---- 8b. a file root can read and the service cannot --------------------
+# An @include of mode 0600: "preforkd -t" as root would pass it, the
+# daemon's dynamic user cannot read it.  The package's check runs as the
+# service does: the reinstall reports it and leaves the daemon serving.
+ns sh -c 'printf "workers = 4;\n" > /etc/preforkd/private.conf &&
+    chmod 0600 /etc/preforkd/private.conf &&
+    cp "$1" "$1.before" &&
+    printf "@include \"/etc/preforkd/private.conf\"\n" >> "$1"' sh "$conf"
+c=$(cursor)
+pidp=$(prop preforkd.service MainPID)
+if apt "$state/apt.private" install --reinstall "$d3"; then rc=0
+else rc=$?; fi
+pidq=$(prop preforkd.service MainPID)
+out=$(banner "private include")
+ns sh -c 'mv "$1.before" "$1" && rm -f /etc/preforkd/private.conf' sh "$conf"
+if [ "$rc" -eq 0 ] && grep -q "private.conf" "$state/apt.private" &&
+    grep -q "was not restarted" "$state/apt.private" &&
+    [ "$pidq" = "$pidp" ] && [ "$pidq" != 0 ] &&
+    [ "$(prop preforkd.service ActiveState)" = active ] &&
+    [ "$out" = "$banner1" ]; then
+	ok "unreadable include: the reinstall's check, as the service's dynamic user, reports \"$(grep -m 1 private.conf "$state/apt.private")\"; the daemon not restarted (MainPID $pidq), serving"
+else
+	fail "unreadable include: apt-get=$rc, MainPID $pidp -> $pidq, banner \"$out\""
+	tail -n 15 "$state/apt.private" | note
+	show "$c"
+fi
+
 # ---- 9. roll back: the previous package again --------------------------
 pid7=$(prop preforkd.service MainPID)
 c=$(cursor)
