@@ -454,6 +454,8 @@ listeners_close_unlisted(struct listeners *set, const struct listeners *keep)
  * everything else in, so that handshakes under way complete and join the
  * queue.  The client's SYN goes unanswered and is sent again, by which
  * time the port is closed (refused) or another instance listens on it.
+ * (Answering it with a reset at once would take the socket out of LISTEN,
+ * which resets the queue too.)
  */
 static const struct sock_filter listener_no_syn[] = {
 	BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),		/* TCP flags */
@@ -463,29 +465,80 @@ static const struct sock_filter listener_no_syn[] = {
 	BPF_STMT(BPF_RET | BPF_K, 0xffffffff),		/* keep */
 };
 
-void
-listeners_stop_new(const struct listeners *set)
+static int
+listener_filter_syn(const struct listener *l)
 {
 	struct sock_fprog	 prog = {
 		.len = sizeof(listener_no_syn) / sizeof(listener_no_syn[0]),
 		.filter = (struct sock_filter *)listener_no_syn,
 	};
 
+	return setsockopt(l->l_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+	    sizeof(prog));
+}
+
+/* The minimum TTL (IPv4) or hop limit (IPv6) of what a socket takes in. */
+static int
+listener_set_hop_limit(int fd, int family, int limit)
+{
+	if (family == AF_INET6)
+		return setsockopt(fd, IPPROTO_IPV6, IPV6_MINHOPCOUNT, &limit,
+		    sizeof(limit));
+	return setsockopt(fd, IPPROTO_IP, IP_MINTTL, &limit, sizeof(limit));
+}
+
+/*
+ * The same, for a process without CAP_NET_ADMIN, which the kernel asks of
+ * whoever filters a TCP socket (a service manager's dynamic user has
+ * none): the socket takes in only segments that arrive with a TTL or hop
+ * limit of 255, so a new SYN is dropped as the filter drops it, unless its
+ * client is one hop away and sends with 255.  A handshake under way still
+ * completes: its ACK goes to its request socket, not to the listening
+ * one.  The connection made from it inherits the limit, and its worker
+ * lowers it (listener_clear_hop_limit()).
+ */
+static int
+listener_limit_hops(const struct listener *l)
+{
+	socklen_t	 len = sizeof(int);
+	int		 family;
+
+	if (getsockopt(l->l_fd, SOL_SOCKET, SO_DOMAIN, &family, &len) == -1)
+		return -1;
+	return listener_set_hop_limit(l->l_fd, family, 255);
+}
+
+void
+listeners_stop_new(const struct listeners *set)
+{
 	for (size_t i = 0; i < set->ls_n; i++) {
 		const struct listener *l = &set->ls[i];
+		int		 filter_errno;
 
-		if (l->l_fd == -1 || l->l_passed)
+		if (l->l_fd == -1 || l->l_passed || listener_filter_syn(l) == 0)
 			continue;
-		if (setsockopt(l->l_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
-		    sizeof(prog)) == 0)
+		filter_errno = errno;
+		if (listener_limit_hops(l) == 0) {
+			log_info("%s: new connections dropped by hop limit, "
+			    "no socket filter (%s)", l->l_name,
+			    strerror(filter_errno));
 			continue;
-		/* Without the filter the queue would never empty under
-		 * load: stop accepting the old way, resetting it. */
-		log_warn("setsockopt(%s, SO_ATTACH_FILTER); shutting it down",
-		    l->l_name);
+		}
+		/* Neither: the queue would never empty under load.  Stop
+		 * accepting the old way, resetting it. */
+		log_warn("%s: no socket filter (%s), no hop limit; shutting "
+		    "it down", l->l_name, strerror(filter_errno));
 		if (shutdown(l->l_fd, SHUT_RD) == -1)
 			log_warn("shutdown(%s)", l->l_name);
 	}
+}
+
+void
+listener_clear_hop_limit(int fd, int family)
+{
+	if (listener_set_hop_limit(fd, family, 0) == -1)
+		log_warn("setsockopt(%s)", family == AF_INET6 ?
+		    "IPV6_MINHOPCOUNT" : "IP_MINTTL");
 }
 
 unsigned

@@ -49,13 +49,18 @@ void	listeners_close_unlisted(struct listeners *,
 	    const struct listeners *keep);
 
 /*
- * The daemon stops: no new connection on these sockets, while those
- * already queued stay, for the workers to take before the sockets close
- * (a socket shut down would reset its whole queue).  Sockets systemd
- * passed are left as they are: their queue waits there for the next
- * start.
+ * The daemon stops: no new connection on these sockets (a SYN is dropped:
+ * by a socket filter, or without the privilege for one by the socket's
+ * minimum hop limit), while those already queued stay, for the workers to
+ * take before the sockets close (a socket shut down would reset its whole
+ * queue).  Sockets systemd passed are left as they are: their queue waits
+ * there for the next start.
  */
 void	listeners_stop_new(const struct listeners *);
+/* A connection taken once the daemon stops may come from a handshake that
+ * completed after listeners_stop_new(), and have inherited the hop limit
+ * that drops its client's segments: lower it.  family: the peer's. */
+void	listener_clear_hop_limit(int fd, int family);
 
 /* Connections waiting in the sockets' accept queues (TCP_INFO). */
 unsigned listeners_queued(const struct listeners *);

@@ -294,10 +294,12 @@ master_stop_now(struct master *m)
 	    grace);
 	/* First the overall deadline: each worker's is no earlier. */
 	m->m_kill_at = clock_after(clock_now(), grace);
+	/* Before the signals: a worker told to stop sees it.  And before
+	 * the sockets stop taking new connections: a worker that takes one
+	 * made since sees it too (see listener_clear_hop_limit()). */
+	atomic_store(&m->m_pool.p_board->sb_stopping, 1);
 	listeners_stop_new(&m->m_cur.g_ls);
 	listeners_stop_new(&m->m_next.g_ls);
-	/* Before the signals: a worker told to stop sees it. */
-	atomic_store(&m->m_pool.p_board->sb_stopping, 1);
 	pool_retire_all(&m->m_pool, grace);
 }
 

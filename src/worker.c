@@ -430,6 +430,9 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 		worker_accept_failed(errno, &wm->wm_accept);
 		return 0;
 	}
+	/* It may have been made after the socket stopped taking new ones. */
+	if (atomic_load(&wa->wa_board->sb_stopping) != 0)
+		listener_clear_hop_limit(fd, ss.ss_family);
 	conn_init(&c, fd, (struct sockaddr *)&ss, len);
 	c.cn_listener = li;
 	c.cn_slot = sl;

@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,24 +652,33 @@ START_TEST(test_second_term)
 END_TEST
 
 /*
- * The pool saturated: both workers held, BAL_QUEUED connections in the
- * accept queue behind them.  A stop serves every queued one once the
- * held ones are done, instead of resetting the queue; a connection tried
- * after the stop began is never served.
+ * The pool saturated: both workers held, n connections in the accept
+ * queue behind them.  A stop serves every queued one once the held ones
+ * are done, instead of resetting the queue; a connection tried after the
+ * stop began is never served.
  */
-START_TEST(test_stop_serves_the_queue)
+static void
+stop_serves_queue(int n, bool unprivileged)
 {
 	int	 queued[BAL_QUEUED], late, i;
 	char	 buf[64];
 
+	ck_assert_int_le(n, BAL_QUEUED);
+	if (unprivileged) {
+		/* The build may sit where "nobody" cannot enter. */
+		snprintf(d.d_exe, sizeof(d.d_exe), "%s",
+		    daemon_copy_program(&d, "PREFORKD", "./preforkd"));
+		daemon_pre_exec = daemon_become_nobody;
+	}
 	daemon_start(&d, "workers = 2;\nlimits = { per_source = 0; };\n"
 	    "timeouts = { read = 30; shutdown = 60; };\n");
+	daemon_pre_exec = NULL;
 	for (i = 0; i < 2; i++) {
 		hold(tcp_connect("127.0.0.1", d.d_port));
 		ck_assert_int_eq(read_banner(held[i], buf, sizeof(buf)),
 		    sizeof(BANNER));
 	}
-	for (i = 0; i < BAL_QUEUED; i++)
+	for (i = 0; i < n; i++)
 		queued[i] = hold(tcp_connect("127.0.0.1", d.d_port));
 	ck_assert_int_eq(kill(d.d_pid, SIGTERM), 0);
 	ck_assert_msg(daemon_log_wait(&d, "shutting down workers=2", 10),
@@ -688,34 +698,61 @@ START_TEST(test_stop_serves_the_queue)
 		send_all(held[i], "done", 5);
 		ck_assert_int_eq(recv(held[i], buf, sizeof(buf), 0), 0);
 	}
-	for (i = 0; i < BAL_QUEUED; i++) {
+	/* Each one whole: the banner, then the server's close, no reset. */
+	for (i = 0; i < n; i++) {
 		ck_assert_msg(read_banner(queued[i], buf, sizeof(buf)) ==
-		    sizeof(BANNER), "queued connection %d: no banner", i);
+		    sizeof(BANNER), "queued connection %d: no banner (%s):\n%s",
+		    i, strerror(errno), daemon_log_tail(&d));
 		send_all(queued[i], "queued", 7);
-		ck_assert_int_eq(recv(queued[i], buf, sizeof(buf), 0), 0);
+		ck_assert_msg(recv(queued[i], buf, sizeof(buf), 0) == 0,
+		    "queued connection %d: %s", i, strerror(errno));
 	}
 	ck_assert_int_eq(daemon_wait(&d, 30), 0);
-	ck_assert_int_eq(daemon_log_count(&d, "msg=\"queued\""), BAL_QUEUED);
+	ck_assert_int_eq(daemon_log_count(&d, "msg=\"queued\""), n);
+	ck_assert_msg(strstr(daemon_log(&d), "shutting it down") == NULL,
+	    "%s", daemon_log_tail(&d));
 	/* The late one: refused once the port closed, or still trying;
 	 * never a banner. */
 	ck_assert_int_le(recv(late, buf, sizeof(buf), 0), 0);
 	close(late);
+}
+
+START_TEST(test_stop_serves_the_queue)
+{
+	stop_serves_queue(BAL_QUEUED, false);
+}
+END_TEST
+
+/* The same with the daemon unprivileged from the start. */
+START_TEST(test_stop_serves_the_queue_unprivileged)
+{
+	if (geteuid() != 0)
+		return;		/* needs to become another user */
+	stop_serves_queue(5, true);
 }
 END_TEST
 
 /*
  * A client-first service (echo): TCP_DEFER_ACCEPT holds a client that has
  * not spoken yet out of the queue.  Those that speak after the stop began
- * are still served: one stopping worker stays for them.
+ * are still served, to the end of their exchange: one stopping worker
+ * stays for them.
  */
-START_TEST(test_stop_serves_deferred)
+static void
+stop_serves_deferred(bool unprivileged)
 {
 	int	 fd[5];
 	char	 buf[16];
 
+	if (unprivileged) {
+		snprintf(d.d_exe, sizeof(d.d_exe), "%s",
+		    daemon_copy_program(&d, "PREFORKD", "./preforkd"));
+		daemon_pre_exec = daemon_become_nobody;
+	}
 	daemon_start(&d, "workers = 2;\nservice = \"echo\";\n"
 	    "limits = { per_source = 0; };\n"
 	    "timeouts = { read = 3; shutdown = 20; };\n");
+	daemon_pre_exec = NULL;
 	for (int i = 0; i < 5; i++)
 		fd[i] = hold(tcp_connect("127.0.0.1", d.d_port));
 	sleep_ms(100);
@@ -726,10 +763,28 @@ START_TEST(test_stop_serves_deferred)
 		send_all(fd[i], "late\n", 5);
 		ck_assert_msg(read_all(fd[i], buf, 5) == 5, "client %d: no "
 		    "echo", i);
+		/* What it says next reaches the worker too. */
+		send_all(fd[i], "more\n", 5);
+		ck_assert_msg(read_all(fd[i], buf, 5) == 5, "client %d: no "
+		    "second echo", i);
 		ck_assert_int_eq(shutdown(fd[i], SHUT_WR), 0);
 		ck_assert_int_eq(recv(fd[i], buf, sizeof(buf), 0), 0);
 	}
 	ck_assert_int_eq(daemon_wait(&d, 30), 0);
+}
+
+START_TEST(test_stop_serves_deferred)
+{
+	stop_serves_deferred(false);
+}
+END_TEST
+
+/* The same with the daemon unprivileged from the start. */
+START_TEST(test_stop_serves_deferred_unprivileged)
+{
+	if (geteuid() != 0)
+		return;		/* needs to become another user */
+	stop_serves_deferred(true);
 }
 END_TEST
 
@@ -799,7 +854,9 @@ balancer_suite(void)
 	tcase_add_test(stop, test_second_term);
 	tcase_add_test(stop, test_drain_saturated);
 	tcase_add_test(stop, test_stop_serves_the_queue);
+	tcase_add_test(stop, test_stop_serves_the_queue_unprivileged);
 	tcase_add_test(stop, test_stop_serves_deferred);
+	tcase_add_test(stop, test_stop_serves_deferred_unprivileged);
 	tcase_add_test(stop, test_stop_during_reload);
 	tcase_set_timeout(stop, 90);
 	suite_add_tcase(s, stop);

@@ -209,6 +209,52 @@ START_TEST(test_sat_graceful_stop)
 }
 END_TEST
 
+/*
+ * The same with the daemon unprivileged from the start, master included
+ * (no capability: the kernel refuses it a socket filter on a TCP socket).
+ * Every client in hand or already queued is served, none is reset: the
+ * load sees no error.  A test client holds one worker, so that the port
+ * stays open until the load is stopped: the clients that tried after the
+ * stop began wait unanswered until then (refused later, they would count
+ * as errors).  The other worker serves the queue and leaves.
+ */
+START_TEST(test_sat_stop_unprivileged)
+{
+	char	 buf[128];
+	long	 ok, errors;
+	int	 fd, status;
+
+	if (geteuid() != 0)
+		return;		/* needs to become another user */
+	snprintf(d.d_exe, sizeof(d.d_exe), "%s",
+	    daemon_copy_program(&d, "PREFORKD", "./preforkd"));
+	daemon_pre_exec = daemon_become_nobody;
+	sat_start("timeouts = { read = 60.0; shutdown = 120.0; };",
+	    SAT_WORKERS, 60);
+	daemon_pre_exec = NULL;
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", port), -1);
+	ck_assert_int_gt(read_banner(fd, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(kill(d.d_pid, stop_signals[_i]), 0);
+	ck_assert_msg(daemon_log_wait(&d, "worker retired pid=", 30), "%s",
+	    daemon_log_tail(&d));
+	ck_assert_int_eq(kill(load, SIGTERM), 0);
+	sat_load_errors(&ok, &errors);
+	ck_assert_int_eq(send(fd, "held", 5, MSG_NOSIGNAL), 5);
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), 0), 0);
+	close(fd);
+	status = daemon_wait(&d, 30);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x:\n%s", status, daemon_log_tail(&d));
+	ck_assert_int_gt(ok, 0);
+	ck_assert_msg(errors == 0, "%ld errors, %ld served:\n%s", errors, ok,
+	    daemon_log_tail(&d));
+	ck_assert(strstr(daemon_log(&d), "shutting it down") == NULL);
+	ck_assert(strstr(daemon_log(&d), "killing") == NULL);
+	ck_assert_int_eq(daemon_log_count(&d, "generation=1 status=0 "),
+	    SAT_WORKERS);
+}
+END_TEST
+
 /* INT: now, connections in hand or not. */
 START_TEST(test_sat_fast_stop)
 {
@@ -546,6 +592,8 @@ saturation_suite(void)
 	tcase_add_test(tc, test_sat_ready_promise);
 	tcase_add_test(tc, test_idle_ready_promise);
 	tcase_add_loop_test(tc, test_sat_graceful_stop, 0,
+	    (int)(sizeof(stop_signals) / sizeof(stop_signals[0])));
+	tcase_add_loop_test(tc, test_sat_stop_unprivileged, 0,
 	    (int)(sizeof(stop_signals) / sizeof(stop_signals[0])));
 	tcase_add_test(tc, test_sat_fast_stop);
 	tcase_add_test(tc, test_sat_ttou);

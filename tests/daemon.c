@@ -8,7 +8,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,6 +278,16 @@ daemon_settled_generation(struct daemon *d, double secs)
 			return reloads + 1;
 	} while (clock_ms_until(end) > 0);
 	return -1;
+}
+
+void
+daemon_become_nobody(void)
+{
+	struct passwd	*pw = getpwnam("nobody");
+
+	if (pw == NULL || setgroups(0, NULL) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
+		_exit(126);
 }
 
 const char *

@@ -59,6 +59,11 @@ int	daemon_settled_generation(struct daemon *, double secs);
  * build may sit in a directory only its owner can enter). */
 const char *daemon_copy_program(struct daemon *, const char *env,
 	    const char *fallback);
+/* For daemon_pre_exec (the test runs as root): the daemon, master
+ * included, as "nobody" from the start, without supplementary groups or
+ * capabilities, as a service manager's dynamic user runs it.  Run a copy
+ * of the program (daemon_copy_program()). */
+void	daemon_become_nobody(void);
 /* Send signo and wait for the exit; returns the wait status. */
 int	daemon_stop(struct daemon *, int signo, double secs);
 void	daemon_cleanup(struct daemon *);
