@@ -140,16 +140,25 @@ END_TEST
  * after the line gets generation N's banner.
  */
 static void
-ready_promise(bool loaded)
+ready_promise(bool loaded, bool unprivileged)
 {
 	char	 extra[128], want[64], buf[128];
 	int	 workers = loaded ? SAT_WORKERS : 6;
 
+	if (unprivileged) {
+		/* The master itself unprivileged, as the package runs it. */
+		if (geteuid() != 0)
+			return;		/* needs to become another user */
+		snprintf(d.d_exe, sizeof(d.d_exe), "%s",
+		    daemon_copy_program(&d, "PREFORKD", "./preforkd"));
+		daemon_pre_exec = daemon_become_nobody;
+	}
 	snprintf(extra, sizeof(extra), "greeting = { banner = \"gen 1\"; };");
 	if (loaded)
 		sat_start(extra, workers, 30);
 	else
 		daemon_start(&d, sat_config(extra, workers));
+	daemon_pre_exec = NULL;
 	for (int g = 2; g <= 9; g++) {
 		snprintf(extra, sizeof(extra), "greeting = { banner = "
 		    "\"gen %d\"; };", g);
@@ -174,13 +183,20 @@ ready_promise(bool loaded)
 
 START_TEST(test_sat_ready_promise)
 {
-	ready_promise(true);
+	ready_promise(true, false);
 }
 END_TEST
 
 START_TEST(test_idle_ready_promise)
 {
-	ready_promise(false);
+	ready_promise(false, false);
+}
+END_TEST
+
+/* The same reloads with the daemon unprivileged, master included. */
+START_TEST(test_sat_ready_promise_unprivileged)
+{
+	ready_promise(true, true);
 }
 END_TEST
 
@@ -591,6 +607,7 @@ saturation_suite(void)
 	tcase_add_test(tc, test_sat_hup_new_banner);
 	tcase_add_test(tc, test_sat_ready_promise);
 	tcase_add_test(tc, test_idle_ready_promise);
+	tcase_add_test(tc, test_sat_ready_promise_unprivileged);
 	tcase_add_loop_test(tc, test_sat_graceful_stop, 0,
 	    (int)(sizeof(stop_signals) / sizeof(stop_signals[0])));
 	tcase_add_loop_test(tc, test_sat_stop_unprivileged, 0,
