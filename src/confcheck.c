@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sysexits.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -27,6 +29,7 @@
 #include "config.h"
 #include "conffile.h"
 #include "log.h"
+#include "procfs.h"
 #include "proctitle.h"
 
 /* The merged text is at most CONFFILE_MAX_SIZE; the rest is framing. */
@@ -76,8 +79,27 @@ confcheck_child_signals(void)
  * (volatile: written only, and kept for leak checkers to see). */
 static struct config	*volatile confcheck_kept;
 
+/*
+ * The child holds nothing of the master's (its sockets, the control
+ * socket and its clients, the board, the pid file's lock): a hook, or
+ * what it leaves running, must not keep a port or a client open.  And it
+ * dies with whoever started it, so that a master killed meanwhile leaves
+ * no check behind.
+ */
 static void
-confcheck_child(const char *file, int out)
+confcheck_child_alone(int out, pid_t parent)
+{
+	int	 keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, out,
+	    log_descriptor() };
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		_exit(EX_OSERR);
+	if (procfs_close_except(keep, sizeof(keep) / sizeof(keep[0])) == -1)
+		_exit(EX_OSERR);
+}
+
+static void
+confcheck_child(const char *file, int out, pid_t parent)
 {
 	struct config_facts	 facts;
 	struct config		*c;
@@ -90,6 +112,7 @@ confcheck_child(const char *file, int out)
 	confcheck_child_signals();
 	proctitle_set("config check %s", file);
 	log_after_fork();
+	confcheck_child_alone(out, parent);
 	if ((c = config_load(file, err, sizeof(err))) == NULL)
 		rc = confcheck_write(out, "E", 1) |
 		    confcheck_write(out, err, strlen(err));
@@ -116,8 +139,8 @@ confcheck_child(const char *file, int out)
 int
 confcheck_start(struct confcheck *cc, const char *file)
 {
+	pid_t	 parent = getpid(), pid;
 	int	 p[2];
-	pid_t	 pid;
 
 	confcheck_init(cc);
 	if (pipe2(p, O_CLOEXEC) == -1) {
@@ -132,7 +155,7 @@ confcheck_start(struct confcheck *cc, const char *file)
 	}
 	if (pid == 0) {
 		close(p[0]);
-		confcheck_child(file, p[1]);
+		confcheck_child(file, p[1], parent);
 	}
 	close(p[1]);
 	/* Non-blocking on our end only: the child may block on its own. */
@@ -223,9 +246,13 @@ confcheck_reaped(struct confcheck *cc, pid_t pid, int status)
 		return false;
 	cc->cc_reaped = true;
 	cc->cc_status = status;
-	/* Whatever it wrote is in the pipe: take it now. */
-	if (cc->cc_fd != -1)
+	/* Whatever it wrote is in the pipe now (it could not exit before
+	 * its last write went in): take it, and stop there.  Something it
+	 * left running may hold the write end for ever. */
+	if (cc->cc_fd != -1) {
 		confcheck_read(cc);
+		confcheck_close(cc);
+	}
 	return true;
 }
 
@@ -247,10 +274,13 @@ confcheck_kill(struct confcheck *cc)
 		log_warn("kill(-%ld, SIGKILL)", (long)cc->cc_pid);
 }
 
+/* Past the deadline and not done, reaped or not: a child that exited
+ * while something it started holds the pipe open is as overdue as one
+ * that hangs. */
 void
 confcheck_expire(struct confcheck *cc, struct timespec now)
 {
-	if (cc->cc_pid == 0 || cc->cc_overdue || cc->cc_reaped ||
+	if (cc->cc_pid == 0 || cc->cc_overdue || confcheck_done(cc) ||
 	    clock_diff(now, cc->cc_deadline) > 0)
 		return;
 	cc->cc_overdue = true;

@@ -557,6 +557,7 @@ conf_identity(struct conf_ctx *ctx, const config_setting_t *root,
 		if (ctx->facts != NULL && c->c_user != NULL) {
 			c->c_uid = ctx->facts->cf_uid;
 			c->c_gid = ctx->facts->cf_gid;
+			c->c_ids_known = true;
 		}
 		return 0;
 	}
@@ -577,6 +578,7 @@ conf_identity(struct conf_ctx *ctx, const config_setting_t *root,
 			    "group \"%s\" does not exist", c->c_group);
 		c->c_gid = gr->gr_gid;
 	}
+	c->c_ids_known = true;
 	return 0;
 }
 

@@ -81,6 +81,9 @@ struct config {
 	char			*c_group;
 	uid_t			 c_uid;
 	gid_t			 c_gid;
+	/* c_uid and c_gid were looked up (here or by the check child):
+	 * never serve as root for a user whose ids are not known. */
+	bool			 c_ids_known;
 	char			*c_pid_file;	/* NULL: no pid file */
 	char			*c_control;	/* NULL: no control socket */
 };

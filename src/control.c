@@ -345,10 +345,11 @@ control_pollfds(const struct control *ctl, struct pollfd *pfd)
 		const struct control_client *c = &ctl->ctl_client[i];
 
 		/* One that waits for a reload has nothing to say meanwhile:
-		 * its deadline is all there is to watch. */
-		if (c->cc_fd != -1 && c->cc_reload == 0)
+		 * only its hanging up (POLLHUP, always reported) matters. */
+		if (c->cc_fd != -1)
 			pfd[n++] = (struct pollfd){ .fd = c->cc_fd,
-			    .events = c->cc_out == NULL ? POLLIN : POLLOUT };
+			    .events = c->cc_reload != 0 ? 0 :
+			    c->cc_out == NULL ? POLLIN : POLLOUT };
 	}
 	return n;
 }
@@ -710,9 +711,13 @@ control_handle(struct master *m, const struct pollfd *pfd, size_t n)
 			acceptable = true;
 			continue;
 		}
-		if ((c = control_client_of(ctl, pfd[i].fd)) == NULL ||
-		    c->cc_reload != 0)
+		if ((c = control_client_of(ctl, pfd[i].fd)) == NULL)
 			continue;
+		if (c->cc_reload != 0) {
+			if (pfd[i].revents & (POLLHUP | POLLERR))
+				control_drop(c);	/* gone: its place */
+			continue;
+		}
 		if (c->cc_out == NULL)
 			control_read(m, c);
 		else

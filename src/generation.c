@@ -115,10 +115,13 @@ generation_fill_all(struct master *m)
 
 /* The reload under way is over: those who asked for it hear how. */
 static void
-generation_settled(struct master *m, bool ok, const char *what)
+generation_settled(struct master *m, unsigned long reload, bool ok,
+    const char *what)
 {
-	control_reload_settled(&m->m_control, m->m_reload_seq, ok, what);
+	control_reload_settled(&m->m_control, reload, ok, what);
 }
+
+static void	generation_reload_again(struct master *);
 
 static void
 generation_announce(struct master *m)
@@ -136,10 +139,13 @@ generation_announce(struct master *m)
 		    m->m_cur.g_replaced);
 		snprintf(status, sizeof(status), "reloaded generation=%u "
 		    "workers=%u", m->m_cur.g_id, m->m_cur.g_target);
-		generation_settled(m, true, status);
+		generation_settled(m, m->m_cur.g_reload, true, status);
 		status_line(m, status, sizeof(status));
 	}
 	notify_ready(status);
+	/* A HUP that came meanwhile: only now, after READY=1. */
+	if (m->m_cur.g_committed)
+		generation_reload_again(m);
 }
 
 /* A HUP that came while a generation started is done now. */
@@ -179,7 +185,6 @@ generation_commit(struct master *m)
 	    GENERATION_QUIET_SECONDS);
 	generation_free(&old);
 	generation_check_ready(m);
-	generation_reload_again(m);
 }
 
 /*
@@ -236,6 +241,7 @@ void
 generation_rollback(struct master *m, const char *why)
 {
 	unsigned	 failed = m->m_next.g_id;
+	unsigned long	 reload = m->m_next.g_reload;
 	char		 status[256];
 
 	log_warnx("reload failed: generation=%u %s; generation=%u keeps "
@@ -259,7 +265,7 @@ generation_rollback(struct master *m, const char *why)
 	generation_notify_failed(m, status);
 	snprintf(status, sizeof(status), "generation=%u %s; generation=%u "
 	    "keeps serving", failed, why, m->m_cur.g_id);
-	generation_settled(m, false, status);
+	generation_settled(m, reload, false, status);
 	generation_check_ready(m);
 	generation_reload_again(m);
 }
@@ -360,13 +366,15 @@ generation_reload(struct master *m)
 		    "ignored");
 		return;
 	}
-	if (m->m_next.g_id != 0 || confcheck_running(&m->m_check)) {
-		/* One generation starts at a time; the file is read again
-		 * once this one is settled. */
+	if (m->m_next.g_id != 0 || confcheck_running(&m->m_check) ||
+	    (m->m_cur.g_committed && !m->m_cur.g_announced)) {
+		/* One reload at a time, to its READY=1; the file is read
+		 * again once this one is settled (once, however many HUPs
+		 * came meanwhile). */
+		if (!m->m_reload_again)
+			log_info("reload requested while the one before is "
+			    "under way; it follows once that one is settled");
 		m->m_reload_again = true;
-		log_info("reload requested while generation=%u starts; it "
-		    "follows once that one is settled", m->m_next.g_id != 0 ?
-		    m->m_next.g_id : m->m_last_id + 1);
 		return;
 	}
 	log_info("reloading %s", m->m_file);
@@ -374,7 +382,8 @@ generation_reload(struct master *m)
 	if (confcheck_start(&m->m_check, m->m_file) == -1) {
 		log_warnx("reload failed: cannot check %s; keeping the "
 		    "running configuration", m->m_file);
-		generation_settled(m, false, "the check cannot start");
+		generation_settled(m, m->m_reload_seq, false,
+		    "the check cannot start");
 		generation_reload_again(m);
 	}
 }
@@ -398,17 +407,18 @@ generation_check_read(struct master *m)
 		    "configuration", err);
 		generation_notify_failed(m, "reload failed; running the "
 		    "previous configuration");
-		generation_settled(m, false, err);
+		generation_settled(m, m->m_reload_seq, false, err);
 		generation_reload_again(m);
 		return;
 	}
 	if (generation_prepare(m, g, cfg) == -1) {
-		generation_settled(m, false, "cannot open the listening "
-		    "sockets or the agent's");
+		generation_settled(m, m->m_reload_seq, false, "cannot open "
+		    "the listening sockets or the agent's");
 		generation_reload_again(m);
 		return;
 	}
 	g->g_id = ++m->m_last_id;
+	g->g_reload = m->m_reload_seq;
 	g->g_target = g->g_cfg->c_pool_dynamic ?
 	    generation_start_size(m, g->g_cfg) : g->g_cfg->c_workers;
 	g->g_deadline = clock_after(clock_now(), GENERATION_START_SECONDS);

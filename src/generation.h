@@ -49,6 +49,7 @@ struct generation {
 	 * takes no connection any more, or by then at the latest. */
 	bool			 g_committed;
 	unsigned		 g_replaced;	/* the one it retired */
+	unsigned long		 g_reload;	/* the reload that made it */
 	struct timespec		 g_quiet_by;
 	struct timespec		 g_deadline;	/* to be ready by */
 	int			 g_gate[2];	/* closed at commit; or -1 */

@@ -433,9 +433,11 @@ handover_old_config(char *err, size_t errsize)
 		snprintf(err, errsize, "strndup: %s", strerror(errno));
 		return NULL;
 	}
-	/* Only to know the workers it describes: no module, no NSS. */
-	c = config_load_text(hs->hs_file, copy, CONFIG_NO_MODULES |
-	    CONFIG_NO_NSS, NULL, err, errsize);
+	/* No module here; the accounts are looked up again (the new image
+	 * is starting, as the upgrade's check did): a worker respawned for
+	 * this generation must drop to the same user. */
+	c = config_load_text(hs->hs_file, copy, CONFIG_NO_MODULES, NULL, err,
+	    errsize);
 	free(copy);
 	return c;
 }

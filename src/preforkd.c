@@ -259,7 +259,8 @@ command_mainpid(const struct command *cc)
 
 	errno = 0;
 	pid = strtol(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || pid <= 1) {
+	if (errno != 0 || end == v || *end != '\0' || pid <= 1 ||
+	    pid > INT_MAX) {
 		log_warnx("MAINPID=%s is not a process", v);
 		return EX_USAGE;
 	}
@@ -311,9 +312,20 @@ static int
 command(const struct config *cfg, const struct command *cc)
 {
 	bool	 status = strcmp(cc->cmd_name, "status") == 0;
+	int	 rc;
 
-	if (cfg->c_control != NULL)
-		return command_query(cfg->c_control, cc);
+	if (cfg->c_control != NULL) {
+		rc = command_query(cfg->c_control, cc);
+		/* Nobody on the socket the file names now: the file may
+		 * have moved it (systemctl reload of that very change). */
+		if (rc != EX_UNAVAILABLE || cc->cmd_signo == 0)
+			return rc;
+		if (getenv("MAINPID") != NULL)
+			return command_mainpid(cc);
+		if (cfg->c_pid_file == NULL)
+			return rc;
+		return command_signal(cfg, cc);
+	}
 	if (cc->cmd_ask && !status) {
 		log_warnx("%s sets no control socket: cannot ask the running "
 		    "daemon for %s", cfg->c_file, cc->cmd_name);

@@ -17,6 +17,11 @@ priv_drop(const struct config *cfg)
 {
 	if (cfg->c_user == NULL || geteuid() != 0)
 		return 0;
+	if (!cfg->c_ids_known) {
+		log_warnx("user \"%s\": its ids are not known here; not "
+		    "serving as root instead", cfg->c_user);
+		return -1;
+	}
 	if (setgroups(0, NULL) == -1) {
 		log_warn("setgroups");
 		return -1;

@@ -157,3 +157,34 @@ procfs_close_from(int lowfd)
 	    strerror(errno));
 	return procfs_close_listed(lowfd);
 }
+
+static int
+procfs_fd_cmp(const void *a, const void *b)
+{
+	int	 x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+procfs_close_except(int *keep, size_t n)
+{
+	unsigned	 from = 0;
+
+	qsort(keep, n, sizeof(keep[0]), procfs_fd_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < from)
+			continue;
+		if ((unsigned)keep[i] > from &&
+		    close_range(from, (unsigned)keep[i] - 1, 0) == -1) {
+			log_warn("close_range(%u, %d)", from, keep[i] - 1);
+			return -1;
+		}
+		from = (unsigned)keep[i] + 1;
+	}
+	if (close_range(from, ~0U, 0) == -1) {
+		log_warn("close_range(%u, ~0)", from);
+		return -1;
+	}
+	return 0;
+}

@@ -21,5 +21,8 @@ int	procfs_holds_lock(pid_t pid, const struct stat *file);
 int	procfs_same_program(pid_t pid, char *what, size_t size);
 /* Close every descriptor from lowfd up: 0 or -1 (logged). */
 int	procfs_close_from(int lowfd);
+/* Close every descriptor but the n in keep (-1s are ignored; keep is
+ * sorted in place): 0 or -1 (logged). */
+int	procfs_close_except(int *keep, size_t n);
 
 #endif

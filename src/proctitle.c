@@ -68,7 +68,8 @@ proctitle_init(int argc, char *argv[])
 	}
 	memcpy(copy, start, (size_t)(end - start));
 	for (int i = 0; i < argc; i++)
-		argv[i] = copy + (argv[i] - start);
+		if (argv[i] >= start && argv[i] < end)
+			argv[i] = copy + (argv[i] - start);
 	for (size_t i = 0; i < n; i++)
 		env[i] = environ[i] >= start && environ[i] < end ?
 		    copy + (environ[i] - start) : environ[i];

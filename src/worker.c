@@ -48,6 +48,7 @@
 #include "log.h"
 #include "loglimit.h"
 #include "priv.h"
+#include "procfs.h"
 #include "proctitle.h"
 #include "scoreboard.h"
 #include "service.h"
@@ -713,29 +714,11 @@ worker_wait_gate(const struct worker_args *wa, const sigset_t *waitmask)
 	return open;
 }
 
-static int
-worker_fd_cmp(const void *a, const void *b)
-{
-	int	 x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * Close every descriptor but those a worker uses: stdio, its
- * generation's sockets, the gate, the ready pipe and its log.  Everything
- * else the master holds (other generations' sockets, the control socket
- * and its clients, the agent, a check's pipe, the pid file) stays out of
- * reach of a worker that serves as another user, whatever is added to the
- * master later: a list of what to keep cannot go stale the way a list of
- * what to close did.
- */
 static void
 worker_close_others(const struct worker_args *wa)
 {
 	int		 keep[4 + CONFIG_MAX_LISTEN + 3];
 	size_t		 n = 0;
-	unsigned	 from = 0;
 
 	keep[n++] = STDIN_FILENO;
 	keep[n++] = STDOUT_FILENO;
@@ -745,17 +728,8 @@ worker_close_others(const struct worker_args *wa)
 	keep[n++] = wa->wa_gate_fd;
 	keep[n++] = wa->wa_ready_fd;
 	keep[n++] = log_descriptor();
-	qsort(keep, n, sizeof(keep[0]), worker_fd_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (keep[i] < 0 || (unsigned)keep[i] < from)
-			continue;
-		if ((unsigned)keep[i] > from &&
-		    close_range(from, (unsigned)keep[i] - 1, 0) == -1)
-			fatal(EX_OSERR, "close_range");
-		from = (unsigned)keep[i] + 1;
-	}
-	if (close_range(from, ~0U, 0) == -1)
-		fatal(EX_OSERR, "close_range");
+	if (procfs_close_except(keep, n) == -1)
+		_exit(EX_OSERR);
 }
 
 void

@@ -176,6 +176,33 @@ START_TEST(test_module_hook_misbehaves)
 }
 END_TEST
 
+/*
+ * A hook that leaves a process of its own behind (in its own session,
+ * out of the check's process group, holding the check's descriptors):
+ * the check is over when the check child is, the reload goes through at
+ * once, and that process holds nothing of the master's.
+ */
+START_TEST(test_module_hook_leaves_a_process)
+{
+	char	 got[256];
+
+	modules_install();
+	daemon_start(&d, modules_config("service = \"good\";\n"));
+	daemon_write_config(&d, modules_config("service = \"good\";\n"
+	    "good = { word = \"kept\"; evil = \"daemon\"; };\n"));
+	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
+	/* Well before the process left behind ends (30 s), or the check's
+	 * deadline (10 s) would have been what ended it. */
+	ck_assert_msg(daemon_log_wait(&d, "ready generation=2", 8), "%s",
+	    daemon_log_tail(&d));
+	modules_ask(d.d_port, "x\n", got, sizeof(got));
+	ck_assert_str_eq(got, "kept: x\n");
+	/* The master stops at once: nothing it waits for is held. */
+	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 20), 0);
+	ck_assert_int_eq(tcp_connect("127.0.0.1", d.d_port), -1);
+}
+END_TEST
+
 /* -t: a hook that exits or crashes fails the check with the cause. */
 START_TEST(test_module_hook_check_only)
 {
@@ -231,6 +258,7 @@ modules_suite(void)
 	tcase_add_test(tc, test_module_check_only);
 	tcase_add_loop_test(tc, test_module_hook_misbehaves, 0,
 	    (int)(sizeof(evil_hooks) / sizeof(evil_hooks[0])));
+	tcase_add_test(tc, test_module_hook_leaves_a_process);
 	tcase_add_loop_test(tc, test_module_hook_check_only, 0,
 	    (int)(sizeof(evil_hooks) / sizeof(evil_hooks[0])));
 	tcase_set_timeout(tc, 60);

@@ -4,8 +4,9 @@
  *
  *   good.so	a line service: "good = { word; repeat; }", answers each
  *		line with "WORD: LINE" repeat times; "evil = KIND" makes its
- *		configure hook misbehave: "segv", "exit0", "exit78", "hang"
- *		(what the daemon must survive)
+ *		configure hook misbehave: "segv", "exit0", "exit78", "hang",
+ *		or "daemon" (leaves a process behind and succeeds): what the
+ *		daemon must survive
  *   abi.so	the same built for another ABI (-DTESTMOD_ABI=999)
  *   nosym.so	no preforkd_service symbol (-DTESTMOD_NOSYMBOL)
  */
@@ -46,6 +47,13 @@ testmod_misbehave(const char *kind)
 	else if (strcmp(kind, "hang") == 0)
 		for (;;)
 			pause();
+	else if (strcmp(kind, "daemon") == 0 && fork() == 0) {
+		/* Left behind, in a session of its own, holding whatever
+		 * the hook's process holds, for a while. */
+		setsid();
+		sleep(30);
+		_exit(0);
+	}
 }
 
 static void
