@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -137,20 +138,25 @@ START_TEST(test_chaos_under_load)
 END_TEST
 
 /*
- * fork() refused: the daemon runs as "nobody" with RLIMIT_NPROC = 4, and
+ * fork() refused: the daemon runs as a spare uid with RLIMIT_NPROC = 4, and
  * a placeholder process of that user (a "sleep" it inherits as a child)
  * takes one of the four, so the third worker cannot be forked.  That is
  * logged and retried with growing delays, without spinning; once the
  * placeholder ends, the pool fills up.
  */
 static void
-as_nobody_with_nproc_4(void)
+as_spare_uid_with_nproc_4(void)
 {
-	struct passwd	*pw = getpwnam("nobody");
 	struct rlimit	 rl = { 4, 4 };
+	uid_t		 uid = 60999;
 
-	if (pw == NULL || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1 || setrlimit(RLIMIT_NPROC, &rl) == -1)
+	/* A uid of its own, not "nobody": the limit counts every process
+	 * of the uid on the machine, and other tests (or other suites run
+	 * meanwhile) may have some as nobody. */
+	while (getpwuid(uid) != NULL && uid > 60000)
+		uid--;
+	if (setgroups(0, NULL) == -1 || setgid((gid_t)uid) == -1 ||
+	    setuid(uid) == -1 || setrlimit(RLIMIT_NPROC, &rl) == -1)
 		_exit(126);
 	if (fork() == 0) {
 		execl("/bin/sleep", "sleep", "60", (char *)NULL);
@@ -167,10 +173,10 @@ START_TEST(test_fork_failure_backoff)
 
 	if (geteuid() != 0)
 		return;		/* needs to become another user */
-	/* The build may sit where "nobody" cannot enter: run a copy. */
+	/* The build may sit where that uid cannot enter: run a copy. */
 	setenv("PREFORKD", daemon_copy_program(&d, "PREFORKD", "./preforkd"),
 	    1);
-	daemon_pre_exec = as_nobody_with_nproc_4;
+	daemon_pre_exec = as_spare_uid_with_nproc_4;
 	daemon_launch(&d, "workers = 3;", NULL, NULL);
 	daemon_pre_exec = NULL;
 	ck_assert_msg(daemon_log_wait(&d, "fork: Resource temporarily "
