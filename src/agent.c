@@ -139,6 +139,31 @@ agent_commit(struct agent *ag, struct agent *fresh, const struct config *cfg)
 	}
 }
 
+bool
+agent_hold(struct agent *ag)
+{
+	ag->ag_held = true;
+	for (size_t i = 0; i < AGENT_CLIENTS; i++)
+		if (ag->ag_client[i].ac_fd != -1)
+			return false;
+	return true;
+}
+
+void
+agent_release(struct agent *ag)
+{
+	ag->ag_held = false;
+}
+
+void
+agent_adopt(struct agent *ag, int fd, const struct addr *a)
+{
+	ag->ag_fd = fd;
+	ag->ag_addr = *a;
+	addr_format(&ag->ag_addr, ag->ag_name, sizeof(ag->ag_name));
+	log_info("agent check kept across the upgrade %s", ag->ag_name);
+}
+
 size_t
 agent_pollfds(const struct agent *ag, struct pollfd *pfd)
 {
@@ -148,7 +173,7 @@ agent_pollfds(const struct agent *ag, struct pollfd *pfd)
 		if (ag->ag_client[i].ac_fd != -1)
 			pfd[n++] = (struct pollfd){
 			    .fd = ag->ag_client[i].ac_fd, .events = POLLIN };
-	if (ag->ag_fd != -1 &&
+	if (ag->ag_fd != -1 && !ag->ag_held &&
 	    clock_diff(ag->ag_paused_until, clock_now()) >= 0)
 		pfd[n++] = (struct pollfd){ .fd = ag->ag_fd, .events = POLLIN };
 	return n;

@@ -50,6 +50,7 @@ struct agent {
 	char			 ag_name[ADDR_STRLEN];
 	struct agent_client	 ag_client[AGENT_CLIENTS];
 	struct timespec		 ag_paused_until;
+	bool			 ag_held;	/* agent_hold() */
 	struct log_limit	 ag_error_log;
 };
 
@@ -70,6 +71,15 @@ int	agent_prepare(const struct agent *, struct agent *fresh,
 void	agent_commit(struct agent *, struct agent *fresh,
 	    const struct config *cfg);
 void	agent_close(struct agent *);
+/*
+ * An in-place upgrade (as control_hold()): the old image takes no new
+ * checker (they wait in the backlog, which crosses the exec) and lets
+ * those in hand, which have their line, close; true once none is left.
+ * The new image adopts the socket, bound to a.
+ */
+bool	agent_hold(struct agent *);
+void	agent_release(struct agent *);
+void	agent_adopt(struct agent *, int fd, const struct addr *a);
 
 size_t	agent_pollfds(const struct agent *, struct pollfd *pfd);
 /* Act on what ppoll() said; the line comes from status_agent(). */

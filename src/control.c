@@ -5,7 +5,9 @@
  * socket nobody answers on (left by a daemon that was killed).  A socket
  * that answers belongs to a running daemon, which a second one must not
  * take over; anything else is not ours to remove.  When the master stops,
- * the file is removed only if it is still the one it made.
+ * the file is removed only if it is still the one it made (an in-place
+ * upgrade hands the socket over with the file's device and inode: the
+ * new image "made" it too).
  *
  * The master never waits for a client: the descriptors are non-blocking,
  * ppoll() says when each may be read or written, and a client that does
@@ -331,6 +333,35 @@ control_close(struct control *ctl)
 	ctl->ctl_scratch = NULL;
 }
 
+/* ---- an in-place upgrade ------------------------------------------------ */
+
+bool
+control_hold(struct control *ctl)
+{
+	ctl->ctl_held = true;
+	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+		if (ctl->ctl_client[i].cc_fd != -1)
+			return false;
+	return true;
+}
+
+void
+control_release(struct control *ctl)
+{
+	ctl->ctl_held = false;
+}
+
+void
+control_adopt(struct control *ctl, int fd, const char *path, dev_t dev,
+    ino_t ino)
+{
+	ctl->ctl_fd = fd;
+	snprintf(ctl->ctl_path, sizeof(ctl->ctl_path), "%s", path);
+	ctl->ctl_dev = dev;
+	ctl->ctl_ino = ino;
+	log_info("control socket kept across the upgrade %s", path);
+}
+
 /* ---- the master's loop ------------------------------------------------- */
 
 size_t
@@ -338,7 +369,7 @@ control_pollfds(const struct control *ctl, struct pollfd *pfd)
 {
 	size_t	 n = 0;
 
-	if (ctl->ctl_fd != -1 &&
+	if (ctl->ctl_fd != -1 && !ctl->ctl_held &&
 	    clock_diff(ctl->ctl_paused_until, clock_now()) >= 0)
 		pfd[n++] = (struct pollfd){ .fd = ctl->ctl_fd, .events = POLLIN };
 	for (size_t i = 0; i < CONTROL_CLIENTS; i++) {

@@ -56,6 +56,9 @@ struct control {
 	char			*ctl_scratch;	/* answers are formatted here */
 	/* Out of descriptors: the backlog is left alone until then. */
 	struct timespec		 ctl_paused_until;
+	/* An upgrade is about to exec: the backlog waits for the next image
+	 * (control_hold()). */
+	bool			 ctl_held;
 	struct log_limit	 ctl_denied_log;
 	struct log_limit	 ctl_full_log;
 	struct log_limit	 ctl_error_log;
@@ -79,6 +82,18 @@ int	control_open(struct control *, const char *path);
 void	control_reconfigure(struct control *, const char *path);
 /* Close everything; the socket file is removed if it is still ours. */
 void	control_close(struct control *);
+/*
+ * An in-place upgrade.  The old image holds: it takes no new client (they
+ * wait in the backlog, which crosses the exec with the listening socket)
+ * and answers those in hand; true once none is left.  Released, if the
+ * exec does not come.  The new image adopts the socket with the file it
+ * was bound to (its device and inode: removed at exit only if still that
+ * one).
+ */
+bool	control_hold(struct control *);
+void	control_release(struct control *);
+void	control_adopt(struct control *, int fd, const char *path, dev_t,
+	    ino_t);
 /* Reload number seq is over: answer every client that waits for it or
  * an earlier one with "reloaded ..." or "error: reload failed: why". */
 void	control_reload_settled(struct control *, unsigned long seq, bool ok,

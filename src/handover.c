@@ -4,9 +4,12 @@
  *
  * The state is one memfd: a header, then the listening sockets as the
  * configuration said them (in the order of their descriptors), the
- * workers, and the configuration text.  Its format name carries the size
- * of every structure in it and of the scoreboard, so that a binary built
- * with another layout refuses at -t, before the exec, rather than after.
+ * workers, and the configuration text.  The header also says what the
+ * control socket's and the agent's descriptors, when they come, are: the
+ * file the one was bound to, the address of the other.  Its format name
+ * carries the size of every structure in it and of the scoreboard, so
+ * that a binary built with another layout refuses at -t, before the exec,
+ * rather than after.
  */
 #include "autoconf.h"
 
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -43,6 +47,14 @@ struct handover_state {
 	char			 hs_version[64];	/* the old image's */
 	char			 hs_file[PATH_MAX];	/* its configuration */
 	char			 hs_pidfile[PATH_MAX];	/* "" : none */
+	/* With "pfd-control": the socket file, as control.h keeps it. */
+	char			 hs_control[CONFIG_MAX_CONTROL_PATH];
+	uint64_t		 hs_control_dev;
+	uint64_t		 hs_control_ino;
+	/* With "pfd-agent": the address it is bound to (addr.h). */
+	uint8_t			 hs_agent_family;	/* 0: none */
+	uint16_t		 hs_agent_port;
+	uint8_t			 hs_agent_bytes[16];
 };
 
 /* A listening socket as the file said it: a reload compares the file
@@ -70,12 +82,14 @@ static struct {
 	bool				 in_active;
 	int				 in_nfds;
 	int				 in_pidfile, in_board, in_state;
+	int				 in_control, in_agent;
 	int				 in_listen[CONFIG_MAX_LISTEN];
 	bool				 in_passed[CONFIG_MAX_LISTEN];
 	size_t				 in_nlisten;
 	const struct handover_state	*in_hs;		/* mapped */
 	size_t				 in_size;
-} handover_in = { .in_pidfile = -1, .in_board = -1, .in_state = -1 };
+} handover_in = { .in_pidfile = -1, .in_board = -1, .in_state = -1,
+    .in_control = -1, .in_agent = -1 };
 
 const char *
 handover_format(void)
@@ -83,7 +97,7 @@ handover_format(void)
 	static char	 format[96];
 
 	if (format[0] == '\0')
-		snprintf(format, sizeof(format), "preforkd-state-2/%zu/%zu/"
+		snprintf(format, sizeof(format), "preforkd-state-3/%zu/%zu/"
 		    "%zu/%zu/%zu", sizeof(struct handover_state),
 		    sizeof(struct handover_listener),
 		    sizeof(struct handover_worker), sizeof(struct scoreboard),
@@ -114,6 +128,18 @@ handover_head(const struct master *m, struct handover_state *hs)
 	if (m->m_pidfile_fd != -1 && m->m_pidfile_path != NULL)
 		snprintf(hs->hs_pidfile, sizeof(hs->hs_pidfile), "%s",
 		    m->m_pidfile_path);
+	if (m->m_control.ctl_fd != -1) {
+		memcpy(hs->hs_control, m->m_control.ctl_path,
+		    sizeof(hs->hs_control));
+		hs->hs_control_dev = m->m_control.ctl_dev;
+		hs->hs_control_ino = m->m_control.ctl_ino;
+	}
+	if (m->m_agent.ag_fd != -1) {
+		hs->hs_agent_family = m->m_agent.ag_addr.a_family;
+		hs->hs_agent_port = m->m_agent.ag_addr.a_port;
+		memcpy(hs->hs_agent_bytes, m->m_agent.ag_addr.a_bytes,
+		    sizeof(hs->hs_agent_bytes));
+	}
 }
 
 static int
@@ -193,6 +219,14 @@ handover_fds(const struct master *m, int state, int *fds, const char **names)
 		fds[n] = m->m_pidfile_fd;
 		names[n++] = "pfd-pidfile";
 	}
+	if (m->m_control.ctl_fd != -1) {
+		fds[n] = m->m_control.ctl_fd;
+		names[n++] = "pfd-control";
+	}
+	if (m->m_agent.ag_fd != -1) {
+		fds[n] = m->m_agent.ag_fd;
+		names[n++] = "pfd-agent";
+	}
 	fds[n] = m->m_pool.p_board_fd;
 	names[n++] = "pfd-board";
 	fds[n] = state;
@@ -219,6 +253,10 @@ handover_take_fd(int fd, const char *name, size_t len)
 		handover_in.in_listen[handover_in.in_nlisten++] = fd;
 	} else if (len == 11 && strncmp(name, "pfd-pidfile", len) == 0)
 		handover_in.in_pidfile = fd;
+	else if (len == 11 && strncmp(name, "pfd-control", len) == 0)
+		handover_in.in_control = fd;
+	else if (len == 9 && strncmp(name, "pfd-agent", len) == 0)
+		handover_in.in_agent = fd;
 	else if (len == 9 && strncmp(name, "pfd-board", len) == 0)
 		handover_in.in_board = fd;
 	else if (len == 9 && strncmp(name, "pfd-state", len) == 0)
@@ -229,6 +267,23 @@ handover_take_fd(int fd, const char *name, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+/* The descriptors that came with the state are the ones it describes. */
+static bool
+handover_local_ok(const struct handover_state *hs)
+{
+	bool	 control = handover_in.in_control != -1;
+	bool	 agent = handover_in.in_agent != -1;
+
+	if (memchr(hs->hs_control, '\0', sizeof(hs->hs_control)) == NULL)
+		return false;
+	if (control != (hs->hs_control[0] != '\0'))
+		return false;
+	if (!agent)
+		return hs->hs_agent_family == 0;
+	return hs->hs_agent_family == AF_INET ||
+	    hs->hs_agent_family == AF_INET6;
 }
 
 /* The state, mapped read-only and checked against the descriptors. */
@@ -267,7 +322,8 @@ handover_map(void)
 	    hs->hs_nworkers > SCOREBOARD_SLOTS ||
 	    hs->hs_text_len > HANDOVER_TEXT_MAX || want != (size_t)st.st_size
 	    || memchr(hs->hs_file, '\0', sizeof(hs->hs_file)) == NULL ||
-	    memchr(hs->hs_pidfile, '\0', sizeof(hs->hs_pidfile)) == NULL) {
+	    memchr(hs->hs_pidfile, '\0', sizeof(hs->hs_pidfile)) == NULL ||
+	    !handover_local_ok(hs)) {
 		log_warnx("upgrade: the state is not in format %s",
 		    handover_format());
 		munmap(p, (size_t)st.st_size);
@@ -483,6 +539,28 @@ handover_adopt_config(struct master *m)
 	m->m_cur.g_cfg = old;
 }
 
+/* The control socket and the agent, still listening: connections that
+ * came during the exec are in their backlogs. */
+static void
+handover_adopt_local(struct master *m)
+{
+	const struct handover_state	*hs = handover_in.in_hs;
+	struct addr			 a;
+
+	if (handover_in.in_control != -1)
+		control_adopt(&m->m_control, handover_in.in_control,
+		    hs->hs_control, (dev_t)hs->hs_control_dev,
+		    (ino_t)hs->hs_control_ino);
+	if (handover_in.in_agent != -1) {
+		memset(&a, 0, sizeof(a));
+		a.a_family = hs->hs_agent_family;
+		a.a_port = hs->hs_agent_port;
+		memcpy(a.a_bytes, hs->hs_agent_bytes, sizeof(a.a_bytes));
+		agent_adopt(&m->m_agent, handover_in.in_agent, &a);
+	}
+	handover_in.in_control = handover_in.in_agent = -1;
+}
+
 int
 handover_adopt(struct master *m)
 {
@@ -498,6 +576,7 @@ handover_adopt(struct master *m)
 		m->m_cur.g_announced = true;
 		m->m_pool.p_gone = hs->hs_gone;
 		handover_adopt_config(m);
+		handover_adopt_local(m);
 	}
 	close(handover_in.in_state);
 	handover_in.in_state = -1;

@@ -4,12 +4,15 @@
  *
  * Descriptors, from 3 on, named in LISTEN_FDNAMES as systemd names them:
  * "pfd-listen" and "pfd-passed" (a listening socket; the second came from
- * systemd), "pfd-pidfile" (with its lock), "pfd-board" (the scoreboard's
- * memfd) and "pfd-state" (a memfd: the layout below its format name,
- * generation numbers, the sockets as configured, the process table, the
- * configuration file's path and the text its workers were started
- * with).  Nothing is written to disk.  A binary reads only its own
- * format; its -t says so (upgrade_check_format()), before any exec.
+ * systemd), "pfd-pidfile" (with its lock), "pfd-control" and "pfd-agent"
+ * (the control socket and the agent check, listening: nobody is refused
+ * during the exec), "pfd-board" (the scoreboard's memfd) and "pfd-state"
+ * (a memfd: the layout below its format name, generation numbers, the
+ * sockets as configured, the control socket's file, the agent's address,
+ * the process table, the configuration file's path and the text its
+ * workers were started with).  Nothing is written to disk.  A binary
+ * reads only its own format; its -t says so (upgrade_check_format()),
+ * before any exec.
  */
 #ifndef PREFORKD_HANDOVER_H
 #define PREFORKD_HANDOVER_H
@@ -19,8 +22,9 @@
 
 #include "config.h"
 
-/* Listening sockets, the pid file, the board, the state. */
-#define HANDOVER_MAX_FDS	(CONFIG_MAX_LISTEN + 3)
+/* Listening sockets, the pid file, the control socket, the agent, the
+ * board, the state. */
+#define HANDOVER_MAX_FDS	(CONFIG_MAX_LISTEN + 5)
 
 struct master;
 

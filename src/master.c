@@ -537,22 +537,24 @@ master_listen(struct master *m)
 }
 
 /*
- * The control socket and the agent.  At start, failing to open one stops
- * the daemon; after an upgrade, whose workers serve already, it is logged
- * and the daemon goes on without it (a reload tries again).
+ * The control socket and the agent, unless an upgrade handed them over
+ * (handover_adopt()).  At start, failing to open one stops the daemon;
+ * after an upgrade, whose workers serve already, it is logged and the
+ * daemon goes on without it (a reload tries again).
  */
 static int
 master_open_local(struct master *m, const struct config *cfg)
 {
-	int	 status;
+	int	 status = 0;
 
-	if ((status = control_open(&m->m_control, cfg->c_control)) != 0 &&
-	    !handover_active())
+	if (m->m_control.ctl_fd == -1 && (status = control_open(&m->m_control,
+	    cfg->c_control)) != 0 && !handover_active())
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the control socket");
-	if ((status = agent_open(&m->m_agent, cfg)) != 0 &&
-	    !handover_active())
+	status = 0;
+	if (m->m_agent.ag_fd == -1 && (status = agent_open(&m->m_agent,
+	    cfg)) != 0 && !handover_active())
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the agent check");

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "confcheck.h"
 #include "generation.h"
 #include "handover.h"
 #include "log.h"
@@ -398,10 +399,9 @@ upgrade_clear_environment(void)
 }
 
 /*
- * The control socket and the agent are not handed over: the new image
- * opens them again (a second open of a socket that answers would be
- * refused), and failing to is not fatal there.  The moment between costs
- * a control client or a checker a refusal.
+ * The control socket and the agent cross as the listeners do, held (see
+ * upgrade_hold()): a client that comes meanwhile waits in the backlog and
+ * is answered by the new image, never refused.
  */
 static void
 upgrade_exec(struct master *m, int state)
@@ -416,8 +416,6 @@ upgrade_exec(struct master *m, int state)
 	    "generation=%u, workers=%zu)", upgrade_exe, status_version,
 	    m->m_cur.g_id, m->m_pool.p_n);
 	notify_reloading();
-	control_close(&m->m_control);
-	agent_close(&m->m_agent);
 	if (upgrade_save(&uf) == -1)
 		what = "fcntl(F_DUPFD_CLOEXEC)";
 	else if (upgrade_place(&uf) == -1)
@@ -436,8 +434,8 @@ upgrade_exec(struct master *m, int state)
 	errno = error;
 	log_warn("upgrade: %s (%s)", what, upgrade_exe);
 	log_warnx("upgrade: version=%s keeps running", status_version);
-	(void)control_open(&m->m_control, m->m_cur.g_cfg->c_control);
-	(void)agent_open(&m->m_agent, m->m_cur.g_cfg);
+	control_release(&m->m_control);
+	agent_release(&m->m_agent);
 	notify_ready("upgrade failed: the new binary could not be executed");
 }
 
@@ -473,7 +471,7 @@ upgrade_quiet(const struct master *m)
 {
 	const struct pool	*p = &m->m_pool;
 
-	if (m->m_next.g_id != 0)
+	if (m->m_next.g_id != 0 || confcheck_running(&m->m_check))
 		return false;
 	for (size_t i = 0; i < p->p_n; i++)
 		if (scoreboard_state(p->p_workers[i].pw_slot) ==
@@ -482,12 +480,35 @@ upgrade_quiet(const struct master *m)
 	return true;
 }
 
+/*
+ * Just before the exec: the control socket and the agent take no new
+ * client (those wait in the backlogs, which cross the exec), and those in
+ * hand are served to their end here, within their deadlines, so that none
+ * is cut off.  Whether none is left; released when the pool is not quiet,
+ * so that they do not wait for it.
+ */
+static bool
+upgrade_hold(struct master *m, bool hold)
+{
+	bool	 control_idle, agent_idle;
+
+	if (!hold) {
+		control_release(&m->m_control);
+		agent_release(&m->m_agent);
+		return false;
+	}
+	control_idle = control_hold(&m->m_control);
+	agent_idle = agent_hold(&m->m_agent);
+	return control_idle && agent_idle;
+}
+
 /* Stop waiting: a stop came, or the pool never settled. */
 static void
 upgrade_give_up(struct master *m, const char *why)
 {
 	struct upgrade	*up = &m->m_upgrade;
 
+	upgrade_hold(m, false);
 	log_warnx("upgrade: %s; not upgrading", why);
 	if (up->up_pid != 0)
 		kill(-up->up_pid, SIGKILL);	/* reaped as any child */
@@ -516,6 +537,7 @@ upgrade_run(struct master *m, struct timespec now)
 		return;
 	}
 	if (!upgrade_quiet(m)) {
+		upgrade_hold(m, false);
 		if (clock_diff(now, up->up_until) <= 0)
 			upgrade_give_up(m, "the pool did not settle (workers "
 			    "starting or a reload under way)");
@@ -525,9 +547,17 @@ upgrade_run(struct master *m, struct timespec now)
 		upgrade_check_start(m);
 		return;
 	}
-	upgrade_reset(up);
-	if ((state = handover_write(m)) == -1)
+	if (!upgrade_hold(m, true)) {
+		if (clock_diff(now, up->up_until) <= 0)
+			upgrade_give_up(m, "control or agent clients still in "
+			    "hand");
 		return;
+	}
+	upgrade_reset(up);
+	if ((state = handover_write(m)) == -1) {
+		upgrade_hold(m, false);
+		return;
+	}
 	upgrade_exec(m, state);
 	close(state);
 }

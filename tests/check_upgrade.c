@@ -12,11 +12,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -26,13 +31,13 @@
 
 static struct daemon	 d;
 static char		 exe[256], loadout[256];
-static pid_t		 load;
+static pid_t		 load, poller;
 
 static void
 setup(void)
 {
 	memset(&d, 0, sizeof(d));
-	load = 0;
+	load = poller = 0;
 }
 
 static void
@@ -41,6 +46,11 @@ teardown(void)
 	if (load > 0)
 		load_kill(load);
 	load = 0;
+	if (poller > 0) {
+		kill(poller, SIGKILL);
+		waitpid(poller, NULL, 0);
+	}
+	poller = 0;
 	daemon_cleanup(&d);
 }
 
@@ -285,6 +295,297 @@ START_TEST(test_upgrade_check_in_background)
 }
 END_TEST
 
+/* ---- the control socket and the agent across upgrades ---------------- */
+
+#define POLL_CONTROL	0
+#define POLL_AGENT	1
+
+/* What the poller saw, control and agent. */
+struct poll_result {
+	long	 pr_tries[2];
+	long	 pr_misses[2];
+	char	 pr_first[2][160];	/* the first miss, said */
+};
+
+/* A client of the control socket at path: connected, or -1 (errno). */
+static int
+ctl_connect(const char *path)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	struct timeval		 tv = { 10, 0 };
+	int			 fd, error;
+
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		error = errno;
+		close(fd);
+		errno = error;
+		return -1;
+	}
+	return fd;
+}
+
+/* connect + "status": 0 when a table came back, else -1 and why. */
+static int
+poll_control(const char *path, char *why, size_t size)
+{
+	char	 buf[65536];
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = ctl_connect(path)) == -1) {
+		snprintf(why, size, "connect: %s", strerror(errno));
+		return -1;
+	}
+	if (send(fd, "status\n", 7, MSG_NOSIGNAL) != 7) {
+		snprintf(why, size, "send: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	n = read_all(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n] = '\0';
+	if (n == 0 || strncmp(buf, "error", 5) == 0 ||
+	    strncmp(buf, "denied", 6) == 0) {
+		snprintf(why, size, "answer \"%.*s\"", (int)strcspn(buf, "\n"),
+		    buf);
+		return -1;
+	}
+	return 0;
+}
+
+/* connect + a line: 0 when the agent said one, else -1 and why. */
+static int
+poll_agent(int port, char *why, size_t size)
+{
+	char	 buf[64];
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = tcp_connect("127.0.0.1", port)) == -1) {
+		snprintf(why, size, "connect: %s", strerror(errno));
+		return -1;
+	}
+	n = read_all(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n] = '\0';
+	if (n == 0 || buf[n - 1] != '\n') {
+		snprintf(why, size, "line \"%s\"", buf);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+poll_count(struct poll_result *r, int which, int rc, const char *why)
+{
+	r->pr_tries[which]++;
+	if (rc == 0)
+		return;
+	if (r->pr_misses[which]++ == 0)
+		snprintf(r->pr_first[which], sizeof(r->pr_first[which]), "%s",
+		    why);
+}
+
+/* The child: both, every 3 ms, until stop is closed; then the counts to
+ * out. */
+static void
+poll_loop(const char *path, int port, int stop, int out)
+{
+	struct poll_result	 r;
+	struct pollfd		 pfd = { .fd = stop, .events = POLLIN };
+	char			 why[160];
+
+	memset(&r, 0, sizeof(r));
+	while (poll(&pfd, 1, 3) == 0) {
+		poll_count(&r, POLL_CONTROL, poll_control(path, why,
+		    sizeof(why)), why);
+		poll_count(&r, POLL_AGENT, poll_agent(port, why, sizeof(why)),
+		    why);
+	}
+	_exit(write(out, &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+}
+
+/* Start the poller; *stop ends it (poll_stop()), *out has its counts. */
+static void
+poll_start(const char *path, int port, int *stop, int *out)
+{
+	int	 s[2], o[2];
+
+	ck_assert_int_eq(pipe2(s, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(o, O_CLOEXEC), 0);
+	ck_assert_int_ne(poller = fork(), -1);
+	if (poller == 0) {
+		close(s[1]);
+		close(o[0]);
+		poll_loop(path, port, s[0], o[1]);
+	}
+	close(s[0]);
+	close(o[1]);
+	*stop = s[1];
+	*out = o[0];
+}
+
+static void
+poll_stop(int stop, int out, struct poll_result *r)
+{
+	int	 status;
+
+	close(stop);
+	ck_assert_int_eq(read(out, r, sizeof(*r)), (ssize_t)sizeof(*r));
+	close(out);
+	ck_assert_int_eq(waitpid(poller, &status, 0), poller);
+	poller = 0;
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * Ten upgrades, back and forth between the two builds, while a client
+ * asks the control socket for its status and a checker asks the agent,
+ * one after the other every 3 ms: not one is refused or left without an
+ * answer (the sockets cross the exec; a connection made meanwhile waits
+ * in the backlog for the new image).  The socket file is the one made at
+ * start throughout, and the stop removes it.
+ */
+START_TEST(test_upgrade_keeps_control_and_agent)
+{
+	struct poll_result	 r;
+	struct stat		 before, after;
+	char			 ctl[128], extra[512], want[64];
+	const char		*builds[2];
+	int			 agent = free_port(), stop, out;
+
+	daemon_write_config(&d, NULL);		/* the scratch directory */
+	snprintf(ctl, sizeof(ctl), "%s/control", d.d_dir);
+	snprintf(extra, sizeof(extra), "control = \"%s\";\n"
+	    "agent = { address = \"127.0.0.1\"; port = %d; };\n", ctl, agent);
+	up_start(extra, NULL);
+	builds[0] = prog("PREFORKD_NEXT", "./tests/preforkd-next");
+	builds[1] = prog("PREFORKD", "./preforkd");
+	ck_assert_int_eq(lstat(ctl, &before), 0);
+	poll_start(ctl, agent, &stop, &out);
+	for (int i = 1; i <= 10; i++) {
+		up_install(builds[(i - 1) % 2]);
+		ck_assert_int_eq(kill(d.d_pid, SIGUSR2), 0);
+		ck_assert_msg(daemon_log_wait_count(&d, ", same pid;", i, 30),
+		    "upgrade %d:\n%s", i, daemon_log_tail(&d));
+		snprintf(want, sizeof(want), "reloaded generation=%d workers",
+		    i + 1);
+		ck_assert_msg(daemon_log_wait(&d, want, 30), "upgrade %d:\n%s",
+		    i, daemon_log_tail(&d));
+	}
+	sleep_ms(100);			/* a few more after the last */
+	poll_stop(stop, out, &r);
+	ck_assert_int_gt(r.pr_tries[POLL_CONTROL], 0);
+	ck_assert_int_gt(r.pr_tries[POLL_AGENT], 0);
+	ck_assert_msg(r.pr_misses[POLL_CONTROL] == 0, "control: %ld of %ld "
+	    "missed, the first: %s", r.pr_misses[POLL_CONTROL],
+	    r.pr_tries[POLL_CONTROL], r.pr_first[POLL_CONTROL]);
+	ck_assert_msg(r.pr_misses[POLL_AGENT] == 0, "agent: %ld of %ld "
+	    "missed, the first: %s", r.pr_misses[POLL_AGENT],
+	    r.pr_tries[POLL_AGENT], r.pr_first[POLL_AGENT]);
+	ck_assert_int_eq(daemon_log_count(&d, "control socket kept across "
+	    "the upgrade"), 10);
+	ck_assert_int_eq(daemon_log_count(&d, "agent check kept across the "
+	    "upgrade"), 10);
+	ck_assert_int_eq(daemon_log_count(&d, "going on without"), 0);
+	ck_assert_int_eq(lstat(ctl, &after), 0);
+	ck_assert(before.st_dev == after.st_dev &&
+	    before.st_ino == after.st_ino);
+	assert_same_master();
+	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 20), 0);
+	ck_assert_int_eq(lstat(ctl, &after), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+/*
+ * A control client in hand when the upgrade is ready to exec: the old
+ * image takes no new client and waits for it (within its deadline,
+ * CONTROL_DEADLINE: 2 s from the accept) rather than cut it off, so its
+ * request, sent after the check has had time to pass, is answered, by
+ * the old version.
+ */
+START_TEST(test_upgrade_answers_client_in_hand)
+{
+	char	 ctl[128], extra[256], before[128], buf[65536];
+	size_t	 len;
+	ssize_t	 n;
+	int	 fd;
+
+	daemon_write_config(&d, NULL);		/* the scratch directory */
+	snprintf(ctl, sizeof(ctl), "%s/control", d.d_dir);
+	snprintf(extra, sizeof(extra), "control = \"%s\";\n", ctl);
+	up_start(extra, NULL);
+	up_running_version(before, sizeof(before));
+	up_install(prog("PREFORKD_NEXT", "./tests/preforkd-next"));
+	ck_assert_int_ne(fd = ctl_connect(ctl), -1);
+	ck_assert_int_eq(kill(d.d_pid, SIGUSR2), 0);
+	sleep_ms(400);
+	ck_assert_msg(send(fd, "status\n", 7, MSG_NOSIGNAL) == 7, "send: %s "
+	    "(cut off by the exec?)", strerror(errno));
+	n = read_all(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n] = '\0';
+	len = strlen(before);
+	ck_assert_msg(strncmp(buf, before, len) == 0 && buf[len] == ' ',
+	    "answer \"%.*s\", not from %s", (int)strcspn(buf, "\n"), buf,
+	    before);
+	ck_assert_msg(daemon_log_wait(&d, ", same pid;", 30), "%s",
+	    daemon_log_tail(&d));
+	assert_same_master();
+}
+END_TEST
+
+/*
+ * The file now names another control socket and another agent port: the
+ * new image takes the old ones over all the same, then its reload moves
+ * them as any reload does, removing the socket file the first image made
+ * (its device and inode crossed with it).
+ */
+START_TEST(test_upgrade_moves_control_and_agent)
+{
+	char	 c1[128], c2[128], extra[512], why[160], want[256];
+	int	 a1 = free_port(), a2, fd;
+
+	while ((a2 = free_port()) == a1)
+		;
+	daemon_write_config(&d, NULL);		/* the scratch directory */
+	snprintf(c1, sizeof(c1), "%s/control", d.d_dir);
+	snprintf(c2, sizeof(c2), "%s/control.2", d.d_dir);
+	snprintf(extra, sizeof(extra), "control = \"%s\";\n"
+	    "agent = { address = \"127.0.0.1\"; port = %d; };\n", c1, a1);
+	up_start(extra, NULL);
+	snprintf(extra, sizeof(extra), "workers = %d;\n"
+	    "limits = { per_source = 0; };\ncontrol = \"%s\";\n"
+	    "agent = { address = \"127.0.0.1\"; port = %d; };\n", UP_WORKERS,
+	    c2, a2);
+	daemon_write_config(&d, extra);
+	up_install(prog("PREFORKD_NEXT", "./tests/preforkd-next"));
+	ck_assert_int_eq(kill(d.d_pid, SIGUSR2), 0);
+	ck_assert_msg(daemon_log_wait(&d, "reloaded generation=2 workers", 30),
+	    "%s", daemon_log_tail(&d));
+	snprintf(want, sizeof(want), "control socket kept across the upgrade "
+	    "%s\n", c1);
+	ck_assert_int_eq(daemon_log_count(&d, want), 1);
+	snprintf(want, sizeof(want), "agent check kept across the upgrade "
+	    "127.0.0.1:%d\n", a1);
+	ck_assert_int_eq(daemon_log_count(&d, want), 1);
+	ck_assert_msg(poll_control(c2, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(poll_agent(a2, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(access(c1, F_OK), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(fd = tcp_connect("127.0.0.1", a1), -1);
+	ck_assert_int_eq(daemon_log_count(&d, "left alone"), 0);
+	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 20), 0);
+	ck_assert_int_eq(access(c2, F_OK), -1);
+}
+END_TEST
+
 Suite *
 upgrade_suite(void)
 {
@@ -296,6 +597,9 @@ upgrade_suite(void)
 	tcase_add_test(tc, test_upgrade_refused);
 	tcase_add_test(tc, test_upgrade_rolled_back);
 	tcase_add_test(tc, test_upgrade_check_in_background);
+	tcase_add_test(tc, test_upgrade_keeps_control_and_agent);
+	tcase_add_test(tc, test_upgrade_answers_client_in_hand);
+	tcase_add_test(tc, test_upgrade_moves_control_and_agent);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return s;
