@@ -290,8 +290,6 @@ master_stop_now(struct master *m)
 	confcheck_abort(&m->m_check);	/* a reload under way ends */
 	control_reload_settled(&m->m_control, ULONG_MAX, false, "the daemon "
 	    "is stopping");
-	log_info("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
-	    grace);
 	/* First the overall deadline: each worker's is no earlier. */
 	m->m_kill_at = clock_after(clock_now(), grace);
 	/* Before the signals: a worker told to stop sees it.  And before
@@ -300,6 +298,10 @@ master_stop_now(struct master *m)
 	atomic_store(&m->m_pool.p_board->sb_stopping, 1);
 	listeners_stop_new(&m->m_cur.g_ls);
 	listeners_stop_new(&m->m_next.g_ls);
+	/* Said once new connections are turned away: a client that reads
+	 * the line and connects is one of those. */
+	log_info("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
+	    grace);
 	pool_retire_all(&m->m_pool, grace);
 }
 
