@@ -40,16 +40,18 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Build: compiler, autotools, libconfig, Check.  Tests: systemd-analyze
 # and systemd itself (systemd), stdbuf and timeout (coreutils), unshare,
 # nsenter, setpriv and mount (util-linux, mount), script (bsdutils),
-# libFuzzer (clang, libclang-rt-14-dev), valgrind; the scale-out test:
-# haproxy, ip (iproute2), and perl (always there).  The Debian package:
+# libFuzzer (clang, libclang-rt-14-dev), valgrind, a real Prometheus
+# scraping the metrics endpoint and promtool checking its text
+# (prometheus); the scale-out test: haproxy, ip (iproute2), and perl
+# (always there).  The Debian package:
 # debhelper (with dh-autoreconf), lintian, git (the files to package),
 # debootstrap (the clean build chroot).
 packages="build-essential autoconf automake pkg-config libconfig-dev check
 systemd coreutils util-linux mount bsdutils"
 deb_packages="debhelper lintian git"
 scaleout_packages="haproxy iproute2"
-check_packages="clang libclang-rt-14-dev valgrind $deb_packages debootstrap
-$scaleout_packages"
+check_packages="clang libclang-rt-14-dev valgrind prometheus $deb_packages
+debootstrap $scaleout_packages"
 
 say() { printf '==> %s\n' "$*"; }
 

@@ -3,7 +3,8 @@
  * master (see confcheck.h).
  *
  * The answer is one letter, then either the error line ('E') or ('O')
- * the facts, where each listener and the agent are written (FILE:LINE,
+ * the facts, where each listener, the agent and the metrics endpoint
+ * are written (FILE:LINE,
  * for -t's probes: the text alone has lost its includes' lines), each
  * ending in a NUL, and the merged text.  The master reads it without blocking
  * from its loop, and takes the result only once the child is reaped too:
@@ -34,6 +35,9 @@
 
 /* The merged text is at most CONFFILE_MAX_SIZE; the rest is framing. */
 #define CONFCHECK_MAX_ANSWER	(CONFFILE_MAX_SIZE + 4096)
+/* Where things are written: each listener's place, the agent's, the
+ * metrics endpoint's. */
+#define CONFCHECK_PLACES	(CONFIG_MAX_LISTEN + 2)
 
 void
 confcheck_init(struct confcheck *cc)
@@ -104,7 +108,7 @@ confcheck_child(const char *file, int out, pid_t parent)
 	struct config_facts	 facts;
 	struct config		*c;
 	const char		*where;
-	uint32_t		 nwhere = CONFIG_MAX_LISTEN + 1;
+	uint32_t		 nwhere = CONFCHECK_PLACES;
 	char			 err[2048];
 	int			 rc;
 
@@ -126,6 +130,8 @@ confcheck_child(const char *file, int out, pid_t parent)
 			rc |= confcheck_write(out, where, strlen(where) + 1);
 		}
 		where = c->c_agent_where != NULL ? c->c_agent_where : "";
+		rc |= confcheck_write(out, where, strlen(where) + 1);
+		where = c->c_metrics_where != NULL ? c->c_metrics_where : "";
 		rc |= confcheck_write(out, where, strlen(where) + 1) |
 		    confcheck_write(out, c->c_text, strlen(c->c_text));
 	}
@@ -333,22 +339,24 @@ confcheck_string(const struct confcheck *cc, size_t *off)
 	return s;
 }
 
-/* Where the child said each listener and the agent are written: a
- * place for each of CONFIG_MAX_LISTEN listeners, then the agent's. */
+/* Where the child said each listener, the agent and the metrics are
+ * written: a place for each of CONFIG_MAX_LISTEN listeners, then the
+ * agent's, then the metrics endpoint's. */
 static int
 confcheck_where(struct config *c, const struct confcheck *cc, size_t *off)
 {
 	const char	*w;
 	char		**to;
 
-	for (size_t i = 0; i <= CONFIG_MAX_LISTEN; i++) {
+	for (size_t i = 0; i < CONFCHECK_PLACES; i++) {
 		if ((w = confcheck_string(cc, off)) == NULL)
 			return -1;
 		to = i < CONFIG_MAX_LISTEN ? &c->c_listen_where[i] :
-		    &c->c_agent_where;
+		    i == CONFIG_MAX_LISTEN ? &c->c_agent_where :
+		    &c->c_metrics_where;
 		if (w[0] == '\0' || (i < CONFIG_MAX_LISTEN &&
-		    i >= c->c_nlisten) || (i == CONFIG_MAX_LISTEN &&
-		    c->c_agent_where == NULL))
+		    i >= c->c_nlisten) || (i >= CONFIG_MAX_LISTEN &&
+		    *to == NULL))
 			continue;
 		free(*to);
 		if ((*to = strdup(w)) == NULL)
@@ -378,7 +386,7 @@ confcheck_parse(struct confcheck *cc, const char *file, char *err,
 		goto unreadable;
 	memcpy(&facts, cc->cc_buf + 1, sizeof(facts));
 	memcpy(&nwhere, cc->cc_buf + 1 + sizeof(facts), sizeof(nwhere));
-	if (nwhere != CONFIG_MAX_LISTEN + 1)
+	if (nwhere != CONFCHECK_PLACES)
 		goto unreadable;
 	for (uint32_t i = 0; i < nwhere; i++)
 		if (confcheck_string(cc, &off) == NULL)

@@ -58,7 +58,7 @@ static const struct conf_name conf_levels[] = {
 static const char *const conf_root_keys[] = { "listen", "workers",
 	"pool", "limits", "max_connections", "service", "module_dir",
 	"timeouts", "log", "user", "group", "pid_file", "control", "access",
-	"agent", NULL };
+	"agent", "metrics", NULL };
 static const char *const conf_pool_keys[] = { "min", "max", "idle_min",
 	"idle_max", NULL };
 static const char *const conf_limits_keys[] = { "per_source",
@@ -68,6 +68,11 @@ static const char *const conf_listen_keys[] = { "address", "port",
 static const char *const conf_timeout_keys[] = { "read", "write",
 	"shutdown", "connection", "hung", "drain", NULL };
 static const char *const conf_agent_keys[] = { "address", "port", NULL };
+static const char *const conf_metrics_keys[] = { "address", "port",
+	"allow", NULL };
+/* Who may scrape the metrics when metrics.allow does not say. */
+static const char *const conf_metrics_loopback[] = { "127.0.0.0/8",
+	"::1", NULL };
 static const char *const conf_log_keys[] = { "facility", "level", NULL };
 
 /*
@@ -456,39 +461,57 @@ conf_access(struct conf_ctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/* Whether two sockets can never both be bound (port 0: each gets its
+ * own). */
+static bool
+conf_clash(const struct config_listen *a, const struct config_listen *b)
+{
+	if (a->cl_port == 0 || a->cl_port != b->cl_port ||
+	    conf_is_ipv6(a) != conf_is_ipv6(b))
+		return false;
+	return config_same_listen(a, b) || conf_is_wildcard(a) ||
+	    conf_is_wildcard(b);
+}
+
 /*
- * The agent's address: a numeric one that an IPv6-only socket can bind
- * (as listen.address), on a port no listener takes.  A wildcard takes
- * the port on every address of its family: either side's is a clash.
+ * The address of a port of the master's own (the agent, the metrics):
+ * a numeric one that an IPv6-only socket can bind (as listen.address),
+ * on a port no listener takes.  A wildcard takes the port on every
+ * address of its family: either side's is a clash.  *address is made
+ * canonical.
  */
+static int
+conf_side_address(struct conf_ctx *ctx, const config_setting_t *g,
+    const char *what, char **address, uint16_t port, struct config *c)
+{
+	struct config_listen	 side = { .cl_port = port };
+	char			 path[32];
+	int			 rc;
+
+	/* Checked and made canonical as a listen address is. */
+	snprintf(path, sizeof(path), "%s.address", what);
+	side.cl_address = *address;
+	*address = NULL;
+	rc = conf_listen_address(ctx, g, path, &side);
+	*address = side.cl_address;
+	if (rc == -1)
+		return -1;
+	for (size_t i = 0; i < c->c_nlisten; i++)
+		if (conf_clash(&side, &c->c_listen[i]))
+			return conf_error(ctx, g, "%s %s port %u clashes "
+			    "with listen %s port %u at %s", what,
+			    side.cl_address, side.cl_port,
+			    c->c_listen[i].cl_address, c->c_listen[i].cl_port,
+			    c->c_listen_where[i]);
+	return 0;
+}
+
 static int
 conf_agent_address(struct conf_ctx *ctx, const config_setting_t *g,
     struct config *c)
 {
-	struct config_listen	 agent = { .cl_port = c->c_agent_port };
-	int			 rc;
-
-	/* Checked and made canonical as a listen address is. */
-	agent.cl_address = c->c_agent_address;
-	c->c_agent_address = NULL;
-	rc = conf_listen_address(ctx, g, "agent.address", &agent);
-	c->c_agent_address = agent.cl_address;
-	if (rc == -1)
-		return -1;
-	for (size_t i = 0; i < c->c_nlisten; i++) {
-		const struct config_listen *cl = &c->c_listen[i];
-
-		if (cl->cl_port != agent.cl_port ||
-		    conf_is_ipv6(cl) != conf_is_ipv6(&agent))
-			continue;
-		if (config_same_listen(cl, &agent) || conf_is_wildcard(cl) ||
-		    conf_is_wildcard(&agent))
-			return conf_error(ctx, g, "agent %s port %u clashes "
-			    "with listen %s port %u at %s", agent.cl_address,
-			    agent.cl_port, cl->cl_address, cl->cl_port,
-			    c->c_listen_where[i]);
-	}
-	return 0;
+	return conf_side_address(ctx, g, "agent", &c->c_agent_address,
+	    c->c_agent_port, c);
 }
 
 /* agent = { address = "10.0.0.2"; port = 9100; } */
@@ -521,6 +544,91 @@ conf_agent(struct conf_ctx *ctx, const config_setting_t *root,
 	    where, sizeof(where)))) == NULL)
 		return conf_error(ctx, g, "strdup: %s", strerror(errno));
 	return conf_agent_address(ctx, g, c);
+}
+
+/* allow = [ "CIDR", ... ]: who may scrape; loopback when absent. */
+static int
+conf_metrics_allow(struct conf_ctx *ctx, const config_setting_t *g,
+    struct config *c)
+{
+	const config_setting_t	*s = conf_member(g, "allow"), *e;
+	const char		*why;
+	int			 n;
+
+	if (s == NULL) {
+		for (n = 0; conf_metrics_loopback[n] != NULL; n++)
+			if (addr_net_parse(&c->c_metrics_allow[n],
+			    conf_metrics_loopback[n], &why) == -1)
+				return conf_error(ctx, g, "%s", why);
+		c->c_nmetrics_allow = (size_t)n;
+		return 0;
+	}
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_error(ctx, s, "metrics.allow must be a list of "
+		    "networks: [ \"127.0.0.1\", \"192.0.2.0/24\" ]");
+	if ((n = config_setting_length(s)) < 1 ||
+	    n > CONFIG_MAX_METRICS_ALLOW)
+		return conf_error(ctx, s, "metrics.allow must have 1..%d "
+		    "entries", CONFIG_MAX_METRICS_ALLOW);
+	for (int i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return conf_error(ctx, e, "metrics.allow entries are "
+			    "strings, \"ADDRESS\" or \"ADDRESS/BITS\"");
+		if (addr_net_parse(&c->c_metrics_allow[i],
+		    config_setting_get_string(e), &why) == -1)
+			return conf_error(ctx, e, "metrics.allow \"%s\": %s",
+			    config_setting_get_string(e), why);
+	}
+	c->c_nmetrics_allow = (size_t)n;
+	return 0;
+}
+
+/*
+ * metrics = { address = "127.0.0.1"; port = 9102; allow = [ ... ]; }:
+ * on a port of its own, clear of the listeners' and the agent's.
+ */
+static int
+conf_metrics(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*g;
+	struct config_listen	 me, agent;
+	char			 where[PATH_MAX + 16];
+	long long		 port = 0;
+
+	if (conf_group(ctx, root, "metrics", conf_metrics_keys, &g) == -1)
+		return -1;
+	if (g == NULL)
+		return 0;
+	if (conf_member(g, "port") == NULL)
+		return conf_error(ctx, g, "metrics needs a port");
+	if (conf_int(ctx, g, "metrics.port", "port", 0, 65535, &port) == -1 ||
+	    conf_string(ctx, g, "metrics.address", "address", 64,
+	    &c->c_metrics_address) == -1)
+		return -1;
+	c->c_metrics_port = (uint16_t)port;
+	if (c->c_metrics_address == NULL &&
+	    (c->c_metrics_address = strdup("127.0.0.1")) == NULL)
+		return conf_error(ctx, g, "strdup: %s", strerror(errno));
+	/* For -t and the start, which name the line of an address they
+	 * cannot bind. */
+	if ((c->c_metrics_where = strdup(conf_where(ctx,
+	    conf_member(g, "address") != NULL ? conf_member(g, "address") : g,
+	    where, sizeof(where)))) == NULL)
+		return conf_error(ctx, g, "strdup: %s", strerror(errno));
+	if (conf_side_address(ctx, g, "metrics", &c->c_metrics_address,
+	    c->c_metrics_port, c) == -1)
+		return -1;
+	me = (struct config_listen){ .cl_address = c->c_metrics_address,
+	    .cl_port = c->c_metrics_port };
+	agent = (struct config_listen){ .cl_address = c->c_agent_address,
+	    .cl_port = c->c_agent_port };
+	if (c->c_agent_address != NULL && conf_clash(&me, &agent))
+		return conf_error(ctx, g, "metrics %s port %u clashes with "
+		    "agent %s port %u at %s", me.cl_address, me.cl_port,
+		    agent.cl_address, agent.cl_port, c->c_agent_where);
+	return conf_metrics_allow(ctx, g, c);
 }
 
 static int
@@ -721,6 +829,7 @@ conf_root(struct conf_ctx *ctx, const config_setting_t *root,
 	    conf_control(ctx, root, c) == -1 ||
 	    conf_access(ctx, root, c) == -1 ||
 	    conf_agent(ctx, root, c) == -1 ||
+	    conf_metrics(ctx, root, c) == -1 ||
 	    conf_service(ctx, root, c) == -1 ||
 	    conf_timeouts(ctx, root, c) == -1 ||
 	    conf_log(ctx, root, c) == -1 ||
@@ -906,6 +1015,8 @@ config_free(struct config *c)
 	free(c->c_control);
 	free(c->c_agent_address);
 	free(c->c_agent_where);
+	free(c->c_metrics_address);
+	free(c->c_metrics_where);
 	free(c->c_text);
 	free(c);
 }

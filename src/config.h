@@ -28,6 +28,8 @@ struct service;
 #define CONFIG_MAX_ACCESS	256
 /* sizeof(sun_path) */
 #define CONFIG_MAX_CONTROL_PATH	108
+/* Networks in metrics.allow. */
+#define CONFIG_MAX_METRICS_ALLOW	64
 
 struct config_listen {
 	char		*cl_address;	/* numeric IPv4 or IPv6 literal */
@@ -75,6 +77,13 @@ struct config {
 	char			*c_agent_address;	/* NULL: no agent */
 	uint16_t		 c_agent_port;
 	char			*c_agent_where;		/* "FILE:LINE" */
+	/* The HTTP metrics endpoint and who may scrape it (loopback
+	 * unless the file says). */
+	char			*c_metrics_address;	/* NULL: none */
+	uint16_t		 c_metrics_port;	/* 0: any free one */
+	char			*c_metrics_where;	/* "FILE:LINE" */
+	struct addr_net		 c_metrics_allow[CONFIG_MAX_METRICS_ALLOW];
+	size_t			 c_nmetrics_allow;
 	int			 c_log_facility;
 	int			 c_log_level;
 	char			*c_user;	/* NULL: keep the starting user */

@@ -64,12 +64,16 @@ conn_wait(struct conn *c, short events, const struct timespec *deadline,
 {
 	struct pollfd	 pfd = { .fd = c->cn_fd, .events = events };
 	struct timespec	 ts, until = *deadline;
+	enum slot_timeout kind = events == POLLIN ? SLOT_TIMEOUT_READ :
+	    SLOT_TIMEOUT_WRITE;
 	int		 ms, n;
 
 	/* No wait outlives the connection's own deadline. */
 	if ((c->cn_end.tv_sec != 0 || c->cn_end.tv_nsec != 0) &&
-	    clock_diff(c->cn_end, until) > 0)
+	    clock_diff(c->cn_end, until) > 0) {
 		until = c->cn_end;
+		kind = SLOT_TIMEOUT_CONNECTION;
+	}
 
 	ms = clock_ms_until(until);
 	if (first && (ms == 0 || conn_shed_requested(c)))
@@ -85,6 +89,8 @@ conn_wait(struct conn *c, short events, const struct timespec *deadline,
 			break;
 		}
 		if (ms == 0) {
+			if (c->cn_timeout == SLOT_TIMEOUT_NONE)
+				c->cn_timeout = kind;
 			n = -1;
 			errno = ETIMEDOUT;
 			break;
@@ -109,8 +115,10 @@ conn_read(struct conn *c, void *buf, size_t len,
 
 	for (;;) {
 		n = recv(c->cn_fd, buf, len, 0);
-		if (n >= 0)
+		if (n >= 0) {
+			c->cn_bytes_in += (uint64_t)n;
 			return n;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -131,14 +139,15 @@ conn_read_reply(struct conn *c, void *buf, size_t len,
 
 /* Take n bytes a peek saw: they are there, the read cannot block. */
 static int
-conn_take(int fd, uint8_t *buf, size_t n)
+conn_take(struct conn *c, uint8_t *buf, size_t n)
 {
 	ssize_t	 got;
 
-	while ((got = recv(fd, buf, n, 0)) == -1 && errno == EINTR)
+	while ((got = recv(c->cn_fd, buf, n, 0)) == -1 && errno == EINTR)
 		;
 	if (got == -1)
 		return -1;
+	c->cn_bytes_in += (uint64_t)got;
 	if ((size_t)got != n) {
 		errno = EIO;
 		return -1;
@@ -199,7 +208,7 @@ conn_read_proxy(struct conn *c, enum proxy_mode mode,
 		}
 		/* Take the header's bytes (or all, if it goes on). */
 		n = hlen > 0 ? hlen - (ssize_t)have : n;
-		if (conn_take(c->cn_fd, buf + have, (size_t)n) == -1)
+		if (conn_take(c, buf + have, (size_t)n) == -1)
 			return -1;
 		if (hlen > 0)
 			return 1;
@@ -218,6 +227,7 @@ conn_write(struct conn *c, const void *buf, size_t len,
 		/* MSG_NOSIGNAL: a vanished peer is EPIPE, not SIGPIPE. */
 		n = send(c->cn_fd, p, len, MSG_NOSIGNAL);
 		if (n > 0) {
+			c->cn_bytes_out += (uint64_t)n;
 			p += n;
 			len -= (size_t)n;
 			continue;

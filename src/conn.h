@@ -15,6 +15,7 @@
 
 #include "addr.h"
 #include "proxy.h"
+#include "scoreboard.h"
 
 #define CONN_PEER_MAX	ADDR_STRLEN	/* "[ipv6]:port" */
 
@@ -37,6 +38,11 @@ struct conn {
 	uint64_t	 cn_seq;
 	const sigset_t	*cn_waitmask;
 	bool		 cn_shed;	/* it was */
+	/* For the metrics: bytes read and written, and the first timeout
+	 * that ended a wait (a shed is not one). */
+	uint64_t	 cn_bytes_in;
+	uint64_t	 cn_bytes_out;
+	enum slot_timeout cn_timeout;
 };
 
 /* The rest of struct conn is zeroed. */

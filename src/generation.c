@@ -26,6 +26,7 @@ generation_init(struct generation *g)
 	memset(g, 0, sizeof(*g));
 	g->g_gate[0] = g->g_gate[1] = -1;
 	agent_init(&g->g_agent);
+	metrics_listener_init(&g->g_metrics);
 }
 
 static void
@@ -44,6 +45,7 @@ generation_free(struct generation *g)
 	generation_close_gate(g);
 	listeners_close(&g->g_ls);
 	agent_close(&g->g_agent);
+	metrics_listener_close(&g->g_metrics);
 	config_free(g->g_cfg);
 	generation_init(g);
 }
@@ -118,6 +120,10 @@ static void
 generation_settled(struct master *m, unsigned long reload, bool ok,
     const char *what)
 {
+	if (ok)
+		m->m_reloads_ok++;
+	else
+		m->m_reloads_failed++;
 	control_reload_settled(&m->m_control, reload, ok, what);
 }
 
@@ -178,6 +184,7 @@ generation_commit(struct master *m)
 	    m->m_cur.g_cfg->c_log_level);
 	control_reconfigure(&m->m_control, m->m_cur.g_cfg->c_control);
 	agent_commit(&m->m_agent, &m->m_cur.g_agent, m->m_cur.g_cfg);
+	metrics_commit(&m->m_metrics, &m->m_cur.g_metrics, m->m_cur.g_cfg);
 	upkeep_reset(&m->m_upkeep);
 	m->m_cur.g_committed = true;
 	m->m_cur.g_replaced = old.g_id;
@@ -327,9 +334,13 @@ generation_prepare(struct master *m, struct generation *g,
 	}
 	if (rc == 0 && agent_prepare(&m->m_agent, &g->g_agent, g->g_cfg))
 		rc = -1;
+	if (rc == 0 && metrics_prepare(&m->m_metrics, &g->g_metrics,
+	    g->g_cfg))
+		rc = -1;
 	if (rc == -1) {
 		log_warnx("reload failed: cannot open the listening sockets "
-		    "or the agent's; keeping the running configuration");
+		    "or the agent's or the metrics' port; keeping the running "
+		    "configuration");
 		listeners_relisten(&m->m_cur.g_ls);
 		generation_free(g);
 		generation_notify_failed(m, "reload failed; running the "
@@ -413,7 +424,8 @@ generation_check_read(struct master *m)
 	}
 	if (generation_prepare(m, g, cfg) == -1) {
 		generation_settled(m, m->m_reload_seq, false, "cannot open "
-		    "the listening sockets or the agent's");
+		    "the listening sockets or the agent's or the metrics' "
+		    "port");
 		generation_reload_again(m);
 		return;
 	}

@@ -26,6 +26,7 @@
 #include "confcheck.h"
 #include "control.h"
 #include "listener.h"
+#include "metrics.h"
 #include "pool.h"
 #include "upgrade.h"
 #include "upkeep.h"
@@ -58,6 +59,8 @@ struct generation {
 	bool			 g_adopted;
 	/* Its agent port, bound by the reload when it is a new one. */
 	struct agent		 g_agent;
+	/* The same for its metrics endpoint. */
+	struct metrics_listener	 g_metrics;
 };
 
 struct master {
@@ -72,6 +75,10 @@ struct master {
 	struct upkeep		 m_upkeep;	/* sizing, shedding, hung */
 	struct control		 m_control;	/* the control socket */
 	struct agent		 m_agent;	/* the agent check */
+	struct metrics		 m_metrics;	/* HTTP GET /metrics */
+	/* Reloads that settled (generation_settled()), by outcome. */
+	unsigned long long	 m_reloads_ok;
+	unsigned long long	 m_reloads_failed;
 	int			 m_pidfile_fd;
 	const char		*m_pidfile_path;
 	sigset_t		 m_waitmask;	/* control signals unblocked */

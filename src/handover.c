@@ -44,6 +44,8 @@ struct handover_state {
 	uint32_t		 hs_last_id;
 	uint32_t		 hs_target;
 	struct pool_gone	 hs_gone;
+	uint64_t		 hs_reloads_ok;		/* for the metrics */
+	uint64_t		 hs_reloads_failed;
 	char			 hs_version[64];	/* the old image's */
 	char			 hs_file[PATH_MAX];	/* its configuration */
 	char			 hs_pidfile[PATH_MAX];	/* "" : none */
@@ -122,6 +124,8 @@ handover_head(const struct master *m, struct handover_state *hs)
 	hs->hs_last_id = m->m_last_id;
 	hs->hs_target = m->m_cur.g_target;
 	hs->hs_gone = m->m_pool.p_gone;
+	hs->hs_reloads_ok = m->m_reloads_ok;
+	hs->hs_reloads_failed = m->m_reloads_failed;
 	snprintf(hs->hs_version, sizeof(hs->hs_version), "%s",
 	    status_version);
 	snprintf(hs->hs_file, sizeof(hs->hs_file), "%s", m->m_file);
@@ -575,6 +579,8 @@ handover_adopt(struct master *m)
 		m->m_cur.g_target = hs->hs_target;
 		m->m_cur.g_announced = true;
 		m->m_pool.p_gone = hs->hs_gone;
+		m->m_reloads_ok = hs->hs_reloads_ok;
+		m->m_reloads_failed = hs->hs_reloads_failed;
 		handover_adopt_config(m);
 		handover_adopt_local(m);
 	}

@@ -41,6 +41,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "pool.h"
@@ -461,6 +462,8 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, t);
 	if (agent_next_deadline(&m->m_agent, &t))
 		master_earliest(deadline, &timed, t);
+	if (metrics_next_deadline(&m->m_metrics, &t))
+		master_earliest(deadline, &timed, t);
 	if (pool_next_deadline(&m->m_pool, &t))
 		master_earliest(deadline, &timed, t);
 	if (control_next_deadline(&m->m_control, &t))
@@ -475,10 +478,10 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 static void
 master_wait(struct master *m)
 {
-	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS + 1 + 1];
+	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS + METRICS_FDS + 1 + 1];
 	struct timespec	 ts, *tsp = NULL, deadline;
 	double		 left;
-	size_t		 n, nctl, nag, nup, nck;
+	size_t		 n, nctl, nag, nme, nup, nck;
 
 	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
@@ -491,7 +494,8 @@ master_wait(struct master *m)
 	pfd[0] = (struct pollfd){ .fd = m->m_pool.p_ready[0], .events = POLLIN };
 	nctl = control_pollfds(&m->m_control, pfd + 1);
 	nag = agent_pollfds(&m->m_agent, pfd + 1 + nctl);
-	n = 1 + nctl + nag;
+	nme = metrics_pollfds(&m->m_metrics, pfd + 1 + nctl + nag);
+	n = 1 + nctl + nag + nme;
 	nup = upgrade_pollfds(&m->m_upgrade, pfd + n);
 	n += nup;
 	nck = confcheck_pollfds(&m->m_check, pfd + n);
@@ -502,11 +506,12 @@ master_wait(struct master *m)
 		return;
 	}
 	confcheck_handle(&m->m_check, pfd + n - nck, nck);
-	/* Control and agent first: a commit below may replace their
-	 * sockets. */
+	/* Control, agent and metrics first: a commit below may replace
+	 * their sockets. */
 	control_handle(m, pfd + 1, nctl);
 	agent_handle(m, pfd + 1 + nctl, nag);
-	upgrade_handle(m, pfd + 1 + nctl + nag, nup);
+	metrics_handle(m, pfd + 1 + nctl + nag, nme);
+	upgrade_handle(m, pfd + 1 + nctl + nag + nme, nup);
 	if (pfd[0].revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
 		generation_check_ready(m);
@@ -539,10 +544,10 @@ master_listen(struct master *m)
 }
 
 /*
- * The control socket and the agent, unless an upgrade handed them over
- * (handover_adopt()).  At start, failing to open one stops the daemon;
- * after an upgrade, whose workers serve already, it is logged and the
- * daemon goes on without it (a reload tries again).
+ * The control socket, the agent and the metrics endpoint, unless an
+ * upgrade handed them over (handover_adopt()).  At start, failing to open
+ * one stops the daemon; after an upgrade, whose workers serve already, it
+ * is logged and the daemon goes on without it (a reload tries again).
  */
 static int
 master_open_local(struct master *m, const struct config *cfg)
@@ -560,6 +565,11 @@ master_open_local(struct master *m, const struct config *cfg)
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the agent check");
+	if ((status = metrics_open(&m->m_metrics, cfg)) != 0 &&
+	    !handover_active())
+		return status;
+	if (status != 0)
+		log_warnx("upgrade: going on without the metrics endpoint");
 	return 0;
 }
 
@@ -598,6 +608,7 @@ master_cleanup(struct master *m)
 	confcheck_abort(&m->m_check);
 	control_close(&m->m_control);
 	agent_close(&m->m_agent);
+	metrics_close(&m->m_metrics);
 	generation_free(&m->m_cur);
 	generation_free(&m->m_next);
 	pool_fini(&m->m_pool);
@@ -625,6 +636,7 @@ master_loop(struct master *m)
 		master_check_drain(m, now);
 		control_expire(&m->m_control, now);
 		agent_expire(&m->m_agent, now);
+		metrics_expire(&m->m_metrics, now);
 		confcheck_expire(&m->m_check, now);
 		generation_check_read(m);
 		upgrade_run(m, now);	/* a stop ends one under way */
@@ -687,6 +699,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 		m.m_watchdog_at = clock_now();
 	control_init(&m.m_control);
 	agent_init(&m.m_agent);
+	metrics_init(&m.m_metrics);
 	upgrade_reset(&m.m_upgrade);
 
 	if ((status = master_setup(&m)) != 0) {

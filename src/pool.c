@@ -279,7 +279,9 @@ pool_add_counts(const struct pool_worker *w, int64_t now,
     struct pool_gone *t)
 {
 	const struct slot	*sl = w->pw_slot;
-	uint64_t		 max = scoreboard_count_max(pool_born_ms(w), now);
+	int64_t			 born = pool_born_ms(w);
+	uint64_t		 max = scoreboard_count_max(born, now);
+	uint64_t		 bytes = scoreboard_bytes_max(born, now);
 
 	t->pg_served += scoreboard_counter(&sl->sl_served, max);
 	t->pg_limited += scoreboard_counter(&sl->sl_limited, max);
@@ -287,6 +289,16 @@ pool_add_counts(const struct pool_worker *w, int64_t now,
 	t->pg_denied += scoreboard_counter(&sl->sl_denied, max);
 	t->pg_proxy_failed += scoreboard_counter(&sl->sl_proxy_failed, max);
 	t->pg_log_dropped += scoreboard_counter(&sl->sl_log_dropped, max);
+	t->pg_bytes_in += scoreboard_counter(&sl->sl_bytes_in, bytes);
+	t->pg_bytes_out += scoreboard_counter(&sl->sl_bytes_out, bytes);
+	for (int k = 0; k < SCOREBOARD_TIMEOUTS; k++)
+		t->pg_timeouts[k] += scoreboard_counter(&sl->sl_timeouts[k],
+		    max);
+	for (int b = 0; b <= SCOREBOARD_BUCKETS; b++)
+		t->pg_duration[b] += scoreboard_counter(&sl->sl_duration[b],
+		    max);
+	t->pg_duration_us += scoreboard_counter(&sl->sl_duration_us,
+	    scoreboard_usecs_max(born, now));
 }
 
 struct pool_gone
@@ -499,6 +511,38 @@ pool_forget_slot(struct pool *p, struct pool_worker *w)
 	w->pw_slot = NULL;
 }
 
+/* In the order of master_worker_exited()'s decisions, which log each. */
+enum pool_exit
+pool_exit_cause(const struct pool_worker *w, int status)
+{
+	int	 sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+
+	if (w->pw_hung)
+		return POOL_EXIT_HUNG;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return w->pw_last_state == SLOT_RECYCLED ?
+		    POOL_EXIT_RECYCLED : POOL_EXIT_NORMAL;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL)
+		return POOL_EXIT_FATAL;
+	if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT)
+		return POOL_EXIT_KILLED;
+	return POOL_EXIT_CRASHED;
+}
+
+const char *
+pool_exit_name(enum pool_exit e)
+{
+	switch (e) {
+	case POOL_EXIT_NORMAL:		return "normal";
+	case POOL_EXIT_RECYCLED:	return "recycled";
+	case POOL_EXIT_CRASHED:		return "crashed";
+	case POOL_EXIT_HUNG:		return "hung";
+	case POOL_EXIT_FATAL:		return "fatal";
+	case POOL_EXIT_KILLED:		return "killed";
+	default:			return "?";
+	}
+}
+
 int
 pool_reap(struct pool *p, pid_t which, struct pool_worker *out, int *status)
 {
@@ -523,6 +567,7 @@ pool_reap(struct pool *p, pid_t which, struct pool_worker *out, int *status)
 		*out = *w;
 		*w = p->p_workers[--p->p_n];
 		pool_forget_slot(p, out);
+		p->p_gone.pg_exits[pool_exit_cause(out, *status)]++;
 		return 1;
 	}
 }

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "scoreboard.h"
 #include "worker.h"
 
 struct slot;
@@ -37,7 +38,22 @@ struct pool_worker {
 	unsigned long long	 pw_served;	/* when reaped */
 };
 
-/* Totals of the workers reaped, for the status. */
+/* How a worker ended (pool_exit_cause()), for the metrics. */
+enum pool_exit {
+	POOL_EXIT_NORMAL,	/* exited 0: retired, or the daemon stopped */
+	POOL_EXIT_RECYCLED,	/* exited 0 after max_connections */
+	POOL_EXIT_CRASHED,	/* another status, or another signal */
+	POOL_EXIT_HUNG,		/* killed by the master as hung */
+	POOL_EXIT_FATAL,	/* exited 78: cannot run its configuration */
+	/* KILL, TERM or INT: sent on purpose (the master after a
+	 * retirement deadline or on a fast stop, an operator, the OOM
+	 * killer). */
+	POOL_EXIT_KILLED,
+	POOL_EXITS
+};
+
+/* Totals of the workers reaped, for the status; with pool_totals(),
+ * those of the living too (all but the exits). */
 struct pool_gone {
 	unsigned long long	 pg_served;
 	unsigned long long	 pg_limited;
@@ -45,6 +61,13 @@ struct pool_gone {
 	unsigned long long	 pg_denied;
 	unsigned long long	 pg_proxy_failed;
 	unsigned long long	 pg_log_dropped;
+	unsigned long long	 pg_exits[POOL_EXITS];
+	unsigned long long	 pg_bytes_in;
+	unsigned long long	 pg_bytes_out;
+	unsigned long long	 pg_timeouts[SCOREBOARD_TIMEOUTS];
+	/* Connections the service had, by duration (scoreboard.h). */
+	unsigned long long	 pg_duration[SCOREBOARD_BUCKETS + 1];
+	unsigned long long	 pg_duration_us;
 };
 
 struct pool {
@@ -116,10 +139,14 @@ void	pool_kill_all(struct pool *);
 /* The earliest retirement deadline, if any worker has one. */
 bool	pool_next_deadline(const struct pool *, struct timespec *);
 
+/* How w ended, from its wait status and what the master knows of it. */
+enum pool_exit pool_exit_cause(const struct pool_worker *w, int status);
+const char *pool_exit_name(enum pool_exit);
+
 /* Reap child pid (one that exited: see master_reap()): it is out of
- * the table before the caller acts on it.  1 with *out and *status set,
- * 0 when it could not be reaped; 2 for a child that is not a worker
- * (only out->pw_pid set). */
+ * the table before the caller acts on it, its exit counted.  1 with
+ * *out and *status set, 0 when it could not be reaped; 2 for a child
+ * that is not a worker (only out->pw_pid set). */
 int	pool_reap(struct pool *, pid_t pid, struct pool_worker *out,
 	    int *status);
 

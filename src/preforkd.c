@@ -25,6 +25,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "pidfile.h"
 #include "handover.h"
 #include "procfs.h"
@@ -582,6 +583,7 @@ main(int argc, char *argv[])
 		 * that each address can be bound on this host.  Before an
 		 * upgrade, also that this binary can take over. */
 		if (listeners_probe(cfg, err, sizeof(err)) == -1 ||
+		    metrics_probe(cfg, err, sizeof(err)) == -1 ||
 		    upgrade_check_format(err, sizeof(err)) == -1) {
 			fprintf(stderr, "preforkd: %s\n", err);
 			config_free(cfg);

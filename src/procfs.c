@@ -188,3 +188,67 @@ procfs_close_except(int *keep, size_t n)
 	}
 	return 0;
 }
+
+/* The boot time, /proc/stat's "btime": seconds since the epoch. */
+static int
+procfs_boot_time(unsigned long long *btime)
+{
+	char	 line[256];
+	FILE	*fp;
+	int	 rc = -1;
+
+	if ((fp = fopen("/proc/stat", "re")) == NULL) {
+		log_warn("fopen(/proc/stat)");
+		return -1;
+	}
+	while (rc == -1 && fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "btime %llu", btime) == 1)
+			rc = 0;
+	fclose(fp);
+	if (rc == -1)
+		log_warnx("/proc/stat: no btime");
+	return rc;
+}
+
+/* Field 22 of /proc/self/stat: the start after boot, in clock ticks.
+ * The fields are counted from the last ')': the name before it may
+ * hold anything, spaces and parentheses too. */
+static int
+procfs_start_ticks(unsigned long long *ticks)
+{
+	char		 buf[1024], *p;
+	FILE		*fp;
+	size_t		 n;
+	int		 field = 2;
+
+	if ((fp = fopen("/proc/self/stat", "re")) == NULL) {
+		log_warn("fopen(/proc/self/stat)");
+		return -1;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		goto bad;
+	for (p++; *p != '\0' && field < 22; p++)
+		if (*p == ' ' && p[1] != ' ')
+			field++;
+	if (field == 22 && sscanf(p, "%llu", ticks) == 1)
+		return 0;
+bad:
+	log_warnx("/proc/self/stat: no start time");
+	return -1;
+}
+
+int
+procfs_start_time(double *when)
+{
+	unsigned long long	 btime, ticks;
+	long			 hz = sysconf(_SC_CLK_TCK);
+
+	if (hz <= 0 || procfs_boot_time(&btime) == -1 ||
+	    procfs_start_ticks(&ticks) == -1)
+		return -1;
+	*when = (double)btime + (double)ticks / (double)hz;
+	return 0;
+}

@@ -19,6 +19,9 @@ int	procfs_holds_lock(pid_t pid, const struct stat *file);
  * goes to what), or -1 when /proc cannot tell (logged).
  */
 int	procfs_same_program(pid_t pid, char *what, size_t size);
+/* When this process started, in seconds since the epoch, as ps(1)
+ * says it (an exec keeps it): 0, or -1 (logged). */
+int	procfs_start_time(double *when);
 /* Close every descriptor from lowfd up: 0 or -1 (logged). */
 int	procfs_close_from(int lowfd);
 /* Close every descriptor but the n in keep (-1s are ignored; keep is

@@ -36,6 +36,15 @@
 /* No worker counts more than this many of anything a second: a counter
  * above it in a slot is garbage, cut so that totals cannot wrap. */
 #define SCOREBOARD_COUNT_RATE	1000000
+/* Nor moves more bytes a second than this (16 GiB: above a 100 Gbit/s
+ * link). */
+#define SCOREBOARD_BYTE_RATE	((uint64_t)1 << 34)
+
+/* From a loopback exchange to timeouts.connection's default and over. */
+const uint64_t	 scoreboard_bucket_us[SCOREBOARD_BUCKETS] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000, 30000000, 60000000,
+};
 
 /*
  * Shared memory backed by a memfd rather than anonymous: a master that
@@ -135,6 +144,13 @@ scoreboard_claim(struct scoreboard *sb, uint32_t i)
 	atomic_store_explicit(&sl->sl_wait_since, 0, RELAXED);
 	for (int w = 0; w < 5; w++)
 		atomic_store_explicit(&sl->sl_peer[w], 0, RELAXED);
+	atomic_store_explicit(&sl->sl_bytes_in, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_bytes_out, 0, RELAXED);
+	for (int k = 0; k < SCOREBOARD_TIMEOUTS; k++)
+		atomic_store_explicit(&sl->sl_timeouts[k], 0, RELAXED);
+	for (int b = 0; b <= SCOREBOARD_BUCKETS; b++)
+		atomic_store_explicit(&sl->sl_duration[b], 0, RELAXED);
+	atomic_store_explicit(&sl->sl_duration_us, 0, RELAXED);
 	scoreboard_set_state(sl, SLOT_STARTING);
 	return sl;
 }
@@ -274,6 +290,36 @@ scoreboard_beat(struct slot *sl)
 	atomic_store_explicit(&sl->sl_beat, scoreboard_ms(), RELAXED);
 }
 
+/* Only the slot's worker adds to its counters: a load and a store, no
+ * locked instruction on the way out of every connection. */
+static void
+scoreboard_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, RELAXED) + n,
+	    RELAXED);
+}
+
+void
+scoreboard_count_io(struct slot *sl, uint64_t in, uint64_t out,
+    enum slot_timeout timeout)
+{
+	scoreboard_add(&sl->sl_bytes_in, in);
+	scoreboard_add(&sl->sl_bytes_out, out);
+	if (timeout > SLOT_TIMEOUT_NONE && timeout <= SCOREBOARD_TIMEOUTS)
+		scoreboard_add(&sl->sl_timeouts[timeout - 1], 1);
+}
+
+void
+scoreboard_count_duration(struct slot *sl, uint64_t usecs)
+{
+	int	 b = 0;
+
+	while (b < SCOREBOARD_BUCKETS && usecs > scoreboard_bucket_us[b])
+		b++;
+	scoreboard_add(&sl->sl_duration[b], 1);
+	scoreboard_add(&sl->sl_duration_us, usecs);
+}
+
 /* ---- reading, checked ------------------------------------------------- */
 
 /* The fields as the slot holds them: one write's, or false. */
@@ -384,8 +430,9 @@ scoreboard_read(const struct slot *sl, int64_t born, int64_t now,
 	return true;
 }
 
-uint64_t
-scoreboard_count_max(int64_t born, int64_t now)
+/* rate for each second of the worker's age. */
+static uint64_t
+scoreboard_rate_max(int64_t born, int64_t now, uint64_t rate)
 {
 	uint64_t	 secs;
 
@@ -393,9 +440,27 @@ scoreboard_count_max(int64_t born, int64_t now)
 	 * worker not yet started) is that second alone.  The difference
 	 * as unsigned is exact, now being the larger. */
 	secs = (now > born ? ((uint64_t)now - (uint64_t)born) / 1000 : 0) + 1;
-	if (secs > UINT64_MAX / SCOREBOARD_COUNT_RATE)
+	if (secs > UINT64_MAX / rate)
 		return UINT64_MAX;
-	return secs * SCOREBOARD_COUNT_RATE;
+	return secs * rate;
+}
+
+uint64_t
+scoreboard_count_max(int64_t born, int64_t now)
+{
+	return scoreboard_rate_max(born, now, SCOREBOARD_COUNT_RATE);
+}
+
+uint64_t
+scoreboard_bytes_max(int64_t born, int64_t now)
+{
+	return scoreboard_rate_max(born, now, SCOREBOARD_BYTE_RATE);
+}
+
+uint64_t
+scoreboard_usecs_max(int64_t born, int64_t now)
+{
+	return scoreboard_rate_max(born, now, 1000000);
 }
 
 uint64_t

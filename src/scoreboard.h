@@ -55,6 +55,20 @@ enum slot_wait {
 	SLOT_WRITING,		/* waiting for the client to read */
 };
 
+/* The timeout that ended a wait for the client (conn.c). */
+enum slot_timeout {
+	SLOT_TIMEOUT_NONE = 0,
+	SLOT_TIMEOUT_READ,		/* timeouts.read, or PROXY's */
+	SLOT_TIMEOUT_WRITE,		/* timeouts.write */
+	SLOT_TIMEOUT_CONNECTION,	/* timeouts.connection, the whole */
+};
+#define SCOREBOARD_TIMEOUTS	3	/* the kinds above, less none */
+
+/* The connection duration histogram's upper bounds (scoreboard.c), in
+ * microseconds; a bucket more counts the longer ones. */
+#define SCOREBOARD_BUCKETS	15
+extern const uint64_t	 scoreboard_bucket_us[SCOREBOARD_BUCKETS];
+
 struct slot {
 	alignas(64) _Atomic int32_t sl_pid;
 	_Atomic uint32_t	 sl_state;
@@ -86,6 +100,20 @@ struct slot {
 	/* Odd while the worker writes the fields that go together (last:
 	 * the offsets of the others are as before it came). */
 	_Atomic uint32_t	 sl_seq;
+	/*
+	 * Counters the worker adds to at the end of each connection
+	 * (scoreboard_count_io(), scoreboard_count_duration()), read as
+	 * counters are: the bytes each way and the connections a timeout
+	 * ended, by kind (slot_timeout less one), of every connection; and
+	 * of those the service had, how long each lasted: a count per
+	 * bucket of scoreboard_bucket_us[] (the last: longer), and the sum
+	 * of the durations in microseconds.
+	 */
+	_Atomic uint64_t	 sl_bytes_in;
+	_Atomic uint64_t	 sl_bytes_out;
+	_Atomic uint64_t	 sl_timeouts[SCOREBOARD_TIMEOUTS];
+	_Atomic uint64_t	 sl_duration[SCOREBOARD_BUCKETS + 1];
+	_Atomic uint64_t	 sl_duration_us;
 };
 
 struct scoreboard {
@@ -157,6 +185,11 @@ int64_t	 scoreboard_clamp_ms(int64_t stamp, int64_t born, int64_t now);
 uint64_t scoreboard_count_max(int64_t born, int64_t now);
 /* A counter, cut to max. */
 uint64_t scoreboard_counter(const _Atomic uint64_t *, uint64_t max);
+/* The same bounds for bytes (a worker moves no more than a fast link
+ * carries) and for a sum of durations in microseconds (a worker serves
+ * one connection at a time: no more than its age). */
+uint64_t scoreboard_bytes_max(int64_t born, int64_t now);
+uint64_t scoreboard_usecs_max(int64_t born, int64_t now);
 
 /* The worker's side. */
 void	scoreboard_set_state(struct slot *, enum slot_state);
@@ -168,6 +201,11 @@ void	scoreboard_busy(struct slot *, const struct addr *peer,
 void	scoreboard_set_peer(struct slot *, const struct addr *);
 void	scoreboard_set_wait(struct slot *, enum slot_wait);
 void	scoreboard_beat(struct slot *);
+/* A connection is over: its bytes each way and the timeout that ended
+ * it; and, for one the service had, how long it lasted. */
+void	scoreboard_count_io(struct slot *, uint64_t in, uint64_t out,
+	    enum slot_timeout);
+void	scoreboard_count_duration(struct slot *, uint64_t usecs);
 
 /* Anyone's: checked as scoreboard_read() checks them. */
 uint32_t scoreboard_state(const struct slot *);

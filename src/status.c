@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "log.h"
 #include "poolview.h"
+#include "procfs.h"
 #include "scoreboard.h"
 #include "status.h"
 
@@ -333,7 +334,17 @@ status_table(const struct master *m, char *buf, size_t size)
 	return status_out_end(&o, "");
 }
 
-/* ---- Prometheus ------------------------------------------------------- */
+/* ---- Prometheus and OpenMetrics ------------------------------------- */
+
+/*
+ * The two formats differ in little: in OpenMetrics a counter's family is
+ * named without "_total" (its samples keep it), comments are only HELP,
+ * TYPE and UNIT, and "# EOF" ends the text.
+ */
+struct status_expo {
+	struct status_out	 se_out;
+	bool			 se_openmetrics;
+};
 
 /* A label value: backslash, double quote and newline escaped. */
 static void
@@ -349,154 +360,245 @@ status_label(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+/* HELP and TYPE of preforkd_NAME. */
 static void
-status_metric_head(struct status_out *o, const char *name,
-    const char *type, const char *help)
+status_family(struct status_expo *e, const char *name, const char *type,
+    const char *help)
 {
-	status_out(o, "# HELP preforkd_%s %s\n# TYPE preforkd_%s %s\n", name,
-	    help, name, type);
+	size_t	 len = strlen(name);
+	int	 n = (int)len;
+
+	if (e->se_openmetrics && strcmp(type, "counter") == 0 && len > 6 &&
+	    strcmp(name + len - 6, "_total") == 0)
+		n -= 6;
+	status_out(&e->se_out, "# HELP preforkd_%.*s %s\n# TYPE preforkd_%.*s "
+	    "%s\n", n, name, help, n, name, type);
 }
 
 static void
-status_gauge(struct status_out *o, const char *name, const char *help,
+status_gauge(struct status_expo *e, const char *name, const char *help,
     unsigned long long value)
 {
-	status_metric_head(o, name, "gauge", help);
-	status_out(o, "preforkd_%s %llu\n", name, value);
+	status_family(e, name, "gauge", help);
+	status_out(&e->se_out, "preforkd_%s %llu\n", name, value);
 }
 
 static void
-status_counter(struct status_out *o, const char *name, const char *help,
+status_counter(struct status_expo *e, const char *name, const char *help,
     unsigned long long value)
 {
-	status_metric_head(o, name, "counter", help);
-	status_out(o, "preforkd_%s %llu\n", name, value);
+	status_family(e, name, "counter", help);
+	status_out(&e->se_out, "preforkd_%s %llu\n", name, value);
+}
+
+/* When the process started (an upgrade keeps it: same pid), once. */
+static bool
+status_start_time(double *when)
+{
+	static double	 started;
+	static int	 known;		/* 0: not asked yet; -1: unknown */
+
+	if (known == 0)
+		known = procfs_start_time(&started) == 0 ? 1 : -1;
+	*when = started;
+	return known == 1;
 }
 
 static void
-status_metrics_daemon(struct status_out *o, const struct master *m,
+status_metrics_daemon(struct status_expo *e, const struct master *m,
     const struct poolview *v)
 {
 	const struct config	*cfg = m->m_cur.g_cfg;
+	struct status_out	*o = &e->se_out;
 	char			 service[64];
+	double			 started;
 
 	status_label(service, sizeof(service), cfg->c_service);
-	status_metric_head(o, "info", "gauge", "The running daemon.");
+	status_family(e, "info", "gauge", "The running daemon: its version "
+	    "and the service of the serving generation.");
 	status_out(o, "preforkd_info{version=\"%s\",service=\"%s\"} 1\n",
 	    status_version, service);
-	status_gauge(o, "generation", "The configuration generation that "
+	if (status_start_time(&started)) {
+		status_family(e, "start_time_seconds", "gauge", "When the "
+		    "master process started, in seconds since the epoch; an "
+		    "upgrade in place keeps it.");
+		status_out(o, "preforkd_start_time_seconds %.2f\n", started);
+	}
+	status_gauge(e, "generation", "The configuration generation that "
 	    "serves.", v->pv_generation);
-	status_gauge(o, "generation_starting", "The generation a reload is "
+	status_gauge(e, "generation_starting", "The generation a reload is "
 	    "starting, 0 when none.", v->pv_next);
-	status_gauge(o, "pool_dynamic", "1 when the pool sizes itself within "
+	status_family(e, "reloads_total", "counter", "Reloads that settled, "
+	    "by outcome: ok once the new generation serves, failed when the "
+	    "running one serves on.");
+	status_out(o, "preforkd_reloads_total{result=\"ok\"} %llu\n",
+	    m->m_reloads_ok);
+	status_out(o, "preforkd_reloads_total{result=\"failed\"} %llu\n",
+	    m->m_reloads_failed);
+	status_gauge(e, "pool_dynamic", "1 when the pool sizes itself within "
 	    "its bounds, 0 for a fixed pool.", cfg->c_pool_dynamic);
-	status_gauge(o, "pool_min", "Fewest workers.", cfg->c_pool_min);
-	status_gauge(o, "pool_max", "Most workers, the bound on concurrent "
+	status_gauge(e, "pool_min", "Fewest workers.", cfg->c_pool_min);
+	status_gauge(e, "pool_max", "Most workers, the bound on concurrent "
 	    "connections.", cfg->c_pool_max);
 	if (cfg->c_pool_dynamic) {
-		status_gauge(o, "pool_idle_min", "Idle workers the pool keeps "
+		status_gauge(e, "pool_idle_min", "Idle workers the pool keeps "
 		    "ready.", cfg->c_idle_min);
-		status_gauge(o, "pool_idle_max", "Idle workers above which the "
+		status_gauge(e, "pool_idle_max", "Idle workers above which the "
 		    "pool shrinks.", cfg->c_idle_max);
 	}
-	status_gauge(o, "pool_target", "Workers the serving generation "
+	status_gauge(e, "pool_target", "Workers the serving generation "
 	    "wants.", v->pv_target);
-	status_gauge(o, "pool_ceiling", "Workers the serving generation can "
+	status_gauge(e, "pool_ceiling", "Workers the serving generation can "
 	    "have now: pool.max, or its target when it is fixed or cannot "
 	    "grow; the pool is full at this.", v->pv_ceiling);
-	status_gauge(o, "draining", "1 while draining before a stop.",
+	status_gauge(e, "draining", "1 while draining before a stop.",
 	    m->m_draining);
 	if (m->m_agent.ag_fd != -1)
-		status_gauge(o, "agent_weight", "The weight the agent check "
+		status_gauge(e, "agent_weight", "The weight the agent check "
 		    "gives, in percent; 0 while draining or stopping.",
 		    m->m_draining || m->m_stopping ? 0 : status_weight(v));
 }
 
 static void
-status_metrics_pool(struct status_out *o, const struct poolview *v)
+status_metrics_workers(struct status_expo *e, const struct poolview *v)
 {
 	const struct poolview_tally	*all = &v->pv_all;
+	struct status_out		*o = &e->se_out;
 
-	status_metric_head(o, "workers", "gauge", "Worker processes by state; "
-	    "a retiring worker counts as retiring only.");
+	status_family(e, "workers", "gauge", "Worker processes by state; a "
+	    "retiring worker counts as retiring only.");
 	for (int k = 0; k < POOLVIEW_KINDS; k++)
 		status_out(o, "preforkd_workers{state=\"%s\"} %u\n",
 		    poolview_kind_name((enum poolview_kind)k),
 		    all->vt_kind[k]);
-	status_metric_head(o, "workers_busy", "gauge", "Busy workers (not "
+	status_family(e, "workers_busy", "gauge", "Busy workers (not "
 	    "retiring) by what they wait on: running, reading from or "
 	    "writing to their client.");
 	for (uint32_t w = 0; w < POOLVIEW_WAITS; w++)
 		status_out(o, "preforkd_workers_busy{wait=\"%s\"} %u\n",
 		    scoreboard_wait_name(w), all->vt_wait[w]);
-	status_gauge(o, "workers_held", "Busy workers that have waited on "
+	status_gauge(e, "workers_held", "Busy workers that have waited on "
 	    "their client for 100 ms or more.", all->vt_held);
-	status_gauge(o, "accept_queue", "Connections waiting in the listening "
+	status_family(e, "worker_exits_total", "counter", "Workers that "
+	    "exited, by cause: normal (status 0), recycled (after "
+	    "max_connections), crashed (another status or signal), hung "
+	    "(killed as hung), fatal (status 78), killed (KILL, TERM or "
+	    "INT).");
+	for (int c = 0; c < POOL_EXITS; c++)
+		status_out(o, "preforkd_worker_exits_total{cause=\"%s\"} "
+		    "%llu\n", pool_exit_name((enum pool_exit)c),
+		    v->pv_totals.pg_exits[c]);
+}
+
+static void
+status_metrics_connections(struct status_expo *e, const struct poolview *v)
+{
+	const struct pool_gone	*t = &v->pv_totals;
+	struct status_out	*o = &e->se_out;
+	static const char *const kinds[SCOREBOARD_TIMEOUTS] = { "read",
+	    "write", "connection" };
+
+	status_gauge(e, "accept_queue", "Connections waiting in the listening "
 	    "sockets' accept queues.", v->pv_queued);
-	status_counter(o, "connections_served_total", "Connections handed to "
-	    "the service (not those refused before it).",
-	    v->pv_totals.pg_served);
-	status_counter(o, "connections_limited_total", "Connections closed "
-	    "at once by the per-source limit.", v->pv_totals.pg_limited);
-	status_counter(o, "connections_shed_total", "Connections cut short, "
+	status_counter(e, "connections_served_total", "Connections handed to "
+	    "the service (not those refused before it).", t->pg_served);
+	status_counter(e, "connections_limited_total", "Connections closed "
+	    "at once by the per-source limit.", t->pg_limited);
+	status_counter(e, "connections_shed_total", "Connections cut short, "
 	    "their client sending nothing or taking nothing, because the "
-	    "pool was full.", v->pv_totals.pg_shed);
-	status_counter(o, "connections_denied_total", "Connections closed "
-	    "at once by the access rules.", v->pv_totals.pg_denied);
-	status_counter(o, "connections_proxy_failed_total", "Connections "
+	    "pool was full.", t->pg_shed);
+	status_counter(e, "connections_denied_total", "Connections closed "
+	    "at once by the access rules.", t->pg_denied);
+	status_counter(e, "connections_proxy_failed_total", "Connections "
 	    "closed for want of a valid PROXY header from a trusted sender.",
-	    v->pv_totals.pg_proxy_failed);
-	status_metric_head(o, "log_dropped_total", "counter", "Log lines "
-	    "dropped because syslog (or stderr) could not take them at once, "
-	    "by the master and by all workers ever.");
+	    t->pg_proxy_failed);
+	status_family(e, "timeouts_total", "counter", "Connections a timeout "
+	    "ended, by the first that did: timeouts.read, timeouts.write or "
+	    "timeouts.connection.");
+	for (int k = 0; k < SCOREBOARD_TIMEOUTS; k++)
+		status_out(o, "preforkd_timeouts_total{kind=\"%s\"} %llu\n",
+		    kinds[k], t->pg_timeouts[k]);
+	status_counter(e, "received_bytes_total", "Bytes read from clients "
+	    "(a PROXY header included).", t->pg_bytes_in);
+	status_counter(e, "sent_bytes_total", "Bytes written to clients.",
+	    t->pg_bytes_out);
+}
+
+/* The duration histogram: cumulative buckets, from the counts of each. */
+static void
+status_metrics_duration(struct status_expo *e, const struct master *m,
+    const struct poolview *v)
+{
+	const struct pool_gone	*t = &v->pv_totals;
+	struct status_out	*o = &e->se_out;
+	unsigned long long	 below = 0;
+	char			 service[64];
+
+	status_label(service, sizeof(service), m->m_cur.g_cfg->c_service);
+	status_family(e, "connection_duration_seconds", "histogram", "How "
+	    "long the connections handed to the service lasted, from accept "
+	    "to close; service is the serving generation's.");
+	for (int b = 0; b < SCOREBOARD_BUCKETS; b++) {
+		below += t->pg_duration[b];
+		status_out(o, "preforkd_connection_duration_seconds_bucket{"
+		    "service=\"%s\",le=\"%g\"} %llu\n", service,
+		    (double)scoreboard_bucket_us[b] / 1e6, below);
+	}
+	below += t->pg_duration[SCOREBOARD_BUCKETS];
+	status_out(o, "preforkd_connection_duration_seconds_bucket{service="
+	    "\"%s\",le=\"+Inf\"} %llu\n", service, below);
+	status_out(o, "preforkd_connection_duration_seconds_sum{service="
+	    "\"%s\"} %.6f\n", service, (double)t->pg_duration_us / 1e6);
+	status_out(o, "preforkd_connection_duration_seconds_count{service="
+	    "\"%s\"} %llu\n", service, below);
+}
+
+static void
+status_metrics_log(struct status_expo *e, const struct poolview *v)
+{
+	struct status_out	*o = &e->se_out;
+
+	status_family(e, "log_dropped_total", "counter", "Log lines dropped "
+	    "because syslog (or stderr) could not take them at once, by the "
+	    "master and by all workers ever.");
 	status_out(o, "preforkd_log_dropped_total{process=\"master\"} %llu\n",
 	    v->pv_log_dropped);
 	status_out(o, "preforkd_log_dropped_total{process=\"workers\"} "
 	    "%llu\n", v->pv_totals.pg_log_dropped);
 }
 
-static void
-status_metrics_workers(struct status_out *o, const struct master *m)
+static size_t
+status_exposition(const struct master *m, char *buf, size_t size,
+    bool openmetrics)
 {
-	struct timespec		 now = clock_now();
-	int64_t			 ms = scoreboard_ms();
-	struct status_worker	 sw;
-	const struct pool	*p = &m->m_pool;
+	struct status_expo	 e = { .se_openmetrics = openmetrics };
+	struct poolview		 v;
+	size_t			 len;
+	int			 n;
 
-	/* Each metric's samples together, after its HELP and TYPE. */
-	status_metric_head(o, "worker_served_total", "counter", "Connections "
-	    "each worker has served.");
-	for (size_t i = 0; i < p->p_n && !o->so_cut; i++) {
-		status_worker(&p->p_workers[i], now, ms, &sw);
-		status_out(o, "preforkd_worker_served_total{pid=\"%ld\","
-		    "generation=\"%u\"} %llu\n", (long)sw.sw_pid,
-		    sw.sw_generation, sw.sw_served);
-	}
-	status_metric_head(o, "worker_state_seconds", "gauge", "How long each "
-	    "worker has been in its state; wait is what a busy one waits "
-	    "on.");
-	for (size_t i = 0; i < p->p_n && !o->so_cut; i++) {
-		status_worker(&p->p_workers[i], now, ms, &sw);
-		status_out(o, "preforkd_worker_state_seconds{pid=\"%ld\","
-		    "generation=\"%u\",state=\"%s\",wait=\"%s\","
-		    "retiring=\"%d\"} %.3f\n", (long)sw.sw_pid,
-		    sw.sw_generation, scoreboard_state_name(sw.sw_state),
-		    sw.sw_state == SLOT_BUSY ?
-		    scoreboard_wait_name(sw.sw_wait) : "", sw.sw_retiring,
-		    sw.sw_for);
-	}
+	status_out_init(&e.se_out, buf, size);
+	poolview_take(m, &v);
+	status_metrics_daemon(&e, m, &v);
+	status_metrics_workers(&e, &v);
+	status_metrics_connections(&e, &v);
+	status_metrics_duration(&e, m, &v);
+	status_metrics_log(&e, &v);
+	if (!openmetrics)
+		return status_out_end(&e.se_out, "# ");
+	/* No other comment is allowed: a cut text just ends. */
+	len = e.se_out.so_len;
+	n = snprintf(buf + len, STATUS_NOTE_ROOM, "# EOF\n");
+	return n > 0 ? len + (size_t)n : len;
 }
 
 size_t
 status_metrics(const struct master *m, char *buf, size_t size)
 {
-	struct poolview		 v;
-	struct status_out	 o;
+	return status_exposition(m, buf, size, false);
+}
 
-	status_out_init(&o, buf, size);
-	poolview_take(m, &v);
-	status_metrics_daemon(&o, m, &v);
-	status_metrics_pool(&o, &v);
-	status_metrics_workers(&o, m);
-	return status_out_end(&o, "# ");
+size_t
+status_openmetrics(const struct master *m, char *buf, size_t size)
+{
+	return status_exposition(m, buf, size, true);
 }

@@ -1,9 +1,9 @@
 /*
  * status.h - what the master says about the pool: the one-line summary
  * (READY=1, STATUS=), the report in the log (SIGUSR1), and the answers of
- * the control socket (a table, Prometheus metrics).  All of them read one
- * view of the pool (poolview.h), taken for each answer; the rows of the
- * table and the metrics add each worker's own figures.
+ * the control socket and the metrics endpoint (a table, Prometheus
+ * metrics).  All of them read one view of the pool (poolview.h), taken
+ * for each answer; the rows of the table add each worker's own figures.
  */
 #ifndef PREFORKD_STATUS_H
 #define PREFORKD_STATUS_H
@@ -66,11 +66,15 @@ void	status_log(const struct master *);
 /*
  * The control socket's answers, NUL-terminated in buf (size at least
  * STATUS_OUT_MIN): "status", a table for people, and "metrics", the
- * Prometheus text exposition format.  An answer longer than buf is cut
- * after its last whole line and ends with a line saying so.  Return the
- * length.
+ * Prometheus text exposition format (0.0.4), which the metrics endpoint
+ * serves too, or OpenMetrics (1.0.0) when asked.  The metrics have no
+ * series per worker: their size does not grow with the pool.  An answer
+ * longer than buf is cut after its last whole line and ends with a line
+ * saying so (OpenMetrics allows no such comment: it just ends).  Return
+ * the length.
  */
 size_t	status_table(const struct master *, char *buf, size_t size);
 size_t	status_metrics(const struct master *, char *buf, size_t size);
+size_t	status_openmetrics(const struct master *, char *buf, size_t size);
 
 #endif

@@ -420,6 +420,7 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	static const struct addr no_peer;
 	struct conn		 c;
 	struct slot		*sl = wa->wa_slot;
+	struct timespec		 begun;
 	int			 fd;
 
 	if (!worker_may_accept(wa))
@@ -439,8 +440,8 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	c.cn_slot = sl;
 	c.cn_seq = ++accepted;
 	c.cn_waitmask = &wm->wm_client;
-	c.cn_end = clock_after(clock_now(),
-	    wa->wa_config->c_timeout_connection);
+	begun = clock_now();
+	c.cn_end = clock_after(begun, wa->wa_config->c_timeout_connection);
 	/* Behind a balancer, the peer is known once its header is in: the
 	 * balancer's address is nobody's source. */
 	scoreboard_busy(sl, wa->wa_config->c_listen[li].cl_proxy ==
@@ -450,10 +451,13 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	if (worker_admit(wa, &c)) {
 		service_serve(sv, &c, wa->wa_config);
 		worker_count(&sl->sl_served);
+		scoreboard_count_duration(sl, (uint64_t)(clock_diff(begun,
+		    clock_now()) * 1e6));
 	}
 	if (c.cn_shed)
 		atomic_fetch_add_explicit(&sl->sl_shed, 1,
 		    memory_order_relaxed);
+	scoreboard_count_io(sl, c.cn_bytes_in, c.cn_bytes_out, c.cn_timeout);
 	scoreboard_set_state(sl, SLOT_IDLE);
 	if (close(fd) == -1)
 		log_warn("close(%s)", conn_peer(&c));

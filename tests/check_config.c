@@ -222,6 +222,31 @@ static const struct bad_case bad_cases[] = {
 	    "address" },
 	{ "agent = { port = 9100;\n address = \"224.0.0.1\"; };\n", 2,
 	    "agent.address \"224.0.0.1\" is a multicast or broadcast" },
+	{ "metrics = {\n address = \"127.0.0.1\"; };\n", 1,
+	    "metrics needs a port" },
+	{ "metrics = {\n port = 65536; };\n", 2,
+	    "metrics.port = 65536 is out of range (0..65535)" },
+	{ "metrics = { port = 9102;\n path = \"/x\"; };\n", 2,
+	    "unknown key \"metrics.path\"" },
+	{ "metrics = { port = 9102;\n address = \"localhost\"; };\n", 2,
+	    "metrics.address \"localhost\" is not a numeric IPv4 or IPv6 "
+	    "address" },
+	{ "listen = { address = \"127.0.0.1\"; port = 9102; };\n"
+	    "metrics = { port = 9102; };\n", 2,
+	    "metrics 127.0.0.1 port 9102 clashes with listen 127.0.0.1 port "
+	    "9102 at " },
+	{ "agent = { port = 9102; };\n"
+	    "metrics = { address = \"0.0.0.0\"; port = 9102; };\n", 2,
+	    "metrics 0.0.0.0 port 9102 clashes with agent 127.0.0.1 port "
+	    "9102 at " },
+	{ "metrics = { port = 9102;\n allow = \"127.0.0.1\"; };\n", 2,
+	    "metrics.allow must be a list of networks" },
+	{ "metrics = { port = 9102;\n allow = [ ]; };\n", 2,
+	    "metrics.allow must have 1..64 entries" },
+	{ "metrics = { port = 9102; allow = [\n 8 ]; };\n", 2,
+	    "metrics.allow entries are strings" },
+	{ "metrics = { port = 9102; allow = [ \"::1\",\n \"10.1.2.3/8\" ]; "
+	    "};\n", 2, "metrics.allow \"10.1.2.3/8\": " },
 	{ "timeouts = {\n drain = -1; };\n", 2,
 	    "timeouts.drain = -1 is out of range (0..3600 seconds)" },
 	{ "control = \"/run/preforkd/0123456789012345678901234567890123456789"
@@ -301,6 +326,7 @@ START_TEST(test_config_defaults)
 	ck_assert_double_eq(c->c_timeout_connection, 30.0);
 	ck_assert_double_eq(c->c_timeout_hung, 60.0);
 	ck_assert_ptr_null(c->c_control);
+	ck_assert_ptr_null(c->c_metrics_address);
 	ck_assert_str_eq(c->c_service, "greeting");
 	ck_assert_str_eq(greeting_of(c)->gc_banner,
 	    "Welcome to Network Server!!");
@@ -341,7 +367,9 @@ START_TEST(test_config_every_key)
 	    "control = \"/run/preforkd/control\";\n"
 	    "access = [ \"deny 10.1.0.0/16\", \"allow ::ffff:10.0.0.0/104\",\n"
 	    "  \"deny all\" ];\n"
-	    "agent = { address = \"::1\"; port = 9100; };\n"), err,
+	    "agent = { address = \"::1\"; port = 9100; };\n"
+	    "metrics = { address = \"::\"; port = 9102;\n"
+	    "  allow = [ \"192.0.2.0/24\", \"2001:db8::/32\" ]; };\n"), err,
 	    sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->c_nlisten, 2);
@@ -379,6 +407,12 @@ START_TEST(test_config_every_key)
 	ck_assert(c->c_access[2].ar_all && !c->c_access[2].ar_allow);
 	ck_assert_str_eq(c->c_agent_address, "::1");
 	ck_assert_uint_eq(c->c_agent_port, 9100);
+	ck_assert_str_eq(c->c_metrics_address, "::");
+	ck_assert_uint_eq(c->c_metrics_port, 9102);
+	ck_assert_uint_eq(c->c_nmetrics_allow, 2);
+	ck_assert_uint_eq(c->c_metrics_allow[0].an_bits, 24);
+	ck_assert_uint_eq(c->c_metrics_allow[1].an_addr.a_family, AF_INET6);
+	ck_assert_uint_eq(c->c_metrics_allow[1].an_bits, 32);
 	ck_assert_str_eq(c->c_service, "echo");
 	ck_assert(c->c_client_first);
 	ck_assert_double_eq(c->c_timeout_read, 2.0);
@@ -462,6 +496,30 @@ START_TEST(test_config_shipped)
 	ck_assert_uint_eq(c->c_pool_max, 64);
 	ck_assert_uint_eq(c->c_per_source, 8);
 	ck_assert_double_eq(c->c_timeout_hung, 60.0);
+	/* The endpoint is shipped commented out: off by default. */
+	ck_assert_ptr_null(c->c_metrics_address);
+	config_free(c);
+}
+END_TEST
+
+/* metrics = { port = N; }: loopback, and loopback clients only. */
+START_TEST(test_config_metrics_defaults)
+{
+	struct config	*c;
+	char		 err[1024];
+
+	c = config_load(unit_write_file("metrics = { port = 0; };\n"), err,
+	    sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->c_metrics_address, "127.0.0.1");
+	ck_assert_uint_eq(c->c_metrics_port, 0);
+	ck_assert_ptr_nonnull(strstr(c->c_metrics_where, "test.conf:1"));
+	ck_assert_uint_eq(c->c_nmetrics_allow, 2);
+	ck_assert_uint_eq(c->c_metrics_allow[0].an_addr.a_family, AF_INET);
+	ck_assert_uint_eq(c->c_metrics_allow[0].an_addr.a_bytes[0], 127);
+	ck_assert_uint_eq(c->c_metrics_allow[0].an_bits, 8);
+	ck_assert_uint_eq(c->c_metrics_allow[1].an_addr.a_family, AF_INET6);
+	ck_assert_uint_eq(c->c_metrics_allow[1].an_bits, 128);
 	config_free(c);
 }
 END_TEST
@@ -911,6 +969,7 @@ config_suite(void)
 	tcase_add_test(tc, test_config_missing_file);
 	tcase_add_test(tc, test_config_include);
 	tcase_add_test(tc, test_config_shipped);
+	tcase_add_test(tc, test_config_metrics_defaults);
 	tcase_add_loop_test(tc, test_config_bad, 0,
 	    sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_config_listen_compatible);

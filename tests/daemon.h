@@ -128,5 +128,6 @@ struct Suite	*upgrade_suite(void);
 struct Suite	*modules_suite(void);
 struct Suite	*logging_suite(void);
 struct Suite	*board_suite(void);
+struct Suite	*scrape_suite(void);
 
 #endif

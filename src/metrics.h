@@ -1,0 +1,127 @@
+/*
+ * metrics.h - the metrics endpoint: HTTP "GET /metrics" on a TCP port of
+ * the master's own (metrics = { address; port; allow; }), answered with
+ * the Prometheus text exposition format, or OpenMetrics when the
+ * request's Accept asks for application/openmetrics-text.  The body is
+ * status_metrics() (status.h), from one view of the pool.
+ *
+ * The master's loop serves it, as it serves the control socket: every
+ * descriptor non-blocking and in its ppoll(), at most METRICS_CLIENTS at
+ * a time, each with METRICS_DEADLINE seconds from its accept for its
+ * request and the whole answer, a request of at most METRICS_REQUEST_MAX
+ * bytes, the answer formatted whole once the request is in.  So no
+ * client, however slow or hostile, can stall the master or make it hold
+ * more than a bounded amount.
+ *
+ * A minimal HTTP/1.0 and 1.1 server: one request per connection, then
+ * "Connection: close".  GET and HEAD of /metrics (a query string is
+ * ignored) are answered 200 with Content-Type and Content-Length;
+ * another path is 404, another method 405, anything that is not HTTP
+ * 400, a request that does not fit 431, another HTTP version 505.  A
+ * client whose address is not in metrics.allow (loopback by default) is
+ * answered 403 at once, and one that finds every place taken 503: either
+ * closes then, holding no place.
+ */
+#ifndef PREFORKD_METRICS_H
+#define PREFORKD_METRICS_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "addr.h"
+#include "config.h"
+#include "loglimit.h"
+
+#define METRICS_CLIENTS		8
+#define METRICS_DEADLINE	5.0		/* seconds from accept */
+/* After the answer, how long the client has to close its side: what it
+ * still sends is read and dropped meanwhile, so that our close is not a
+ * reset that could beat the answer. */
+#define METRICS_LINGER		1.0
+#define METRICS_REQUEST_MAX	4096		/* the head, in bytes */
+#define METRICS_ANSWER_MAX	(64 * 1024)	/* the body; longer is cut */
+#define METRICS_FDS		(1 + METRICS_CLIENTS)
+
+/* A listening socket, apart from the clients: what a reload binds
+ * before it commits. */
+struct metrics_listener {
+	int			 ml_fd;		/* -1: none */
+	struct addr		 ml_addr;	/* bound; port included */
+	uint16_t		 ml_port;	/* as configured; 0: any */
+	char			 ml_name[ADDR_STRLEN];
+};
+
+struct metrics_client {
+	int			 mc_fd;		/* -1: a free place */
+	struct timespec		 mc_deadline;
+	char			 mc_req[METRICS_REQUEST_MAX];
+	size_t			 mc_reqlen;
+	char			*mc_out;	/* the answer, once known */
+	size_t			 mc_outlen;
+	size_t			 mc_sent;
+	bool			 mc_closing;	/* all sent; reading to EOF */
+};
+
+struct metrics {
+	struct metrics_listener	 me_listen;
+	struct metrics_client	 me_client[METRICS_CLIENTS];
+	char			*me_scratch;	/* bodies are formatted here */
+	/* Out of descriptors: the backlog is left alone until then. */
+	struct timespec		 me_paused_until;
+	struct log_sources	 me_denied_log;
+	struct log_limit	 me_full_log;
+	struct log_limit	 me_error_log;
+	struct log_limit	 me_dropped_log;
+};
+
+/* What a request asks, as far as the answer goes. */
+struct metrics_request {
+	int			 mr_status;	/* 200, or the error's */
+	bool			 mr_head;	/* HEAD: no body */
+	bool			 mr_openmetrics;
+	/* Accept's preference for each format, in thousandths; -1: not
+	 * named. */
+	int			 mr_q_openmetrics;
+	int			 mr_q_text;
+};
+
+/*
+ * The request head in buf (len bytes, as received so far): true when the
+ * answer is decided (*r filled: a whole head, or bytes that no request
+ * starts with), false when more is needed.  What follows the head is
+ * not looked at.
+ */
+bool	metrics_parse(const char *buf, size_t len, struct metrics_request *r);
+
+struct master;
+
+void	metrics_init(struct metrics *);
+/* Listen where cfg says (nowhere: no endpoint).  0, or EX_UNAVAILABLE /
+ * EX_OSERR / EX_CONFIG, logged. */
+int	metrics_open(struct metrics *, const struct config *);
+/*
+ * A reload reads cfg: an address or port other than the running one's
+ * is bound into fresh before anything changes (0), or the reload fails
+ * (-1, logged).  At the commit, metrics_commit() moves to it, or closes
+ * the endpoint cfg no longer has; clients in hand are answered anyway.
+ */
+void	metrics_listener_init(struct metrics_listener *);
+int	metrics_prepare(const struct metrics *, struct metrics_listener *fresh,
+	    const struct config *cfg);
+void	metrics_commit(struct metrics *, struct metrics_listener *fresh,
+	    const struct config *cfg);
+void	metrics_listener_close(struct metrics_listener *);
+void	metrics_close(struct metrics *);
+/* For -t: whether the address can be bound on this host (its port may
+ * be the running daemon's): 0, or -1 with "FILE:LINE: ..." in err. */
+int	metrics_probe(const struct config *, char *err, size_t errsize);
+
+size_t	metrics_pollfds(const struct metrics *, struct pollfd *pfd);
+void	metrics_handle(struct master *, const struct pollfd *pfd, size_t n);
+bool	metrics_next_deadline(const struct metrics *, struct timespec *);
+void	metrics_expire(struct metrics *, struct timespec now);
+
+#endif
