@@ -514,7 +514,8 @@ master_wait(struct master *m)
 /*
  * Open the configured sockets, taking those systemd passed where the
  * address and port match.  A passed socket the configuration does not
- * list is closed here (systemd keeps its own copy): say so, since
+ * list is closed here: one from the store is taken out of it, one of a
+ * socket unit stays there (systemd keeps its own copy): say so, since
  * connections to it would then wait for nobody.
  */
 static int
@@ -526,14 +527,18 @@ master_listen(struct master *m)
 	if (listeners_inherit(&passed) == -1)
 		return -1;
 	rc = listeners_open(&m->m_cur.g_ls, m->m_cur.g_cfg, &passed);
-	if (rc == 0)
-		listeners_defer(&m->m_cur.g_ls, m->m_cur.g_cfg);
-	for (size_t i = 0; rc == 0 && i < passed.ls_n; i++)
+	if (rc == -1) {
+		listeners_close(&passed);	/* the store keeps them */
+		return -1;
+	}
+	listeners_defer(&m->m_cur.g_ls, m->m_cur.g_cfg);
+	for (size_t i = 0; i < passed.ls_n; i++)
 		if (passed.ls[i].l_fd != -1)
 			log_warnx("socket from systemd %s is not in %s; not "
-			    "serving it", passed.ls[i].l_name, m->m_file);
-	listeners_close(&passed);
-	return rc;
+			    "serving it%s", passed.ls[i].l_name, m->m_file,
+			    passed.ls[i].l_stored ? ", nor keeping it" : "");
+	listeners_close_unlisted(&passed, &m->m_cur.g_ls);
+	return 0;
 }
 
 /*
@@ -630,6 +635,9 @@ master_loop(struct master *m)
 			master_escalate(m);
 			pool_kill_overdue(&m->m_pool, now);
 		} else {
+			/* Sockets a start or a reload opened, into the
+			 * store; one whose message could not go, again. */
+			listeners_store(&m->m_cur.g_ls);
 			generation_check_deadline(m, now);
 			generation_check_ready(m);
 			pool_kill_overdue(&m->m_pool, now);
