@@ -414,6 +414,22 @@ listener_unstore(struct listener *l)
 }
 
 /*
+ * A socket that the configuration no longer lists stops accepting at
+ * once, although busy workers still hold it, and its port can be bound
+ * again: on a listening socket, SHUT_RD resets the queue and moves it out
+ * of LISTEN for every process that holds it.  One in the store is taken
+ * out first.
+ */
+static void
+listener_shut(struct listener *l)
+{
+	if (l->l_stored)
+		listener_unstore(l);
+	if (shutdown(l->l_fd, SHUT_RD) == -1)
+		log_warn("shutdown(%s)", l->l_name);
+}
+
+/*
  * A second set of descriptors for the same sockets.  A reload opens the
  * new generation's set from a copy, so that the running set stays whole
  * until the new generation is ready, and is still whole if it never is.
@@ -529,17 +545,34 @@ listeners_close_unlisted(struct listeners *set, const struct listeners *keep)
 		for (size_t j = 0; keep != NULL && j < keep->ls_n; j++)
 			kept = kept || config_same_listen(&l->l_conf,
 			    &keep->ls[j].l_conf);
-		if (l->l_fd == -1 || kept || l->l_passed ||
-		    (l->l_stored && keep == NULL))
-			continue;
-		if (l->l_stored)
-			listener_unstore(l);
-		/* On a listening socket, SHUT_RD resets the queue and moves
-		 * it out of LISTEN for every process that holds it. */
-		if (shutdown(l->l_fd, SHUT_RD) == -1)
-			log_warn("shutdown(%s)", l->l_name);
+		if (l->l_fd != -1 && !kept && !l->l_passed &&
+		    !(l->l_stored && keep == NULL))
+			listener_shut(l);
 	}
 	listeners_close(set);
+}
+
+void
+listeners_drop_unlisted(struct listeners *set, const struct config *cfg)
+{
+	for (size_t i = 0; i < set->ls_n; i++) {
+		struct listener	*l = &set->ls[i];
+		bool		 listed = false;
+
+		for (size_t j = 0; j < cfg->c_nlisten; j++)
+			listed = listed || config_same_listen(&l->l_conf,
+			    &cfg->c_listen[j]);
+		if (l->l_fd == -1 || listed)
+			continue;
+		log_warnx("socket from systemd %s is not in %s; not serving "
+		    "it%s", l->l_name, cfg->c_file, l->l_stored ?
+		    ", nor keeping it" : "");
+		if (!l->l_passed)
+			listener_shut(l);
+		if (close(l->l_fd) == -1)
+			log_warn("close %s", l->l_name);
+		l->l_fd = -1;
+	}
 }
 
 /*

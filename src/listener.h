@@ -98,6 +98,14 @@ unsigned listeners_queued(const struct listeners *);
  * Returns how many, or -1 if one is unusable.
  */
 int	listeners_inherit(struct listeners *);
+/*
+ * Close the passed sockets that cfg does not list, before the listed ones
+ * are bound (one may hold a port a listed address needs: 127.0.0.1:9001
+ * passed, 0.0.0.0:9001 listed), logged: connections to them would wait
+ * for nobody.  One from the store is taken out of it and shut down; a
+ * socket unit's stays with the socket unit.
+ */
+void	listeners_drop_unlisted(struct listeners *, const struct config *);
 /* A listening socket the master had before an upgrade, appended to set
  * as conf said it then; passed: a socket unit's originally.  (One of the
  * daemon's own is handed to the store again: the store keeps one copy.) */

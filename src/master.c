@@ -513,10 +513,8 @@ master_wait(struct master *m)
 
 /*
  * Open the configured sockets, taking those systemd passed where the
- * address and port match.  A passed socket the configuration does not
- * list is closed here: one from the store is taken out of it, one of a
- * socket unit stays there (systemd keeps its own copy): say so, since
- * connections to it would then wait for nobody.
+ * address and port match; those the configuration does not list are
+ * closed first (listeners_drop_unlisted()).
  */
 static int
 master_listen(struct master *m)
@@ -526,19 +524,12 @@ master_listen(struct master *m)
 
 	if (listeners_inherit(&passed) == -1)
 		return -1;
+	listeners_drop_unlisted(&passed, m->m_cur.g_cfg);
 	rc = listeners_open(&m->m_cur.g_ls, m->m_cur.g_cfg, &passed);
-	if (rc == -1) {
-		listeners_close(&passed);	/* the store keeps them */
-		return -1;
-	}
-	listeners_defer(&m->m_cur.g_ls, m->m_cur.g_cfg);
-	for (size_t i = 0; i < passed.ls_n; i++)
-		if (passed.ls[i].l_fd != -1)
-			log_warnx("socket from systemd %s is not in %s; not "
-			    "serving it%s", passed.ls[i].l_name, m->m_file,
-			    passed.ls[i].l_stored ? ", nor keeping it" : "");
-	listeners_close_unlisted(&passed, &m->m_cur.g_ls);
-	return 0;
+	if (rc == 0)
+		listeners_defer(&m->m_cur.g_ls, m->m_cur.g_cfg);
+	listeners_close(&passed);
+	return rc;
 }
 
 /*

@@ -696,6 +696,50 @@ START_TEST(test_fdstore_restart)
 }
 END_TEST
 
+/*
+ * A socket in the store that the configuration no longer lists (it was
+ * edited between two starts) is taken out of the store and shut down
+ * before anything is bound: the store never keeps a socket nobody
+ * serves, and its port can be bound again.
+ */
+START_TEST(test_fdstore_unlisted)
+{
+	static char	 env[160];
+	const char	*envp[] = { env, NULL };
+	char		 dir[] = "/tmp/preforkd-notify.XXXXXX";
+	char		 buf[512], want[256];
+	int		 nfd, passed, port;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	nfd = notify_socket(dir, env, sizeof(env));
+	activation_fd = tcp_listener(&port);
+	snprintf(stored_name, sizeof(stored_name), "listen-127.0.0.1-%d",
+	    port);
+	daemon_pre_exec = pass_stored_socket;
+	daemon_start_args(&d, "workers = 1;", envp);
+	daemon_pre_exec = NULL;
+	notify_next(nfd, buf, sizeof(buf), &passed);
+	snprintf(want, sizeof(want), "FDSTOREREMOVE=1\nFDNAME=%s",
+	    stored_name);
+	ck_assert_str_eq(buf, want);
+	snprintf(want, sizeof(want), "socket from systemd 127.0.0.1:%d is "
+	    "not in %s; not serving it, nor keeping it", port, d.d_conf);
+	ck_assert_msg(strstr(daemon_log(&d), want) != NULL, "%s",
+	    daemon_log_tail(&d));
+	ck_assert_int_eq(tcp_connect("127.0.0.1", port), -1);
+	/* Then its own socket, as always. */
+	notify_next(nfd, buf, sizeof(buf), &passed);
+	ck_assert_msg(strncmp(buf, "FDSTORE=1\n", 10) == 0, "%s", buf);
+	ck_assert_int_ne(passed, -1);
+	close(passed);
+	close(activation_fd);
+	close(nfd);
+	snprintf(buf, sizeof(buf), "%s/notify", dir);
+	unlink(buf);
+	rmdir(dir);
+}
+END_TEST
+
 /* ---- privileges ---------------------------------------------------------- */
 
 /* A line of /proc/PID/status, e.g. "Uid:", without the key. */
@@ -983,6 +1027,7 @@ lifecycle_suite(void)
 	tcase_add_test(rel, test_sd_notify);
 	tcase_add_test(rel, test_socket_activation);
 	tcase_add_test(rel, test_fdstore_restart);
+	tcase_add_test(rel, test_fdstore_unlisted);
 	tcase_set_timeout(rel, 60);
 	suite_add_tcase(s, rel);
 
