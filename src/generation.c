@@ -178,8 +178,11 @@ generation_commit(struct master *m)
 	generation_init(&m->m_next);
 	listeners_defer(&m->m_cur.g_ls, m->m_cur.g_cfg);
 	generation_close_gate(&m->m_cur);		/* EOF: serve */
-	/* Sockets no longer listed stop accepting now; shared ones stay. */
+	/* Sockets no longer listed stop accepting now (and leave systemd's
+	 * store); shared ones stay.  New ones join the store before READY=1
+	 * says the reload is done. */
 	listeners_close_unlisted(&old.g_ls, &m->m_cur.g_ls);
+	listeners_store(&m->m_cur.g_ls);
 	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
 	    m->m_cur.g_cfg->c_log_level);
 	control_reconfigure(&m->m_control, m->m_cur.g_cfg->c_control);

@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "loglimit.h"
+#include "notify.h"
 
 static int
 listener_sockaddr(const struct config_listen *cl,
@@ -122,6 +123,7 @@ listener_adopt(struct listener *l, struct listener *from)
 	}
 	l->l_fd = from->l_fd;
 	l->l_passed = from->l_passed;
+	l->l_stored = from->l_stored;
 	memcpy(l->l_name, from->l_name, sizeof(l->l_name));
 	log_info("keeping %s backlog=%d", l->l_name, l->l_conf.cl_backlog);
 	return 0;
@@ -248,6 +250,7 @@ listener_passed(int fd, struct listener *l)
 	}
 	l->l_conf.cl_backlog = -1;	/* unknown: listen() again */
 	l->l_passed = true;
+	l->l_stored = false;
 	l->l_fd = fd;
 	listener_name(l, &ss, len);
 	return 0;
@@ -297,30 +300,133 @@ listeners_adopt(struct listeners *set, int fd, bool passed,
 	return 0;
 }
 
+/*
+ * The name a socket has in the store: its bound address, which no other
+ * socket has, with '-' for ':' (the separator of $LISTEN_FDNAMES), e.g.
+ * "listen-127.0.0.1-9001", "listen-[--1]-9001".
+ */
+static void
+listener_store_name(const struct listener *l, char *buf, size_t size)
+{
+	snprintf(buf, size, "listen-%s", l->l_name);
+	for (char *p = buf; *p != '\0'; p++)
+		if (*p == ':')
+			*p = '-';
+}
+
+/* The i-th of the colon-separated names, or "" (none, or no such). */
+static void
+listener_passed_name(const char *names, int i, char *buf, size_t size)
+{
+	size_t	 len;
+
+	buf[0] = '\0';
+	while (names != NULL && i-- > 0)
+		if ((names = strchr(names, ':')) != NULL)
+			names++;
+	if (names == NULL)
+		return;
+	len = strcspn(names, ":");
+	if (len < size)
+		snprintf(buf, size, "%.*s", (int)len, names);
+}
+
+/* A passed socket named as the store names ours was in the store. */
+static void
+listener_passed_origin(struct listener *l, const char *names, int i)
+{
+	char	 name[NOTIFY_FDNAME_MAX + 1], ours[sizeof(name)];
+
+	listener_passed_name(names, i, name, sizeof(name));
+	listener_store_name(l, ours, sizeof(ours));
+	if (strcmp(name, ours) == 0) {
+		l->l_passed = false;
+		l->l_stored = true;
+		log_info("socket from systemd's store %s", l->l_name);
+	} else
+		log_info("socket from systemd %s", l->l_name);
+}
+
 int
 listeners_inherit(struct listeners *set)
 {
-	int	 n = listeners_passed_count();
+	int		 n = listeners_passed_count();
+	const char	*env = getenv("LISTEN_FDNAMES");
+	char		*names = NULL;
 
 	memset(set, 0, sizeof(*set));
 	if (n == -1)
 		log_warnx("LISTEN_FDS=%s: expected 0..%d", getenv("LISTEN_FDS"),
 		    CONFIG_MAX_LISTEN);
+	if (n > 0 && env != NULL && (names = strdup(env)) == NULL) {
+		log_warn("strdup");
+		n = -1;
+	}
 	/* Workers and later reloads must not take them again. */
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	if (n == -1)
-		return -1;
-	for (int fd = 3; fd < 3 + n; fd++) {
+	for (int fd = 3; n > 0 && fd < 3 + n; fd++) {
 		if (listener_passed(fd, &set->ls[set->ls_n]) == -1) {
 			listeners_close(set);
-			return -1;
+			n = -1;
+			break;
 		}
-		log_info("socket from systemd %s", set->ls[set->ls_n].l_name);
+		listener_passed_origin(&set->ls[set->ls_n], names, fd - 3);
 		set->ls_n++;
 	}
+	free(names);
 	return n;
+}
+
+void
+listeners_store(struct listeners *set)
+{
+	char	 name[NOTIFY_FDNAME_MAX + 1];
+
+	for (size_t i = 0; i < set->ls_n; i++) {
+		struct listener *l = &set->ls[i];
+
+		if (l->l_fd == -1 || l->l_passed || l->l_stored)
+			continue;
+		listener_store_name(l, name, sizeof(name));
+		if (notify_fdstore(l->l_fd, name) != 1)
+			continue;
+		l->l_stored = true;
+		log_info("%s handed to systemd's file descriptor store as %s",
+		    l->l_name, name);
+	}
+}
+
+/* Out of the store (one the configuration no longer lists).  A socket
+ * shut down leaves it too: systemd drops a stored descriptor that hangs
+ * up. */
+static void
+listener_unstore(struct listener *l)
+{
+	char	 name[NOTIFY_FDNAME_MAX + 1];
+
+	listener_store_name(l, name, sizeof(name));
+	if (notify_fdstore_remove(name) == 1)
+		log_info("%s taken out of systemd's file descriptor store",
+		    l->l_name);
+	l->l_stored = false;
+}
+
+/*
+ * A socket that the configuration no longer lists stops accepting at
+ * once, although busy workers still hold it, and its port can be bound
+ * again: on a listening socket, SHUT_RD resets the queue and moves it out
+ * of LISTEN for every process that holds it.  One in the store is taken
+ * out first.
+ */
+static void
+listener_shut(struct listener *l)
+{
+	if (l->l_stored)
+		listener_unstore(l);
+	if (shutdown(l->l_fd, SHUT_RD) == -1)
+		log_warn("shutdown(%s)", l->l_name);
 }
 
 /*
@@ -439,13 +545,34 @@ listeners_close_unlisted(struct listeners *set, const struct listeners *keep)
 		for (size_t j = 0; keep != NULL && j < keep->ls_n; j++)
 			kept = kept || config_same_listen(&l->l_conf,
 			    &keep->ls[j].l_conf);
-		/* On a listening socket, SHUT_RD resets the queue and moves
-		 * it out of LISTEN for every process that holds it. */
 		if (l->l_fd != -1 && !kept && !l->l_passed &&
-		    shutdown(l->l_fd, SHUT_RD) == -1)
-			log_warn("shutdown(%s)", l->l_name);
+		    !(l->l_stored && keep == NULL))
+			listener_shut(l);
 	}
 	listeners_close(set);
+}
+
+void
+listeners_drop_unlisted(struct listeners *set, const struct config *cfg)
+{
+	for (size_t i = 0; i < set->ls_n; i++) {
+		struct listener	*l = &set->ls[i];
+		bool		 listed = false;
+
+		for (size_t j = 0; j < cfg->c_nlisten; j++)
+			listed = listed || config_same_listen(&l->l_conf,
+			    &cfg->c_listen[j]);
+		if (l->l_fd == -1 || listed)
+			continue;
+		log_warnx("socket from systemd %s is not in %s; not serving "
+		    "it%s", l->l_name, cfg->c_file, l->l_stored ?
+		    ", nor keeping it" : "");
+		if (!l->l_passed)
+			listener_shut(l);
+		if (close(l->l_fd) == -1)
+			log_warn("close %s", l->l_name);
+		l->l_fd = -1;
+	}
 }
 
 /*
@@ -515,7 +642,8 @@ listeners_stop_new(const struct listeners *set)
 		const struct listener *l = &set->ls[i];
 		int		 filter_errno;
 
-		if (l->l_fd == -1 || l->l_passed || listener_filter_syn(l) == 0)
+		if (l->l_fd == -1 || l->l_passed || l->l_stored ||
+		    listener_filter_syn(l) == 0)
 			continue;
 		filter_errno = errno;
 		if (listener_limit_hops(l) == 0) {
@@ -541,30 +669,44 @@ listener_clear_hop_limit(int fd, int family)
 		    "IPV6_MINHOPCOUNT" : "IP_MINTTL");
 }
 
-unsigned
-listeners_queued(const struct listeners *set)
+/* Connections waiting in l's accept queue; 0 when it cannot tell. */
+static unsigned
+listener_queued(const struct listener *l)
 {
 	static struct log_limit	 limit;
 	struct tcp_info		 ti;
-	socklen_t		 len;
+	socklen_t		 len = sizeof(ti);
 	unsigned long		 held;
-	unsigned		 n = 0;
 
-	for (size_t i = 0; i < set->ls_n; i++) {
-		if (set->ls[i].l_fd == -1)
-			continue;
-		len = sizeof(ti);
-		memset(&ti, 0, sizeof(ti));
-		/* On a listening socket, tcpi_unacked is the length of its
-		 * accept queue (and tcpi_sacked the backlog). */
-		if (getsockopt(set->ls[i].l_fd, IPPROTO_TCP, TCP_INFO, &ti,
-		    &len) == -1) {
-			if (log_limit_allow(&limit, &held))
-				log_warn("getsockopt(%s, TCP_INFO)",
-				    set->ls[i].l_name);
-			continue;
-		}
-		n += ti.tcpi_unacked;
+	if (l->l_fd == -1)
+		return 0;
+	memset(&ti, 0, sizeof(ti));
+	/* On a listening socket, tcpi_unacked is the length of its accept
+	 * queue (and tcpi_sacked the backlog). */
+	if (getsockopt(l->l_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1) {
+		if (log_limit_allow(&limit, &held))
+			log_warn("getsockopt(%s, TCP_INFO)", l->l_name);
+		return 0;
 	}
+	return ti.tcpi_unacked;
+}
+
+unsigned
+listeners_queued(const struct listeners *set)
+{
+	unsigned	 n = 0;
+
+	for (size_t i = 0; i < set->ls_n; i++)
+		n += listener_queued(&set->ls[i]);
 	return n;
+}
+
+unsigned
+listener_stop_share(const struct listener *l)
+{
+	if (l->l_passed)
+		return 0;
+	if (l->l_stored)
+		return listener_queued(l);
+	return LISTENER_SHARE_ALL;
 }

@@ -14,7 +14,8 @@
 struct listener {
 	struct config_listen	 l_conf;	/* l_conf.cl_address owned */
 	int			 l_fd;
-	bool			 l_passed;	/* by systemd: never shut */
+	bool			 l_passed;	/* by a socket unit: never shut */
+	bool			 l_stored;	/* in systemd's store (FDSTORE) */
 	int			 l_defer;	/* TCP_DEFER_ACCEPT seconds */
 	char			 l_name[CONN_PEER_MAX];	/* bound address */
 };
@@ -40,23 +41,47 @@ void	listeners_defer(struct listeners *, const struct config *);
 /* Restore each socket's configured backlog and deferral. */
 void	listeners_relisten(const struct listeners *);
 /*
- * Close the set for good: a socket that keep (may be NULL) does not list
- * is shut down first, so that it stops accepting at once although busy
- * workers still hold it, and its port can be bound again.  Sockets systemd
- * passed are only closed: its own copy must keep listening.
+ * Close the set for good: a socket that keep does not list is shut down
+ * first, so that it stops accepting at once although busy workers still
+ * hold it, and its port can be bound again; one in the store is taken out
+ * of it.  Sockets a socket unit passed are only closed: its own copy must
+ * keep listening.  keep NULL: the daemon stops, and the sockets in the
+ * store stay there, listening, for the next start.
  */
 void	listeners_close_unlisted(struct listeners *,
 	    const struct listeners *keep);
 
 /*
- * The daemon stops: no new connection on these sockets (a SYN is dropped:
- * by a socket filter, or without the privilege for one by the socket's
- * minimum hop limit), while those already queued stay, for the workers to
- * take before the sockets close (a socket shut down would reset its whole
- * queue).  Sockets systemd passed are left as they are: their queue waits
- * there for the next start.
+ * Hand each socket of the set that is the daemon's own (not a socket
+ * unit's) to systemd's file descriptor store, once: it then outlives the
+ * master, through "systemctl restart" and a crash, and the next start
+ * takes it back from $LISTEN_FDS (listeners_inherit()).  One that could
+ * not be sent is tried again at the next call; without a service manager
+ * this does nothing.  listeners_close_unlisted() takes a socket that a
+ * reload drops out of the store again.
+ */
+void	listeners_store(struct listeners *);
+
+/*
+ * The daemon stops: no new connection on its own sockets (a SYN is
+ * dropped: by a socket filter, or without the privilege for one by the
+ * socket's minimum hop limit), while those already queued stay, for the
+ * workers to take before the sockets close (a socket shut down would
+ * reset its whole queue).  Sockets systemd holds (a socket unit's, or in
+ * the store) are left as they are: new connections wait in their queue
+ * for the next start.
  */
 void	listeners_stop_new(const struct listeners *);
+/*
+ * How many connections a stopping worker takes from l's queue before it
+ * exits: all (LISTENER_SHARE_ALL) from the daemon's own socket, whose
+ * queue listeners_stop_new() closed to new ones; none from a socket
+ * unit's, which keeps listening for the next start; from a stored one,
+ * those queued now, and no more: later ones wait for the next start, and
+ * a queue that load keeps full never holds the stop up.
+ */
+#define LISTENER_SHARE_ALL	(~0U)
+unsigned listener_stop_share(const struct listener *);
 /* A connection taken once the daemon stops may come from a handshake that
  * completed after listeners_stop_new(), and have inherited the hop limit
  * that drops its client's segments: lower it.  family: the peer's. */
@@ -68,11 +93,22 @@ unsigned listeners_queued(const struct listeners *);
 /*
  * The sockets systemd passed (socket activation: $LISTEN_PID is ours,
  * $LISTEN_FDS counts descriptors from 3), as a set that listeners_open()
- * can take sockets from.  Returns how many, or -1 if one is unusable.
+ * can take sockets from; those that $LISTEN_FDNAMES names as ours come
+ * from the store (l_stored), the others from a socket unit (l_passed).
+ * Returns how many, or -1 if one is unusable.
  */
 int	listeners_inherit(struct listeners *);
+/*
+ * Close the passed sockets that cfg does not list, before the listed ones
+ * are bound (one may hold a port a listed address needs: 127.0.0.1:9001
+ * passed, 0.0.0.0:9001 listed), logged: connections to them would wait
+ * for nobody.  One from the store is taken out of it and shut down; a
+ * socket unit's stays with the socket unit.
+ */
+void	listeners_drop_unlisted(struct listeners *, const struct config *);
 /* A listening socket the master had before an upgrade, appended to set
- * as conf said it then; passed: systemd's originally. */
+ * as conf said it then; passed: a socket unit's originally.  (One of the
+ * daemon's own is handed to the store again: the store keeps one copy.) */
 int	listeners_adopt(struct listeners *, int fd, bool passed,
 	    const struct config_listen *conf);
 /* How many sockets $LISTEN_FDS passes to this process ($LISTEN_PID is

@@ -520,9 +520,8 @@ master_wait(struct master *m)
 
 /*
  * Open the configured sockets, taking those systemd passed where the
- * address and port match.  A passed socket the configuration does not
- * list is closed here (systemd keeps its own copy): say so, since
- * connections to it would then wait for nobody.
+ * address and port match; those the configuration does not list are
+ * closed first (listeners_drop_unlisted()).
  */
 static int
 master_listen(struct master *m)
@@ -532,13 +531,10 @@ master_listen(struct master *m)
 
 	if (listeners_inherit(&passed) == -1)
 		return -1;
+	listeners_drop_unlisted(&passed, m->m_cur.g_cfg);
 	rc = listeners_open(&m->m_cur.g_ls, m->m_cur.g_cfg, &passed);
 	if (rc == 0)
 		listeners_defer(&m->m_cur.g_ls, m->m_cur.g_cfg);
-	for (size_t i = 0; rc == 0 && i < passed.ls_n; i++)
-		if (passed.ls[i].l_fd != -1)
-			log_warnx("socket from systemd %s is not in %s; not "
-			    "serving it", passed.ls[i].l_name, m->m_file);
 	listeners_close(&passed);
 	return rc;
 }
@@ -646,6 +642,9 @@ master_loop(struct master *m)
 			master_escalate(m);
 			pool_kill_overdue(&m->m_pool, now);
 		} else {
+			/* Sockets a start or a reload opened, into the
+			 * store; one whose message could not go, again. */
+			listeners_store(&m->m_cur.g_ls);
 			generation_check_deadline(m, now);
 			generation_check_ready(m);
 			pool_kill_overdue(&m->m_pool, now);

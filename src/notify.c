@@ -24,6 +24,7 @@
 #endif
 
 #include "log.h"
+#include "loglimit.h"
 #include "notify.h"
 
 /*
@@ -35,31 +36,46 @@
  */
 #define NOTIFY_WAIT_SECONDS	2
 
-/* The protocol itself: one datagram, on a socket of its own. */
+/* The service manager's socket, from $NOTIFY_SOCKET: 1, or 0 when there
+ * is none (nothing to send), -1 when it cannot be used (logged). */
 static int
-notify_datagram(const char *msg, int drop)
+notify_address(struct sockaddr_un *sun, socklen_t *len)
 {
-	const char		*path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un	 sun;
-	socklen_t		 len;
-	size_t			 plen;
-	int			 fd;
-
-	struct timeval		 wait = { NOTIFY_WAIT_SECONDS, 0 };
-	int			 rc = 0;
+	const char	*path = getenv("NOTIFY_SOCKET");
+	size_t		 plen;
 
 	if (path == NULL || (path[0] != '/' && path[0] != '@'))
 		return 0;
-	if ((plen = strlen(path)) >= sizeof(sun.sun_path)) {
+	if ((plen = strlen(path)) >= sizeof(sun->sun_path)) {
 		log_warnx("NOTIFY_SOCKET is too long");
 		return -1;
 	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, plen);
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, plen);
 	if (path[0] == '@')
-		sun.sun_path[0] = '\0';		/* abstract namespace */
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+		sun->sun_path[0] = '\0';	/* abstract namespace */
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+	return 1;
+}
+
+/*
+ * The protocol itself: one datagram, on a socket of its own.  With drop,
+ * never waits; EAGAIN (a full queue) is then the caller's to report or
+ * not, in *error.
+ */
+static int
+notify_sendmsg(struct msghdr *mh, int drop, int *error)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	int			 fd, rc;
+
+	struct timeval		 wait = { NOTIFY_WAIT_SECONDS, 0 };
+
+	*error = 0;
+	if ((rc = notify_address(&sun, &len)) <= 0)
+		return rc;
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1) {
 		log_warn("socket(AF_UNIX)");
 		return -1;
@@ -67,14 +83,31 @@ notify_datagram(const char *msg, int drop)
 	if (!drop && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait,
 	    sizeof(wait)) == -1)
 		log_warn("setsockopt(SO_SNDTIMEO)");
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL |
-	    (drop ? MSG_DONTWAIT : 0), (struct sockaddr *)&sun, len) == -1) {
-		if (!drop || (errno != EAGAIN && errno != EWOULDBLOCK))
-			log_warn("sendto(NOTIFY_SOCKET)");
+	mh->msg_name = &sun;
+	mh->msg_namelen = len;
+	rc = 1;
+	if (sendmsg(fd, mh, MSG_NOSIGNAL | (drop ? MSG_DONTWAIT : 0)) == -1) {
+		*error = errno;
 		rc = -1;
 	}
 	close(fd);
+	errno = *error;
 	return rc;
+}
+
+static int
+notify_datagram(const char *msg, int drop)
+{
+	struct iovec	 iov = { .iov_base = (void *)msg,
+			    .iov_len = strlen(msg) };
+	struct msghdr	 mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int		 error;
+
+	if (notify_sendmsg(&mh, drop, &error) != -1)
+		return 0;
+	if (error != 0 && (!drop || (error != EAGAIN && error != EWOULDBLOCK)))
+		log_warn("sendmsg(NOTIFY_SOCKET)");
+	return -1;
 }
 
 static int
@@ -136,6 +169,84 @@ notify_status(const char *status)
 
 	snprintf(msg, sizeof(msg), "STATUS=%s", status);
 	return notify_send(msg, 1);
+}
+
+bool
+notify_fdname_valid(const char *name)
+{
+	size_t	 n;
+
+	for (n = 0; name[n] != '\0'; n++)
+		if (name[n] < ' ' || name[n] > '~' || name[n] == ':')
+			return false;
+	return n <= NOTIFY_FDNAME_MAX;
+}
+
+int
+notify_fdstore_message(struct notify_fdmsg *nf, int fd, const char *name)
+{
+	struct cmsghdr	*cm;
+
+	memset(nf, 0, sizeof(*nf));
+	if (!notify_fdname_valid(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(nf->nf_text, sizeof(nf->nf_text), "%s\nFDNAME=%s",
+	    fd == -1 ? "FDSTOREREMOVE=1" : "FDSTORE=1", name);
+	nf->nf_iov.iov_base = nf->nf_text;
+	nf->nf_iov.iov_len = strlen(nf->nf_text);
+	nf->nf_hdr.msg_iov = &nf->nf_iov;
+	nf->nf_hdr.msg_iovlen = 1;
+	if (fd == -1)
+		return 0;
+	nf->nf_hdr.msg_control = nf->nf_control.nf_buf;
+	nf->nf_hdr.msg_controllen = sizeof(nf->nf_control.nf_buf);
+	cm = CMSG_FIRSTHDR(&nf->nf_hdr);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return 0;
+}
+
+/*
+ * Sent without waiting, like a status line: the master must not block on
+ * a busy manager.  A message that did not go is logged (at most a line a
+ * second: the caller tries again) and -1; 0 without a manager.
+ */
+static int
+notify_fdstore_send(int fd, const char *name)
+{
+	static struct log_limit	 limit;
+	struct notify_fdmsg	 nf;
+	unsigned long		 held;
+	int			 rc, error;
+
+	if (notify_fdstore_message(&nf, fd, name) == -1) {
+		log_warnx("file descriptor name \"%s\" is not valid", name);
+		return -1;
+	}
+	rc = notify_sendmsg(&nf.nf_hdr, 1, &error);
+	if (rc == -1 && error != 0 && log_limit_every(&limit, 1, &held)) {
+		errno = error;
+		log_warn("sendmsg(NOTIFY_SOCKET, %s FDNAME=%s; %lu more "
+		    "suppressed)", fd == -1 ? "FDSTOREREMOVE=1" : "FDSTORE=1",
+		    name, held);
+	}
+	return rc;
+}
+
+int
+notify_fdstore(int fd, const char *name)
+{
+	return notify_fdstore_send(fd, name);
+}
+
+int
+notify_fdstore_remove(const char *name)
+{
+	return notify_fdstore_send(-1, name);
 }
 
 /*

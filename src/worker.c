@@ -573,11 +573,11 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 	}
 }
 
-/* What is queued now on our own sockets (only those in mask, a bit
- * per listener), until the queues are empty; how many. */
+/* What is queued now on our sockets, up to each one's share (a count
+ * per listener, spent here), until the queues are empty; how many. */
 static unsigned long
 worker_take_queued(const struct worker_args *wa, const struct service *sv,
-    const struct worker_masks *wm, uint32_t mask)
+    const struct worker_masks *wm, unsigned *share)
 {
 	const struct listeners	*ls = wa->wa_listeners;
 	unsigned long		 taken = 0, before;
@@ -585,9 +585,12 @@ worker_take_queued(const struct worker_args *wa, const struct service *sv,
 	do {
 		before = taken;
 		for (size_t i = 0; i < ls->ls_n; i++)
-			while ((mask & (1u << i)) && !ls->ls[i].l_passed &&
-			    worker_serve(wa, sv, (unsigned)i, wm) == 1)
+			while (share[i] > 0 &&
+			    worker_serve(wa, sv, (unsigned)i, wm) == 1) {
+				if (share[i] != LISTENER_SHARE_ALL)
+					share[i]--;
 				taken++;
+			}
 	} while (taken != before);
 	return taken;
 }
@@ -596,11 +599,13 @@ worker_take_queued(const struct worker_args *wa, const struct service *sv,
  * With TCP_DEFER_ACCEPT, a client that connected but has not spoken yet
  * is held by the kernel, not queued: it joins the queue when its first
  * bytes come, up to l_defer seconds later.  One stopping worker (the
- * first to ask) stays that long for them; the others need not.
+ * first to ask) stays that long for them; the others need not.  Only on
+ * sockets whose whole queue is ours to take: on the others they join the
+ * queue for the next start.
  */
 static unsigned long
 worker_take_deferred(const struct worker_args *wa, const struct service *sv,
-    const struct worker_masks *wm, uint32_t mask)
+    const struct worker_masks *wm, unsigned *share)
 {
 	const struct listeners	*ls = wa->wa_listeners;
 	struct pollfd		 pfd[CONFIG_MAX_LISTEN];
@@ -611,8 +616,7 @@ worker_take_deferred(const struct worker_args *wa, const struct service *sv,
 	nfds_t			 n = 0;
 
 	for (size_t i = 0; i < ls->ls_n; i++)
-		if ((mask & (1u << i)) && !ls->ls[i].l_passed &&
-		    ls->ls[i].l_defer > 0) {
+		if (share[i] == LISTENER_SHARE_ALL && ls->ls[i].l_defer > 0) {
 			pfd[n++] = (struct pollfd){ .fd = ls->ls[i].l_fd,
 			    .events = POLLIN };
 			if (ls->ls[i].l_defer > defer)
@@ -627,30 +631,37 @@ worker_take_deferred(const struct worker_args *wa, const struct service *sv,
 
 		scoreboard_beat(wa->wa_slot);
 		if (ppoll(pfd, n, &left, &wm->wm_accept) > 0)
-			taken += worker_take_queued(wa, sv, wm, mask);
+			taken += worker_take_queued(wa, sv, wm, share);
 	}
 	return taken;
 }
 
 /*
  * The daemon stops (not a reload, not recycling): take what is still
- * queued on our own sockets (those in mask) before leaving, so that no
+ * queued on our sockets (those in mask) before leaving, so that no
  * client that reached the host is reset.  The master filters new
- * connections out first (listeners_stop_new()), so the queues empty; the
- * retirement deadline bounds the rest.  Sockets systemd passed keep their
- * queue for the next start.
+ * connections out of our own sockets first (listeners_stop_new()), so
+ * their queues empty; the retirement deadline bounds the rest.  Sockets
+ * systemd holds keep their queue for the next start: of one in its store
+ * we take what is queued as we look (a plain stop closes it with the
+ * service; a restart passes it on), of a socket unit's nothing.
  */
 static void
 worker_take_queue(const struct worker_args *wa, const struct service *sv,
     const struct worker_masks *wm, uint32_t mask)
 {
-	unsigned long	 taken;
+	const struct listeners	*ls = wa->wa_listeners;
+	unsigned		 share[CONFIG_MAX_LISTEN];
+	unsigned long		 taken;
 
 	if (!worker_stop_requested() ||
 	    atomic_load(&wa->wa_board->sb_stopping) == 0)
 		return;
-	taken = worker_take_queued(wa, sv, wm, mask);
-	taken += worker_take_deferred(wa, sv, wm, mask);
+	for (size_t i = 0; i < ls->ls_n; i++)
+		share[i] = (mask & (1u << i)) ?
+		    listener_stop_share(&ls->ls[i]) : 0;
+	taken = worker_take_queued(wa, sv, wm, share);
+	taken += worker_take_deferred(wa, sv, wm, share);
 	if (taken > 0)
 		log_debug("stopping: served %lu queued connections", taken);
 }

@@ -479,6 +479,9 @@ START_TEST(test_sd_notify)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	fd = notify_socket(dir, env, sizeof(env));
 	daemon_start_args(&d, "workers = 2;", envp);
+	/* The socket goes to the store before READY=1 (the descriptor
+	 * that comes with it is closed unread by recv()). */
+	notify_expect(fd, "FDSTORE=1\nFDNAME=listen-127.0.0.1-");
 	notify_expect(fd, "READY=1\nSTATUS=2 workers, greeting service on "
 	    "127.0.0.1:");
 	/* The pool's upkeep may say a new STATUS= at any time between. */
@@ -540,6 +543,200 @@ START_TEST(test_socket_activation)
 	ck_assert(daemon_log_wait(&d, "ready generation=2", 5));
 	ck_assert_int_eq(greet(port, "still", 6), 0);
 	close(activation_fd);
+}
+END_TEST
+
+/* ---- systemd's file descriptor store ------------------------------------ */
+
+/* The next notification that is not a STATUS= line, and the descriptor
+ * that came with it (-1: none). */
+static void
+notify_next(int fd, char *buf, size_t size, int *passed)
+{
+	union {
+		struct cmsghdr	 align;
+		char		 buf[CMSG_SPACE(4 * sizeof(int))];
+	}		 ctl;
+	struct iovec	 iov;
+	struct msghdr	 mh;
+	struct cmsghdr	*cm;
+	ssize_t		 n;
+
+	for (int i = 0; i < 20; i++) {
+		iov = (struct iovec){ buf, size - 1 };
+		mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1,
+		    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+		*passed = -1;
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		ck_assert_msg(n > 0, "no notification");
+		buf[n] = '\0';
+		ck_assert_int_eq(mh.msg_flags & MSG_CTRUNC, 0);
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
+		    cm = CMSG_NXTHDR(&mh, cm)) {
+			ck_assert(cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_RIGHTS);
+			ck_assert_uint_eq(cm->cmsg_len, CMSG_LEN(sizeof(int)));
+			ck_assert_int_eq(*passed, -1);
+			memcpy(passed, CMSG_DATA(cm), sizeof(int));
+		}
+		if (strncmp(buf, "STATUS=", 7) != 0)
+			return;
+		if (*passed != -1)
+			close(*passed);
+	}
+	ck_abort_msg("only STATUS= lines");
+}
+
+static char	 stored_name[64];
+
+/* What systemd does when it starts the service again: the stored socket
+ * at fd 3, named as it was stored. */
+static void
+pass_stored_socket(void)
+{
+	char	 pid[16];
+
+	if (dup2(activation_fd, 3) == -1)
+		_exit(126);
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDS", "1", 1);
+	setenv("LISTEN_FDNAMES", stored_name, 1);
+}
+
+/*
+ * The test plays systemd's file descriptor store: the daemon hands it
+ * its listening socket before READY=1; a client that connects once the
+ * daemon has stopped waits in that socket's queue, and is served by the
+ * next daemon, which takes the socket back from $LISTEN_FDS without
+ * storing it again.  A reload that drops the socket takes it out of the
+ * store, and the port refuses.
+ */
+START_TEST(test_fdstore_restart)
+{
+	static char	 env[160];
+	const char	*envp[] = { env, NULL };
+	char		 dir[] = "/tmp/preforkd-notify.XXXXXX";
+	char		 buf[512], want[128], conf[256];
+	struct sockaddr_in sin;
+	socklen_t	 len = sizeof(sin);
+	int		 nfd, stored, passed, port, client;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	nfd = notify_socket(dir, env, sizeof(env));
+	daemon_start_args(&d, "workers = 2;", envp);
+	port = d.d_port;
+	notify_next(nfd, buf, sizeof(buf), &stored);
+	snprintf(stored_name, sizeof(stored_name), "listen-127.0.0.1-%d",
+	    port);
+	snprintf(want, sizeof(want), "FDSTORE=1\nFDNAME=%s", stored_name);
+	ck_assert_str_eq(buf, want);
+	ck_assert_int_ne(stored, -1);
+	ck_assert_int_eq(getsockname(stored, (struct sockaddr *)&sin, &len),
+	    0);
+	ck_assert_int_eq(ntohs(sin.sin_port), port);
+	notify_next(nfd, buf, sizeof(buf), &passed);
+	ck_assert_msg(strncmp(buf, "READY=1", 7) == 0, "%s", buf);
+	ck_assert_int_eq(passed, -1);
+
+	/* Stopped: the stored socket still listens, nothing is refused. */
+	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 10), 0);
+	notify_next(nfd, buf, sizeof(buf), &passed);
+	ck_assert_str_eq(buf, "STOPPING=1");
+	client = tcp_connect("127.0.0.1", port);
+	ck_assert_int_ne(client, -1);
+	daemon_cleanup(&d);
+
+	activation_fd = stored;
+	snprintf(conf, sizeof(conf), "workers = 2; listen = ( { address = "
+	    "\"127.0.0.1\"; port = %d; }, { address = \"127.0.0.1\"; "
+	    "port = 0; } );", port);
+	daemon_pre_exec = pass_stored_socket;
+	daemon_start_args(&d, conf, envp);
+	daemon_pre_exec = NULL;
+	snprintf(want, sizeof(want), "socket from systemd's store "
+	    "127.0.0.1:%d", port);
+	ck_assert_msg(strstr(daemon_log(&d), want) != NULL, "%s",
+	    daemon_log_tail(&d));
+	/* The client that came between the two is served. */
+	ck_assert_int_eq(read_banner(client, buf, sizeof(buf)),
+	    (ssize_t)sizeof(BANNER));
+	ck_assert_str_eq(buf, BANNER);
+	close(client);
+	/* Only the socket it bound goes to the store. */
+	notify_next(nfd, buf, sizeof(buf), &passed);
+	snprintf(want, sizeof(want), "FDSTORE=1\nFDNAME=listen-127.0.0.1-%d",
+	    d.d_port);
+	ck_assert_str_eq(buf, want);
+	ck_assert_int_ne(passed, -1);
+	close(passed);
+	notify_next(nfd, buf, sizeof(buf), &passed);
+	ck_assert_msg(strncmp(buf, "READY=1", 7) == 0, "%s", buf);
+
+	/* Dropped by a reload: out of the store, and refused. */
+	snprintf(conf, sizeof(conf), "workers = 2; listen = { address = "
+	    "\"127.0.0.1\"; port = 0; };");
+	daemon_write_config(&d, conf);
+	kill(d.d_pid, SIGHUP);
+	notify_next(nfd, buf, sizeof(buf), &passed);
+	ck_assert_msg(strncmp(buf, "RELOADING=1", 11) == 0, "%s", buf);
+	notify_next(nfd, buf, sizeof(buf), &passed);
+	snprintf(want, sizeof(want), "FDSTOREREMOVE=1\nFDNAME=%s",
+	    stored_name);
+	ck_assert_str_eq(buf, want);
+	ck_assert_int_eq(passed, -1);
+	close(stored);
+	ck_assert(daemon_log_wait(&d, "ready generation=2", 5));
+	ck_assert_int_eq(tcp_connect("127.0.0.1", port), -1);
+	ck_assert_int_eq(greet(d.d_port, "still", 6), 0);
+	close(nfd);
+	snprintf(buf, sizeof(buf), "%s/notify", dir);
+	unlink(buf);
+	rmdir(dir);
+}
+END_TEST
+
+/*
+ * A socket in the store that the configuration no longer lists (it was
+ * edited between two starts) is taken out of the store and shut down
+ * before anything is bound: the store never keeps a socket nobody
+ * serves, and its port can be bound again.
+ */
+START_TEST(test_fdstore_unlisted)
+{
+	static char	 env[160];
+	const char	*envp[] = { env, NULL };
+	char		 dir[] = "/tmp/preforkd-notify.XXXXXX";
+	char		 buf[512], want[256];
+	int		 nfd, passed, port;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	nfd = notify_socket(dir, env, sizeof(env));
+	activation_fd = tcp_listener(&port);
+	snprintf(stored_name, sizeof(stored_name), "listen-127.0.0.1-%d",
+	    port);
+	daemon_pre_exec = pass_stored_socket;
+	daemon_start_args(&d, "workers = 1;", envp);
+	daemon_pre_exec = NULL;
+	notify_next(nfd, buf, sizeof(buf), &passed);
+	snprintf(want, sizeof(want), "FDSTOREREMOVE=1\nFDNAME=%s",
+	    stored_name);
+	ck_assert_str_eq(buf, want);
+	snprintf(want, sizeof(want), "socket from systemd 127.0.0.1:%d is "
+	    "not in %s; not serving it, nor keeping it", port, d.d_conf);
+	ck_assert_msg(strstr(daemon_log(&d), want) != NULL, "%s",
+	    daemon_log_tail(&d));
+	ck_assert_int_eq(tcp_connect("127.0.0.1", port), -1);
+	/* Then its own socket, as always. */
+	notify_next(nfd, buf, sizeof(buf), &passed);
+	ck_assert_msg(strncmp(buf, "FDSTORE=1\n", 10) == 0, "%s", buf);
+	ck_assert_int_ne(passed, -1);
+	close(passed);
+	close(activation_fd);
+	close(nfd);
+	snprintf(buf, sizeof(buf), "%s/notify", dir);
+	unlink(buf);
+	rmdir(dir);
 }
 END_TEST
 
@@ -829,6 +1026,8 @@ lifecycle_suite(void)
 	tcase_add_test(rel, test_reload_bind_failure);
 	tcase_add_test(rel, test_sd_notify);
 	tcase_add_test(rel, test_socket_activation);
+	tcase_add_test(rel, test_fdstore_restart);
+	tcase_add_test(rel, test_fdstore_unlisted);
 	tcase_set_timeout(rel, 60);
 	suite_add_tcase(s, rel);
 

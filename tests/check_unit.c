@@ -48,6 +48,7 @@ main(void)
 	srunner_add_suite(sr, module_suite());
 	srunner_add_suite(sr, scoreboard_suite());
 	srunner_add_suite(sr, metrics_suite());
+	srunner_add_suite(sr, notify_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

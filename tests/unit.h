@@ -16,6 +16,7 @@ Suite	*access_suite(void);
 Suite	*module_suite(void);
 Suite	*scoreboard_suite(void);
 Suite	*metrics_suite(void);
+Suite	*notify_suite(void);
 
 /* Write text to a fresh file in a private directory; returns its path
  * (static storage, valid until the next call). */

@@ -4,10 +4,10 @@
 # Boots systemd as PID 1 of private namespaces (boot.sh, as run.sh does)
 # and does there what an administrator does with the package: install it
 # with apt, edit the configuration, upgrade (under a closed-loop load,
-# without and with socket activation), upgrade over a broken
-# configuration, remove and purge.  Every write lands in the tmpfs of the
-# namespace's overlay root: the host's dpkg database, /etc and units are
-# never touched.
+# without and with socket activation), restart under load, upgrade over a
+# broken configuration, remove and purge.  Every write lands in the tmpfs
+# of the namespace's overlay root: the host's dpkg database, /etc and
+# units are never touched.
 #
 # DEBDIR (default build/deb, from "./bootstrap.sh deb") holds one
 # preforkd_VERSION_ARCH.deb and, in DEBDIR/upgrades, three newer builds
@@ -40,7 +40,7 @@ path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 banner0="Welcome to Network Server!!"
 banner1="Welcome to preforkd, edited by the operator!!"
 passed=0 failed=0
-state= cg= nspid= scriptpid= watchdog= t_lap= lgpid=
+state= cg= nspid= scriptpid= watchdog= t_lap= lgpid= arpid=
 
 . "$src/tests/checks.sh"
 summary() {
@@ -88,6 +88,7 @@ teardown() {
 		wait "$watchdog" 2>/dev/null
 	fi
 	[ -n "$lgpid" ] && kill -KILL "$lgpid" 2>/dev/null
+	[ -n "$arpid" ] && kill -KILL "$arpid" 2>/dev/null
 	[ -n "$nspid" ] && kill -KILL "$nspid" 2>/dev/null
 	if [ -n "$cg" ] && [ -d "$cg" ]; then
 		if [ -e "$cg/cgroup.kill" ]; then
@@ -347,6 +348,30 @@ load_stop() {
 	    END { print c + 0, e + 0, n + 0 }')
 	conns=$1 errors=$2 runs=$3
 }
+# arrivals_start NAME N: N clients that come one every 10 ms or so,
+# whether or not the ones before were served (the closed loop waits for
+# each, and so seldom knocks while the port is closed), each a whole
+# greeting through the packaged client.
+arrivals_start() {
+	timeout -k 2 30 nsenter -t "$nspid" -a env -i PATH=$path sh -c '
+		i=0
+		while [ $i -lt "$1" ]; do
+			{ preforkd-client -h 127.0.0.1 -p "$2" -t 10 \
+			    -m arrival > /dev/null 2>&1 && echo ok ||
+			    echo failed; } &
+			sleep 0.01
+			i=$((i + 1))
+		done
+		wait' sh "$2" "$port" > "$state/arrivals.$1" 2>&1 < /dev/null &
+	arpid=$!
+}
+# arrivals_wait NAME: sets arrived and refused (those not served).
+arrivals_wait() {
+	wait "$arpid" 2>/dev/null
+	arpid=
+	arrived=$(grep -c . "$state/arrivals.$1")
+	refused=$(grep -vc '^ok$' "$state/arrivals.$1")
+}
 # upgrade_under_load DEB NAME: apt-get install DEB while the load runs,
 # from a second before to a second after; sets apt_rc, up_ms, conns,
 # errors.
@@ -421,15 +446,47 @@ errors_plain=$errors conns_plain=$conns
 if [ "$apt_rc" -eq 0 ] && [ "$st" = "ii $v1" ] && [ "$kept" = 1 ] &&
     [ -z "$leftovers" ] && [ "$pid1" = "$pid0" ] && [ "$pid1" != 0 ] &&
     wait_log "$c" ", same pid; generation=" "reloaded generation=" &&
-    ! held_by_systemd &&
+    held_by_systemd &&
     wait_prop preforkd.service ActiveState active &&
     [ "$out" = "$banner1" ] && [ "${conns:-0}" -gt 0 ] 2>/dev/null &&
     [ "$errors" -eq 0 ]; then
-	ok "upgrade: $v0 -> $v1 in $((up_ms / 1000)).$((up_ms % 1000 / 100))s, edited conffile kept (no prompt, no .dpkg-dist), upgraded in place (MainPID $pid0 kept), serving the edited banner; under load: $errors failed of $conns connections in $runs runs (plain service)"
+	ok "upgrade: $v0 -> $v1 in $((up_ms / 1000)).$((up_ms % 1000 / 100))s, edited conffile kept (no prompt, no .dpkg-dist), upgraded in place (MainPID $pid0 kept, its socket in systemd's store), serving the edited banner; under load: $errors failed of $conns connections in $runs runs (plain service)"
 else
 	fail "upgrade: apt-get=$apt_rc, dpkg \"$st\", edit kept $kept, leftovers \"$leftovers\", MainPID $pid0 -> $pid1, banner \"$out\", load \"$conns $errors\""
 	tail -n 15 "$state/apt.up1" | note
 	cat "$state/load.up1" | note
+	show "$c"
+fi
+
+# ---- 3b. systemctl restart under load -----------------------------------
+# The plain service's socket is in systemd's file descriptor store: a
+# restart hands the same socket to the new master (PID 1 and it hold
+# it), and what queued in between is served: not one connection lost of
+# a closed-loop load and 200 clients arriving on their own meanwhile.
+c=$(cursor)
+pid_r0=$(prop preforkd.service MainPID)
+load_start restart
+arrivals_start restart 200
+sleep 1
+ns systemctl restart preforkd.service
+sleep 1
+load_stop restart
+arrivals_wait restart
+pid_r1=$(prop preforkd.service MainPID)
+out=$(banner "restarted")
+errors_restart=$errors conns_restart=$conns
+refused_restart=$refused arrived_restart=$arrived
+if [ "$pid_r1" != "$pid_r0" ] && [ "$pid_r1" != 0 ] &&
+    [ "$(prop preforkd.service ActiveState)" = active ] &&
+    [ "$(prop preforkd.socket ActiveState)" = inactive ] &&
+    wait_log "$c" "socket from systemd's store 127.0.0.1:$port" &&
+    held_by_systemd && [ "$out" = "$banner1" ] &&
+    [ "${conns:-0}" -gt 0 ] 2>/dev/null && [ "$errors" -eq 0 ] &&
+    [ "$arrived" -eq 200 ] && [ "$refused" -eq 0 ]; then
+	ok "restart under load: systemctl restart, MainPID $pid_r0 -> $pid_r1 on the same socket, kept in systemd's store; $errors failed of $conns connections in $runs runs, $refused of $arrived arrivals (plain service)"
+else
+	fail "restart under load: MainPID $pid_r0 -> $pid_r1, socket held by \"$(holders)\", banner \"$out\", load: $errors failed of $conns, $refused of $arrived arrivals"
+	cat "$state/load.restart" | note
 	show "$c"
 fi
 
@@ -476,24 +533,32 @@ else
 fi
 
 # ---- 6. socket activation off, and on again ----------------------------
+# Off, the restarted service binds the port itself and hands the socket
+# to systemd's file descriptor store: PID 1 holds it again, but as the
+# service's, not preforkd.socket's.
 ns systemctl disable --now preforkd.socket > /dev/null 2>&1
+c=$(cursor)
 ns systemctl restart preforkd.service
 off_en=$(ns systemctl is-enabled preforkd.socket)
 off_st=$(prop preforkd.socket ActiveState)
 off_h=$(holders)
 off_pid=$(prop preforkd.service MainPID)
 off_out=$(banner "own socket")
+off_log=no
+wait_log "$c" "listening on 127.0.0.1:$port" \
+    "handed to systemd's file descriptor store" && off_log=yes
 ns systemctl stop preforkd.service
 ns systemctl enable --now preforkd.socket > /dev/null 2>&1
 ns systemctl start preforkd.service
 out=$(banner "by socket again")
 if [ "$off_en" = disabled ] && [ "$off_st" = inactive ] &&
-    case " $off_h" in *" 1 "*) false ;; *" $off_pid "*) true ;;
-    *) false ;; esac && [ "$off_out" = "$banner1" ] &&
+    [ "$off_log" = yes ] &&
+    case " $off_h" in *" $off_pid "*) true ;; *) false ;; esac &&
+    [ "$off_out" = "$banner1" ] &&
     held_by_systemd && [ "$out" = "$banner1" ]; then
-	ok "socket activation off (disable --now, restart: the service binds the port itself) and on again, serving both ways"
+	ok "socket activation off (disable --now, restart: the service binds the port itself, into systemd's store) and on again, serving both ways"
 else
-	fail "socket activation off and on: socket $off_en/$off_st, held by \"$off_h\" (MainPID $off_pid), banner \"$off_out\"; on again: held by \"$(holders)\", banner \"$out\""
+	fail "socket activation off and on: socket $off_en/$off_st, bound and stored: $off_log, held by \"$off_h\" (MainPID $off_pid), banner \"$off_out\"; on again: held by \"$(holders)\", banner \"$out\""
 	show
 fi
 
@@ -615,6 +680,6 @@ else
 	tail -n 10 "$state/apt.purge" | note
 fi
 
-echo "deb: failed connections while upgrading under load: $errors_plain of $conns_plain (plain service), $errors_sock of $conns_sock (socket activation)"
+echo "deb: failed connections under load: upgrading $errors_plain of $conns_plain (plain service), $errors_sock of $conns_sock (socket activation); restarting $errors_restart of $conns_restart and $refused_restart of $arrived_restart arrivals (plain service)"
 summary
 [ "$failed" -eq 0 ]

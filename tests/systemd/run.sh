@@ -5,8 +5,9 @@
 # PID namespaces (boot.sh), installs the build there with
 # "make install DESTDIR=/proc/PID/root" and drives preforkd.service and
 # preforkd.socket with systemctl: start, reload, journal, stop, restart
-# after a crash, socket activation, a broken configuration, the security
-# rating, the start limit.  All traffic stays on the namespace's own
+# after a crash, restart and crash under load without a connection lost
+# (the socket in systemd's file descriptor store), socket activation, a
+# broken configuration, the security rating, the start limit.  All traffic stays on the namespace's own
 # loopback; every write lands in a tmpfs that goes away with it.
 #
 # One line per check, "ok: ..." or "FAILED: ...", then
@@ -28,11 +29,11 @@ if [ ! -f "$build/Makefile" ] || [ ! -f "$boot" ]; then
 	exit 64
 fi
 
-limit=55		# seconds for the whole run; a pass takes about 25
+limit=90		# seconds for the whole run; a pass takes about 60
 port=9001		# preforkd.socket and the shipped configuration
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 passed=0 failed=0
-state= cg= nspid= scriptpid= watchdog= t_lap=
+state= cg= nspid= scriptpid= watchdog= t_lap= lgpid= arpid=
 
 . "$src/tests/checks.sh"
 summary() {
@@ -57,6 +58,8 @@ teardown() {
 		kill -TERM "$watchdog" 2>/dev/null
 		wait "$watchdog" 2>/dev/null
 	fi
+	[ -n "$lgpid" ] && kill -KILL "$lgpid" 2>/dev/null
+	[ -n "$arpid" ] && kill -KILL "$arpid" 2>/dev/null
 	# SIGKILL to the namespace's init ends its PID namespace; unshare
 	# reaps it and exits, and script with it.
 	[ -n "$nspid" ] && kill -KILL "$nspid" 2>/dev/null
@@ -499,6 +502,132 @@ fi
 ns systemctl stop preforkd.service
 rm -f "$dropin/watchdog.conf"
 ns systemctl daemon-reload
+
+# ---- 5c. restart under load: the socket waits in systemd's store -------
+# The master hands its listening socket to systemd's file descriptor
+# store (FileDescriptorStoreMax=), which keeps it while the service
+# restarts: "systemctl restart" under a closed-loop load (32 clients of
+# the greeting) and 200 clients arriving on their own passes the same
+# socket to the new master, whose workers take what queued meanwhile.
+# Not one connection is refused or reset.
+fresh
+lg=/tmp/loadgen
+[ -x "$build/tests/loadgen" ] ||
+    make -s -C "$build" tests/loadgen > /dev/null 2>&1
+cp "$build/tests/loadgen" "$root$lg" 2>/dev/null
+# load_start NAME SECONDS: the load, in the background, for that long.
+load_start() {
+	timeout -k 2 $(($2 + 15)) nsenter -t "$nspid" -a env -i PATH=$path \
+	    "$lg" -p "$port" -m greeting -c 32 -t 2 -w 0 -d "$2" \
+	    > "$state/load.$1" 2>&1 < /dev/null &
+	lgpid=$!
+}
+# load_wait NAME: sets conns and errors ("" if the load never ran).
+load_wait() {
+	wait "$lgpid" 2>/dev/null
+	conns=$(sed -n 's/^RESULT .* conns=\([0-9]*\) .*/\1/p' "$state/load.$1")
+	errors=$(sed -n 's/^RESULT .* errors=\([0-9]*\) .*/\1/p' \
+	    "$state/load.$1")
+}
+# arrivals_start NAME N: N clients that come one every 10 ms or so,
+# whether or not the ones before were served (the closed loop above
+# waits for each, and so never knocks while the port is closed), each a
+# whole greeting through the installed client.
+arrivals_start() {
+	timeout -k 2 30 nsenter -t "$nspid" -a env -i PATH=$path sh -c '
+		i=0
+		while [ $i -lt "$1" ]; do
+			{ "$2" -h 127.0.0.1 -p "$3" -t 10 -m arrival \
+			    > /dev/null 2>&1 && echo ok || echo failed; } &
+			sleep 0.01
+			i=$((i + 1))
+		done
+		wait' sh "$2" "$bindir/preforkd-client" "$port" \
+	    > "$state/arrivals.$1" 2>&1 < /dev/null &
+	arpid=$!
+}
+# arrivals_wait NAME: sets arrived and refused (those not served).
+arrivals_wait() {
+	wait "$arpid" 2>/dev/null
+	arpid=
+	arrived=$(grep -c . "$state/arrivals.$1")
+	refused=$(grep -vc '^ok$' "$state/arrivals.$1")
+}
+# The inode of the socket listening on 127.0.0.1:$port ("" if none).
+sock_inode() {
+	ns awk -v a="0100007F:$(printf %04X "$port")" \
+	    '$2 == a && $4 == "0A" { print $10 }' /proc/net/tcp
+}
+c=$(cursor)
+ns systemctl start preforkd.service
+pid1=$(prop preforkd.service MainPID)
+ino1=$(sock_inode)
+stored=no
+wait_log "$c" "handed to systemd's file descriptor store as listen-127.0.0.1-$port" &&
+    stored=yes
+c=$(cursor)
+load_start restart 5
+arrivals_start restart 200
+sleep 1.5
+ns systemctl restart preforkd.service
+pid2=$(prop preforkd.service MainPID)
+load_wait restart
+arrivals_wait restart
+ino2=$(sock_inode)
+if [ "$stored" = yes ] && [ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] &&
+    [ "$(prop preforkd.service ActiveState)" = active ] &&
+    wait_log "$c" "socket from systemd's store 127.0.0.1:$port" &&
+    [ -n "$ino1" ] && [ "$ino2" = "$ino1" ] &&
+    [ "${conns:-0}" -gt 0 ] 2>/dev/null && [ "$errors" -eq 0 ] &&
+    [ "$arrived" -eq 200 ] && [ "$refused" -eq 0 ] && served
+then
+	ok "restart under load: systemctl restart, MainPID $pid1 -> $pid2, the same socket (inode $ino1) from systemd's store; $errors failed of $conns connections, $refused of $arrived arrivals"
+else
+	fail "restart under load: stored $stored, MainPID $pid1 -> $pid2, socket inode $ino1 -> $ino2, load: ${errors:-?} failed of ${conns:-?} connections, ${refused:-?} of ${arrived:-?} arrivals"
+	cat "$state/load.restart" | note
+	show "$c"
+fi
+
+# ---- 5d. crash under load: served from the same socket -----------------
+# SIGKILL to the master under the same load: its workers die with it
+# (what they were serving fails, at most one connection each), the
+# socket stays in the store, and the master Restart= starts after
+# RestartSec= serves what queued in between.
+fresh
+c=$(cursor)
+pid1=$(prop preforkd.service MainPID)
+ino1=$(sock_inode)
+load_start crash $((restsec + 6))
+sleep 1.5
+# The pool as the master dies (a dynamic one grows under load).
+workers=$(ns sh -c 'grep -l "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status' \
+    sh "$pid1" 2>/dev/null | wc -l)
+ns sh -c 'kill -KILL "$1"' sh "$pid1"
+d=$(($(now) + (restsec + 8) * 1000))
+pid2=$pid1
+while [ "$(now)" -lt "$d" ]; do
+	pid2=$(prop preforkd.service MainPID)
+	[ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] &&
+	    [ "$(prop preforkd.service ActiveState)" = active ] && break
+	sleep 0.2
+done
+load_wait crash
+ino2=$(sock_inode)
+if [ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] &&
+    [ "$(prop preforkd.service ActiveState)" = active ] &&
+    wait_log "$c" "socket from systemd's store 127.0.0.1:$port" &&
+    [ -n "$ino1" ] && [ "$ino2" = "$ino1" ] &&
+    [ "${conns:-0}" -gt 0 ] 2>/dev/null && [ "$workers" -gt 0 ] &&
+    [ "$errors" -le "$workers" ] && served
+then
+	ok "crash under load: SIGKILLed master $pid1 replaced by $pid2 after RestartSec=${restsec}s on the same socket (inode $ino1); $errors failed of $conns connections (in flight on its $workers workers: at most $workers may)"
+else
+	fail "crash under load: MainPID $pid1 -> $pid2, socket inode $ino1 -> $ino2, load: ${errors:-?} failed of ${conns:-?} connections ($workers workers)"
+	cat "$state/load.crash" | note
+	show "$c"
+fi
+ns systemctl stop preforkd.service
+lgpid=
 
 # ---- 6. socket activation -----------------------------------------------
 fresh
