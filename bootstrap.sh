@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # bootstrap.sh - from a fresh Debian 12 checkout to a running or tested
 # preforkd.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/cost-report.sh RAW REPORT - turns bench/cost.sh's measurements
 # (build/bench/cost-raw.txt) into bench/COST.md.  Every figure and every
 # verdict in the text is computed here from RAW; the environment carries

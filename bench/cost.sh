@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/cost.sh - preforkd's cost per connection against the
 # single-process epoll reference (bench/reference.c), in one run.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * lifecycle.c - times the supervisor, from outside, on a running preforkd.
  *

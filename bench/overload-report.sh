@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/overload-report.sh RAW RESULTS - turns bench/overload.sh's raw
 # lines (build/bench/overload/raw.txt) into the "Overload" section of
 # RESULTS.md (bench/RESULTS.md): tables, and text whose every figure and

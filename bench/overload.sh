@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/overload.sh - the pool under overload, in one run: fast clients,
 # a distributed slowloris and a single-source slowloris, against
 # preforkd's default (dynamic) pool, fixed pools and Apache 2.4 prefork

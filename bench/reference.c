@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reference.c - the speed-of-light reference for the greeting protocol
  * on this machine: one process, one epoll loop, non-blocking sockets, no

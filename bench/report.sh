@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/report.sh FIGURES - turns bench/run.sh's measurements into
 # RESULTS.md and plot.png.  FIGURES (build/bench/figures) holds run.sh's
 # figures one per line; the raw per-run lines are in the file it names.

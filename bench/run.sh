@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/run.sh - preforkd against its peers, in one run, on this machine.
 #
 #   bench/run.sh [ROUNDS]      (also: make bench)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # bench/scaleout.sh - the scale-out test's long form: three preforkd
 # hosts in network namespaces behind HAProxy (tests/haproxy/scaleout.sh),
 # with the load held longer in every phase and more clients, and its

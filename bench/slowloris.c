@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * slowloris.c - a sustained slow-client attack on a TCP server, with a
  * probe that measures what a legitimate client waits meanwhile.

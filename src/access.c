@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * access.c - allow and deny rules: parsed once, matched per connection.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * addr.c - binary addresses: the one place that parses and formats them.
  */

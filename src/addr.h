@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * addr.h - an IPv4 or IPv6 address and port in binary form: parsed once,
  * compared by prefix (per-source limits), formatted only when a line is

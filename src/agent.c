@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * agent.c - the agent-check port (see agent.h for what it answers).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * agent.h - the answer to a load balancer's agent check (HAProxy's
  * "agent-check"): a TCP port on which the master says, in one line, how

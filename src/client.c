@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.c - preforkd-client: the study client of the greeting protocol
  * as a tool.  Connect, print the banner (everything up to its NUL), send

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * clock.h - monotonic deadlines.  Every timeout in preforkd is a point
  * on CLOCK_MONOTONIC, never a per-call duration, so that a client that

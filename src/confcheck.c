@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * confcheck.c - the checker child that reads the configuration for the
  * master (see confcheck.h).

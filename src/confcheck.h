@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * confcheck.h - the configuration is read by a checker child, never by
  * the master itself.

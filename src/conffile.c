@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conffile.c - read the configuration file and what it @includes
  * ourselves, and give libconfig one text in memory.

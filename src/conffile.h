@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conffile.h - the configuration text as libconfig gets it: read by us,
  * with every @include expanded, and a map from each line of the result

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.h - the configuration file, parsed and validated once into an
  * immutable structure.  A reload builds a new one; nothing is changed in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * confread.c - typed values from libconfig settings, errors with their
  * FILE:LINE (see confread.h), and the same for a service module's group.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * confread.h - reading libconfig settings into typed values, every error
  * "FILE:LINE: message" with FILE the file that holds the line: the

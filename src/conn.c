@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conn.c - deadline-bounded reads and writes on a non-blocking socket.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conn.h - one accepted connection and I/O bounded by deadlines.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * control.h - the control socket: a local stream socket on which the
  * master answers "status", "metrics" and "help" (the client side that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctlclient.c - the client side of the control socket: what "preforkd -s"
  * uses to ask the running daemon (see control.h for the server).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctlclient.h - "preforkd -s": ask the running daemon through its
  * control socket (the server is control.h).

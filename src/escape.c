@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * escape.c - C-style escaping of bytes a client sent.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * escape.h - make untrusted bytes safe for one log line.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * generation.c - configuration generations: start, commit, roll back.
  * The design is in generation.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * generation.h - configuration generations and the two-phase reload.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * greeting.h - the greeting service's own: its configuration and its
  * message framing, for the service, its tests and its fuzz target.

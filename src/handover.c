@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * handover.c - the state an upgrading master hands its new image (see
  * handover.h): written by the old image, taken by the new one.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * handover.h - what a master hands its new image across an in-place
  * upgrade (upgrade.h), and how the new image takes it.

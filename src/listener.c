@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * listener.c - socket(), bind(), listen(); reuse across reloads.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * listener.h - the listening sockets, opened by the master and shared by
  * every worker.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c - syslog or stderr, one line per event, never waiting.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loglimit.c - per-kind and per-source line budgets.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loglimit.h - budgets for the lines that clients can provoke, so that no
  * client, nor many, can make the daemon write more than a bounded number

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * master.h - the supervisor: keeps the pool at size, reloads, shuts down.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.c - the metrics endpoint (see metrics.h for what it promises).
  *

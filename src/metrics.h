@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.h - the metrics endpoint: HTTP "GET /metrics" on a TCP port of
  * the master's own (metrics = { address; port; allow; }), answered with

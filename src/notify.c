@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notify.c - the sd_notify protocol: one datagram of "KEY=value" lines
  * to the AF_UNIX socket named by $NOTIFY_SOCKET.  libsystemd is used when

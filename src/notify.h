@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notify.h - readiness and status for the service manager (sd_notify).
  * Without $NOTIFY_SOCKET every call does nothing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pidfile.c - classic mode's bookkeeping.  A pid file that cannot lie: it
  * is locked with flock() for the daemon's life, so a stale file left by a

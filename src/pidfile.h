@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pidfile.h - the pid file of the classic (-d) mode, and -s.
  */

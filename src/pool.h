@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pool.h - the process table: every worker the master has forked, the
  * configuration generation it belongs to and where it is in its life;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * poolview.c - the pool counted once (see poolview.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * poolview.h - one set of numbers for the pool.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * preforkd.c - command line, then hand over to the master.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * priv.c - the master keeps root to bind and to re-bind on reload; each
  * worker gives it up, for good, before it serves anyone.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * procfs.c - questions about processes that only /proc answers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * procfs.h - what /proc tells about a process (the descriptors it holds,
  * the program it runs), and closing what this one inherited.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proctitle.c - process titles (see proctitle.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proctitle.h - what ps(1) and "systemctl status" show for each process:
  * "preforkd: master ...", "preforkd: worker gen=N ...", as nginx and

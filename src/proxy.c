@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proxy.c - the PROXY protocol header, versions 1 (one text line) and 2
  * (binary), as HAProxy's proxy-protocol.txt defines them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proxy.h - the PROXY protocol header (version 1 text, version 2 binary)
  * that a load balancer sends first, to say whom it relays: a pure

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * scoreboard.c - the shared worker status table: written by workers,
  * checked by every reader (see scoreboard.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * scoreboard.h - one shared-memory slot per worker (as in Apache's
  * scoreboard): the single record of what each worker is doing.  The

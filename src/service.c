@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * service.c - the services a worker runs, and the table of what the
  * daemon offers them (<preforkd/service.h>).

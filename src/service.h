@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * service.h - the services a worker can run: built in, or loaded from a
  * module (NAME.so in module_dir), both through <preforkd/service.h>.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * service_echo.c - RFC 862 echo over TCP: every byte back until EOF or
  * timeouts.read of silence.  One fixed buffer, so a stream of any length

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * service_greeting.c - the greeting protocol, byte-compatible with the
  * original study server and client:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * status.c - the pool as the operator sees it, read from the scoreboard.
  *

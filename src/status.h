@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * status.h - what the master says about the pool: the one-line summary
  * (READY=1, STATUS=), the report in the log (SIGUSR1), and the answers of

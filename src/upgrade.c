@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * upgrade.c - the in-place binary upgrade, the old image's side (see
  * upgrade.h): wait for a quiet pool, check the new binary in the

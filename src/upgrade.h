@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * upgrade.h - replacing the daemon's binary without a dropped connection
  * and without a new PID (SIGUSR2, "preforkd -s upgrade").

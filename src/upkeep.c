@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * upkeep.c - the maintenance tick (see upkeep.h for the sizing rule).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * upkeep.h - the master's periodic look at the pool: size it, shed
  * connections when it is full, replace hung workers, tell systemd.

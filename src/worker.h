@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * worker.h - a pre-forked worker: wait for a connection on the shared
  * listening sockets, serve it, repeat.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_access.c - networks (addr_net) and the allow/deny rules built on
  * them: what parses, what is refused and why, and which rule decides.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_balancer.c - behind a load balancer: PROXY headers (v1, v2,
  * LOCAL, split, malformed, untrusted, late), access rules on the real

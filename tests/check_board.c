@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_board.c - the scoreboard is every worker's to write: a module's
  * bug or a compromised worker may leave anything in it.  The master must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_config.c - every key of the configuration: defaults, valid
  * values, and each kind of error with its FILE:LINE; files that are no

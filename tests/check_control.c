@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_control.c - the control socket and "preforkd -s status|metrics",
  * against the real daemon: what the answers say (checked against /proc

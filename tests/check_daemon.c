@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_daemon.c - integration tests against the real preforkd: real
  * processes, real sockets on a free loopback port, real signals.  Each

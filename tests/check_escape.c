@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_escape.c - no byte a client sends may reach a log line raw.
  */

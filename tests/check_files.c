@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_files.c - configuration files that are no files: a directory or
  * a FIFO, as the file itself or @included, and listeners that can never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_greeting.c - the greeting protocol's framing, and the service
  * itself over a socketpair with deadlines.

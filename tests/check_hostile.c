@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_hostile.c - clients that are slow, silent, huge, rude or binary
  * must cost a worker no more than the configured limits, and never the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_lifecycle.c - supervision, reload, shutdown, systemd
  * notification, privileges and classic mode, against the real daemon.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_local.c - what other local users and the starting environment
  * can do to the daemon: pid files in shared directories and -s, closed

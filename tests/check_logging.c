@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_logging.c - a log that nobody reads never stops the daemon.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_metrics.c - the metrics endpoint in one process: the request
  * parser on its own (good requests, garbage, long heads, what Accept

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_module.c - loading service modules: what is loaded, and what is
  * refused with its FILE:LINE (wrong ABI, missing symbol, unsafe file or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_modules.c - a service module in the real daemon: it serves, its
  * configuration reloads, and a reload to a module that cannot be loaded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_notify.c - the datagrams for systemd's file descriptor store:
  * what the message says, the descriptor it carries, and that a busy

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_pool.c - the adaptive, defended pool against the real daemon:
  * growth for clients that hold workers, shrinking back, the per-source

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_proxy.c - the PROXY protocol header parser: every valid form,
  * every prefix of one asking for more, and every malformed one refused

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_reliability.c - the failures pre-fork servers are known for, on
  * purpose: workers killed under load, reload storms, fork() refused,

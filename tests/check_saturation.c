@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_saturation.c - every lifecycle action with the pool saturated:
  * more closed-loop clients than workers, so that the accept queue is

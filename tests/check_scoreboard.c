@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_scoreboard.c - what the master believes of a slot: garbage in
  * every field comes out as "unknown", times within the worker's life,

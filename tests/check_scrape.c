@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_scrape.c - the metrics endpoint of the real daemon: scraped with
  * a plain TCP client, every series checked against what the test did

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_status.c - the status answers and the control socket in one
  * process: a master with a full scoreboard of made-up workers (no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_unit.c - runs the unit suites: pure functions and in-process I/O,
  * no daemon.

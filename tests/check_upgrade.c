@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_upgrade.c - the in-place binary upgrade (SIGUSR2): the daemon
  * runs from a copy in its scratch directory, which the test replaces as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_upkeep.c - the pool's pure parts: the sizing rule (grow for held
  * clients, not for a busy CPU; shrink one a tick after a while), binary

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # checks.sh - sourced by the shell test scripts (tests/systemd/run.sh,
 # tests/systemd/deb.sh, tests/haproxy/scaleout.sh): one line per check,
 # "ok: ..." or "FAILED: ...", each with the time it took, counted in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daemon.c - the integration tests' helpers (see daemon.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daemon.h - start the real preforkd on a free loopback port, read its
  * log, find its workers in /proc, stop it.  Every wait has a deadline.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # example.sh BUILDDIR SRCDIR: the module API as its users meet it.
 # Install the build under a scratch DESTDIR, build examples/daytime out of
 # tree against that install with pkg-config (PKG_CONFIG_PATH and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daytime.c - an example preforkd service module: the daytime protocol
  * (RFC 867) over TCP, one line.  The server speaks first: it sends the

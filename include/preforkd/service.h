@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * <preforkd/service.h> - the service module interface of preforkd.
  *

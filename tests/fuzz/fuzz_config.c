@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_config.c - libFuzzer target: arbitrary file text through the whole
  * configuration load (reading, @include, the 32-bit literal scan,

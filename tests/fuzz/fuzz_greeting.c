@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_greeting.c - libFuzzer target: arbitrary client bytes, cut into
  * reads of arbitrary sizes, through the greeting framing and the log

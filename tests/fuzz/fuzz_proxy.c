@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_proxy.c - libFuzzer target: arbitrary client bytes through the
  * PROXY protocol parser.  The first byte picks the listener's mode (byte

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # scaleout.sh BUILDDIR [SRCDIR] - three preforkd hosts behind HAProxy,
 # under continuous load: a rolling restart, a rolling reload, a host
 # killed, a host overloaded.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testmod.c - service modules for the tests, built from this one file
  * with <preforkd/service.h> alone:

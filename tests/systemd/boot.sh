@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # boot.sh - boot systemd as PID 1 of private namespaces, for run.sh.
 #
 #   boot.sh outer STATE CGROUP   join CGROUP, then unshare and run "inner"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # deb.sh [DEBDIR [LOADGEN]] - the Debian package under a real systemd.
 #
 # Boots systemd as PID 1 of private namespaces (boot.sh, as run.sh does)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # run.sh BUILDDIR [SRCDIR] - preforkd's units under a real systemd.
 #
 # Boots systemd as PID 1 of private mount, UTS, IPC, network, cgroup and
