@@ -170,6 +170,25 @@ log_send_once(const struct msghdr *msg, size_t len)
 	    (ssize_t)len;
 }
 
+/* "<PRI>" into pri (8 bytes); its length. */
+static size_t
+log_syslog_pri(char *pri, int priority)
+{
+	char		 digits[4];
+	unsigned	 v = (unsigned)(log_facility | priority) &
+			    (LOG_FACMASK | LOG_PRIMASK);
+	size_t		 n = 0, len = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	pri[len++] = '<';
+	while (n > 0)
+		pri[len++] = digits[--n];
+	pri[len++] = '>';
+	return len;
+}
+
 /*
  * "<PRI>Mmm dd hh:mm:ss ident[pid]: text", the RFC 3164 line of glibc's
  * syslog() with LOG_PID, without a trailing newline.  Whether it was
@@ -178,18 +197,23 @@ log_send_once(const struct msghdr *msg, size_t len)
 static bool
 log_syslog(int priority, const char *text, size_t len)
 {
-	char		 head[128];
-	struct iovec	 iov[2];
-	struct msghdr	 msg = { .msg_iov = iov, .msg_iovlen = 2 };
-	int		 n;
+	char		 pri[8];
+	const char	*stamp = log_stamp();
+	struct iovec	 iov[5];
+	struct msghdr	 msg = { .msg_iov = iov, .msg_iovlen = 5 };
+	size_t		 total = 0;
 
-	n = snprintf(head, sizeof(head), "<%d>%s %s", log_facility |
-	    priority, log_stamp(), log_prefix);
-	if (n < 0 || (size_t)n >= sizeof(head) || log_syslog_connect() == -1)
+	if (log_syslog_connect() == -1)
 		return false;
-	iov[0] = (struct iovec){ head, (size_t)n };
-	iov[1] = (struct iovec){ (void *)text, len };
-	if (log_send_once(&msg, (size_t)n + len))
+	/* Pieces, not a snprintf() of the head on every line. */
+	iov[0] = (struct iovec){ pri, log_syslog_pri(pri, priority) };
+	iov[1] = (struct iovec){ (void *)stamp, strlen(stamp) };
+	iov[2] = (struct iovec){ " ", 1 };
+	iov[3] = (struct iovec){ log_prefix, log_prefix_len };
+	iov[4] = (struct iovec){ (void *)text, len };
+	for (size_t i = 0; i < 5; i++)
+		total += iov[i].iov_len;
+	if (log_send_once(&msg, total))
 		return true;
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ||
 	    errno == EINTR || errno == EMSGSIZE)
@@ -198,8 +222,7 @@ log_syslog(int priority, const char *text, size_t len)
 	 * rsyslog restarted).  Once more on a new socket. */
 	log_close();
 	log_retry_at = 0;
-	return log_syslog_connect() == 0 && log_send_once(&msg, (size_t)n +
-	    len);
+	return log_syslog_connect() == 0 && log_send_once(&msg, total);
 }
 
 /* ---- stderr ------------------------------------------------------------ */
@@ -404,13 +427,121 @@ static void
 log_appendf(char *, size_t, size_t *, const char *, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* n bytes of s at line[*off], cut to what room is left (one byte is
+ * kept for the NUL). */
+static void
+log_put(char *line, size_t size, size_t *off, const char *s, size_t n)
+{
+	size_t	 room = size - 1 - *off;
+
+	if (n > room)
+		n = room;
+	memcpy(line + *off, s, n);
+	*off += n;
+}
+
+/* v in decimal, negative when neg; the digits are written backwards. */
+static void
+log_put_number(char *line, size_t size, size_t *off, unsigned long long v,
+    bool neg)
+{
+	char	 digits[24];
+	size_t	 n = sizeof(digits);
+
+	do
+		digits[--n] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	if (neg)
+		digits[--n] = '-';
+	log_put(line, size, off, digits + n, sizeof(digits) - n);
+}
+
+/*
+ * The conversions nearly every line is made of - %s, %d, %i, %u with no
+ * size, l, ll or z, and %% - done here: a worker writes a line per
+ * connection, and vsnprintf() takes several times as long as everything
+ * else that goes into it.  Anything else (a flag, a width, a precision,
+ * another conversion): false, with nothing consumed that the caller
+ * needs, and vsnprintf() makes the whole line.
+ */
+static bool
+log_format(char *line, size_t size, size_t *off, const char *fmt, va_list ap)
+{
+	const char		*p, *s;
+	unsigned long long	 u;
+	long long		 d;
+	int			 len;	/* 0, 'l' (long), 'L' (long long), 'z' */
+
+	for (p = fmt; *p != '\0'; p++) {
+		if (*p != '%') {
+			s = p;
+			while (p[1] != '\0' && p[1] != '%')
+				p++;
+			log_put(line, size, off, s, (size_t)(p - s + 1));
+			continue;
+		}
+		if (p[1] == 'l' && p[2] == 'l')
+			len = 'L';
+		else
+			len = p[1] == 'l' || p[1] == 'z' ? p[1] : 0;
+		p += len == 'L' ? 2 : len != 0 ? 1 : 0;
+		switch (*++p) {
+		case '%':
+			if (len != 0)
+				return false;
+			log_put(line, size, off, "%", 1);
+			break;
+		case 's':
+			if (len != 0)
+				return false;
+			if ((s = va_arg(ap, const char *)) == NULL)
+				s = "(null)";
+			log_put(line, size, off, s, strlen(s));
+			break;
+		case 'd':
+		case 'i':
+			if (len == 'z')
+				return false;
+			d = len == 'L' ? va_arg(ap, long long) : len == 'l' ?
+			    va_arg(ap, long) : va_arg(ap, int);
+			/* -(d + 1) + 1: no overflow for the smallest. */
+			log_put_number(line, size, off, d < 0 ?
+			    (unsigned long long)-(d + 1) + 1 :
+			    (unsigned long long)d, d < 0);
+			break;
+		case 'u':
+			u = len == 'L' ? va_arg(ap, unsigned long long) :
+			    len == 'l' ? va_arg(ap, unsigned long) :
+			    len == 'z' ? va_arg(ap, size_t) :
+			    va_arg(ap, unsigned int);
+			log_put_number(line, size, off, u, false);
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
 static void
 log_append(char *line, size_t size, size_t *off, const char *fmt, va_list ap)
 {
-	size_t	 room = size - *off;
+	size_t	 room = size - *off, start = *off;
+	va_list	 copy;
 	int	 n;
+	bool	 done;
 
-	if (room <= 1 || (n = vsnprintf(line + *off, room, fmt, ap)) < 0)
+	if (room <= 1)
+		return;
+	va_copy(copy, ap);
+	done = log_format(line, size, off, fmt, copy);
+	va_end(copy);
+	if (done) {
+		line[*off] = '\0';
+		return;
+	}
+	*off = start;
+	if ((n = vsnprintf(line + *off, room, fmt, ap)) < 0)
 		return;
 	*off += (size_t)n < room ? (size_t)n : room - 1;
 }

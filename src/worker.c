@@ -212,11 +212,13 @@ worker_accept_failed(int error, const sigset_t *waitmask)
 }
 
 /*
- * Per-source limit: the busy slots of every worker whose peer is in this
- * one's prefix, this one included (it published its peer first).  Two
- * workers that accept from one source at once may both refuse, never both
- * admit one over the limit.  A refusal is logged at most once a second
- * per worker, with how many were refused since.
+ * Per-source limit: the workers whose connection is from this one's
+ * prefix, this one included.  Its own source is published first, then
+ * fenced, then the others' counted (and theirs before they count ours):
+ * two workers that accept from one source at once see each other, never
+ * only themselves; both may refuse, never both admit one over the limit.
+ * A refusal is logged at most once a second per worker, with how many
+ * were refused since.
  */
 static bool
 worker_over_limit(const struct worker_args *wa, struct conn *c)
@@ -225,10 +227,14 @@ worker_over_limit(const struct worker_args *wa, struct conn *c)
 	const struct config	*cfg = wa->wa_config;
 	unsigned long		 held;
 	unsigned		 n, bits;
+	uint64_t		 key;
 
 	bits = c->cn_addr.a_family == AF_INET6 ? cfg->c_source_bits6 :
 	    cfg->c_source_bits4;
-	n = scoreboard_count_source(wa->wa_board, &c->cn_addr, bits);
+	key = scoreboard_source_key(wa->wa_board, &c->cn_addr, bits);
+	scoreboard_set_source(wa->wa_board, wa->wa_slot, key);
+	atomic_thread_fence(memory_order_seq_cst);
+	n = scoreboard_count_source(wa->wa_board, key);
 	if (n <= cfg->c_per_source)
 		return false;
 	atomic_fetch_add_explicit(&wa->wa_slot->sl_limited, 1,
@@ -368,13 +374,19 @@ worker_admit(const struct worker_args *wa, struct conn *c)
 	}
 	if (!worker_allowed(wa, c))
 		return false;
-	/* Our slot names the peer before we count the others (and theirs
-	 * before they count ours): two workers accepting from one source
-	 * at once see each other, never only themselves. */
-	if (wa->wa_config->c_per_source == 0)
-		return true;
-	atomic_thread_fence(memory_order_seq_cst);
-	return !worker_over_limit(wa, c);
+	return wa->wa_config->c_per_source == 0 || !worker_over_limit(wa, c);
+}
+
+/* Serve the connection if it may be; its source counts meanwhile, and
+ * no more once it is over (before the client sees the close). */
+static void
+worker_handle(const struct worker_args *wa, const struct service *sv,
+    struct conn *c)
+{
+	if (worker_admit(wa, c))
+		service_serve(sv, c, wa->wa_config);
+	if (wa->wa_config->c_per_source != 0)
+		scoreboard_set_source(wa->wa_board, wa->wa_slot, 0);
 }
 
 /*
@@ -435,8 +447,7 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	 * balancer's address is nobody's source. */
 	scoreboard_busy(sl, wa->wa_config->c_listen[li].cl_proxy ==
 	    PROXY_OFF ? &c.cn_addr : &no_peer, li, c.cn_seq);
-	if (worker_admit(wa, &c))
-		service_serve(sv, &c, wa->wa_config);
+	worker_handle(wa, sv, &c);
 	/* Counted, and idle, before the client sees the close: a status
 	 * asked for once a client is done always includes it. */
 	atomic_fetch_add_explicit(&sl->sl_served, 1, memory_order_relaxed);
