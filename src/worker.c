@@ -208,6 +208,7 @@ worker_accept_failed(int error, const sigset_t *waitmask)
 	pause.tv_sec = 0;
 	pause.tv_nsec = WORKER_ACCEPT_PAUSE_MS * 1000000L;
 	/* Sleep with TERM deliverable, like the wait for connections. */
+	log_flush();
 	(void)ppoll(NULL, 0, &pause, waitmask);
 }
 
@@ -529,6 +530,8 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 	int			 n;
 
 	while (!worker_stop_requested() && !worker_done(wa, lifetime)) {
+		/* Nothing held back while we sleep (log.h). */
+		log_flush();
 		n = epoll_pwait(epfd, ev, CONFIG_MAX_LISTEN, WORKER_BEAT_MS,
 		    &wm->wm_accept);
 		if (n == -1) {
@@ -622,6 +625,7 @@ worker_take_deferred(const struct worker_args *wa, const struct service *sv,
 		struct timespec	 left = { 0, 100 * 1000000L };
 
 		scoreboard_beat(wa->wa_slot);
+		log_flush();
 		if (ppoll(pfd, n, &left, &wm->wm_accept) > 0)
 			taken += worker_take_queued(wa, sv, wm, mask);
 	}
@@ -793,8 +797,11 @@ worker_run(const struct worker_args *wa)
 		_exit(EX_OSERR);
 	worker_announce(wa);
 	if (worker_wait_gate(wa, &wm.wm_accept)) {
+		/* A line per connection: sent several at a time (log.h). */
+		log_hold(true);
 		worker_loop(wa, sv, epfd, &wm);
 		worker_take_queue(wa, sv, &wm, UINT32_MAX);
+		log_hold(false);
 	} else
 		/* Stopped at the gate, the daemon stopping during a reload:
 		 * the sockets the reload added have nobody else. */
