@@ -192,7 +192,9 @@ for m in $run_modes; do
 		    -v b="${M[preforkd-ps0.$m.cpu_us]}" \
 		    -v ra="${M[preforkd.$m.cpu_r]}" \
 		    -v rb="${M[preforkd-ps0.$m.cpu_r]}" 'BEGIN {
-		printf "The per-source limit, %s: %.2f× the reference'\''s CPU with it, %.2f× without (medians: %.1f against %.1f µs per connection).\n\n", m, ra, rb, a, b }'
+		printf "The per-source limit, %s: %.2f× the reference'\''s CPU with it, %.2f× without (medians: %.1f against %.1f µs per connection)", m, ra, rb, a, b
+		if (ra < rb) printf ": without the limit costing more than with it is this run'\''s noise, a difference of this size is not resolved"
+		printf ".\n\n" }'
 	fi
 	if has preforkd-before; then
 		awk -v m="$m" -v a="${M[preforkd.$m.cpu_us]}" \
@@ -348,8 +350,11 @@ fi
 # What remains, from the figures above.
 incl() { grep "^inclusive server=$1 .* sym=$2\$" "$raw" | field total |
 	head -n 1; }
+# The log's system call: writev() to a file, sendmsg() to syslog, or
+# sendmmsg() for the lines a worker sends several at a time.
 logcall=writev
 [ "$logto" = syslog ] && logcall=sendmsg
+[ -n "$(sys preforkd sendmmsg)" ] && logcall=sendmmsg
 echo "## What remains"
 echo
 awk -v cp="${M[preforkd.pinned.cpu_us]}" -v cq="${M[reference.pinned.cpu_us]}" \
@@ -376,13 +381,13 @@ awk -v cp="${M[preforkd.pinned.cpu_us]}" -v cq="${M[reference.pinned.cpu_us]}" \
 	printf "Switches per connection: %.2f against %.2f", xp, xq
 	if (ip != "") printf " (%.2f of preforkd'\''s involuntary: a woken worker preempting the one on the CPU)", ip
 	printf ". "
-	if (hp != "" && hq != "") printf "The scheduler took %.1f %% of preforkd'\''s samples against %.1f %% of the reference'\''s", hp, hq
-	if (pp != "" && wq != "") printf "; waiting, all told, %.1f %% (ppoll) against %.1f %% (epoll_wait)", pp, wq
-	if (hp != "" && hq != "") printf ". "
+	if (hp != "" && hq != "") printf "The scheduler took %.1f %% of preforkd'\''s samples against %.1f %% of the reference'\''s. ", hp, hq
+	if (pp != "" && wq != "") printf "Waiting, all told (the system call with the switch away and back), took %.1f %% of preforkd'\''s samples (ppoll) against %.1f %% of the reference'\''s (epoll_wait). ", pp, wq
 	printf "That sleep per connection is the price of one connection per process, which is what buys the isolation of a pre-fork server; "
 	printf "the rest of both profiles is the kernel'\''s TCP work (accept, send, receive, close), the same for both"
 	if (lw != "") {
-		printf ", and preforkd'\''s log: %.2f lines written (%s()) per connection", lw, lc
+		if (lc == "sendmmsg") printf ", and preforkd'\''s log: %.2f sendmmsg() per connection (up to 8 lines each)", lw
+		else printf ", and preforkd'\''s log: %.2f lines written (%s()) per connection", lw, lc
 		if (lp != "") printf ", %.1f %% of its samples", lp
 	}
 	printf ".\n"
