@@ -5,10 +5,20 @@
 #
 #   bench/cost.sh [PAIRS]      (default 5)
 #
-# greeting, 64 closed-loop clients, preforkd with a fixed pool of 8
-# workers at log level notice and no per-source limit (every client comes
-# from 127.0.0.1), interleaved with the reference PAIRS times.  Servers
-# are pinned to CPU 0, the load generator and this script to CPU 1.
+# The greeting protocol, 64 closed-loop clients from 8 addresses
+# (127.0.0.1 to 127.0.0.8, 8 each: every source at the shipped
+# per-source limit, never over it).  preforkd runs as shipped: the
+# settings of etc/preforkd.conf (a dynamic pool, per_source = 8, log
+# level info: a line per connection, within the greeting's budget), the
+# port alone changed.  Its lines go to syslog, as shipped: as root, the
+# daemon runs in a mount namespace of its own whose /dev/log is read by
+# bench/devlog.c (on the load generator's CPU when pinned; its CPU is
+# not the daemon's, as journald's would not be); otherwise to stderr
+# (-e) into a file, one writev() a line for one sendmsg().  Then the
+# same with per_source = 0, to show what the limit costs.  Each is
+# interleaved with the reference PAIRS times, first with the servers
+# pinned to CPU 0 and the load generator and this script to CPU 1, then
+# again unpinned (every process free to run on any CPU).
 #
 # Per run: connections per second and p99 (bench/loadgen.c), and the CPU
 # time of the servers' own processes per connection.  That CPU time is
@@ -23,17 +33,18 @@
 # Then, outside the measured runs: system calls per connection of each
 # server (perf stat on the system call tracepoints that perf trace -s
 # finds in use, or strace -c when perf cannot trace), and a CPU profile
-# of the servers' CPU (perf record -a -g), split by server.
+# of the servers' CPU (perf record -a -g), split by server; pinned.
 #
 # Writes build/bench/cost-raw.txt and bench/COST.md (bench/cost-report.sh).
 # Environment: PREFORKD, the binary under test (default: built in
 # build-cost/, configured with defaults: optimised); COST_BEFORE, another
 # preforkd binary measured in the same pairs as "preforkd-before" (a
-# change's before and after in one run), which COST_BEFORE_LABEL
-# describes in the report, as COST_LABEL describes PREFORKD; COST_SECS
-# (4), COST_WARM (1), COST_PORT (first port, 19601); COST_PROFILE=0 skips
-# the system call count and the profile.  Loopback only; every step
-# bounded.
+# change's before and after in one run, as shipped), which
+# COST_BEFORE_LABEL describes in the report, as COST_LABEL describes
+# PREFORKD; COST_SECS (4), COST_WARM (1), COST_PORT (first port, 19601);
+# COST_MODES ("pinned unpinned"); COST_PS0=0 leaves the per_source = 0
+# runs out; COST_PROFILE=0 skips the system call count and the profile.
+# Loopback only; every step bounded.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -43,8 +54,10 @@ secs=${COST_SECS:-4}
 warm=${COST_WARM:-1}
 port=${COST_PORT:-19601}
 profile=${COST_PROFILE:-1}
+modes=${COST_MODES:-pinned unpinned}
+ps0=${COST_PS0:-1}
 conc=64
-workers=8
+nsrc=8
 out=$top/build/bench
 work=$out/cost
 raw=$out/cost-raw.txt
@@ -77,12 +90,38 @@ before=${COST_BEFORE:-}
     { echo "cost.sh: no binary $before" >&2; exit 1; }
 cc -O2 -Wall -Wextra -pthread -o "$work/loadgen" bench/loadgen.c
 cc -O2 -Wall -Wextra -o "$work/reference" bench/reference.c
+cc -O2 -Wall -Wextra -o "$work/devlog" bench/devlog.c
+# Where the lines go: syslog in a mount namespace, as tests/daemon.c
+# does it (a tmpfs on /dev: /dev/log may not exist to bind over, and
+# making it would make it on the host).
+logto=stderr
+if [ "$(id -u)" -eq 0 ] && have unshare && unshare --mount true 2>/dev/null
+then
+	logto=syslog
+fi
+devlog_script='set -e
+D=$0
+mount --make-rprivate /
+mkdir -p "$D/olddev"
+mount --rbind /dev "$D/olddev"
+mount -t tmpfs tmpfs /dev
+for n in null zero random urandom; do
+  touch /dev/$n; mount --bind "$D/olddev/$n" /dev/$n
+done
+touch /dev/log; mount --bind "$D/log" /dev/log
+umount -l "$D/olddev"
+exec "$@"'
 
 ncpu=$(nproc)
 if [ "$ncpu" -ge 2 ]; then srv_cpu=0; gen_cpu=1; else srv_cpu=0; gen_cpu=0; fi
+all_cpus=0-$((ncpu - 1))
 # This script samples /proc during the runs: it stays off the servers'
-# CPU.
+# CPU (pinned), and its children are given every CPU explicitly
+# (unpinned).
 taskset -cp "$gen_cpu" $$ >/dev/null
+mode=pinned
+srv_cpus() { [ "$mode" = pinned ] && echo $srv_cpu || echo "$all_cpus"; }
+gen_cpus() { [ "$mode" = pinned ] && echo $gen_cpu || echo "$all_cpus"; }
 if [ "$(id -u)" -eq 0 ]; then
 	sysctl -q -w net.ipv4.ip_local_port_range="20000 65000" || true
 	sysctl -q -w net.ipv4.tcp_tw_reuse=1 || true
@@ -105,21 +144,44 @@ next_port() {
 		port=$((port + 1)); i=$((i + 1))
 	done
 }
-start_preforkd() {	# [binary]
-	cat > "$work/preforkd.conf" <<CONF
-listen = { address = "127.0.0.1"; port = $port; };
-workers = $workers;
-service = "greeting";
-limits = { per_source = 0; };
-log = { level = "notice"; };
-CONF
-	taskset -c $srv_cpu "${1:-$preforkd}" -f -e -c "$work/preforkd.conf" \
-	    2>>"$work/preforkd.log" &
+# etc/preforkd.conf as shipped, on this run's port; with per_source =
+# 0 for the second comparison.
+shipped=$top/etc/preforkd.conf
+make_conf() {	# FILE PER_SOURCE(or "")
+	sed -e "/^listen = {/,/^};/s/^\([[:space:]]*port = \)[0-9]*;/\1$port;/" \
+	    ${2:+-e "s/^\([[:space:]]*per_source = \)[0-9]*;/\1$2;/"} \
+	    "$shipped" > "$1"
+	grep -q "^[[:space:]]*port = $port;" "$1" || {
+		echo "cost.sh: no listen port to set in $shipped" >&2; exit 1; }
+	[ -z "$2" ] || grep -q "^[[:space:]]*per_source = $2;" "$1" || {
+		echo "cost.sh: no per_source to set in $shipped" >&2; exit 1; }
+}
+devlog=
+start_preforkd() {	# [binary [per_source]]
+	local i=0
+	make_conf "$work/preforkd.conf" "${2:-}"
+	if [ "$logto" = stderr ]; then
+		taskset -c "$(srv_cpus)" "${1:-$preforkd}" -f -e \
+		    -c "$work/preforkd.conf" 2>"$work/preforkd.log" &
+		pid=$!
+		return
+	fi
+	rm -f "$work/log"
+	taskset -c "$(gen_cpus)" "$work/devlog" "$work/log" \
+	    > "$work/devlog.out" & devlog=$!
+	while [ ! -S "$work/log" ] && [ $i -lt 100 ]; do
+		sleep 0.05; i=$((i + 1))
+	done
+	# unshare and sh exec: $pid is the master's.
+	taskset -c "$(srv_cpus)" unshare --mount sh -c "$devlog_script" \
+	    "$work" "${1:-$preforkd}" -f -c "$work/preforkd.conf" \
+	    2>"$work/preforkd.log" &
 	pid=$!
 }
+start_preforkd-ps0() { start_preforkd "$preforkd" 0; }
 start_preforkd-before() { start_preforkd "$before"; }
 start_reference() {
-	taskset -c $srv_cpu "$work/reference" $port & pid=$!
+	taskset -c "$(srv_cpus)" "$work/reference" $port & pid=$!
 }
 stop() {
 	local i=0
@@ -131,6 +193,11 @@ stop() {
 	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	pid=
+	if [ -n "$devlog" ]; then
+		kill -TERM "$devlog" 2>/dev/null || true
+		wait "$devlog" 2>/dev/null || true
+		devlog=
+	fi
 	next_port
 }
 trap 'stop' EXIT
@@ -172,15 +239,17 @@ run() {
 	local tag=$1 r=$2 lg line a b t0 t1 b0 b1
 	wait_port $port || { say "$tag did not start"; return 1; }
 	sleep 0.3
-	taskset -c $gen_cpu "$work/loadgen" -p $port -c $conc -d "$secs" \
-	    -w "$warm" > "$work/loadgen.out" & lg=$!
+	taskset -c "$(gen_cpus)" "$work/loadgen" -p $port -c $conc -d "$secs" \
+	    -w "$warm" -s 127.0.0.1 -n $nsrc > "$work/loadgen.out" & lg=$!
 	sleep "$warm"
 	a=$(cpu_sample "$pid"); b0=$(cpu0_busy); t0=$(now_ns)
 	sleep "$secs"
 	b=$(cpu_sample "$pid"); b1=$(cpu0_busy); t1=$(now_ns)
+	# Unpinned, the servers' CPU is every CPU, the load generator's too.
+	[ "$mode" = pinned ] || b1=$b0
 	wait $lg
 	line=$(grep '^RESULT' "$work/loadgen.out")
-	echo "$line" | awk -v tag="$tag" -v r="$r" -v a="$a" -v b="$b" \
+	echo "$line" | awk -v tag="$tag" -v r="$r" -v a="$a" -v b="$b" -v m="$mode" \
 	    -v t0="$t0" -v t1="$t1" -v b0="$b0" -v b1="$b1" -v hz="$hz" '{
 		for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 		split(a, x, " "); split(b, y, " ")
@@ -188,15 +257,15 @@ run() {
 		cps = f["cps"]
 		n = cps * wall
 		cpu = n > 0 ? (y[1] - x[1]) / 1e3 / n : 0
-		busy = n > 0 ? (b1 - b0) * 1e6 / hz / n : 0
+		busy = n > 0 && b1 > b0 ? sprintf("%.2f", (b1 - b0) * 1e6 / hz / n) : "-"
 		cs = n > 0 ? (y[2] - x[2] + y[3] - x[3]) / n : 0
 		ics = n > 0 ? (y[3] - x[3]) / n : 0
-		printf "server=%s pair=%d cps=%s p50_us=%s p99_us=%s " \
-		    "errors=%s cpu_us=%.2f cpu0_us=%.2f ctxsw=%.2f " \
-		    "ictxsw=%.2f wall=%.3f\n", tag, r, cps, f["p50_us"],
+		printf "server=%s mode=%s pair=%d cps=%s p50_us=%s p99_us=%s " \
+		    "errors=%s cpu_us=%.2f cpu0_us=%s ctxsw=%.2f " \
+		    "ictxsw=%.2f wall=%.3f\n", tag, m, r, cps, f["p50_us"],
 		    f["p99_us"], f["errors"], cpu, busy, cs, ics, wall }' \
 	    >> "$raw"
-	say "pair $r $tag: $(tail -n 1 "$raw" | cut -d' ' -f3,5,7,8,10)"
+	say "$mode pair $r $tag: $(tail -n 1 "$raw" | cut -d' ' -f4,6,8,9,11)"
 }
 
 # --- the pairs ---------------------------------------------------------
@@ -206,25 +275,30 @@ run() {
 start_reference
 if wait_port $port; then
 	taskset -c $gen_cpu "$work/loadgen" -p $port -c $conc -d 3 -w 0 \
-	    > /dev/null || true
+	    -s 127.0.0.1 -n $nsrc > /dev/null || true
 fi
 stop
-r=1
-while [ $r -le "$pairs" ]; do
-	# Alternate which goes first, so that neither always follows the
-	# other's TIME_WAIT sockets.
-	if [ $((r % 2)) -eq 1 ]; then
-		order="preforkd ${before:+preforkd-before }reference"
-	else
-		order="reference ${before:+preforkd-before }preforkd"
-	fi
-	for s in $order; do
-		"start_$s"
-		run "$s" $r || true
-		stop
+for mode in $modes; do
+	r=1
+	while [ $r -le "$pairs" ]; do
+		# Alternate which goes first, so that neither always follows
+		# the other's TIME_WAIT sockets.  preforkd as shipped runs
+		# next to the reference, the comparisons further off: the
+		# headline ratio spans the shortest time.
+		order="${before:+preforkd-before }"
+		[ "$ps0" = 0 ] || order="$order preforkd-ps0"
+		order="$order preforkd reference"
+		[ $((r % 2)) -eq 1 ] ||
+		    order=$(echo $order | tr ' ' '\n' | tac | paste -sd' ')
+		for s in $order; do
+			"start_$s"
+			run "$s" $r || true
+			stop
+		done
+		r=$((r + 1))
 	done
-	r=$((r + 1))
 done
+mode=pinned
 
 # --- system calls and profile ------------------------------------------
 # Both under the same load as the pairs, outside the measured runs.
@@ -234,7 +308,7 @@ load() {
 	wait_port $port || return 1
 	sleep 0.3
 	taskset -c $gen_cpu "$work/loadgen" -p $port -c $conc -d "$1" -w 0.2 \
-	    > /dev/null & lg=$!
+	    -s 127.0.0.1 -n $nsrc > /dev/null & lg=$!
 	sleep 0.7
 }
 # syscalls TAG: calls per accepted connection, by system call, into the
@@ -340,7 +414,9 @@ if [ "$profile" != 0 ]; then
 		tracer=strace
 	fi
 	echo "tracer $tracer" >> "$raw"
-	for s in preforkd ${before:+preforkd-before} reference; do
+	others=${before:+preforkd-before}
+	[ "$ps0" = 0 ] || others="$others preforkd-ps0"
+	for s in preforkd $others reference; do
 		"start_$s"; syscalls "$s"; stop
 	done
 	if have perf && perf record -q -o "$work/perf-test.data" -- true \
@@ -357,5 +433,5 @@ trap - EXIT
 
 # --- the report ---------------------------------------------------------
 COST_PAIRS=$pairs COST_SECS=$secs COST_WARM=$warm COST_CONC=$conc \
-COST_WORKERS=$workers COST_LABEL=$label \
+COST_NSRC=$nsrc COST_MODES=$modes COST_LABEL=$label COST_LOGTO=$logto \
 COST_BEFORE_LABEL=${COST_BEFORE_LABEL:-} exec "$top/bench/cost-report.sh" "$raw" "$report"

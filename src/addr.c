@@ -97,18 +97,54 @@ addr_format_host(const struct addr *a, char *buf, size_t size)
 		snprintf(buf, size, "%s", host);
 }
 
+/* v in decimal at p, as %u writes it; the end. */
+static char *
+addr_put_decimal(char *p, unsigned v)
+{
+	char	 digits[10];
+	size_t	 n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+/*
+ * By hand for IPv4, not through inet_ntop() and snprintf(): a worker
+ * formats its peer for the line it logs about a connection, and three
+ * trips through printf cost more than the rest of that line.
+ */
 void
 addr_format(const struct addr *a, char *buf, size_t size)
 {
-	char	 host[INET6_ADDRSTRLEN + 16];
+	char	 text[ADDR_STRLEN], *p = text;
+	size_t	 n;
 
-	addr_format_host(a, host, sizeof(host));
 	if (a->a_family == AF_INET)
-		snprintf(buf, size, "%s:%u", host, a->a_port);
-	else if (a->a_family == AF_INET6)
-		snprintf(buf, size, "[%s]:%u", host, a->a_port);
-	else
-		snprintf(buf, size, "%s", host);
+		for (int i = 0; i < 4; i++) {
+			p = addr_put_decimal(p, a->a_bytes[i]);
+			*p++ = i < 3 ? '.' : ':';
+		}
+	else if (a->a_family == AF_INET6 && inet_ntop(AF_INET6, a->a_bytes,
+	    text + 1, INET6_ADDRSTRLEN) != NULL) {
+		text[0] = '[';
+		p = text + strlen(text);
+		*p++ = ']';
+		*p++ = ':';
+	} else {
+		snprintf(buf, size, "(unknown)");
+		return;
+	}
+	p = addr_put_decimal(p, a->a_port);
+	/* Cut to size, as snprintf() would. */
+	if (size == 0)
+		return;
+	n = (size_t)(p - text) < size ? (size_t)(p - text) : size - 1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
 }
 
 bool
@@ -131,8 +167,7 @@ addr_same_prefix(const struct addr *a, const struct addr *b, unsigned bits)
 	    (uint8_t)(0xff << (8 - rest))) == 0;
 }
 
-/* Only the first bits bits of a; the rest cleared. */
-static void
+void
 addr_mask(struct addr *a, unsigned bits)
 {
 	unsigned	 len = a->a_family == AF_INET ? 4 : 16;

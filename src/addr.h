@@ -33,6 +33,8 @@ socklen_t addr_to_sockaddr(const struct addr *, uint16_t port,
 void	addr_format(const struct addr *, char *, size_t);
 /* The address alone, no port. */
 void	addr_format_host(const struct addr *, char *, size_t);
+/* Only the first bits bits of a; the rest cleared. */
+void	addr_mask(struct addr *, unsigned bits);
 /* Same family and the same first bits bits (capped at the length). */
 bool	addr_same_prefix(const struct addr *, const struct addr *,
 	    unsigned bits);

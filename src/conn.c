@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "addr.h"
 #include "conn.h"
+#include "log.h"
 #include "scoreboard.h"
 
 void
@@ -67,7 +68,7 @@ conn_wait(struct conn *c, short events, const struct timespec *deadline,
 	struct timespec	 ts, until = *deadline;
 	enum slot_timeout kind = events == POLLIN ? SLOT_TIMEOUT_READ :
 	    SLOT_TIMEOUT_WRITE;
-	int		 ms, n;
+	int		 ms, n, held, wait;
 
 	/* No wait outlives the connection's own deadline. */
 	if ((c->cn_end.tv_sec != 0 || c->cn_end.tv_nsec != 0) &&
@@ -96,8 +97,15 @@ conn_wait(struct conn *c, short events, const struct timespec *deadline,
 			errno = ETIMEDOUT;
 			break;
 		}
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+		/* Log lines held back wait no longer than they may (log.h):
+		 * a slow client does not keep the last ones in. */
+		if ((held = log_held_ms()) == 0) {
+			log_flush();
+			held = -1;
+		}
+		wait = held > 0 && held < ms ? held : ms;
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (long)(wait % 1000) * 1000000L;
 		n = ppoll(&pfd, 1, &ts, c->cn_waitmask);
 		if (n > 0 || (n == -1 && errno != EINTR))
 			break;

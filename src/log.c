@@ -40,6 +40,12 @@
  * and a connect() on every line while the system has no syslog. */
 #define LOG_RETRY_SECONDS	1
 
+/* "<PRI>Mmm dd hh:mm:ss " and the prefix (64 bytes at most). */
+#define LOG_HEAD_MAX		96
+/* Held lines (log_keep()): how many at most, for how long at most. */
+#define LOG_HOLD_LINES		8
+#define LOG_HOLD_MS		100
+
 /* How lines reach stderr without waiting (log_stderr_open()). */
 enum log_stderr_how {
 	LOG_STDERR_SEND,	/* a socket: send(MSG_DONTWAIT) */
@@ -69,6 +75,15 @@ static unsigned long long log_dropped_total;
 static unsigned long long log_dropped_pending;	/* not yet reported */
 static void		(*log_drop_fn)(void *);
 static void		*log_drop_arg;
+
+/* Lines held back (log_keep()): whole datagrams, in order, since the
+ * coarse monotonic millisecond of the first. */
+static bool		 log_holding;
+static char		 log_held[4 * LOG_LINE_MAX];
+static size_t		 log_held_used;
+static struct iovec	 log_held_line[LOG_HOLD_LINES];
+static unsigned		 log_nheld;
+static int64_t		 log_held_since;
 
 static const char *const log_months[12] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -171,6 +186,40 @@ log_send_once(const struct msghdr *msg, size_t len)
 	    (ssize_t)len;
 }
 
+/* "<PRI>Mmm dd hh:mm:ss ident[pid]: " into head (LOG_HEAD_MAX bytes);
+ * its length.  Pieces copied, not a snprintf() on every line. */
+static size_t
+log_syslog_head(char *head, int priority)
+{
+	const char	*stamp = log_stamp();
+	char		 digits[4];
+	unsigned	 v = (unsigned)(log_facility | priority) &
+			    (LOG_FACMASK | LOG_PRIMASK);
+	size_t		 n = 0, len = 0, stamplen = strlen(stamp);
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	head[len++] = '<';
+	while (n > 0)
+		head[len++] = digits[--n];
+	head[len++] = '>';
+	memcpy(head + len, stamp, stamplen);
+	len += stamplen;
+	head[len++] = ' ';
+	memcpy(head + len, log_prefix, log_prefix_len);
+	return len + log_prefix_len;
+}
+
+/* The reader went away (ECONNREFUSED, ENOTCONN...: journald or rsyslog
+ * restarted), not just behind: worth a new socket. */
+static bool
+log_syslog_gone(int error)
+{
+	return error != EAGAIN && error != EWOULDBLOCK && error != ENOBUFS &&
+	    error != EINTR && error != EMSGSIZE;
+}
+
 /*
  * "<PRI>Mmm dd hh:mm:ss ident[pid]: text", the RFC 3164 line of glibc's
  * syslog() with LOG_PID, without a trailing newline.  Whether it was
@@ -179,28 +228,43 @@ log_send_once(const struct msghdr *msg, size_t len)
 static bool
 log_syslog(int priority, const char *text, size_t len)
 {
-	char		 head[128];
+	char		 head[LOG_HEAD_MAX];
 	struct iovec	 iov[2];
 	struct msghdr	 msg = { .msg_iov = iov, .msg_iovlen = 2 };
-	int		 n;
+	size_t		 n;
 
-	n = snprintf(head, sizeof(head), "<%d>%s %s", log_facility |
-	    priority, log_stamp(), log_prefix);
-	if (n < 0 || (size_t)n >= sizeof(head) || log_syslog_connect() == -1)
+	if (log_syslog_connect() == -1)
 		return false;
-	iov[0] = (struct iovec){ head, (size_t)n };
+	n = log_syslog_head(head, priority);
+	iov[0] = (struct iovec){ head, n };
 	iov[1] = (struct iovec){ (void *)text, len };
-	if (log_send_once(&msg, (size_t)n + len))
+	if (log_send_once(&msg, n + len))
 		return true;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ||
-	    errno == EINTR || errno == EMSGSIZE)
+	if (!log_syslog_gone(errno))
 		return false;
-	/* ECONNREFUSED, ENOTCONN...: the reader went away (journald or
-	 * rsyslog restarted).  Once more on a new socket. */
+	/* Once more on a new socket. */
 	log_close();
 	log_retry_at = 0;
-	return log_syslog_connect() == 0 && log_send_once(&msg, (size_t)n +
-	    len);
+	return log_syslog_connect() == 0 && log_send_once(&msg, n + len);
+}
+
+/* n datagrams at once: how many went (the first ones). */
+static unsigned
+log_syslog_many(struct mmsghdr *mm, unsigned n)
+{
+	int	 sent;
+
+	if (log_syslog_connect() == -1)
+		return 0;
+	sent = sendmmsg(log_fd, mm, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (sent == -1 && log_syslog_gone(errno)) {
+		log_close();
+		log_retry_at = 0;
+		if (log_syslog_connect() == 0)
+			sent = sendmmsg(log_fd, mm, n, MSG_DONTWAIT |
+			    MSG_NOSIGNAL);
+	}
+	return sent > 0 ? (unsigned)sent : 0;
 }
 
 /* ---- stderr ------------------------------------------------------------ */
@@ -295,26 +359,138 @@ log_drop(void)
 		log_drop_fn(log_drop_arg);
 }
 
+/* "log: N lines dropped (...)": its length, or 0. */
+static size_t
+log_drop_note(char *note, size_t size)
+{
+	int	 n;
+
+	n = snprintf(note, size, "log: %llu lines dropped (%s)",
+	    log_dropped_pending, log_target == LOG_TO_SYSLOG ?
+	    "syslog not reading" : "stderr not writable");
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
 /* What was lost, said before the first line that gets through. */
 static bool
 log_send_dropped(void)
 {
 	char	 note[128];
-	int	 n;
+	size_t	 n = log_drop_note(note, sizeof(note));
 
-	n = snprintf(note, sizeof(note), "log: %llu lines dropped (%s)",
-	    log_dropped_pending, log_target == LOG_TO_SYSLOG ?
-	    "syslog not reading" : "stderr not writable");
-	if (n < 0 || (size_t)n >= sizeof(note) || !log_send(LOG_WARNING,
-	    note, (size_t)n))
+	if (n == 0 || !log_send(LOG_WARNING, note, n))
 		return false;
 	log_dropped_pending = 0;
 	return true;
 }
 
+/* ---- held lines -------------------------------------------------------- */
+
+/*
+ * A worker writes a line per connection.  A datagram to a syslog reader
+ * that sleeps wakes it up, and waking a process on another CPU costs the
+ * sender more than the rest of the connection does on some machines
+ * (virtual ones above all).  So a worker holds its info and debug lines
+ * to syslog back (log_hold()), LOG_HOLD_LINES and LOG_HOLD_MS at most,
+ * and sends them together: one sendmmsg(), one wake-up.  A line at
+ * notice or above sends what is held first, then itself.  The worker
+ * sends what it holds before it sleeps waiting for connections, and no
+ * wait for a client outlasts log_held_ms().  Held lines are stamped when
+ * logged; dropped ones are counted as any line; a worker killed outright
+ * loses what it held.
+ */
+static int64_t
+log_coarse_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+log_flush(void)
+{
+	struct mmsghdr	 mm[LOG_HOLD_LINES + 1];
+	struct iovec	 noted;
+	char		 note[LOG_HEAD_MAX + 128];
+	unsigned	 n = 0, first, sent;
+	size_t		 len;
+
+	if (log_nheld == 0)
+		return;
+	memset(mm, 0, sizeof(mm));
+	if (log_dropped_pending > 0) {
+		len = log_syslog_head(note, LOG_WARNING);
+		noted = (struct iovec){ note, len + log_drop_note(note + len,
+		    sizeof(note) - len) };
+		mm[n].msg_hdr.msg_iov = &noted;
+		mm[n++].msg_hdr.msg_iovlen = 1;
+	}
+	first = n;
+	for (unsigned i = 0; i < log_nheld; i++) {
+		mm[n].msg_hdr.msg_iov = &log_held_line[i];
+		mm[n++].msg_hdr.msg_iovlen = 1;
+	}
+	sent = log_syslog_many(mm, n);
+	if (first > 0 && sent > 0)
+		log_dropped_pending = 0;
+	for (unsigned i = sent > first ? sent - first : 0; i < log_nheld; i++)
+		log_drop();
+	log_nheld = 0;
+	log_held_used = 0;
+}
+
+static void
+log_keep(int priority, const char *text, size_t len)
+{
+	int64_t	 now = log_coarse_ms();
+	char	*p;
+	size_t	 head;
+
+	if (log_nheld == LOG_HOLD_LINES || LOG_HEAD_MAX + len >
+	    sizeof(log_held) - log_held_used)
+		log_flush();
+	if (log_nheld == 0)
+		log_held_since = now;
+	p = log_held + log_held_used;
+	head = log_syslog_head(p, priority);
+	memcpy(p + head, text, len);
+	log_held_line[log_nheld++] = (struct iovec){ p, head + len };
+	log_held_used += head + len;
+	if (log_nheld == LOG_HOLD_LINES || now - log_held_since >= LOG_HOLD_MS)
+		log_flush();
+}
+
+void
+log_hold(bool on)
+{
+	if (!on)
+		log_flush();
+	log_holding = on;
+}
+
+int
+log_held_ms(void)
+{
+	int64_t	 left;
+
+	if (log_nheld == 0)
+		return -1;
+	left = log_held_since + LOG_HOLD_MS - log_coarse_ms();
+	return left > 0 ? (int)left : 0;
+}
+
 static void
 log_emit(int priority, const char *text, size_t len)
 {
+	if (log_holding && log_target == LOG_TO_SYSLOG) {
+		if (priority >= LOG_INFO) {
+			log_keep(priority, text, len);
+			return;
+		}
+		log_flush();
+	}
 	if (log_dropped_pending > 0 && !log_send_dropped()) {
 		log_drop();
 		return;
@@ -361,7 +537,11 @@ void
 log_after_fork(void)
 {
 	log_make_prefix();
-	/* The parent's drops are the parent's to report. */
+	/* The parent's drops are the parent's to report, its held lines
+	 * its own to send. */
+	log_holding = false;
+	log_nheld = 0;
+	log_held_used = 0;
 	log_dropped_total = 0;
 	log_dropped_pending = 0;
 	log_drop_fn = NULL;
@@ -405,13 +585,121 @@ static void
 log_appendf(char *, size_t, size_t *, const char *, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* n bytes of s at line[*off], cut to what room is left (one byte is
+ * kept for the NUL). */
+static void
+log_put(char *line, size_t size, size_t *off, const char *s, size_t n)
+{
+	size_t	 room = size - 1 - *off;
+
+	if (n > room)
+		n = room;
+	memcpy(line + *off, s, n);
+	*off += n;
+}
+
+/* v in decimal, negative when neg; the digits are written backwards. */
+static void
+log_put_number(char *line, size_t size, size_t *off, unsigned long long v,
+    bool neg)
+{
+	char	 digits[24];
+	size_t	 n = sizeof(digits);
+
+	do
+		digits[--n] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	if (neg)
+		digits[--n] = '-';
+	log_put(line, size, off, digits + n, sizeof(digits) - n);
+}
+
+/*
+ * The conversions nearly every line is made of - %s, %d, %i, %u with no
+ * size, l, ll or z, and %% - done here: a worker writes a line per
+ * connection, and vsnprintf() takes several times as long as everything
+ * else that goes into it.  Anything else (a flag, a width, a precision,
+ * another conversion): false, with nothing consumed that the caller
+ * needs, and vsnprintf() makes the whole line.
+ */
+static bool
+log_format(char *line, size_t size, size_t *off, const char *fmt, va_list ap)
+{
+	const char		*p, *s;
+	unsigned long long	 u;
+	long long		 d;
+	int			 len;	/* 0, 'l' (long), 'L' (long long), 'z' */
+
+	for (p = fmt; *p != '\0'; p++) {
+		if (*p != '%') {
+			s = p;
+			while (p[1] != '\0' && p[1] != '%')
+				p++;
+			log_put(line, size, off, s, (size_t)(p - s + 1));
+			continue;
+		}
+		if (p[1] == 'l' && p[2] == 'l')
+			len = 'L';
+		else
+			len = p[1] == 'l' || p[1] == 'z' ? p[1] : 0;
+		p += len == 'L' ? 2 : len != 0 ? 1 : 0;
+		switch (*++p) {
+		case '%':
+			if (len != 0)
+				return false;
+			log_put(line, size, off, "%", 1);
+			break;
+		case 's':
+			if (len != 0)
+				return false;
+			if ((s = va_arg(ap, const char *)) == NULL)
+				s = "(null)";
+			log_put(line, size, off, s, strlen(s));
+			break;
+		case 'd':
+		case 'i':
+			if (len == 'z')
+				return false;
+			d = len == 'L' ? va_arg(ap, long long) : len == 'l' ?
+			    va_arg(ap, long) : va_arg(ap, int);
+			/* -(d + 1) + 1: no overflow for the smallest. */
+			log_put_number(line, size, off, d < 0 ?
+			    (unsigned long long)-(d + 1) + 1 :
+			    (unsigned long long)d, d < 0);
+			break;
+		case 'u':
+			u = len == 'L' ? va_arg(ap, unsigned long long) :
+			    len == 'l' ? va_arg(ap, unsigned long) :
+			    len == 'z' ? va_arg(ap, size_t) :
+			    va_arg(ap, unsigned int);
+			log_put_number(line, size, off, u, false);
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
 static void
 log_append(char *line, size_t size, size_t *off, const char *fmt, va_list ap)
 {
-	size_t	 room = size - *off;
+	size_t	 room = size - *off, start = *off;
+	va_list	 copy;
 	int	 n;
+	bool	 done;
 
-	if (room <= 1 || (n = vsnprintf(line + *off, room, fmt, ap)) < 0)
+	if (room <= 1)
+		return;
+	va_copy(copy, ap);
+	done = log_format(line, size, off, fmt, copy);
+	va_end(copy);
+	if (done) {
+		line[*off] = '\0';
+		return;
+	}
+	*off = start;
+	if ((n = vsnprintf(line + *off, room, fmt, ap)) < 0)
 		return;
 	*off += (size_t)n < room ? (size_t)n : room - 1;
 }

@@ -45,6 +45,17 @@ unsigned long long log_dropped(void);
  * its scoreboard slot, where the master sums them. */
 void	log_set_drop_hook(void (*fn)(void *), void *arg);
 
+/*
+ * A worker's info and debug lines to syslog, held back and sent several
+ * at a time (log.c says why): on or off (off sends what is held).  What
+ * holds them sends them (log_flush()) before it sleeps for long, and cuts
+ * any other wait to log_held_ms(): milliseconds until what is held is
+ * due (0: now), -1 when nothing is.
+ */
+void	log_hold(bool);
+void	log_flush(void);
+int	log_held_ms(void);
+
 /* Whether lines of this syslog level are written: callers skip the work
  * of preparing a line that would be filtered out. */
 bool	log_enabled(int level);

@@ -184,7 +184,7 @@ pool_spawn(struct pool *p, unsigned gen, struct worker_args *wa)
 	switch (pid = fork()) {
 	case -1:
 		log_warn("fork");
-		scoreboard_release(sl);
+		scoreboard_release(p->p_board, sl);
 		pool_publish_high(p);
 		return -1;
 	case 0:
@@ -507,7 +507,7 @@ pool_forget_slot(struct pool *p, struct pool_worker *w)
 	w->pw_last_state = scoreboard_state(w->pw_slot);
 	w->pw_served = pool_served(w, now);
 	pool_add_counts(w, now, &p->p_gone);
-	scoreboard_release(w->pw_slot);
+	scoreboard_release(p->p_board, w->pw_slot);
 	pool_publish_high(p);
 	w->pw_slot = NULL;
 }

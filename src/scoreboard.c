@@ -16,8 +16,9 @@
 #include "autoconf.h"
 
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,41 @@ const uint64_t	 scoreboard_bucket_us[SCOREBOARD_BUCKETS] = {
 	1000000, 2500000, 5000000, 10000000, 30000000, 60000000,
 };
 
+/* A bijection of 64-bit words that spreads every input bit over the
+ * output (xor-shifts and odd multipliers): the source keys' hash. */
+static uint64_t
+scoreboard_mix(uint64_t h)
+{
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	return h;
+}
+
+/*
+ * The seed of the source keys: a client that knew it could pick an
+ * address whose key is another's.  Without the kernel's randomness
+ * (early in boot), the clocks, the pid and where the board is mapped.
+ */
+static uint64_t
+scoreboard_seed(const void *where)
+{
+	struct timespec	 rt, mono;
+	uint64_t	 seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) ==
+	    (ssize_t)sizeof(seed))
+		return seed;
+	log_warn("getrandom(scoreboard seed)");
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return scoreboard_mix((uint64_t)rt.tv_nsec ^ (uint64_t)rt.tv_sec <<
+	    30 ^ scoreboard_mix((uint64_t)mono.tv_nsec ^ (uint64_t)getpid() <<
+	    32 ^ (uint64_t)(uintptr_t)where));
+}
+
 /*
  * Shared memory backed by a memfd rather than anonymous: a master that
  * upgrades its binary in place (execve) keeps its workers, and must keep
@@ -68,6 +104,8 @@ scoreboard_create(int *fdp)
 		return NULL;
 	}
 	sb = scoreboard_attach(fd);	/* zero-filled: every slot free */
+	if (sb != NULL)
+		atomic_store(&sb->sb_source_seed, scoreboard_seed(sb));
 	if (sb == NULL || fdp == NULL)
 		close(fd);
 	else
@@ -129,6 +167,7 @@ scoreboard_claim(struct scoreboard *sb, uint32_t i)
 	if (i >= SCOREBOARD_SLOTS)
 		return NULL;
 	sl = &sb->sb_slot[i];
+	atomic_store_explicit(&sb->sb_source[i], 0, RELAXED);
 	atomic_store_explicit(&sl->sl_seq, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_served, 0, RELAXED);
@@ -156,9 +195,11 @@ scoreboard_claim(struct scoreboard *sb, uint32_t i)
 	return sl;
 }
 
+/* A worker that died serving left its key: it counts no more. */
 void
-scoreboard_release(struct slot *sl)
+scoreboard_release(struct scoreboard *sb, struct slot *sl)
 {
+	atomic_store(&sb->sb_source[scoreboard_index(sb, sl)], 0);
 	atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
 	atomic_store(&sl->sl_state, SLOT_FREE);
 }
@@ -490,30 +531,60 @@ scoreboard_peer(const struct slot *sl, struct addr *a)
 		scoreboard_check_peer(rw.rw_peer, a);
 }
 
+/* ---- the per-source count --------------------------------------------- */
+
 /*
- * A worker's count, in a worker: a slot that does not hold still, or is
- * not plainly busy, is not counted, so that a garbled slot can only
- * admit a client, never refuse one.
+ * The family, the prefix length and the prefix's two halves, through the
+ * mix in turn, from the board's seed.  For one family and length, an
+ * IPv4 prefix or an IPv6 one of up to 64 bits is one half (the other is
+ * 0), and each step is a bijection: two such prefixes never share a key.
  */
-unsigned
-scoreboard_count_source(const struct scoreboard *sb, const struct addr *peer,
+uint64_t
+scoreboard_source_key(const struct scoreboard *sb, const struct addr *peer,
     unsigned bits)
 {
+	struct addr	 a = *peer;
+	uint64_t	 w[2] = { 0, 0 }, h;
+
+	if (a.a_family != AF_INET && a.a_family != AF_INET6)
+		return 0;
+	if (bits > (a.a_family == AF_INET ? 32u : 128u))
+		bits = a.a_family == AF_INET ? 32 : 128;
+	addr_mask(&a, bits);
+	memcpy(w, a.a_bytes, a.a_family == AF_INET ? 4 : 16);
+	h = scoreboard_mix(atomic_load_explicit(&sb->sb_source_seed, RELAXED) ^
+	    ((uint64_t)a.a_family << 8 | bits));
+	h = scoreboard_mix(scoreboard_mix(h ^ w[0]) ^ w[1]);
+	return h != 0 ? h : 1;
+}
+
+void
+scoreboard_set_source(struct scoreboard *sb, const struct slot *sl,
+    uint64_t key)
+{
+	atomic_store_explicit(&sb->sb_source[scoreboard_index(sb, sl)], key,
+	    RELAXED);
+}
+
+/*
+ * A word per slot, eight to a cache line; only a slot whose key is equal
+ * is looked at further, for its retiring flag.  The caller published its
+ * own key and fenced first (scoreboard.h).
+ */
+unsigned
+scoreboard_count_source(const struct scoreboard *sb, uint64_t key)
+{
 	uint32_t	 high = atomic_load(&sb->sb_high);
-	struct slot_raw	 rw;
-	struct addr	 a;
 	unsigned	 n = 0;
 
-	for (uint32_t i = 0; i < high && i < SCOREBOARD_SLOTS; i++) {
-		const struct slot *sl = &sb->sb_slot[i];
-
-		if (atomic_load_explicit(&sl->sl_retiring, RELAXED) ||
-		    !scoreboard_read_raw(sl, &rw) ||
-		    rw.rw_state != SLOT_BUSY)
-			continue;
-		scoreboard_check_peer(rw.rw_peer, &a);
-		if (addr_same_prefix(&a, peer, bits))
+	if (key == 0)
+		return 0;
+	if (high > SCOREBOARD_SLOTS)
+		high = SCOREBOARD_SLOTS;
+	for (uint32_t i = 0; i < high; i++)
+		if (atomic_load_explicit(&sb->sb_source[i], RELAXED) == key &&
+		    atomic_load_explicit(&sb->sb_slot[i].sl_retiring,
+		    RELAXED) == 0)
 			n++;
-	}
 	return n;
 }

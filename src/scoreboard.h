@@ -22,6 +22,23 @@
  * since when, the connection's number and peer) are written inside a
  * sequence count (sl_seq, odd while a write is under way), so that a
  * reader gets them from one moment or, after a few tries, "unknown".
+ *
+ * The per-source limit does not read the slots: every worker counts
+ * every other on each connection, and a slot is two or three cache lines
+ * that its own worker keeps writing.  Each slot has a word of its own in
+ * sb_source[] instead, eight to a cache line: the key of the source its
+ * connection counts against (a hash of the prefix), 0 when none.  A
+ * worker publishes its key, fences, then counts the keys equal to it
+ * (scoreboard_count_source()): two workers that accept from one source
+ * at once may both refuse, never both admit one over the limit.  Keys
+ * are hashed with a random seed drawn when the board is made, so a
+ * client cannot choose an address whose key is another's; two prefixes
+ * whose keys are equal all the same are counted as one, which can only
+ * refuse a client, never admit one over the limit.  A slot's key is
+ * written by its worker alone (and zeroed by the master when it claims
+ * or releases the slot); a hostile worker can write any key anywhere,
+ * which can make a source look busier (or less busy) than it is, as it
+ * could by writing slots before.
  */
 #ifndef PREFORKD_SCOREBOARD_H
 #define PREFORKD_SCOREBOARD_H
@@ -128,6 +145,11 @@ struct scoreboard {
 	/* Set by the one stopping worker that stays for the connections
 	 * TCP_DEFER_ACCEPT still holds back (worker.c). */
 	_Atomic uint32_t	 sb_defer_waiter;
+	/* Drawn when the board is made: the seed of the source keys. */
+	_Atomic uint64_t	 sb_source_seed;
+	/* Per slot, the source its connection counts against (see
+	 * above): written by the slot's worker, read by all. */
+	alignas(64) _Atomic uint64_t sb_source[SCOREBOARD_SLOTS];
 	struct slot		 sb_slot[SCOREBOARD_SLOTS];
 };
 
@@ -143,7 +165,7 @@ void		 scoreboard_destroy(struct scoreboard *);
  * and the bound of the workers' scans, one past the highest slot in use.
  */
 struct slot	*scoreboard_claim(struct scoreboard *, uint32_t i);
-void		 scoreboard_release(struct slot *);
+void		 scoreboard_release(struct scoreboard *, struct slot *);
 void		 scoreboard_set_high(struct scoreboard *, uint32_t high);
 /* The index of a slot of sb. */
 uint32_t	 scoreboard_index(const struct scoreboard *,
@@ -211,11 +233,19 @@ void	scoreboard_count_duration(struct slot *, uint64_t usecs);
 /* Anyone's: checked as scoreboard_read() checks them. */
 uint32_t scoreboard_state(const struct slot *);
 void	scoreboard_peer(const struct slot *, struct addr *);
-/* Busy slots whose peer is in the same prefix as peer, self included;
- * retiring workers are not counted: during a reload the old generation
- * finishes its connections beside the new one, and a client must not be
- * refused for the overlap. */
-unsigned scoreboard_count_source(const struct scoreboard *,
+
+/* The key of peer's source, its first bits (an address of no family:
+ * 0, nobody's source); never 0 otherwise. */
+uint64_t scoreboard_source_key(const struct scoreboard *,
 	    const struct addr *peer, unsigned bits);
+/* The worker's: the source of the connection in hand, key (0: none, as
+ * once the connection is over). */
+void	scoreboard_set_source(struct scoreboard *, const struct slot *,
+	    uint64_t key);
+/* Slots whose source is key, self included (0: none counted); retiring
+ * workers are not counted: during a reload the old generation finishes
+ * its connections beside the new one, and a client must not be refused
+ * for the overlap. */
+unsigned scoreboard_count_source(const struct scoreboard *, uint64_t key);
 
 #endif

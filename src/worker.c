@@ -210,15 +210,18 @@ worker_accept_failed(int error, const sigset_t *waitmask)
 	pause.tv_sec = 0;
 	pause.tv_nsec = WORKER_ACCEPT_PAUSE_MS * 1000000L;
 	/* Sleep with TERM deliverable, like the wait for connections. */
+	log_flush();
 	(void)ppoll(NULL, 0, &pause, waitmask);
 }
 
 /*
- * Per-source limit: the busy slots of every worker whose peer is in this
- * one's prefix, this one included (it published its peer first).  Two
- * workers that accept from one source at once may both refuse, never both
- * admit one over the limit.  A refusal is logged at most once a second
- * per worker, with how many were refused since.
+ * Per-source limit: the workers whose connection is from this one's
+ * prefix, this one included.  Its own source is published first, then
+ * fenced, then the others' counted (and theirs before they count ours):
+ * two workers that accept from one source at once see each other, never
+ * only themselves; both may refuse, never both admit one over the limit.
+ * A refusal is logged at most once a second per worker, with how many
+ * were refused since.
  */
 static bool
 worker_over_limit(const struct worker_args *wa, struct conn *c)
@@ -227,10 +230,14 @@ worker_over_limit(const struct worker_args *wa, struct conn *c)
 	const struct config	*cfg = wa->wa_config;
 	unsigned long		 held;
 	unsigned		 n, bits;
+	uint64_t		 key;
 
 	bits = c->cn_addr.a_family == AF_INET6 ? cfg->c_source_bits6 :
 	    cfg->c_source_bits4;
-	n = scoreboard_count_source(wa->wa_board, &c->cn_addr, bits);
+	key = scoreboard_source_key(wa->wa_board, &c->cn_addr, bits);
+	scoreboard_set_source(wa->wa_board, wa->wa_slot, key);
+	atomic_thread_fence(memory_order_seq_cst);
+	n = scoreboard_count_source(wa->wa_board, key);
 	if (n <= cfg->c_per_source)
 		return false;
 	atomic_fetch_add_explicit(&wa->wa_slot->sl_limited, 1,
@@ -370,13 +377,7 @@ worker_admit(const struct worker_args *wa, struct conn *c)
 	}
 	if (!worker_allowed(wa, c))
 		return false;
-	/* Our slot names the peer before we count the others (and theirs
-	 * before they count ours): two workers accepting from one source
-	 * at once see each other, never only themselves. */
-	if (wa->wa_config->c_per_source == 0)
-		return true;
-	atomic_thread_fence(memory_order_seq_cst);
-	return !worker_over_limit(wa, c);
+	return wa->wa_config->c_per_source == 0 || !worker_over_limit(wa, c);
 }
 
 /*
@@ -455,6 +456,9 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 		scoreboard_count_duration(sl, (uint64_t)(clock_diff(begun,
 		    clock_now()) * 1e6));
 	}
+	/* Out of the per-source count once the service is done. */
+	if (wa->wa_config->c_per_source != 0)
+		scoreboard_set_source(wa->wa_board, sl, 0);
 	if (c.cn_shed)
 		atomic_fetch_add_explicit(&sl->sl_shed, 1,
 		    memory_order_relaxed);
@@ -534,6 +538,8 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 	int			 n;
 
 	while (!worker_stop_requested() && !worker_done(wa, lifetime)) {
+		/* Nothing held back while we sleep (log.h). */
+		log_flush();
 		n = epoll_pwait(epfd, ev, CONFIG_MAX_LISTEN, WORKER_BEAT_MS,
 		    &wm->wm_accept);
 		if (n == -1) {
@@ -631,6 +637,7 @@ worker_take_deferred(const struct worker_args *wa, const struct service *sv,
 		struct timespec	 left = { 0, 100 * 1000000L };
 
 		scoreboard_beat(wa->wa_slot);
+		log_flush();
 		if (ppoll(pfd, n, &left, &wm->wm_accept) > 0)
 			taken += worker_take_queued(wa, sv, wm, share);
 	}
@@ -782,8 +789,11 @@ worker_run(const struct worker_args *wa)
 		_exit(EX_OSERR);
 	worker_announce(wa);
 	if (worker_wait_gate(wa, &wm.wm_accept)) {
+		/* A line per connection: sent several at a time (log.h). */
+		log_hold(true);
 		worker_loop(wa, sv, epfd, &wm);
 		worker_take_queue(wa, sv, &wm, UINT32_MAX);
+		log_hold(false);
 	} else
 		/* Stopped at the gate, the daemon stopping during a reload:
 		 * the sockets the reload added have nobody else. */

@@ -28,7 +28,7 @@ struct worker_args {
 	const struct config	*wa_config;
 	const struct listeners	*wa_listeners;
 	struct slot		*wa_slot;
-	const struct scoreboard	*wa_board;	/* everyone's slots */
+	struct scoreboard	*wa_board;	/* everyone's slots */
 	int			 wa_ready_fd;	/* write our pid here when up */
 	int			 wa_gate_fd;	/* serve after its EOF; or -1 */
 	/* A bit per listener that only this generation has (a reload

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * check_access.c - networks (addr_net) and the allow/deny rules built on
- * them: what parses, what is refused and why, and which rule decides.
+ * them: what parses, what is refused and why, and which rule decides;
+ * and peers formatted for the log, as snprintf() would have.
  */
 #include "autoconf.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -31,6 +33,47 @@ net_of(const char *s)
 	ck_assert_msg(addr_net_parse(&net, s, &why) == 0, "%s: %s", s, why);
 	return net;
 }
+
+/* Every length of octet and port, IPv6, no family, and a buffer too
+ * short: cut as snprintf() cuts. */
+START_TEST(test_peer_format)
+{
+	static const char *const v4[] = { "0.0.0.0", "9.10.99.100",
+	    "255.255.255.255", "192.0.2.1" };
+	static const unsigned ports[] = { 0, 7, 80, 443, 8080, 65535 };
+	char		 buf[ADDR_STRLEN], want[ADDR_STRLEN], small[8];
+	struct addr	 a;
+
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++)
+		for (size_t j = 0; j < sizeof(ports) / sizeof(ports[0]); j++) {
+			a = addr_of(v4[i]);
+			a.a_port = (uint16_t)ports[j];
+			addr_format(&a, buf, sizeof(buf));
+			snprintf(want, sizeof(want), "%s:%u", v4[i], ports[j]);
+			ck_assert_str_eq(buf, want);
+		}
+	a = addr_of("2001:db8::1");
+	a.a_port = 443;
+	addr_format(&a, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[2001:db8::1]:443");
+	a = addr_of("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+	a.a_port = 65535;
+	addr_format(&a, buf, sizeof(buf));
+	ck_assert_str_eq(buf,
+	    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe]:65535");
+	addr_format(&a, small, sizeof(small));
+	ck_assert_str_eq(small, "[ffff:f");
+	a = addr_of("192.0.2.1");
+	a.a_port = 80;
+	addr_format(&a, small, sizeof(small));
+	ck_assert_str_eq(small, "192.0.2");
+	addr_format(&a, small, 1);
+	ck_assert_str_eq(small, "");
+	memset(&a, 0, sizeof(a));
+	addr_format(&a, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "(unknown)");
+}
+END_TEST
 
 START_TEST(test_net_parse)
 {
@@ -211,6 +254,7 @@ access_suite(void)
 	Suite	*s = suite_create("access");
 	TCase	*tc = tcase_create("rules");
 
+	tcase_add_test(tc, test_peer_format);
 	tcase_add_test(tc, test_net_parse);
 	tcase_add_test(tc, test_net_refused);
 	tcase_add_test(tc, test_net_match);

@@ -9,7 +9,8 @@
  * full.  Workers serve all the same, a killed worker is replaced, the
  * control socket answers and counts the lines lost, and TERM stops the
  * daemon, each within a deadline.  Once the socket is read again, the
- * next line says how many were lost.
+ * next line says how many were lost.  And a line a worker holds back
+ * (to send several at once) is not held while it waits on a slow client.
  */
 #include "autoconf.h"
 
@@ -386,6 +387,40 @@ START_TEST(test_stderr_stalled)
 }
 END_TEST
 
+/*
+ * One worker.  Client A says its message and is closed; client B, queued
+ * behind it, then holds the worker silent for up to 30 s.  A's line was
+ * held back to go with others (log.h): it must come all the same, long
+ * before B's time runs out.
+ */
+START_TEST(test_syslog_held_line)
+{
+	char	 conf[256], buf[64];
+	int	 port = free_port(), a, b;
+
+	if (geteuid() != 0)
+		return;		/* mount namespaces need root */
+	devlog_bind();
+	snprintf(conf, sizeof(conf), "workers = 1;\nlog = { level = \"info\"; "
+	    "};\ntimeouts = { read = 30; connection = 40; };\n"
+	    "listen = { address = \"127.0.0.1\"; port = %d; };", port);
+	daemon_launch_syslog(&d, conf);
+	ck_assert_msg(devlog_wait("ready generation=1", 10) != NULL,
+	    "not ready; stderr:\n%s", daemon_log_tail(&d));
+	a = tcp_connect("127.0.0.1", port);
+	ck_assert_int_eq(read_banner(a, buf, sizeof(buf)), 28);
+	b = tcp_connect("127.0.0.1", port);
+	ck_assert_int_eq(write(a, "held\n", 5), 5);
+	ck_assert_int_eq(read(a, buf, sizeof(buf)), 0);
+	/* The worker is B's now, waiting for it. */
+	ck_assert_int_eq(read_banner(b, buf, sizeof(buf)), 28);
+	ck_assert_msg(devlog_wait("msg=\"held\"", 5) != NULL,
+	    "A's line held while B is served");
+	close(a);
+	close(b);
+}
+END_TEST
+
 Suite *
 logging_suite(void)
 {
@@ -395,6 +430,7 @@ logging_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_syslog_stalled);
 	tcase_add_test(tc, test_stderr_stalled);
+	tcase_add_test(tc, test_syslog_held_line);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return s;

@@ -304,6 +304,50 @@ START_TEST(test_per_source_limit)
 }
 END_TEST
 
+/* One client from src served to the end: a banner, a message, the
+ * server's close. */
+static bool
+served_from(const char *src)
+{
+	char	 buf[64];
+	int	 fd = connect_from(src, d.d_port, 20);
+	bool	 ok;
+
+	ok = read_banner(fd, buf, sizeof(buf)) == 28 &&
+	    write(fd, "hi\n", 3) == 3 && read(fd, buf, sizeof(buf)) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * A worker's source counts while it serves, not after: with per_source =
+ * 1, a client from 127.0.0.2 served to the end by one worker does not
+ * stop the other from serving the next.  The first idle worker takes
+ * each connection, so it is held (from 127.0.0.3) while the second
+ * serves 127.0.0.2, then let go to take the next ones itself.
+ */
+START_TEST(test_per_source_forgets)
+{
+	char	 buf[64];
+	int	 hold;
+
+	daemon_start(&d, "workers = 2;\nlimits = { per_source = 1; };\n"
+	    "timeouts = { read = 30.0; connection = 40.0; };\n");
+	hold = connect_from("127.0.0.3", d.d_port, 20);
+	ck_assert_int_eq(read_banner(hold, buf, sizeof(buf)), 28);
+	ck_assert_msg(served_from("127.0.0.2"), "log:\n%s",
+	    daemon_log_tail(&d));
+	close(hold);
+	ck_assert(daemon_log_wait(&d, "no message peer=127.0.0.3:", 10));
+	/* Back in its wait, the first idle worker again. */
+	usleep(300000);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(served_from("127.0.0.2"), "connection %d; "
+		    "log:\n%s", i, daemon_log_tail(&d));
+	ck_assert_int_eq(daemon_log_count(&d, "per-source limit"), 0);
+}
+END_TEST
+
 /*
  * Two workers, both held by silent clients for 30 s: a third client
  * waits in the accept queue, so the master sheds the most silent one and
@@ -646,6 +690,7 @@ pool_suite(void)
 	tcase_add_checked_fixture(defend, setup, teardown);
 	tcase_set_timeout(defend, 90);
 	tcase_add_test(defend, test_per_source_limit);
+	tcase_add_test(defend, test_per_source_forgets);
 	tcase_add_test(defend, test_shedding);
 	tcase_add_test(defend, test_shedding_saturated);
 	tcase_add_test(defend, test_shedding_after_ttou);

@@ -209,21 +209,124 @@ START_TEST(test_read_odd_sequence)
 }
 END_TEST
 
-/* The per-source count in a worker: garbage and unreadable slots are not
- * counted, and a garbage bound does not run off the board. */
+/* The per-source count in a worker: garbage keys are nobody's source, a
+ * garbage bound does not run off the board, and a garbage retiring flag
+ * only leaves a slot out. */
 START_TEST(test_count_source_garbage)
 {
 	struct addr	 peer;
 	struct slot	*sl;
+	uint64_t	 key;
 
-	memset(sb, 0xff, sizeof(*sb));
 	ck_assert_int_eq(addr_parse(&peer, "192.0.2.1"), 1);
-	ck_assert_uint_eq(scoreboard_count_source(sb, &peer, 32), 0);
+	memset(sb, 0xff, sizeof(*sb));
+	key = scoreboard_source_key(sb, &peer, 32);
+	ck_assert_uint_ne(key, 0);
+	ck_assert_uint_eq(scoreboard_count_source(sb, key), 0);
 	sl = scoreboard_claim(sb, 9);
-	scoreboard_busy(sl, &peer, 0, 1);
-	ck_assert_uint_eq(scoreboard_count_source(sb, &peer, 32), 1);
-	atomic_store(&sl->sl_seq, 1);
-	ck_assert_uint_eq(scoreboard_count_source(sb, &peer, 32), 0);
+	scoreboard_set_source(sb, sl, key);
+	ck_assert_uint_eq(scoreboard_count_source(sb, key), 1);
+	atomic_store(&sl->sl_retiring, 0x80000000u);
+	ck_assert_uint_eq(scoreboard_count_source(sb, key), 0);
+	/* Nobody's source is counted for nobody. */
+	ck_assert_uint_eq(scoreboard_count_source(sb, 0), 0);
+}
+END_TEST
+
+/*
+ * Keys: one per prefix (the first bits bits and the family), never 0 but
+ * for an address of no family; no two IPv4 addresses, nor two IPv6 /64s,
+ * share one; and another board (another seed) has other keys.
+ */
+START_TEST(test_source_keys)
+{
+	static uint64_t	 seen[4096];
+	struct scoreboard *other;
+	struct addr	 a, b, none;
+
+	memset(&none, 0, sizeof(none));
+	ck_assert_uint_eq(scoreboard_source_key(sb, &none, 32), 0);
+	ck_assert_int_eq(addr_parse(&a, "192.0.2.1"), 1);
+	ck_assert_int_eq(addr_parse(&b, "192.0.2.200"), 1);
+	b.a_port = 999;		/* the port is not the source */
+	ck_assert_uint_ne(scoreboard_source_key(sb, &a, 32),
+	    scoreboard_source_key(sb, &b, 32));
+	ck_assert_uint_eq(scoreboard_source_key(sb, &a, 24),
+	    scoreboard_source_key(sb, &b, 24));
+	ck_assert_uint_eq(scoreboard_source_key(sb, &a, 32),
+	    scoreboard_source_key(sb, &a, 99));
+	ck_assert_uint_ne(scoreboard_source_key(sb, &a, 24),
+	    scoreboard_source_key(sb, &a, 32));
+	ck_assert_int_eq(addr_parse(&a, "2001:db8:0:1::1"), 1);
+	ck_assert_int_eq(addr_parse(&b, "2001:db8:0:1:ffff::2"), 1);
+	ck_assert_uint_eq(scoreboard_source_key(sb, &a, 64),
+	    scoreboard_source_key(sb, &b, 64));
+	ck_assert_uint_ne(scoreboard_source_key(sb, &a, 128),
+	    scoreboard_source_key(sb, &b, 128));
+	ck_assert_int_eq(addr_parse(&b, "2001:db8:0:2::1"), 1);
+	ck_assert_uint_ne(scoreboard_source_key(sb, &a, 64),
+	    scoreboard_source_key(sb, &b, 64));
+	/* The same bits of another family: another source. */
+	ck_assert_int_eq(addr_parse(&a, "0.0.0.0"), 1);
+	ck_assert_int_eq(addr_parse(&b, "::"), 1);
+	ck_assert_uint_ne(scoreboard_source_key(sb, &a, 32),
+	    scoreboard_source_key(sb, &b, 32));
+	/* A run of neighbours: as many keys as addresses, none 0. */
+	ck_assert_int_eq(addr_parse(&a, "10.0.0.0"), 1);
+	for (size_t i = 0; i < 4096; i++) {
+		a.a_bytes[2] = (uint8_t)(i >> 8);
+		a.a_bytes[3] = (uint8_t)i;
+		seen[i] = scoreboard_source_key(sb, &a, 32);
+		ck_assert_uint_ne(seen[i], 0);
+		for (size_t j = 0; j < i; j++)
+			ck_assert_uint_ne(seen[i], seen[j]);
+	}
+	ck_assert_ptr_nonnull(other = scoreboard_create(NULL));
+	ck_assert_uint_ne(scoreboard_source_key(sb, &a, 32),
+	    scoreboard_source_key(other, &a, 32));
+	scoreboard_destroy(other);
+}
+END_TEST
+
+/* The count: equal keys below the bound, retiring workers left out, a
+ * slot given back no more. */
+START_TEST(test_count_source_slots)
+{
+	struct addr	 a, b;
+	struct slot	*sl[4];
+	uint64_t	 ka, kb;
+
+	ck_assert_int_eq(addr_parse(&a, "198.51.100.7"), 1);
+	ck_assert_int_eq(addr_parse(&b, "198.51.100.8"), 1);
+	ka = scoreboard_source_key(sb, &a, 32);
+	kb = scoreboard_source_key(sb, &b, 32);
+	for (uint32_t i = 0; i < 4; i++)
+		sl[i] = scoreboard_claim(sb, i);
+	scoreboard_set_high(sb, 4);
+	scoreboard_set_source(sb, sl[0], ka);
+	scoreboard_set_source(sb, sl[1], ka);
+	scoreboard_set_source(sb, sl[2], kb);
+	scoreboard_set_source(sb, sl[3], ka);
+	ck_assert_uint_eq(scoreboard_count_source(sb, ka), 3);
+	ck_assert_uint_eq(scoreboard_count_source(sb, kb), 1);
+	atomic_store(&sl[3]->sl_retiring, 1);
+	ck_assert_uint_eq(scoreboard_count_source(sb, ka), 2);
+	/* A worker that died serving: its slot counts no more. */
+	scoreboard_release(sb, sl[1]);
+	ck_assert_uint_eq(scoreboard_count_source(sb, ka), 1);
+	/* Over: the worker's source is none. */
+	scoreboard_set_source(sb, sl[0], 0);
+	ck_assert_uint_eq(scoreboard_count_source(sb, ka), 0);
+	scoreboard_set_source(sb, sl[0], ka);
+	/* A claimed slot starts with none. */
+	scoreboard_claim(sb, 0);
+	ck_assert_uint_eq(scoreboard_count_source(sb, ka), 0);
+	/* Nothing at or above the bound is looked at. */
+	scoreboard_set_source(sb, sl[0], kb);
+	scoreboard_set_high(sb, 2);
+	ck_assert_uint_eq(scoreboard_count_source(sb, kb), 1);
+	scoreboard_set_high(sb, 0);
+	ck_assert_uint_eq(scoreboard_count_source(sb, kb), 0);
 }
 END_TEST
 
@@ -391,6 +494,8 @@ scoreboard_suite(void)
 	tcase_add_test(tc, test_read_garbage);
 	tcase_add_test(tc, test_read_odd_sequence);
 	tcase_add_test(tc, test_count_source_garbage);
+	tcase_add_test(tc, test_source_keys);
+	tcase_add_test(tc, test_count_source_slots);
 	tcase_add_test(tc, test_read_never_torn);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
