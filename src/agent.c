@@ -14,7 +14,6 @@
 
 #include "agent.h"
 #include "clock.h"
-#include "generation.h"
 #include "log.h"
 #include "status.h"
 
@@ -238,7 +237,7 @@ agent_accept_failed(struct agent *ag, int error)
 /* Checkers: the line now, then their side until they close.  A burst
  * is bounded by the places: the rest waits for the next turn. */
 static void
-agent_accept(struct master *m, struct agent *ag)
+agent_accept(struct agent *ag, const struct status_facts *f)
 {
 	struct agent_client	*ac;
 	char			 line[AGENT_LINE_MAX];
@@ -252,7 +251,7 @@ agent_accept(struct master *m, struct agent *ag)
 			agent_accept_failed(ag, errno);
 			return;
 		}
-		len = status_agent(m, line, sizeof(line));
+		len = status_agent(f, line, sizeof(line));
 		if (send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
 		    (ssize_t)len || shutdown(fd, SHUT_WR) == -1) {
 			close(fd);
@@ -266,9 +265,9 @@ agent_accept(struct master *m, struct agent *ag)
 }
 
 void
-agent_handle(struct master *m, const struct pollfd *pfd, size_t n)
+agent_handle(struct agent *ag, const struct status_facts *f,
+    const struct pollfd *pfd, size_t n)
 {
-	struct agent	*ag = &m->m_agent;
 	bool		 listening = false;
 
 	for (size_t i = 0; i < n; i++) {
@@ -283,7 +282,7 @@ agent_handle(struct master *m, const struct pollfd *pfd, size_t n)
 				agent_read(&ag->ag_client[k]);
 	}
 	if (listening)
-		agent_accept(m, ag);
+		agent_accept(ag, f);
 }
 
 bool

@@ -55,7 +55,7 @@ struct agent {
 	struct log_limit	 ag_error_log;
 };
 
-struct master;
+struct status_facts;
 
 void	agent_init(struct agent *);
 /* Listen where cfg says (nowhere: no agent).  0, or EX_UNAVAILABLE /
@@ -84,7 +84,8 @@ void	agent_adopt(struct agent *, int fd, const struct addr *a);
 
 size_t	agent_pollfds(const struct agent *, struct pollfd *pfd);
 /* Act on what ppoll() said; the line comes from status_agent(). */
-void	agent_handle(struct master *, const struct pollfd *pfd, size_t n);
+void	agent_handle(struct agent *, const struct status_facts *,
+	    const struct pollfd *pfd, size_t n);
 bool	agent_next_deadline(const struct agent *, struct timespec *);
 void	agent_expire(struct agent *, struct timespec now);
 

@@ -33,7 +33,6 @@
 #include "clock.h"
 #include "control.h"
 #include "escape.h"
-#include "generation.h"
 #include "log.h"
 #include "status.h"
 
@@ -578,10 +577,10 @@ control_keep(struct control_client *c, const char *text, size_t len)
 
 /* "status" and "metrics": formatted in the scratch buffer, kept whole. */
 static void
-control_report(struct master *m, struct control_client *c,
-    size_t (*format)(const struct master *, char *, size_t))
+control_report(struct control *ctl, const struct status_facts *f,
+    struct control_client *c,
+    size_t (*format)(const struct status_facts *, char *, size_t))
 {
-	struct control	*ctl = &m->m_control;
 
 	if (ctl->ctl_scratch == NULL &&
 	    (ctl->ctl_scratch = malloc(CONTROL_ANSWER_MAX)) == NULL) {
@@ -590,7 +589,7 @@ control_report(struct master *m, struct control_client *c,
 		return;
 	}
 	control_keep(c, ctl->ctl_scratch,
-	    format(m, ctl->ctl_scratch, CONTROL_ANSWER_MAX));
+	    format(f, ctl->ctl_scratch, CONTROL_ANSWER_MAX));
 }
 
 /* Anything else: said back, escaped and short, in an error line. */
@@ -614,17 +613,18 @@ control_unknown(struct control_client *c, size_t len)
  * asked for meanwhile follows it, and reads the file as it is now).
  */
 static void
-control_reload(struct master *m, struct control_client *c)
+control_reload(struct control *ctl, const struct status_facts *f,
+    struct control_client *c)
 {
 	static const char ignored[] = "error: the daemon is stopping\n";
 
-	if (m->m_stopping || m->m_draining) {
+	if (f->sf_stopping || f->sf_draining) {
 		control_keep(c, ignored, strlen(ignored));
 		return;
 	}
-	c->cc_reload = m->m_reload_seq + 1;
+	c->cc_reload = f->sf_reload_seq + 1;
 	c->cc_deadline = clock_after(clock_now(), CONTROL_RELOAD_DEADLINE);
-	generation_reload(m);
+	ctl->ctl_reload_asked = true;
 }
 
 /* "stop", "quit", "upgrade": the signal's own path, to ourselves. */
@@ -666,13 +666,14 @@ control_reload_settled(struct control *ctl, unsigned long seq, bool ok,
 }
 
 static void
-control_respond(struct master *m, struct control_client *c)
+control_respond(struct control *ctl, const struct status_facts *f,
+    struct control_client *c)
 {
 	size_t		 len = control_line(c);
 	static const char empty[] = "error: empty request\n";
 
 	if (control_is(c->cc_req, len, "reload"))
-		control_reload(m, c);
+		control_reload(ctl, f, c);
 	else if (control_is(c->cc_req, len, "stop"))
 		control_signal(c, SIGTERM, "stopping\n");
 	else if (control_is(c->cc_req, len, "quit"))
@@ -680,9 +681,9 @@ control_respond(struct master *m, struct control_client *c)
 	else if (control_is(c->cc_req, len, "upgrade"))
 		control_signal(c, SIGUSR2, "upgrade requested\n");
 	else if (control_is(c->cc_req, len, "status"))
-		control_report(m, c, status_table);
+		control_report(ctl, f, c, status_table);
 	else if (control_is(c->cc_req, len, "metrics"))
-		control_report(m, c, status_metrics);
+		control_report(ctl, f, c, status_metrics);
 	else if (control_is(c->cc_req, len, "help"))
 		control_keep(c, control_help, strlen(control_help));
 	else if (len == 0)
@@ -693,7 +694,8 @@ control_respond(struct master *m, struct control_client *c)
 
 /* Read what the client sent; answer once a line (or EOF) is in. */
 static void
-control_read(struct master *m, struct control_client *c)
+control_read(struct control *ctl, const struct status_facts *f,
+    struct control_client *c)
 {
 	static const char too_long[] = "error: request longer than "
 	    CONTROL_STR(CONTROL_REQUEST_MAX) " bytes\n";
@@ -713,7 +715,7 @@ control_read(struct master *m, struct control_client *c)
 	}
 	c->cc_reqlen += (size_t)n;
 	if (n == 0 || memchr(c->cc_req, '\n', c->cc_reqlen) != NULL)
-		control_respond(m, c);
+		control_respond(ctl, f, c);
 	else if (c->cc_reqlen == CONTROL_REQUEST_MAX)
 		control_keep(c, too_long, strlen(too_long));
 }
@@ -727,12 +729,12 @@ control_client_of(struct control *ctl, int fd)
 	return NULL;
 }
 
-void
-control_handle(struct master *m, const struct pollfd *pfd, size_t n)
+bool
+control_handle(struct control *ctl, const struct status_facts *f,
+    const struct pollfd *pfd, size_t n)
 {
-	struct control		*ctl = &m->m_control;
 	struct control_client	*c;
-	bool			 acceptable = false;
+	bool			 acceptable = false, asked;
 
 	/* Clients first: a descriptor accepted now may reuse the number of
 	 * one dropped in this pass. */
@@ -751,10 +753,13 @@ control_handle(struct master *m, const struct pollfd *pfd, size_t n)
 			continue;
 		}
 		if (c->cc_out == NULL)
-			control_read(m, c);
+			control_read(ctl, f, c);
 		else
 			control_send(c);
 	}
 	if (acceptable)
 		control_accept(ctl);
+	asked = ctl->ctl_reload_asked;
+	ctl->ctl_reload_asked = false;
+	return asked;
 }

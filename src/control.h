@@ -55,6 +55,7 @@ struct control {
 	ino_t			 ctl_ino;
 	struct control_client	 ctl_client[CONTROL_CLIENTS];
 	char			*ctl_scratch;	/* answers are formatted here */
+	bool			 ctl_reload_asked; /* by a client, this pass */
 	/* Out of descriptors: the backlog is left alone until then. */
 	struct timespec		 ctl_paused_until;
 	/* An upgrade is about to exec: the backlog waits for the next image
@@ -65,7 +66,7 @@ struct control {
 	struct log_limit	 ctl_error_log;
 };
 
-struct master;
+struct status_facts;
 
 void	control_init(struct control *);
 /* path as an AF_UNIX address; -1 (ENAMETOOLONG) if it does not fit. */
@@ -103,7 +104,10 @@ void	control_reload_settled(struct control *, unsigned long seq, bool ok,
 /* Descriptors to watch, into pfd (room for CONTROL_FDS); how many. */
 size_t	control_pollfds(const struct control *, struct pollfd *pfd);
 /* Act on what ppoll() said about the descriptors control_pollfds() gave. */
-void	control_handle(struct master *, const struct pollfd *pfd, size_t n);
+/* Serve the clients; true when one asked for a reload, which the caller
+ * starts (its clients wait for its outcome: control_reload_settled()). */
+bool	control_handle(struct control *, const struct status_facts *,
+	    const struct pollfd *pfd, size_t n);
 /* The earliest client deadline, if there is a client. */
 bool	control_next_deadline(const struct control *, struct timespec *);
 /* Drop the clients whose deadline has passed. */

@@ -26,7 +26,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "generation.h"
+#include "master.h"
 #include "handover.h"
 #include "listener.h"
 #include "log.h"

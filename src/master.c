@@ -13,7 +13,7 @@
  * ppoll(), never blocking, each client within its own deadline
  * (control.c).
  *
- * Reloads are generation.c, the process table pool.c, the tick's sizing,
+ * Reloads are reload.c, the process table pool.c, the tick's sizing,
  * shedding and hung workers upkeep.c; here is what happens when a worker
  * exits, and how the daemon stops.
  */
@@ -48,6 +48,7 @@
 #include "pool.h"
 #include "poolview.h"
 #include "proctitle.h"
+#include "reload.h"
 #include "scoreboard.h"
 #include "status.h"
 #include "upgrade.h"
@@ -72,7 +73,7 @@ static const struct master_signal {
 	void		(*ms_action)(struct master *);
 } master_signals[] = {
 	{ SIGCHLD,	master_reap },		/* reap, log, respawn */
-	{ SIGHUP,	generation_reload },	/* re-read the file */
+	{ SIGHUP,	reload_start },		/* re-read the file */
 	{ SIGTERM,	master_graceful_stop },	/* finish, then exit */
 	{ SIGQUIT,	master_graceful_stop },
 	{ SIGINT,	master_fast_stop },	/* exit now */
@@ -168,7 +169,7 @@ master_worker_fatal(struct master *m, const struct pool_worker *w,
 	if (m->m_next.g_id != 0 && w->pw_generation == m->m_next.g_id) {
 		snprintf(why, sizeof(why), "cannot run with the new "
 		    "configuration (worker pid=%ld %s)", (long)w->pw_pid, how);
-		generation_rollback(m, why);
+		reload_rollback(m, why);
 		return;
 	}
 	if (!g->g_announced) {
@@ -185,7 +186,8 @@ master_worker_fatal(struct master *m, const struct pool_worker *w,
 	}
 	active = poolview_gen_active(&m->m_pool, g->g_id);
 	if (active > 0 && active < g->g_target)
-		g->g_target = active;
+		generation_set_target(g, active, "a worker cannot run with "
+		    "this configuration");
 	log_warnx("worker exited pid=%ld %s: it cannot run with this "
 	    "configuration; keeping workers=%u", (long)w->pw_pid, how,
 	    g->g_target);
@@ -377,8 +379,10 @@ master_report(struct master *m)
 {
 	char	 status[256];
 
-	status_log(m);
-	status_line(m, status, sizeof(status));
+	const struct status_facts *f = master_facts(m);
+
+	status_log(f);
+	status_line(f, status, sizeof(status));
 	notify_status(status);
 }
 
@@ -411,7 +415,7 @@ master_more(struct master *m)
 	if (m->m_stopping || master_dynamic(g) ||
 	    g->g_target >= CONFIG_MAX_WORKERS)
 		return;
-	g->g_target++;
+	generation_set_target(g, g->g_target + 1, "TTIN");
 	log_info("workers=%u (one more on TTIN)", g->g_target);
 }
 
@@ -422,12 +426,55 @@ master_fewer(struct master *m)
 
 	if (m->m_stopping || master_dynamic(g) || g->g_target <= 1)
 		return;
-	g->g_target--;
+	generation_set_target(g, g->g_target - 1, "TTOU");
 	pool_retire_youngest(&m->m_pool, g->g_id,
 	    g->g_cfg->c_timeout_shutdown);
 	log_info("workers=%u (one less on TTOU)", g->g_target);
 	if (g == &m->m_next)
-		generation_check_ready(m);	/* it may be complete now */
+		reload_check_ready(m);	/* it may be complete now */
+}
+
+/*
+ * The pool's one view of this turn (poolview.h): taken once a turn, after
+ * the signals (the exits reaped), and read by the sizing, the shedding,
+ * STATUS=, the answers and the agent alike; taken again only when a
+ * commit changes which generation serves.
+ */
+void
+master_look(struct master *m)
+{
+	poolview_take(&m->m_pool, &m->m_cur, m->m_next.g_id,
+	    m->m_upkeep.u_no_growth, &m->m_view);
+}
+
+const struct status_facts *
+master_facts(struct master *m)
+{
+	m->m_facts = (struct status_facts){
+		.sf_cur = &m->m_cur,
+		.sf_next = &m->m_next,
+		.sf_pool = &m->m_pool,
+		.sf_view = &m->m_view,
+		.sf_agent = &m->m_agent,
+		.sf_reloads_ok = m->m_reloads_ok,
+		.sf_reloads_failed = m->m_reloads_failed,
+		.sf_reload_seq = m->m_reload_seq,
+		.sf_draining = m->m_draining,
+		.sf_stopping = m->m_stopping,
+	};
+	return &m->m_facts;
+}
+
+/* Start the workers each generation lacks, unless backing off. */
+void
+master_fill(struct master *m)
+{
+	if (m->m_stopping || pool_backing_off(&m->m_pool, clock_now()))
+		return;
+	if (generation_fill(&m->m_pool, &m->m_cur, &m->m_next,
+	    &m->m_waitmask) == 0 && m->m_next.g_id != 0)
+		(void)generation_fill(&m->m_pool, &m->m_next, &m->m_cur,
+		    &m->m_waitmask);
 }
 
 static void
@@ -451,7 +498,7 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, m->m_pool.p_respawn_at);
 	if (!m->m_stopping && m->m_next.g_id != 0)
 		master_earliest(deadline, &timed, m->m_next.g_deadline);
-	if (generation_next_look(m, &t))
+	if (reload_next_look(m, &t))
 		master_earliest(deadline, &timed, t);
 	if (confcheck_next_deadline(&m->m_check, &t))
 		master_earliest(deadline, &timed, t);
@@ -509,13 +556,15 @@ master_wait(struct master *m)
 	confcheck_handle(&m->m_check, pfd + n - nck, nck);
 	/* Control, agent and metrics first: a commit below may replace
 	 * their sockets. */
-	control_handle(m, pfd + 1, nctl);
-	agent_handle(m, pfd + 1 + nctl, nag);
-	metrics_handle(m, pfd + 1 + nctl + nag, nme);
+	if (control_handle(&m->m_control, master_facts(m), pfd + 1, nctl))
+		reload_start(m);
+	agent_handle(&m->m_agent, master_facts(m), pfd + 1 + nctl, nag);
+	metrics_handle(&m->m_metrics, master_facts(m), pfd + 1 + nctl + nag,
+	    nme);
 	upgrade_handle(m, pfd + 1 + nctl + nag + nme, nup);
 	if (pfd[0].revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
-		generation_check_ready(m);
+		reload_check_ready(m);
 	}
 }
 
@@ -552,18 +601,18 @@ master_open_local(struct master *m, const struct config *cfg)
 	int	 status = 0;
 
 	if (m->m_control.ctl_fd == -1 && (status = control_open(&m->m_control,
-	    cfg->c_control)) != 0 && !handover_active())
+	    cfg->c_control)) != 0 && m->m_start != MASTER_START_UPGRADE)
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the control socket");
 	status = 0;
 	if (m->m_agent.ag_fd == -1 && (status = agent_open(&m->m_agent,
-	    cfg)) != 0 && !handover_active())
+	    cfg)) != 0 && m->m_start != MASTER_START_UPGRADE)
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the agent check");
 	if ((status = metrics_open(&m->m_metrics, cfg)) != 0 &&
-	    !handover_active())
+	    m->m_start != MASTER_START_UPGRADE)
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the metrics endpoint");
@@ -574,12 +623,13 @@ static int
 master_setup(struct master *m)
 {
 	const struct config	*cfg = m->m_cur.g_cfg;
+	bool			 upgrade = m->m_start == MASTER_START_UPGRADE;
 	int			 status;
 
 	if (master_setup_signals(m) == -1 || pool_init(&m->m_pool,
-	    handover_active() ? handover_board_fd() : -1) == -1)
+	    upgrade ? handover_board_fd() : -1) == -1)
 		return EX_OSERR;
-	if (handover_active()) {
+	if (upgrade) {
 		if ((status = handover_adopt(m)) != 0)
 			return status;
 		/* Workers that exited during the exec are reaped now. */
@@ -628,6 +678,7 @@ master_loop(struct master *m)
 
 	for (;;) {
 		master_handle_signals(m);
+		master_look(m);
 		now = clock_now();
 		master_watchdog(m, now);
 		master_check_drain(m, now);
@@ -635,7 +686,7 @@ master_loop(struct master *m)
 		agent_expire(&m->m_agent, now);
 		metrics_expire(&m->m_metrics, now);
 		confcheck_expire(&m->m_check, now);
-		generation_check_read(m);
+		reload_check_read(m);
 		upgrade_run(m, now);	/* a stop ends one under way */
 		if (m->m_stopping) {
 			if (m->m_pool.p_n == 0)
@@ -646,11 +697,12 @@ master_loop(struct master *m)
 			/* Sockets a start or a reload opened, into the
 			 * store; one whose message could not go, again. */
 			listeners_store(&m->m_cur.g_ls);
-			generation_check_deadline(m, now);
-			generation_check_ready(m);
+			reload_check_deadline(m, now);
+			reload_check_ready(m);
 			pool_kill_overdue(&m->m_pool, now);
-			upkeep_run(m, now);
-			generation_fill_all(m);
+			upkeep_run(&m->m_upkeep, &m->m_pool, &m->m_cur,
+			    master_facts(m), now);
+			master_fill(m);
 		}
 		master_wait(m);
 	}
@@ -675,8 +727,9 @@ master_undumpable(void)
 }
 
 int
-master_run(struct config *cfg, const char *config_file, int pidfile_fd,
-    const char *pidfile_path, int *report_fd)
+master_run(struct config *cfg, const char *config_file,
+    enum master_start start, int pidfile_fd, const char *pidfile_path,
+    int *report_fd)
 {
 	struct master	 m;
 	int		 status;
@@ -684,6 +737,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	master_undumpable();
 	memset(&m, 0, sizeof(m));
 	m.m_file = config_file;
+	m.m_start = start;
 	m.m_pool.p_ready[0] = m.m_pool.p_ready[1] = -1;
 	m.m_pidfile_fd = pidfile_fd;
 	m.m_pidfile_path = pidfile_path;
@@ -692,7 +746,8 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	generation_init(&m.m_next);
 	m.m_cur.g_id = m.m_last_id = 1;
 	m.m_cur.g_cfg = cfg;
-	m.m_cur.g_target = cfg->c_workers;
+	generation_set_target(&m.m_cur, cfg->c_workers, "the configured "
+	    "size");
 	upkeep_init(&m.m_upkeep);
 	confcheck_init(&m.m_check);
 	if ((m.m_watchdog_every = notify_watchdog_every()) > 0)
@@ -707,12 +762,12 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 		return status;
 	}
 	daemon_report(report_fd, 0);
-	if (handover_active()) {
+	if (start == MASTER_START_UPGRADE) {
 		log_info("started version=%s in place of version=%s, same "
 		    "pid; generation=%u workers=%zu taken over", status_version,
 		    handover_from_version(), m.m_cur.g_id, m.m_pool.p_n);
 		/* The new generation, as a reload starts it. */
-		generation_reload(&m);
+		reload_start(&m);
 	} else
 		log_info("started version=%s workers=%u service=%s",
 		    status_version, m.m_cur.g_target,

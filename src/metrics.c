@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "generation.h"
+#include "status.h"
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
@@ -651,10 +652,10 @@ metrics_error(struct metrics_client *mc, int status, bool head)
 
 /* 200: the pool now, in the format asked for. */
 static void
-metrics_respond(struct master *m, struct metrics_client *mc,
+metrics_respond(struct metrics *me, const struct status_facts *f,
+    struct metrics_client *mc,
     const struct metrics_request *r)
 {
-	struct metrics	*me = &m->m_metrics;
 	size_t		 len;
 
 	if (r->mr_status != 200) {
@@ -668,8 +669,8 @@ metrics_respond(struct master *m, struct metrics_client *mc,
 		return;
 	}
 	len = r->mr_openmetrics ?
-	    status_openmetrics(m, me->me_scratch, METRICS_ANSWER_MAX) :
-	    status_metrics(m, me->me_scratch, METRICS_ANSWER_MAX);
+	    status_openmetrics(f, me->me_scratch, METRICS_ANSWER_MAX) :
+	    status_metrics(f, me->me_scratch, METRICS_ANSWER_MAX);
 	metrics_keep(mc, 200, r->mr_openmetrics ? metrics_openmetrics_type :
 	    metrics_text_type, me->me_scratch, len, r->mr_head);
 }
@@ -691,7 +692,8 @@ metrics_discard(struct metrics_client *mc)
 /* Read what the client sent; answer once its head is in (or cannot
  * be). */
 static void
-metrics_read(struct master *m, struct metrics_client *mc)
+metrics_read(struct metrics *me, const struct status_facts *f,
+    struct metrics_client *mc)
 {
 	struct metrics_request	 r;
 	ssize_t			 n;
@@ -710,7 +712,7 @@ metrics_read(struct master *m, struct metrics_client *mc)
 	}
 	mc->mc_reqlen += (size_t)n;
 	if (metrics_parse(mc->mc_req, mc->mc_reqlen, &r))
-		metrics_respond(m, mc, &r);
+		metrics_respond(me, f, mc, &r);
 	else if (n == 0)
 		metrics_error(mc, 400, false);	/* it stopped midway */
 	else if (mc->mc_reqlen == METRICS_REQUEST_MAX)
@@ -840,7 +842,7 @@ metrics_free_place(struct metrics *me)
 }
 
 static void
-metrics_accept(struct master *m, struct metrics *me)
+metrics_accept(struct metrics *me, const struct status_facts *f)
 {
 	struct sockaddr_storage	 ss;
 	struct metrics_client	*mc;
@@ -859,7 +861,7 @@ metrics_accept(struct master *m, struct metrics *me)
 			return;
 		}
 		addr_from_sockaddr(&peer, (struct sockaddr *)&ss, len);
-		if (!metrics_allowed(m->m_cur.g_cfg, &peer)) {
+		if (!metrics_allowed(f->sf_cur->g_cfg, &peer)) {
 			metrics_denied(me, fd, &peer);
 			continue;
 		}
@@ -886,9 +888,9 @@ metrics_client_of(struct metrics *me, int fd)
 }
 
 void
-metrics_handle(struct master *m, const struct pollfd *pfd, size_t n)
+metrics_handle(struct metrics *me, const struct status_facts *f,
+    const struct pollfd *pfd, size_t n)
 {
-	struct metrics		*me = &m->m_metrics;
 	struct metrics_client	*mc;
 	bool			 acceptable = false;
 
@@ -906,12 +908,12 @@ metrics_handle(struct master *m, const struct pollfd *pfd, size_t n)
 		if (mc->mc_closing)
 			metrics_discard(mc);
 		else if (mc->mc_out == NULL)
-			metrics_read(m, mc);
+			metrics_read(me, f, mc);
 		else
 			metrics_send(mc);
 	}
 	if (acceptable && me->me_listen.ml_fd != -1)
-		metrics_accept(m, me);
+		metrics_accept(me, f);
 }
 
 void

@@ -97,7 +97,7 @@ struct metrics_request {
  */
 bool	metrics_parse(const char *buf, size_t len, struct metrics_request *r);
 
-struct master;
+struct status_facts;
 
 void	metrics_init(struct metrics *);
 /* Listen where cfg says (nowhere: no endpoint).  0, or EX_UNAVAILABLE /
@@ -121,7 +121,8 @@ void	metrics_close(struct metrics *);
 int	metrics_probe(const struct config *, char *err, size_t errsize);
 
 size_t	metrics_pollfds(const struct metrics *, struct pollfd *pfd);
-void	metrics_handle(struct master *, const struct pollfd *pfd, size_t n);
+void	metrics_handle(struct metrics *, const struct status_facts *,
+	    const struct pollfd *pfd, size_t n);
 bool	metrics_next_deadline(const struct metrics *, struct timespec *);
 void	metrics_expire(struct metrics *, struct timespec now);
 

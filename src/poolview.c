@@ -101,28 +101,28 @@ poolview_count(const struct pool *p, unsigned gen, struct poolview_tally *t)
 
 /* How many the serving generation can have now (see poolview.h). */
 static unsigned
-poolview_ceiling(const struct master *m, const struct poolview_tally *t)
+poolview_ceiling(const struct generation *g, bool no_growth,
+    const struct poolview_tally *t)
 {
-	const struct generation	*g = &m->m_cur;
-
 	if (g->g_adopted)
 		return poolview_active(t);	/* none is added to it */
-	if (!g->g_cfg->c_pool_dynamic || m->m_upkeep.u_no_growth)
+	if (!g->g_cfg->c_pool_dynamic || no_growth)
 		return g->g_target;
 	return g->g_cfg->c_pool_max;
 }
 
 void
-poolview_take(const struct master *m, struct poolview *v)
+poolview_take(const struct pool *p, const struct generation *cur,
+    unsigned next, bool no_growth, struct poolview *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->pv_generation = m->m_cur.g_id;
-	v->pv_next = m->m_next.g_id;
-	v->pv_target = m->m_cur.g_target;
-	poolview_scan(&m->m_pool, m->m_cur.g_id, &v->pv_serving, &v->pv_all);
-	v->pv_ceiling = poolview_ceiling(m, &v->pv_serving);
-	v->pv_queued = listeners_queued(&m->m_cur.g_ls);
-	v->pv_totals = pool_totals(&m->m_pool);
+	v->pv_generation = cur->g_id;
+	v->pv_next = next;
+	v->pv_target = cur->g_target;
+	poolview_scan(p, cur->g_id, &v->pv_serving, &v->pv_all);
+	v->pv_ceiling = poolview_ceiling(cur, no_growth, &v->pv_serving);
+	v->pv_queued = listeners_queued(&cur->g_ls);
+	v->pv_totals = pool_totals(p);
 	v->pv_log_dropped = log_dropped();
 }
 

@@ -56,7 +56,7 @@ struct poolview_tally {
 	unsigned	 vt_stale;	/* idle, but no sign of life */
 };
 
-struct master;
+struct generation;
 
 /* The daemon's pool, at one moment. */
 struct poolview {
@@ -71,8 +71,11 @@ struct poolview {
 	unsigned long long	 pv_log_dropped;	/* by the master */
 };
 
-/* The view now. */
-void	poolview_take(const struct master *, struct poolview *);
+/* The view now, of the pool whose serving generation is cur (next: the
+ * starting one's number, or 0); no_growth: a dynamic pool that may not
+ * grow (a worker exited 78), whose ceiling is its target. */
+void	poolview_take(const struct pool *, const struct generation *cur,
+	    unsigned next, bool no_growth, struct poolview *);
 /* The workers of generation gen, counted the same way. */
 void	poolview_count(const struct pool *, unsigned gen,
 	    struct poolview_tally *);

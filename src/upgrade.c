@@ -26,7 +26,7 @@
 
 #include "clock.h"
 #include "confcheck.h"
-#include "generation.h"
+#include "master.h"
 #include "handover.h"
 #include "log.h"
 #include "notify.h"

@@ -125,33 +125,35 @@ upkeep_reset_rate(struct upkeep *u)
 }
 
 static void
-upkeep_resize(struct master *m, const struct poolview *v,
-    struct timespec now)
+upkeep_resize(struct upkeep *u, struct pool *p, struct generation *g,
+    const struct poolview *v, struct timespec now)
 {
-	struct generation	*g = &m->m_cur;
 	const struct config	*cfg = g->g_cfg;
 	const struct poolview_tally *t = &v->pv_serving;
 	unsigned		 active = poolview_active(t);
 	int			 delta;
 
 	/* While crashes hold spawning back, the growth rate waits too. */
-	if (pool_backing_off(&m->m_pool, now)) {
-		upkeep_reset_rate(&m->m_upkeep);
+	if (pool_backing_off(p, now)) {
+		upkeep_reset_rate(u);
 		return;
 	}
 	/* A pool that cannot grow has its ceiling where it is: no growth. */
-	delta = upkeep_size(&m->m_upkeep, cfg, v);
+	delta = upkeep_size(u, cfg, v);
 	if (delta > 0) {
-		g->g_target = active + (unsigned)delta;
+		generation_set_target(g, active + (unsigned)delta, "held "
+		    "workers or a queue: the pool grows");
 		log_info("pool growing workers=%u held=%u idle=%u (max %u)",
 		    g->g_target, t->vt_held, poolview_idle(t), v->pv_ceiling);
-	} else if (delta < 0 && pool_retire_idle(&m->m_pool, g->g_id,
+	} else if (delta < 0 && pool_retire_idle(p, g->g_id,
 	    UPKEEP_MIN_AGE, upkeep_grace(cfg))) {
-		g->g_target = active - 1;
+		generation_set_target(g, active - 1, "too many idle: the pool "
+		    "shrinks");
 		log_info("pool shrinking workers=%u idle=%u (idle_max %u)",
 		    g->g_target, poolview_idle(t) - 1, cfg->c_idle_max);
 	} else if (g->g_target < active)
-		g->g_target = active;
+		generation_set_target(g, active, "more are running than it "
+		    "wanted");
 }
 
 /*
@@ -216,9 +218,9 @@ upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
  * tick).  The wait for them is cut short; nothing else is.
  */
 static void
-upkeep_shed(struct master *m, const struct poolview *v, int64_t now)
+upkeep_shed(struct upkeep *u, struct pool *p, const struct generation *g,
+    const struct poolview *v, int64_t now)
 {
-	struct generation	*g = &m->m_cur;
 	const struct config	*cfg = g->g_cfg;
 	struct pool_worker	*w;
 	unsigned		 n;
@@ -235,11 +237,11 @@ upkeep_shed(struct master *m, const struct poolview *v, int64_t now)
 	if (n > v->pv_queued)
 		n = v->pv_queued;
 	while (n-- > 0 &&
-	    (w = upkeep_most_silent(&m->m_pool, g->g_id, now, &silent,
+	    (w = upkeep_most_silent(p, g->g_id, now, &silent,
 	    &conn, &wait, &peer)) != NULL) {
 		pool_shed(w, conn);
-		m->m_upkeep.u_shed++;
-		if (!log_limit_allow(&m->m_upkeep.u_shed_log, &held))
+		u->u_shed++;
+		if (!log_limit_allow(&u->u_shed_log, &held))
 			continue;
 		addr_format(&peer, name, sizeof(name));
 		log_notice("pool full (%u workers, %u queued): shedding "
@@ -247,7 +249,7 @@ upkeep_shed(struct master *m, const struct poolview *v, int64_t now)
 		    "suppressed)", poolview_active(&v->pv_serving),
 		    v->pv_queued, name, scoreboard_wait_name(wait),
 		    (double)silent / 1000, (long)w->pw_pid,
-		    m->m_upkeep.u_shed, held);
+		    u->u_shed, held);
 	}
 }
 
@@ -260,21 +262,21 @@ upkeep_shed(struct master *m, const struct poolview *v, int64_t now)
  * generation its own.
  */
 static void
-upkeep_hung(struct master *m, int64_t now)
+upkeep_hung(struct pool *p, const struct generation *cur, unsigned next,
+    int64_t now)
 {
-	double		 hung = m->m_cur.g_cfg->c_timeout_hung;
+	double		 hung = cur->g_cfg->c_timeout_hung;
 	char		 name[ADDR_STRLEN];
 
 	if (hung == 0)
 		return;
-	for (size_t i = 0; i < m->m_pool.p_n; i++) {
-		struct pool_worker *w = &m->m_pool.p_workers[i];
+	for (size_t i = 0; i < p->p_n; i++) {
+		struct pool_worker *w = &p->p_workers[i];
 		struct slot_reading r;
 		double age;
 
 		if (w->pw_retiring || w->pw_killed ||
-		    (m->m_next.g_id != 0 && w->pw_generation ==
-		    m->m_next.g_id))
+		    (next != 0 && w->pw_generation == next))
 			continue;
 		pool_read(w, now, &r);
 		age = (double)(now - (r.sr_state == SLOT_BUSY ? r.sr_since :
@@ -295,38 +297,38 @@ upkeep_hung(struct master *m, int64_t now)
 
 /* STATUS= with the pool's figures, when they changed, once a second. */
 static void
-upkeep_status(struct master *m, const struct poolview *v,
+upkeep_status(struct upkeep *u, const struct status_facts *f,
     struct timespec now)
 {
-	char	 status[sizeof(m->m_upkeep.u_status)];
+	char	 status[sizeof(u->u_status)];
 
-	if (!m->m_cur.g_announced || m->m_next.g_id != 0 ||
-	    clock_diff(m->m_upkeep.u_status_at, now) < UPKEEP_STATUS_EVERY)
+	if (clock_diff(u->u_status_at, now) < UPKEEP_STATUS_EVERY)
 		return;
-	status_line_view(m, v, status, sizeof(status));
-	if (strcmp(status, m->m_upkeep.u_status) == 0)
+	status_line(f, status, sizeof(status));
+	if (strcmp(status, u->u_status) == 0)
 		return;
-	m->m_upkeep.u_status_at = now;
+	u->u_status_at = now;
 	/* Remembered only once sent: a dropped line is sent again. */
 	if (notify_status(status) == 0)
-		memcpy(m->m_upkeep.u_status, status, sizeof(status));
+		memcpy(u->u_status, status, sizeof(status));
 }
 
 void
-upkeep_run(struct master *m, struct timespec now)
+upkeep_run(struct upkeep *u, struct pool *p, struct generation *cur,
+    const struct status_facts *f, struct timespec now)
 {
-	struct poolview		 v;
-	int64_t			 ms = scoreboard_ms();
+	int64_t		 ms = scoreboard_ms();
+	unsigned	 next = f->sf_next->g_id;
 
-	if (clock_diff(m->m_upkeep.u_next, now) < 0)
+	if (clock_diff(u->u_next, now) < 0)
 		return;
-	m->m_upkeep.u_next = clock_after(now, UPKEEP_TICK);
-	upkeep_hung(m, ms);
-	if (m->m_next.g_id != 0 || !m->m_cur.g_announced)
+	u->u_next = clock_after(now, UPKEEP_TICK);
+	upkeep_hung(p, cur, next, ms);
+	if (next != 0 || !cur->g_announced)
 		return;		/* sizing waits for a settled pool */
-	/* One view a tick: sizing, shedding and STATUS= agree. */
-	poolview_take(m, &v);
-	upkeep_resize(m, &v, now);
-	upkeep_shed(m, &v, ms);
-	upkeep_status(m, &v, now);
+	/* The master's one view of this turn: sizing, shedding, STATUS=,
+	 * the answers and the agent agree. */
+	upkeep_resize(u, p, cur, f->sf_view, now);
+	upkeep_shed(u, p, cur, f->sf_view, ms);
+	upkeep_status(u, f, now);
 }

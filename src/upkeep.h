@@ -3,7 +3,8 @@
  * upkeep.h - the master's periodic look at the pool: size it, shed
  * connections when it is full, replace hung workers, tell systemd.
  *
- * Each tick reads one view of the pool (poolview.h) and acts on it.
+ * Each tick reads the master's view of the pool for this turn
+ * (poolview.h) and acts on it.
  *
  * Sizing grows the pool for slow clients, not for a busy CPU.  A busy
  * worker that has waited on its client for POOLVIEW_HELD_MS is "held": it
@@ -47,9 +48,11 @@
 #define UPKEEP_SHED_SILENT_MS	1000
 #define UPKEEP_STATUS_EVERY	1.0	/* seconds between STATUS= */
 
-struct master;
 struct config;
+struct generation;
+struct pool;
 struct poolview;
+struct status_facts;
 
 struct upkeep {
 	struct timespec	 u_next;	/* the next tick */
@@ -70,8 +73,11 @@ void	upkeep_init(struct upkeep *);
 void	upkeep_reset(struct upkeep *);
 /* When the next tick is due. */
 struct timespec upkeep_due(const struct upkeep *);
-/* Run the tick if due. */
-void	upkeep_run(struct master *, struct timespec now);
+/* Run the tick if due, on the pool p whose serving generation is cur,
+ * from the facts of this turn (status.h), its view of the pool among
+ * them. */
+void	upkeep_run(struct upkeep *, struct pool *p, struct generation *cur,
+	    const struct status_facts *, struct timespec now);
 
 /*
  * The sizing decision alone, for the tests: how many workers to add (> 0)

@@ -22,10 +22,14 @@
 
 #include "clock.h"
 #include "config.h"
+#include "control.h"
+#include "agent.h"
 #include "generation.h"
 #include "log.h"
 #include "metrics.h"
+#include "poolview.h"
 #include "scoreboard.h"
+#include "status.h"
 #include "unit.h"
 
 #define FAKE_WORKERS	4
@@ -159,7 +163,31 @@ END_TEST
 
 /* ---- the socket, driven by the test ------------------------------------ */
 
-static struct master	 m;
+/* The parts of a master that the answers read, under the master's names;
+ * facts() gathers them as the master does, its view taken now. */
+static struct {
+	struct generation	 m_cur, m_next;
+	struct pool		 m_pool;
+	struct control		 m_control;
+	struct agent		 m_agent;
+	struct metrics		 m_metrics;
+	bool			 m_no_growth;
+	bool			 m_draining, m_stopping;
+	struct poolview		 m_view;
+	struct status_facts	 m_facts;
+} m;
+
+static const struct status_facts *
+facts(void)
+{
+	poolview_take(&m.m_pool, &m.m_cur, m.m_next.g_id, m.m_no_growth,
+	    &m.m_view);
+	m.m_facts = (struct status_facts){ .sf_cur = &m.m_cur,
+	    .sf_next = &m.m_next, .sf_pool = &m.m_pool, .sf_view = &m.m_view,
+	    .sf_agent = &m.m_agent, .sf_draining = m.m_draining,
+	    .sf_stopping = m.m_stopping };
+	return &m.m_facts;
+}
 static struct config	 cfg;
 static unsigned		 port;
 
@@ -252,7 +280,7 @@ turn(void)
 	size_t		 n = metrics_pollfds(&m.m_metrics, pfd);
 
 	ck_assert_int_ge(poll(pfd, n, 100), 0);
-	metrics_handle(&m, pfd, n);
+	metrics_handle(&m.m_metrics, facts(), pfd, n);
 }
 
 static size_t
