@@ -51,6 +51,7 @@
 #include "reload.h"
 #include "scoreboard.h"
 #include "status.h"
+#include "takeover.h"
 #include "upgrade.h"
 #include "upkeep.h"
 #include "worker.h"
@@ -65,6 +66,7 @@ static void	master_fast_stop(struct master *);
 static void	master_report(struct master *);
 static void	master_more(struct master *);
 static void	master_fewer(struct master *);
+static void	master_upgrade(struct master *);
 
 /* Each signal has one meaning, here.  CHLD first: the other actions
  * then see a current process table. */
@@ -80,7 +82,7 @@ static const struct master_signal {
 	{ SIGUSR1,	master_report },	/* log a status report */
 	{ SIGTTIN,	master_more },		/* one worker more */
 	{ SIGTTOU,	master_fewer },		/* one worker less */
-	{ SIGUSR2,	upgrade_request },	/* execve the new binary */
+	{ SIGUSR2,	master_upgrade },	/* execve the new binary */
 };
 #define MASTER_NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
@@ -275,7 +277,7 @@ master_reap(struct master *m)
 		if (rc == 1)
 			master_worker_exited(m, &w, status);
 		else if (!confcheck_reaped(&m->m_check, w.pw_pid, status))
-			upgrade_reaped(m, w.pw_pid, status);
+			upgrade_reaped(&m->m_upgrade, w.pw_pid, status);
 	}
 }
 
@@ -434,11 +436,47 @@ master_fewer(struct master *m)
 		reload_check_ready(m);	/* it may be complete now */
 }
 
+/* What crosses the exec of an upgrade (handover.h), and nothing else. */
+static struct handover_parts
+master_parts(struct master *m)
+{
+	return (struct handover_parts){
+		.hp_file = m->m_file,
+		.hp_cur = &m->m_cur,
+		.hp_pool = &m->m_pool,
+		.hp_control = &m->m_control,
+		.hp_agent = &m->m_agent,
+		.hp_last_id = &m->m_last_id,
+		.hp_reloads_ok = &m->m_reloads_ok,
+		.hp_reloads_failed = &m->m_reloads_failed,
+		.hp_pidfile_fd = m->m_pidfile_fd,
+		.hp_pidfile_path = m->m_pidfile_path,
+	};
+}
+
+/* SIGUSR2. */
+static void
+master_upgrade(struct master *m)
+{
+	upgrade_request(&m->m_upgrade, m->m_stopping || m->m_draining);
+}
+
+/* The next step of an upgrade under way, which waits for a quiet pool:
+ * no reload under way. */
+static void
+master_upgrade_step(struct master *m, struct timespec now)
+{
+	struct handover_parts	 parts = master_parts(m);
+
+	upgrade_run(&m->m_upgrade, &parts, m->m_stopping || m->m_draining,
+	    m->m_next.g_id != 0 || confcheck_running(&m->m_check), now);
+}
+
 /*
- * The pool's one view of this turn (poolview.h): taken once a turn, after
- * the signals (the exits reaped), and read by the sizing, the shedding,
- * STATUS=, the answers and the agent alike; taken again only when a
- * commit changes which generation serves.
+ * The pool's one view of this turn (poolview.h): taken once a turn, as
+ * the loop wakes, and read by the answers, the signals' actions, the
+ * sizing, the shedding, STATUS= and the agent alike; taken again only
+ * when a generation is announced or a commit changes which one serves.
  */
 void
 master_look(struct master *m)
@@ -530,6 +568,7 @@ master_wait(struct master *m)
 	struct timespec	 ts, *tsp = NULL, deadline;
 	double		 left;
 	size_t		 n, nctl, nag, nme, nup, nck;
+	int		 rc;
 
 	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
@@ -548,7 +587,10 @@ master_wait(struct master *m)
 	n += nup;
 	nck = confcheck_pollfds(&m->m_check, pfd + n);
 	n += nck;
-	if (ppoll(pfd, n, tsp, &m->m_waitmask) == -1) {
+	rc = ppoll(pfd, n, tsp, &m->m_waitmask);
+	/* Awake: the one view of this turn, before anything reads it. */
+	master_look(m);
+	if (rc == -1) {
 		if (errno != EINTR)
 			log_warn("ppoll");
 		return;
@@ -561,7 +603,7 @@ master_wait(struct master *m)
 	agent_handle(&m->m_agent, master_facts(m), pfd + 1 + nctl, nag);
 	metrics_handle(&m->m_metrics, master_facts(m), pfd + 1 + nctl + nag,
 	    nme);
-	upgrade_handle(m, pfd + 1 + nctl + nag + nme, nup);
+	upgrade_handle(&m->m_upgrade, pfd + 1 + nctl + nag + nme, nup);
 	if (pfd[0].revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
 		reload_check_ready(m);
@@ -624,13 +666,15 @@ master_setup(struct master *m)
 {
 	const struct config	*cfg = m->m_cur.g_cfg;
 	bool			 upgrade = m->m_start == MASTER_START_UPGRADE;
+	struct handover_parts	 parts;
 	int			 status;
 
 	if (master_setup_signals(m) == -1 || pool_init(&m->m_pool,
-	    upgrade ? handover_board_fd() : -1) == -1)
+	    upgrade ? takeover_board_fd() : -1) == -1)
 		return EX_OSERR;
 	if (upgrade) {
-		if ((status = handover_adopt(m)) != 0)
+		parts = master_parts(m);
+		if ((status = takeover_adopt(&parts)) != 0)
 			return status;
 		/* Workers that exited during the exec are reaped now. */
 		master_pending[SIGCHLD] = 1;
@@ -678,7 +722,6 @@ master_loop(struct master *m)
 
 	for (;;) {
 		master_handle_signals(m);
-		master_look(m);
 		now = clock_now();
 		master_watchdog(m, now);
 		master_check_drain(m, now);
@@ -687,7 +730,7 @@ master_loop(struct master *m)
 		metrics_expire(&m->m_metrics, now);
 		confcheck_expire(&m->m_check, now);
 		reload_check_read(m);
-		upgrade_run(m, now);	/* a stop ends one under way */
+		master_upgrade_step(m, now);	/* a stop ends one under way */
 		if (m->m_stopping) {
 			if (m->m_pool.p_n == 0)
 				break;
@@ -765,7 +808,7 @@ master_run(struct config *cfg, const char *config_file,
 	if (start == MASTER_START_UPGRADE) {
 		log_info("started version=%s in place of version=%s, same "
 		    "pid; generation=%u workers=%zu taken over", status_version,
-		    handover_from_version(), m.m_cur.g_id, m.m_pool.p_n);
+		    takeover_from_version(), m.m_cur.g_id, m.m_pool.p_n);
 		/* The new generation, as a reload starts it. */
 		reload_start(&m);
 	} else
@@ -773,6 +816,7 @@ master_run(struct config *cfg, const char *config_file,
 		    status_version, m.m_cur.g_target,
 		    m.m_cur.g_cfg->c_service);
 	proctitle_set("master -c %s", m.m_file);
+	master_look(&m);
 	master_loop(&m);
 	log_info("exiting status=%d served=%llu", m.m_status,
 	    pool_totals(&m.m_pool).pg_served);

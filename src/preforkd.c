@@ -28,10 +28,10 @@
 #include "master.h"
 #include "metrics.h"
 #include "pidfile.h"
-#include "handover.h"
 #include "procfs.h"
 #include "proctitle.h"
 #include "status.h"
+#include "takeover.h"
 #include "upgrade.h"
 
 /* How long -s status|metrics waits for the daemon's answer. */
@@ -459,10 +459,10 @@ run(struct config *cfg, const struct options *o, enum master_start start)
 	 * After an upgrade it is locked already: the descriptor came with
 	 * its lock, and the daemon is a daemon already. */
 	if (start == MASTER_START_UPGRADE) {
-		pidfd = handover_pidfile_fd();
-		if (handover_pidfile_path() != NULL)
+		pidfd = takeover_pidfile_fd();
+		if (takeover_pidfile_path() != NULL)
 			snprintf(pidpath, sizeof(pidpath), "%s",
-			    handover_pidfile_path());
+			    takeover_pidfile_path());
 	} else if (cfg->c_pid_file != NULL) {
 		snprintf(pidpath, sizeof(pidpath), "%s", cfg->c_pid_file);
 		if ((status = pidfile_lock(pidpath, &pidfd)) != 0) {
@@ -523,7 +523,7 @@ std_fds_open(void)
 static int
 inherited_fds_close(enum master_start start)
 {
-	int	 n = start == MASTER_START_UPGRADE ? handover_fd_count() :
+	int	 n = start == MASTER_START_UPGRADE ? takeover_fd_count() :
 	    listeners_passed_count();
 
 	/* A malformed count is reported when the master looks for them. */
@@ -549,7 +549,7 @@ main(int argc, char *argv[])
 		return EX_OSERR;
 	/* argv moves to the heap: what follows reads the copies. */
 	proctitle_init(argc, argv);
-	if (upgrade_init(argc, argv) == -1 || (taken = handover_take()) == -1)
+	if (upgrade_init(argc, argv) == -1 || (taken = takeover_begin()) == -1)
 		return EX_SOFTWARE;
 	/* How this start came about, decided here once and passed down. */
 	start = taken == 1 ? MASTER_START_UPGRADE : MASTER_START_FRESH;
@@ -568,7 +568,7 @@ main(int argc, char *argv[])
 	/* After an upgrade: the file the daemon read, as an absolute path
 	 * (a daemon's working directory is "/", whatever -c said). */
 	if (start == MASTER_START_UPGRADE)
-		o.o_file = handover_config_file();
+		o.o_file = takeover_config_file();
 	log_init("preforkd", LOG_TO_STDERR, LOG_DAEMON, LOG_INFO);
 	/* After an upgrade the workers serve already: a file that broke
 	 * since the check must not end them (the reload that follows fails
@@ -580,7 +580,7 @@ main(int argc, char *argv[])
 		return command_run(&o);
 	cfg = confcheck_run(o.o_file, err, sizeof(err));
 	if (cfg == NULL && start == MASTER_START_UPGRADE)
-		cfg = handover_config_fallback(err);
+		cfg = takeover_config_fallback(err);
 	if (cfg == NULL) {
 		fprintf(stderr, "preforkd: %s\n", err);
 		return EX_CONFIG;
