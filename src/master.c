@@ -3,7 +3,7 @@
  * master.c - the supervisor loop.
  *
  * The master blocks its control signals and sleeps in ppoll() with them
- * unblocked; the handler only sets a flag in master_pending[], and the
+ * unblocked; the handler only sets a flag (signals.h), and the
  * loop runs the action that master_signals[] assigns to it (so signals
  * that arrive together are one action: two quick TTINs may add one).  The
  * same ppoll() watches the ready pipe, on which each worker writes its
@@ -37,6 +37,7 @@
 #include "clock.h"
 #include "config.h"
 #include "control.h"
+#include "exits.h"
 #include "generation.h"
 #include "handover.h"
 #include "listener.h"
@@ -50,14 +51,12 @@
 #include "proctitle.h"
 #include "reload.h"
 #include "scoreboard.h"
+#include "signals.h"
 #include "status.h"
 #include "takeover.h"
 #include "upgrade.h"
 #include "upkeep.h"
 #include "worker.h"
-
-/* A worker that dies sooner than this after its start is crash-looping. */
-#define MASTER_YOUNG_SECONDS	1.0
 
 static void	master_reap(struct master *);
 static void	master_graceful_stop(struct master *);
@@ -86,45 +85,15 @@ static const struct master_signal {
 };
 #define MASTER_NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
-static volatile sig_atomic_t	 master_pending[_NSIG];
-
-static void
-master_on_signal(int signo)
-{
-	master_pending[signo] = 1;
-}
-
+/* Block the signals of the table: they arrive in ppoll() alone. */
 static int
 master_setup_signals(struct master *m)
 {
-	struct sigaction	 sa;
-	sigset_t		 set;
+	int	 signos[MASTER_NSIGNALS];
 
-	sigemptyset(&set);
 	for (size_t i = 0; i < MASTER_NSIGNALS; i++)
-		sigaddset(&set, master_signals[i].ms_signo);
-	if (sigprocmask(SIG_BLOCK, &set, &m->m_waitmask) == -1) {
-		log_warn("sigprocmask");
-		return -1;
-	}
-	for (size_t i = 0; i < MASTER_NSIGNALS; i++)
-		sigdelset(&m->m_waitmask, master_signals[i].ms_signo);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = master_on_signal;
-	sa.sa_mask = set;
-	for (size_t i = 0; i < MASTER_NSIGNALS; i++)
-		if (sigaction(master_signals[i].ms_signo, &sa, NULL) == -1) {
-			log_warn("sigaction(%d)", master_signals[i].ms_signo);
-			return -1;
-		}
-	/* A peer that goes away must cost an EPIPE, never the process. */
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1) {
-		log_warn("sigaction(SIG_IGN)");
-		return -1;
-	}
-	return 0;
+		signos[i] = master_signals[i].ms_signo;
+	return signals_setup(signos, MASTER_NSIGNALS, &m->m_waitmask);
 }
 
 static void
@@ -133,26 +102,11 @@ master_handle_signals(struct master *m)
 	for (size_t i = 0; i < MASTER_NSIGNALS; i++) {
 		int signo = master_signals[i].ms_signo;
 
-		if (master_pending[signo]) {
-			master_pending[signo] = 0;
+		if (signals_take(signo))
 			master_signals[i].ms_action(m);
-		}
 	}
 }
 
-
-static void
-master_describe_exit(int status, char *buf, size_t size)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "status=%d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "signal=%d (%s)%s", WTERMSIG(status),
-		    strsignal(WTERMSIG(status)),
-		    WCOREDUMP(status) ? " core dumped" : "");
-	else
-		snprintf(buf, size, "wait status=%#x", status);
-}
 
 /*
  * A worker exited 78: it cannot run with its configuration.  At start
@@ -199,59 +153,13 @@ master_worker_fatal(struct master *m, const struct pool_worker *w,
 	pool_crashed(&m->m_pool, w);
 }
 
-/* Decide, from how the worker ended, what to do about its place. */
-static void
-master_worker_exited(struct master *m, const struct pool_worker *w,
-    int status)
-{
-	double	 uptime = clock_diff(w->pw_started, clock_now());
-	char	 how[64];
-	bool	 crashed;
-
-	master_describe_exit(status, how, sizeof(how));
-	if (w->pw_retiring || m->m_stopping) {
-		log_info("worker retired pid=%ld generation=%u %s "
-		    "uptime=%.1fs", (long)w->pw_pid, w->pw_generation, how,
-		    uptime);
-		return;
-	}
-	if (w->pw_hung) {
-		log_warnx("worker pid=%ld killed as hung %s uptime=%.1fs; "
-		    "replacing it", (long)w->pw_pid, how, uptime);
-		return;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-	    w->pw_last_state == SLOT_RECYCLED) {
-		log_info("worker recycled pid=%ld served=%llu uptime=%.1fs; "
-		    "replacing it", (long)w->pw_pid, w->pw_served, uptime);
-		return;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
-		master_worker_fatal(m, w, how);
-		return;
-	}
-	/* KILL and TERM come from outside (an operator, the OOM killer):
-	 * deliberate, not a crash loop, so the place is refilled at once. */
-	crashed = WIFEXITED(status) ? WEXITSTATUS(status) != 0 :
-	    !(WIFSIGNALED(status) && (WTERMSIG(status) == SIGKILL ||
-	    WTERMSIG(status) == SIGTERM));
-	if (crashed && uptime < MASTER_YOUNG_SECONDS) {
-		log_warnx("worker exited pid=%ld %s uptime=%.1fs; died young, "
-		    "respawning in %.1fs", (long)w->pw_pid, how, uptime,
-		    pool_crashed(&m->m_pool, w));
-		return;
-	}
-	log_warnx("worker exited pid=%ld %s uptime=%.1fs; respawning",
-	    (long)w->pw_pid, how, uptime);
-}
-
 static void
 master_reap(struct master *m)
 {
 	struct pool_worker	 w;
-	int			 status, rc;
-
 	siginfo_t		 si;
+	int			 status, rc;
+	char			 how[64];
 
 	for (;;) {
 		/* Who exited, without reaping it yet. */
@@ -274,8 +182,9 @@ master_reap(struct master *m)
 		 * it. */
 		if ((rc = pool_reap(&m->m_pool, si.si_pid, &w, &status)) == 0)
 			return;
-		if (rc == 1)
-			master_worker_exited(m, &w, status);
+		if (rc == 1 && exits_judge(&m->m_pool, &w, status,
+		    m->m_stopping, how, sizeof(how)) == EXIT_FATAL)
+			master_worker_fatal(m, &w, how);
 		else if (!confcheck_reaped(&m->m_check, w.pw_pid, status))
 			upgrade_reaped(&m->m_upgrade, w.pw_pid, status);
 	}
@@ -677,7 +586,7 @@ master_setup(struct master *m)
 		if ((status = takeover_adopt(&parts)) != 0)
 			return status;
 		/* Workers that exited during the exec are reaped now. */
-		master_pending[SIGCHLD] = 1;
+		signals_raise(SIGCHLD);
 		cfg = m->m_cur.g_cfg;	/* the workers' */
 	} else if (master_listen(m) == -1)
 		return EX_OSERR;
