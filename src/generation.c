@@ -100,6 +100,39 @@ generation_fill(struct pool *p, struct generation *g,
 	return 0;
 }
 
+/* A dynamic pool sizes itself within its bounds: TTIN and TTOU are for a
+ * fixed one. */
+static bool
+generation_dynamic(const struct generation *g)
+{
+	if (!g->g_cfg->c_pool_dynamic)
+		return false;
+	log_notice("TTIN and TTOU size a fixed pool; this one is dynamic "
+	    "(pool.min = %u, pool.max = %u): change those and reload",
+	    g->g_cfg->c_pool_min, g->g_cfg->c_pool_max);
+	return true;
+}
+
+bool
+generation_resize(struct generation *g, struct pool *p, int by)
+{
+	if (generation_dynamic(g))
+		return false;
+	if (by > 0) {
+		if (g->g_target >= CONFIG_MAX_WORKERS)
+			return false;
+		generation_set_target(g, g->g_target + 1, "TTIN");
+		log_info("workers=%u (one more on TTIN)", g->g_target);
+		return true;
+	}
+	if (g->g_target <= 1)
+		return false;
+	generation_set_target(g, g->g_target - 1, "TTOU");
+	pool_retire_youngest(p, g->g_id, g->g_cfg->c_timeout_shutdown);
+	log_info("workers=%u (one less on TTOU)", g->g_target);
+	return true;
+}
+
 void
 generation_set_target(struct generation *g, unsigned n, const char *why)
 {

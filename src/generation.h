@@ -50,6 +50,10 @@ void	generation_close_gate(struct generation *);
  * beside it, or NULL) kept out of them; -1 once a fork() failed. */
 int	generation_fill(struct pool *, struct generation *g,
 	    const struct generation *other, const sigset_t *worker_mask);
+/* TTIN (by 1) and TTOU (by -1), for a fixed pool: one worker more or
+ * less (the youngest retires), never below 1 or above the maximum; false
+ * when nothing changed. */
+bool	generation_resize(struct generation *, struct pool *, int by);
 /*
  * The one way a generation's target changes: each writer (the start, a
  * reload, TTIN and TTOU, the pool's sizing, a fatal exit, an upgrade's

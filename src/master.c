@@ -305,44 +305,21 @@ master_sized(struct master *m)
 	return m->m_next.g_id != 0 ? &m->m_next : &m->m_cur;
 }
 
-/* A dynamic pool sizes itself within its bounds: TTIN and TTOU are for a
- * fixed one. */
-static bool
-master_dynamic(const struct generation *g)
-{
-	if (!g->g_cfg->c_pool_dynamic)
-		return false;
-	log_notice("TTIN and TTOU size a fixed pool; this one is dynamic "
-	    "(pool.min = %u, pool.max = %u): change those and reload",
-	    g->g_cfg->c_pool_min, g->g_cfg->c_pool_max);
-	return true;
-}
-
+/* TTIN: one worker more. */
 static void
 master_more(struct master *m)
 {
-	struct generation	*g = master_sized(m);
-
-	if (m->m_stopping || master_dynamic(g) ||
-	    g->g_target >= CONFIG_MAX_WORKERS)
-		return;
-	generation_set_target(g, g->g_target + 1, "TTIN");
-	log_info("workers=%u (one more on TTIN)", g->g_target);
+	if (!m->m_stopping)
+		generation_resize(master_sized(m), &m->m_pool, 1);
 }
 
+/* TTOU: one less; a starting generation may be complete now. */
 static void
 master_fewer(struct master *m)
 {
-	struct generation	*g = master_sized(m);
-
-	if (m->m_stopping || master_dynamic(g) || g->g_target <= 1)
-		return;
-	generation_set_target(g, g->g_target - 1, "TTOU");
-	pool_retire_youngest(&m->m_pool, g->g_id,
-	    g->g_cfg->c_timeout_shutdown);
-	log_info("workers=%u (one less on TTOU)", g->g_target);
-	if (g == &m->m_next)
-		reload_check_ready(m);	/* it may be complete now */
+	if (!m->m_stopping && generation_resize(master_sized(m), &m->m_pool,
+	    -1) && m->m_next.g_id != 0)
+		reload_check_ready(m);
 }
 
 /* What crosses the exec of an upgrade (handover.h), and nothing else. */
