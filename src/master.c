@@ -8,13 +8,13 @@
  * that arrive together are one action: two quick TTINs may add one).  The
  * same ppoll() watches the ready pipe, on which each worker writes its
  * pid once it is able to serve, and times the respawn back-off, the
- * reload and retirement deadlines, the pool's upkeep tick and the
+ * reload and retirement deadlines, the pool's poolpolicy tick and the
  * shutdown deadline.  The control socket and its clients are in the same
  * ppoll(), never blocking, each client within its own deadline
  * (control.c).
  *
  * Reloads are reload.c, the process table pool.c, the tick's sizing,
- * shedding and hung workers upkeep.c; here is what happens when a worker
+ * shedding and hung workers poolpolicy.c; here is what happens when a worker
  * exits, and how the daemon stops.
  */
 #include "autoconf.h"
@@ -55,7 +55,7 @@
 #include "status.h"
 #include "takeover.h"
 #include "upgrade.h"
-#include "upkeep.h"
+#include "poolpolicy.h"
 #include "worker.h"
 
 static void	master_reap(struct master *);
@@ -149,7 +149,7 @@ master_worker_fatal(struct master *m, const struct pool_worker *w,
 	    g->g_target);
 	/* Not in a loop: a dynamic pool stops growing until a reload, and
 	 * refilling waits out the back-off. */
-	m->m_upkeep.u_no_growth = true;
+	m->m_policy.u_no_growth = true;
 	pool_crashed(&m->m_pool, w);
 }
 
@@ -368,7 +368,7 @@ void
 master_look(struct master *m)
 {
 	poolview_take(&m->m_pool, &m->m_cur, m->m_next.g_id,
-	    m->m_upkeep.u_no_growth, &m->m_view);
+	    m->m_policy.u_no_growth, &m->m_view);
 }
 
 const struct status_facts *
@@ -427,7 +427,7 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 	if (confcheck_next_deadline(&m->m_check, &t))
 		master_earliest(deadline, &timed, t);
 	if (!m->m_stopping)
-		master_earliest(deadline, &timed, upkeep_due(&m->m_upkeep));
+		master_earliest(deadline, &timed, poolpolicy_due(&m->m_policy));
 	if (m->m_draining)
 		master_earliest(deadline, &timed, m->m_drain_until);
 	if (upgrade_next_deadline(&m->m_upgrade, &t))
@@ -629,7 +629,7 @@ master_loop(struct master *m)
 			reload_check_deadline(m, now);
 			reload_check_ready(m);
 			pool_kill_overdue(&m->m_pool, now);
-			upkeep_run(&m->m_upkeep, &m->m_pool, &m->m_cur,
+			poolpolicy_run(&m->m_policy, &m->m_pool, &m->m_cur,
 			    master_facts(m), now);
 			master_fill(m);
 		}
@@ -677,7 +677,7 @@ master_run(struct config *cfg, const char *config_file,
 	m.m_cur.g_cfg = cfg;
 	generation_set_target(&m.m_cur, cfg->c_workers, "the configured "
 	    "size");
-	upkeep_init(&m.m_upkeep);
+	poolpolicy_init(&m.m_policy);
 	confcheck_init(&m.m_check);
 	if ((m.m_watchdog_every = notify_watchdog_every()) > 0)
 		m.m_watchdog_at = clock_now();

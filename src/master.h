@@ -24,7 +24,7 @@
 #include "poolview.h"
 #include "status.h"
 #include "upgrade.h"
-#include "upkeep.h"
+#include "poolpolicy.h"
 
 struct config;
 
@@ -46,7 +46,7 @@ struct master {
 	struct confcheck	 m_check;	/* reading the file, on HUP */
 	unsigned long		 m_reload_seq;	/* reloads begun, ever */
 	struct pool		 m_pool;
-	struct upkeep		 m_upkeep;	/* sizing, shedding, hung */
+	struct poolpolicy	 m_policy;	/* sizing, shedding, hung */
 	/* The pool's one view of this turn of the loop (master_look()):
 	 * sizing, shedding, STATUS=, the answers and the agent read it. */
 	struct poolview		 m_view;

@@ -8,7 +8,7 @@
  * sizing, the shedding, the status line, the status table, the metrics
  * and the agent's weight all read one view, taken by poolview_take(), so
  * that they never disagree about how full the pool is.  The master takes
- * one a tick (upkeep.c) and one for each question asked between ticks.
+ * one a tick (poolpolicy.c) and one for each question asked between ticks.
  *
  * The ceiling is what "full" means: a fixed pool has its target (workers,
  * moved by TTIN and TTOU); a dynamic pool pool.max, unless it cannot grow

@@ -98,7 +98,7 @@ reload_commit(struct master *m)
 	control_reconfigure(&m->m_control, m->m_cur.g_cfg->c_control);
 	agent_commit(&m->m_agent, &m->m_cur.g_agent, m->m_cur.g_cfg);
 	metrics_commit(&m->m_metrics, &m->m_cur.g_metrics, m->m_cur.g_cfg);
-	upkeep_reset(&m->m_upkeep);
+	poolpolicy_reset(&m->m_policy);
 	m->m_cur.g_committed = true;
 	m->m_cur.g_replaced = old.g_id;
 	m->m_cur.g_quiet_by = clock_after(clock_now(),

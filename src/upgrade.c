@@ -533,8 +533,8 @@ upgrade_run(struct upgrade *up, const struct handover_parts *hp,
 	if (!upgrade_quiet(hp->hp_pool, reloading)) {
 		upgrade_hold(hp, false);
 		if (clock_diff(now, up->up_until) <= 0)
-			upgrade_give_up(up, hp, "the pool did not settle (workers "
-			    "starting or a reload under way)");
+			upgrade_give_up(up, hp, "the pool did not settle "
+			    "(workers starting or a reload under way)");
 		return;
 	}
 	if (up->up_step == UPGRADE_WAIT_CHECK) {
@@ -543,8 +543,8 @@ upgrade_run(struct upgrade *up, const struct handover_parts *hp,
 	}
 	if (!upgrade_hold(hp, true)) {
 		if (clock_diff(now, up->up_until) <= 0)
-			upgrade_give_up(up, hp, "control or agent clients still in "
-			    "hand");
+			upgrade_give_up(up, hp, "control or agent clients "
+			    "still in hand");
 		return;
 	}
 	upgrade_reset(up);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * upkeep.c - the maintenance tick (see upkeep.h for the sizing rule).
+ * poolpolicy.c - the maintenance tick (see poolpolicy.h for the sizing rule).
  *
  * Everything here reads the scoreboard, which workers write without
  * asking: a view is a moment old when it is acted on, and every action
@@ -25,40 +25,40 @@
 #include "poolview.h"
 #include "scoreboard.h"
 #include "status.h"
-#include "upkeep.h"
+#include "poolpolicy.h"
 
 void
-upkeep_init(struct upkeep *u)
+poolpolicy_init(struct poolpolicy *u)
 {
 	memset(u, 0, sizeof(*u));
-	u->u_rate = UPKEEP_RATE_FIRST;
+	u->u_rate = POOLPOLICY_RATE_FIRST;
 	u->u_next = clock_now();
 }
 
 void
-upkeep_reset(struct upkeep *u)
+poolpolicy_reset(struct poolpolicy *u)
 {
-	u->u_rate = UPKEEP_RATE_FIRST;
+	u->u_rate = POOLPOLICY_RATE_FIRST;
 	u->u_calm = 0;
 	u->u_idle_ticks = 0;
 	u->u_no_growth = false;
 }
 
 struct timespec
-upkeep_due(const struct upkeep *u)
+poolpolicy_due(const struct poolpolicy *u)
 {
 	return u->u_next;
 }
 
 /* Too many idle for a while: one fewer. */
 static int
-upkeep_shrink(struct upkeep *u, const struct config *cfg,
+poolpolicy_shrink(struct poolpolicy *u, const struct config *cfg,
     const struct poolview_tally *t)
 {
 	if (poolview_idle(t) > cfg->c_idle_max &&
 	    poolview_active(t) > cfg->c_pool_min) {
 		/* Hysteresis: idle for a while, not between two bursts. */
-		if (++u->u_idle_ticks >= UPKEEP_SHRINK_TICKS)
+		if (++u->u_idle_ticks >= POOLPOLICY_SHRINK_TICKS)
 			return -1;
 		return 0;
 	}
@@ -67,7 +67,7 @@ upkeep_shrink(struct upkeep *u, const struct config *cfg,
 }
 
 int
-upkeep_size(struct upkeep *u, const struct config *cfg,
+poolpolicy_size(struct poolpolicy *u, const struct config *cfg,
     const struct poolview *v)
 {
 	const struct poolview_tally *t = &v->pv_serving;
@@ -91,18 +91,18 @@ upkeep_size(struct upkeep *u, const struct config *cfg,
 		add = want - active;
 		if (add > u->u_rate)
 			add = u->u_rate;
-		if (u->u_rate < UPKEEP_RATE_MAX)
+		if (u->u_rate < POOLPOLICY_RATE_MAX)
 			u->u_rate *= 2;
 		u->u_idle_ticks = 0;
 		u->u_calm = 0;
 		return (int)add;
 	}
 	/* The workers just added take a tick or two to be seen held: the
-	 * growth is over only after UPKEEP_RATE_KEEP ticks without any. */
-	if (starting == 0 && u->u_calm < UPKEEP_RATE_KEEP &&
-	    ++u->u_calm == UPKEEP_RATE_KEEP)
-		u->u_rate = UPKEEP_RATE_FIRST;
-	return upkeep_shrink(u, cfg, t);
+	 * growth is over only after POOLPOLICY_RATE_KEEP ticks without any. */
+	if (starting == 0 && u->u_calm < POOLPOLICY_RATE_KEEP &&
+	    ++u->u_calm == POOLPOLICY_RATE_KEEP)
+		u->u_rate = POOLPOLICY_RATE_FIRST;
+	return poolpolicy_shrink(u, cfg, t);
 }
 
 /*
@@ -111,7 +111,7 @@ upkeep_size(struct upkeep *u, const struct config *cfg,
  * before the retirement deadline kills it.
  */
 static double
-upkeep_grace(const struct config *cfg)
+poolpolicy_grace(const struct config *cfg)
 {
 	double	 g = cfg->c_timeout_connection + 1;
 
@@ -119,13 +119,13 @@ upkeep_grace(const struct config *cfg)
 }
 
 static void
-upkeep_reset_rate(struct upkeep *u)
+poolpolicy_reset_rate(struct poolpolicy *u)
 {
-	u->u_rate = UPKEEP_RATE_FIRST;
+	u->u_rate = POOLPOLICY_RATE_FIRST;
 }
 
 static void
-upkeep_resize(struct upkeep *u, struct pool *p, struct generation *g,
+poolpolicy_resize(struct poolpolicy *u, struct pool *p, struct generation *g,
     const struct poolview *v, struct timespec now)
 {
 	const struct config	*cfg = g->g_cfg;
@@ -135,18 +135,18 @@ upkeep_resize(struct upkeep *u, struct pool *p, struct generation *g,
 
 	/* While crashes hold spawning back, the growth rate waits too. */
 	if (pool_backing_off(p, now)) {
-		upkeep_reset_rate(u);
+		poolpolicy_reset_rate(u);
 		return;
 	}
 	/* A pool that cannot grow has its ceiling where it is: no growth. */
-	delta = upkeep_size(u, cfg, v);
+	delta = poolpolicy_size(u, cfg, v);
 	if (delta > 0) {
 		generation_set_target(g, active + (unsigned)delta, "held "
 		    "workers or a queue: the pool grows");
 		log_info("pool growing workers=%u held=%u idle=%u (max %u)",
 		    g->g_target, t->vt_held, poolview_idle(t), v->pv_ceiling);
 	} else if (delta < 0 && pool_retire_idle(p, g->g_id,
-	    UPKEEP_MIN_AGE, upkeep_grace(cfg))) {
+	    POOLPOLICY_MIN_AGE, poolpolicy_grace(cfg))) {
 		generation_set_target(g, active - 1, "too many idle: the pool "
 		    "shrinks");
 		log_info("pool shrinking workers=%u idle=%u (idle_max %u)",
@@ -165,7 +165,7 @@ upkeep_resize(struct upkeep *u, struct pool *p, struct generation *g,
  * one already.
  */
 static int64_t
-upkeep_silence(const struct pool_worker *w, int64_t now, uint64_t *conn,
+poolpolicy_silence(const struct pool_worker *w, int64_t now, uint64_t *conn,
     uint32_t *wait, struct addr *peer)
 {
 	struct slot_reading	 r;
@@ -181,9 +181,9 @@ upkeep_silence(const struct pool_worker *w, int64_t now, uint64_t *conn,
 }
 
 /* The busy worker of gen whose client has made no progress for longest,
- * at least UPKEEP_SHED_SILENT_MS, and not asked to shed it already. */
+ * at least POOLPOLICY_SHED_SILENT_MS, and not asked to shed it already. */
 static struct pool_worker *
-upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
+poolpolicy_most_silent(struct pool *p, unsigned gen, int64_t now,
     int64_t *silent, uint64_t *conn, uint32_t *wait, struct addr *peer)
 {
 	struct pool_worker	*pick = NULL;
@@ -198,8 +198,8 @@ upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
 
 		if (w->pw_generation != gen || w->pw_retiring)
 			continue;
-		s = upkeep_silence(w, now, &c, &wt, &who);
-		if (s >= UPKEEP_SHED_SILENT_MS && s > *silent) {
+		s = poolpolicy_silence(w, now, &c, &wt, &who);
+		if (s >= POOLPOLICY_SHED_SILENT_MS && s > *silent) {
 			*silent = s;
 			*conn = c;
 			*wait = wt;
@@ -218,8 +218,8 @@ upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
  * tick).  The wait for them is cut short; nothing else is.
  */
 static void
-upkeep_shed(struct upkeep *u, struct pool *p, const struct generation *g,
-    const struct poolview *v, int64_t now)
+poolpolicy_shed(struct poolpolicy *u, struct pool *p,
+    const struct generation *g, const struct poolview *v, int64_t now)
 {
 	const struct config	*cfg = g->g_cfg;
 	struct pool_worker	*w;
@@ -237,7 +237,7 @@ upkeep_shed(struct upkeep *u, struct pool *p, const struct generation *g,
 	if (n > v->pv_queued)
 		n = v->pv_queued;
 	while (n-- > 0 &&
-	    (w = upkeep_most_silent(p, g->g_id, now, &silent,
+	    (w = poolpolicy_most_silent(p, g->g_id, now, &silent,
 	    &conn, &wait, &peer)) != NULL) {
 		pool_shed(w, conn);
 		u->u_shed++;
@@ -262,7 +262,7 @@ upkeep_shed(struct upkeep *u, struct pool *p, const struct generation *g,
  * generation its own.
  */
 static void
-upkeep_hung(struct pool *p, const struct generation *cur, unsigned next,
+poolpolicy_hung(struct pool *p, const struct generation *cur, unsigned next,
     int64_t now)
 {
 	double		 hung = cur->g_cfg->c_timeout_hung;
@@ -297,12 +297,12 @@ upkeep_hung(struct pool *p, const struct generation *cur, unsigned next,
 
 /* STATUS= with the pool's figures, when they changed, once a second. */
 static void
-upkeep_status(struct upkeep *u, const struct status_facts *f,
+poolpolicy_status(struct poolpolicy *u, const struct status_facts *f,
     struct timespec now)
 {
 	char	 status[sizeof(u->u_status)];
 
-	if (clock_diff(u->u_status_at, now) < UPKEEP_STATUS_EVERY)
+	if (clock_diff(u->u_status_at, now) < POOLPOLICY_STATUS_EVERY)
 		return;
 	status_line(f, status, sizeof(status));
 	if (strcmp(status, u->u_status) == 0)
@@ -314,7 +314,7 @@ upkeep_status(struct upkeep *u, const struct status_facts *f,
 }
 
 void
-upkeep_run(struct upkeep *u, struct pool *p, struct generation *cur,
+poolpolicy_run(struct poolpolicy *u, struct pool *p, struct generation *cur,
     const struct status_facts *f, struct timespec now)
 {
 	int64_t		 ms = scoreboard_ms();
@@ -322,13 +322,13 @@ upkeep_run(struct upkeep *u, struct pool *p, struct generation *cur,
 
 	if (clock_diff(u->u_next, now) < 0)
 		return;
-	u->u_next = clock_after(now, UPKEEP_TICK);
-	upkeep_hung(p, cur, next, ms);
+	u->u_next = clock_after(now, POOLPOLICY_TICK);
+	poolpolicy_hung(p, cur, next, ms);
 	if (next != 0 || !cur->g_announced)
 		return;		/* sizing waits for a settled pool */
 	/* The master's one view of this turn: sizing, shedding, STATUS=,
 	 * the answers and the agent agree. */
-	upkeep_resize(u, p, cur, f->sf_view, now);
-	upkeep_shed(u, p, cur, f->sf_view, ms);
-	upkeep_status(u, f, now);
+	poolpolicy_resize(u, p, cur, f->sf_view, now);
+	poolpolicy_shed(u, p, cur, f->sf_view, ms);
+	poolpolicy_status(u, f, now);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * upkeep.h - the master's periodic look at the pool: size it, shed
- * connections when it is full, replace hung workers, tell systemd.
+ * poolpolicy.h - the pool's policy, applied at the master's periodic look:
+ * size it, shed connections when it is full, replace hung workers, tell
+ * systemd.
  *
  * Each tick reads the master's view of the pool for this turn
  * (poolview.h) and acts on it.
@@ -23,30 +24,30 @@
  * would leave everyone queued for seconds.  A queue behind workers that
  * are merely running (a CPU-bound load) adds nothing.  The pool grows
  * towards that at a rate that doubles each tick it grows
- * (UPKEEP_RATE_FIRST ... UPKEEP_RATE_MAX; back to the first after
- * UPKEEP_RATE_KEEP ticks without growth), and retires one idle worker a
+ * (POOLPOLICY_RATE_FIRST ... POOLPOLICY_RATE_MAX; back to the first after
+ * POOLPOLICY_RATE_KEEP ticks without growth), and retires one idle worker a
  * tick once
- * more than idle_max have been idle for UPKEEP_SHRINK_TICKS in a row,
- * never one younger than UPKEEP_MIN_AGE.
+ * more than idle_max have been idle for POOLPOLICY_SHRINK_TICKS in a row,
+ * never one younger than POOLPOLICY_MIN_AGE.
  */
-#ifndef PREFORKD_UPKEEP_H
-#define PREFORKD_UPKEEP_H
+#ifndef PREFORKD_POOLPOLICY_H
+#define PREFORKD_POOLPOLICY_H
 
 #include <stdbool.h>
 #include <time.h>
 
 #include "loglimit.h"
 
-#define UPKEEP_TICK		0.1	/* seconds between looks */
-#define UPKEEP_RATE_FIRST	4	/* workers started per tick, at first */
-#define UPKEEP_RATE_MAX		32	/* ... and at most */
-#define UPKEEP_RATE_KEEP	5	/* ticks without growth: rate over */
-#define UPKEEP_SHRINK_TICKS	10	/* too many idle for this long */
-#define UPKEEP_MIN_AGE		5.0	/* seconds before it may retire */
+#define POOLPOLICY_TICK	0.1	/* seconds between looks */
+#define POOLPOLICY_RATE_FIRST	4	/* workers started per tick, at first */
+#define POOLPOLICY_RATE_MAX	32	/* ... and at most */
+#define POOLPOLICY_RATE_KEEP	5	/* ticks without growth: rate over */
+#define POOLPOLICY_SHRINK_TICKS	10	/* too many idle for this long */
+#define POOLPOLICY_MIN_AGE	5.0	/* seconds before it may retire */
 /* A client that has sent nothing, or taken none of what it was sent, for
  * this long, while the pool is full, may be shed. */
-#define UPKEEP_SHED_SILENT_MS	1000
-#define UPKEEP_STATUS_EVERY	1.0	/* seconds between STATUS= */
+#define POOLPOLICY_SHED_SILENT_MS	1000
+#define POOLPOLICY_STATUS_EVERY	1.0	/* seconds between STATUS= */
 
 struct config;
 struct generation;
@@ -54,7 +55,7 @@ struct pool;
 struct poolview;
 struct status_facts;
 
-struct upkeep {
+struct poolpolicy {
 	struct timespec	 u_next;	/* the next tick */
 	unsigned	 u_rate;	/* workers to add at most, this tick */
 	unsigned	 u_calm;	/* ticks in a row without growth */
@@ -68,16 +69,17 @@ struct upkeep {
 	struct log_limit u_shed_log;
 };
 
-void	upkeep_init(struct upkeep *);
+void	poolpolicy_init(struct poolpolicy *);
 /* A new generation serves: the sizing starts over. */
-void	upkeep_reset(struct upkeep *);
+void	poolpolicy_reset(struct poolpolicy *);
 /* When the next tick is due. */
-struct timespec upkeep_due(const struct upkeep *);
+struct timespec poolpolicy_due(const struct poolpolicy *);
 /* Run the tick if due, on the pool p whose serving generation is cur,
  * from the facts of this turn (status.h), its view of the pool among
  * them. */
-void	upkeep_run(struct upkeep *, struct pool *p, struct generation *cur,
-	    const struct status_facts *, struct timespec now);
+void	poolpolicy_run(struct poolpolicy *, struct pool *p,
+	    struct generation *cur, const struct status_facts *,
+	    struct timespec now);
 
 /*
  * The sizing decision alone, for the tests: how many workers to add (> 0)
@@ -85,7 +87,7 @@ void	upkeep_run(struct upkeep *, struct pool *p, struct generation *cur,
  * generation, queue and ceiling); it updates the rate and the shrink
  * count in u.
  */
-int	upkeep_size(struct upkeep *, const struct config *,
+int	poolpolicy_size(struct poolpolicy *, const struct config *,
 	    const struct poolview *);
 
 #endif
