@@ -20,8 +20,6 @@ generation_init(struct generation *g)
 {
 	memset(g, 0, sizeof(*g));
 	g->g_gate[0] = g->g_gate[1] = -1;
-	agent_init(&g->g_agent);
-	metrics_listener_init(&g->g_metrics);
 }
 
 void
@@ -39,8 +37,6 @@ generation_free(struct generation *g)
 {
 	generation_close_gate(g);
 	listeners_close(&g->g_ls);
-	agent_close(&g->g_agent);
-	metrics_listener_close(&g->g_metrics);
 	config_free(g->g_cfg);
 	generation_init(g);
 }
@@ -131,6 +127,23 @@ generation_resize(struct generation *g, struct pool *p, int by)
 	pool_retire_youngest(p, g->g_id, g->g_cfg->c_timeout_shutdown);
 	log_info("workers=%u (one less on TTOU)", g->g_target);
 	return true;
+}
+
+void
+generation_want(const struct generation *cur, unsigned next,
+    bool no_growth, struct poolview_want *want)
+{
+	*want = (struct poolview_want){
+		.vw_generation = cur->g_id,
+		.vw_next = next,
+		.vw_target = cur->g_target,
+		/* A fixed pool, or one that may not grow, is at its ceiling
+		 * at its target. */
+		.vw_max = !cur->g_cfg->c_pool_dynamic || no_growth ?
+		    cur->g_target : cur->g_cfg->c_pool_max,
+		.vw_as_is = cur->g_adopted,
+		.vw_ls = &cur->g_ls,
+	};
 }
 
 void

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * generation.h - a configuration generation: a configuration, its
- * listening sockets (and its agent and metrics ports when a reload bound
- * new ones), the gate its workers wait at before they serve, and how many
- * workers it wants.  The reload that starts, commits and rolls back
+ * listening sockets, the gate its workers wait at before they serve, and
+ * how many workers it wants.  The reload that starts, commits and rolls back
  * generations is reload.h; the workers themselves are in the pool
  * (pool.h), each marked with its generation's number.
  */
@@ -14,10 +13,9 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "agent.h"
 #include "listener.h"
-#include "metrics.h"
 #include "pool.h"
+#include "poolview.h"
 
 struct generation {
 	unsigned		 g_id;		/* 0: no such generation */
@@ -36,10 +34,6 @@ struct generation {
 	/* Taken over from the binary before an upgrade: its workers run
 	 * the old code with the old file, so none is added to it. */
 	bool			 g_adopted;
-	/* Its agent port, bound by the reload when it is a new one. */
-	struct agent		 g_agent;
-	/* The same for its metrics endpoint. */
-	struct metrics_listener	 g_metrics;
 };
 
 void	generation_init(struct generation *);
@@ -50,6 +44,11 @@ void	generation_close_gate(struct generation *);
  * beside it, or NULL) kept out of them; -1 once a fork() failed. */
 int	generation_fill(struct pool *, struct generation *g,
 	    const struct generation *other, const sigset_t *worker_mask);
+/* What cur, serving (next: the starting one's number, or 0), wants of
+ * the pool, for its view (poolview.h); no_growth: a dynamic pool that
+ * may not grow (a worker exited 78), whose ceiling is its target. */
+void	generation_want(const struct generation *cur, unsigned next,
+	    bool no_growth, struct poolview_want *);
 /* TTIN (by 1) and TTOU (by -1), for a fixed pool: one worker more or
  * less (the youngest retires), never below 1 or above the maximum; false
  * when nothing changed. */

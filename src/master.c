@@ -367,8 +367,11 @@ master_upgrade_step(struct master *m, struct timespec now)
 void
 master_look(struct master *m)
 {
-	poolview_take(&m->m_pool, &m->m_cur, m->m_next.g_id,
-	    m->m_policy.u_no_growth, &m->m_view);
+	struct poolview_want	 want;
+
+	generation_want(&m->m_cur, m->m_next.g_id, m->m_policy.u_no_growth,
+	    &want);
+	poolview_take(&m->m_pool, &want, &m->m_view);
 }
 
 const struct status_facts *
@@ -379,7 +382,8 @@ master_facts(struct master *m)
 		.sf_next = &m->m_next,
 		.sf_pool = &m->m_pool,
 		.sf_view = &m->m_view,
-		.sf_agent = &m->m_agent,
+		.sf_agent = m->m_agent.ag_fd != -1 ? m->m_agent.ag_name :
+		    NULL,
 		.sf_reloads_ok = m->m_reloads_ok,
 		.sf_reloads_failed = m->m_reloads_failed,
 		.sf_reload_seq = m->m_reload_seq,
@@ -588,6 +592,7 @@ master_cleanup(struct master *m)
 	metrics_close(&m->m_metrics);
 	generation_free(&m->m_cur);
 	generation_free(&m->m_next);
+	reload_free_ports(m);
 	pool_fini(&m->m_pool);
 }
 
@@ -684,6 +689,8 @@ master_run(struct config *cfg, const char *config_file,
 	control_init(&m.m_control);
 	agent_init(&m.m_agent);
 	metrics_init(&m.m_metrics);
+	agent_init(&m.m_agent_next);
+	metrics_listener_init(&m.m_metrics_next);
 	upgrade_reset(&m.m_upgrade);
 
 	if ((status = master_setup(&m)) != 0) {

@@ -55,6 +55,10 @@ struct master {
 	struct control		 m_control;	/* the control socket */
 	struct agent		 m_agent;	/* the agent check */
 	struct metrics		 m_metrics;	/* HTTP GET /metrics */
+	/* Their new ports, bound by a reload when the file moved them;
+	 * taken at the commit. */
+	struct agent		 m_agent_next;
+	struct metrics_listener	 m_metrics_next;
 	/* Reloads that settled (reload_settled()), by outcome. */
 	unsigned long long	 m_reloads_ok;
 	unsigned long long	 m_reloads_failed;

@@ -6,8 +6,6 @@
 
 #include <string.h>
 
-#include "config.h"
-#include "generation.h"
 #include "listener.h"
 #include "log.h"
 #include "poolview.h"
@@ -101,27 +99,25 @@ poolview_count(const struct pool *p, unsigned gen, struct poolview_tally *t)
 
 /* How many the serving generation can have now (see poolview.h). */
 static unsigned
-poolview_ceiling(const struct generation *g, bool no_growth,
+poolview_ceiling(const struct poolview_want *want,
     const struct poolview_tally *t)
 {
-	if (g->g_adopted)
+	if (want->vw_as_is)
 		return poolview_active(t);	/* none is added to it */
-	if (!g->g_cfg->c_pool_dynamic || no_growth)
-		return g->g_target;
-	return g->g_cfg->c_pool_max;
+	return want->vw_max;
 }
 
 void
-poolview_take(const struct pool *p, const struct generation *cur,
-    unsigned next, bool no_growth, struct poolview *v)
+poolview_take(const struct pool *p, const struct poolview_want *want,
+    struct poolview *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->pv_generation = cur->g_id;
-	v->pv_next = next;
-	v->pv_target = cur->g_target;
-	poolview_scan(p, cur->g_id, &v->pv_serving, &v->pv_all);
-	v->pv_ceiling = poolview_ceiling(cur, no_growth, &v->pv_serving);
-	v->pv_queued = listeners_queued(&cur->g_ls);
+	v->pv_generation = want->vw_generation;
+	v->pv_next = want->vw_next;
+	v->pv_target = want->vw_target;
+	poolview_scan(p, want->vw_generation, &v->pv_serving, &v->pv_all);
+	v->pv_ceiling = poolview_ceiling(want, &v->pv_serving);
+	v->pv_queued = listeners_queued(want->vw_ls);
 	v->pv_totals = pool_totals(p);
 	v->pv_log_dropped = log_dropped();
 }

@@ -56,7 +56,19 @@ struct poolview_tally {
 	unsigned	 vt_stale;	/* idle, but no sign of life */
 };
 
-struct generation;
+struct listeners;
+
+/* What the serving generation wants of the pool (generation_want()). */
+struct poolview_want {
+	unsigned		 vw_generation;	/* serving */
+	unsigned		 vw_next;	/* starting; 0: none */
+	unsigned		 vw_target;	/* workers it wants */
+	unsigned		 vw_max;	/* ... and may have */
+	/* Taken over from the binary before an upgrade: none is added,
+	 * so it may have as many as it has. */
+	bool			 vw_as_is;
+	const struct listeners	*vw_ls;		/* its accept queues */
+};
 
 /* The daemon's pool, at one moment. */
 struct poolview {
@@ -71,11 +83,9 @@ struct poolview {
 	unsigned long long	 pv_log_dropped;	/* by the master */
 };
 
-/* The view now, of the pool whose serving generation is cur (next: the
- * starting one's number, or 0); no_growth: a dynamic pool that may not
- * grow (a worker exited 78), whose ceiling is its target. */
-void	poolview_take(const struct pool *, const struct generation *cur,
-	    unsigned next, bool no_growth, struct poolview *);
+/* The view now, of the pool and what its serving generation wants. */
+void	poolview_take(const struct pool *, const struct poolview_want *,
+	    struct poolview *);
 /* The workers of generation gen, counted the same way. */
 void	poolview_count(const struct pool *, unsigned gen,
 	    struct poolview_tally *);

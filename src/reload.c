@@ -38,6 +38,14 @@ reload_settled(struct master *m, unsigned long reload, bool ok,
 
 static void	reload_again(struct master *);
 
+/* The side doors' new ports a reload bound and did not commit. */
+void
+reload_free_ports(struct master *m)
+{
+	agent_close(&m->m_agent_next);
+	metrics_listener_close(&m->m_metrics_next);
+}
+
 static void
 reload_announce(struct master *m)
 {
@@ -96,8 +104,9 @@ reload_commit(struct master *m)
 	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
 	    m->m_cur.g_cfg->c_log_level);
 	control_reconfigure(&m->m_control, m->m_cur.g_cfg->c_control);
-	agent_commit(&m->m_agent, &m->m_cur.g_agent, m->m_cur.g_cfg);
-	metrics_commit(&m->m_metrics, &m->m_cur.g_metrics, m->m_cur.g_cfg);
+	agent_commit(&m->m_agent, &m->m_agent_next, m->m_cur.g_cfg);
+	metrics_commit(&m->m_metrics, &m->m_metrics_next, m->m_cur.g_cfg);
+	reload_free_ports(m);
 	poolpolicy_reset(&m->m_policy);
 	m->m_cur.g_committed = true;
 	m->m_cur.g_replaced = old.g_id;
@@ -172,6 +181,7 @@ reload_rollback(struct master *m, const char *why)
 	pool_retire_generation(&m->m_pool, m->m_next.g_id,
 	    m->m_cur.g_cfg->c_timeout_shutdown);
 	generation_free(&m->m_next);
+	reload_free_ports(m);
 	/* A kept socket's backlog and deferral may have been changed. */
 	listeners_relisten(&m->m_cur.g_ls);
 	/* The new generation's crashes must not hold the old one back. */
@@ -246,9 +256,9 @@ reload_prepare(struct master *m, struct generation *g,
 		log_warn("pipe2(gate)");
 		rc = -1;
 	}
-	if (rc == 0 && agent_prepare(&m->m_agent, &g->g_agent, g->g_cfg))
+	if (rc == 0 && agent_prepare(&m->m_agent, &m->m_agent_next, g->g_cfg))
 		rc = -1;
-	if (rc == 0 && metrics_prepare(&m->m_metrics, &g->g_metrics,
+	if (rc == 0 && metrics_prepare(&m->m_metrics, &m->m_metrics_next,
 	    g->g_cfg))
 		rc = -1;
 	if (rc == -1) {
@@ -257,6 +267,7 @@ reload_prepare(struct master *m, struct generation *g,
 		    "configuration");
 		listeners_relisten(&m->m_cur.g_ls);
 		generation_free(g);
+		reload_free_ports(m);
 		reload_notify_failed(m, "reload failed; running the "
 		    "previous configuration");
 		return -1;

@@ -46,5 +46,7 @@ bool	reload_next_look(const struct master *, struct timespec *);
 void	reload_check_deadline(struct master *, struct timespec now);
 /* The starting generation cannot serve: drop it. */
 void	reload_rollback(struct master *, const char *why);
+/* Close the new agent and metrics ports a reload bound, if any. */
+void	reload_free_ports(struct master *);
 
 #endif

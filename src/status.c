@@ -234,17 +234,17 @@ static void
 status_table_agent(struct status_out *o, const struct status_facts *f,
     const struct poolview *v)
 {
-	char	 line[AGENT_LINE_MAX];
+	char	 line[32];	/* "ready 100%\n" at most */
 	size_t	 n;
 
-	if (f->sf_agent->ag_fd == -1) {
+	if (f->sf_agent == NULL) {
 		status_out(o, "agent: off\n");
 		return;
 	}
 	n = status_agent_view(f, v, line, sizeof(line));
 	if (n > 0 && line[n - 1] == '\n')
 		line[n - 1] = '\0';
-	status_out(o, "agent: %s on %s\n", line, f->sf_agent->ag_name);
+	status_out(o, "agent: %s on %s\n", line, f->sf_agent);
 }
 
 static void
@@ -437,7 +437,7 @@ status_metrics_daemon(struct status_expo *e, const struct status_facts *f,
 	    "grow; the pool is full at this.", v->pv_ceiling);
 	status_gauge(e, "draining", "1 while draining before a stop.",
 	    f->sf_draining);
-	if (f->sf_agent->ag_fd != -1)
+	if (f->sf_agent != NULL)
 		status_gauge(e, "agent_weight", "The weight the agent check "
 		    "gives, in percent; 0 while draining or stopping.",
 		    f->sf_draining || f->sf_stopping ? 0 : status_weight(v));

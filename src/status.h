@@ -20,7 +20,6 @@
 #include "addr.h"
 #include "pool.h"
 
-struct agent;
 struct generation;
 struct poolview;
 
@@ -31,7 +30,7 @@ struct status_facts {
 	const struct generation	*sf_next;	/* starting; g_id 0: none */
 	const struct pool	*sf_pool;
 	const struct poolview	*sf_view;	/* taken this turn */
-	const struct agent	*sf_agent;
+	const char		*sf_agent;	/* its address; NULL: off */
 	unsigned long long	 sf_reloads_ok;
 	unsigned long long	 sf_reloads_failed;
 	unsigned long		 sf_reload_seq;	/* reloads begun, ever */

@@ -180,11 +180,14 @@ static struct {
 static const struct status_facts *
 facts(void)
 {
-	poolview_take(&m.m_pool, &m.m_cur, m.m_next.g_id, m.m_no_growth,
-	    &m.m_view);
+	struct poolview_want	 want;
+
+	generation_want(&m.m_cur, m.m_next.g_id, m.m_no_growth, &want);
+	poolview_take(&m.m_pool, &want, &m.m_view);
 	m.m_facts = (struct status_facts){ .sf_cur = &m.m_cur,
 	    .sf_next = &m.m_next, .sf_pool = &m.m_pool, .sf_view = &m.m_view,
-	    .sf_agent = &m.m_agent, .sf_draining = m.m_draining,
+	    .sf_agent = m.m_agent.ag_fd != -1 ? m.m_agent.ag_name : NULL,
+	    .sf_draining = m.m_draining,
 	    .sf_stopping = m.m_stopping };
 	return &m.m_facts;
 }
