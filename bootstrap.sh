@@ -190,6 +190,12 @@ checks() {
 	fi
 }
 
+# The shape of src/: file sizes, no include cycle, struct master's one
+# owner, the source map (docs/architecture.md).
+house() {
+	sh "$top/tests/house.sh" "$top"
+}
+
 # A real systemd as PID 1 of private namespaces, the units installed
 # there: start, reload, journal, stop, restart, socket activation, a
 # broken configuration, the live security rating, the start limit.
@@ -468,6 +474,7 @@ check)
 	suite build
 	build build-san --enable-werror --enable-sanitizers
 	ASAN_OPTIONS=detect_leaks=1 suite build-san
+	checks "the shape of src/: file sizes, rooms without a cycle, the source map" house
 	stage "systemd unit verifies and rates <= 2.0" unit_checks
 	checks "real systemd in namespaces: units start, reload, stop, restart, socket activation, config error not restarted" systemd_ns
 	checks "three hosts behind HAProxy: rolling restart, rolling reload, a host killed, a host overloaded" scaleout
