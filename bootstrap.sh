@@ -243,10 +243,11 @@ fuzz_target() {
 	grep -E '^stat::number_of_executed_units' "$d/fuzz_$target.log" >&2
 }
 fuzz_config() {
-	fuzz_target config src/conffile.c src/config.c src/service.c \
+	fuzz_target config src/conffile.c src/config.c src/confkeys.c \
+	    src/conflisten.c src/service.c \
 	    src/service_greeting.c src/service_echo.c src/conn.c src/escape.c \
-	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c src/access.c \
-	    src/confread.c src/proxy.c -lconfig
+	    src/log.c src/logsink.c src/loglimit.c src/addr.c src/scoreboard.c \
+	    src/access.c src/confread.c src/proxy.c -lconfig
 }
 fuzz_greeting() {
 	fuzz_target greeting src/service_greeting.c src/escape.c

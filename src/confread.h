@@ -2,8 +2,9 @@
 /*
  * confread.h - reading libconfig settings into typed values, every error
  * "FILE:LINE: message" with FILE the file that holds the line: the
- * machinery behind the keys config.c knows and the groups that service
- * modules read through their api (the config_api_ functions).
+ * machinery behind the keys config.c, conflisten.c and confkeys.c know
+ * and the groups that service modules read through their api (the
+ * config_api_ functions).
  */
 #ifndef PREFORKD_CONFREAD_H
 #define PREFORKD_CONFREAD_H

@@ -47,7 +47,7 @@ void	log_set_drop_hook(void (*fn)(void *), void *arg);
 
 /*
  * A worker's info and debug lines to syslog, held back and sent several
- * at a time (log.c says why): on or off (off sends what is held).  What
+ * at a time (logsink.c says why): on or off (off sends what is held).  What
  * holds them sends them (log_flush()) before it sleeps for long, and cuts
  * any other wait to log_held_ms(): milliseconds until what is held is
  * due (0: now), -1 when nothing is.
