@@ -15,8 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <preforkd/service.h>
+
 #include "conffile.h"
-#include "config.h"
 #include "confread.h"
 
 /* "FILE:LINE" of line textline of the merged text, or "FILE". */

@@ -16,17 +16,7 @@
 #include <stdbool.h>
 #include <stdnoreturn.h>
 
-/*
- * The longest line, prefix and errno text included; the rest is cut.
- * Callers logging client text bound it against this (escape_fit()), so
- * that their quoted field is never cut open.
- */
-#define LOG_LINE_MAX	8192
-
-enum log_target {
-	LOG_TO_STDERR,
-	LOG_TO_SYSLOG,
-};
+#include "logsink.h"
 
 void	log_init(const char *ident, enum log_target target, int facility,
 	    int level);

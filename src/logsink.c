@@ -31,7 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "logsink.h"
 
 #define LOGSINK_DEVLOG		"/dev/log"

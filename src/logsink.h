@@ -12,7 +12,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "log.h"
+/*
+ * The longest line, prefix and errno text included; the rest is cut.
+ * Callers logging client text bound it against this (escape_fit()), so
+ * that their quoted field is never cut open.
+ */
+#define LOG_LINE_MAX	8192
+
+/* Where the lines go. */
+enum log_target {
+	LOG_TO_STDERR,
+	LOG_TO_SYSLOG,
+};
 
 /* Lines from ident[pid] to target at facility, from now on. */
 void	logsink_open(const char *ident, enum log_target, int facility);

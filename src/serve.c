@@ -227,7 +227,9 @@ serve_connection(const struct serve_ctx *sc, int fd,
 	/* Counted, and idle, before the client sees the close: a status
 	 * asked for once a client is done always includes it. */
 	if (serve_admit(sc, &c)) {
-		service_serve(sc->sc_service, &c, sc->sc_config);
+		service_serve(sc->sc_service, &c,
+		    sc->sc_config->c_timeout_read,
+		    sc->sc_config->c_timeout_write);
 		serve_count(&sl->sl_served);
 		scoreboard_count_duration(sl, (uint64_t)(clock_diff(begun,
 		    clock_now()) * 1e6));

@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "config.h"
 #include "confread.h"
 #include "conn.h"
 #include "escape.h"
@@ -391,14 +390,15 @@ service_init(const struct service *sv)
 /* What a module holds of one connection. */
 struct preforkd_conn {
 	struct conn		*pc_conn;
-	const struct config	*pc_config;
+	double			 pc_read;	/* timeouts.read, seconds */
+	double			 pc_write;	/* timeouts.write */
 };
 
 void
-service_serve(const struct service *sv, struct conn *c,
-    const struct config *cfg)
+service_serve(const struct service *sv, struct conn *c, double read_timeout,
+    double write_timeout)
 {
-	struct preforkd_conn	 pc = { c, cfg };
+	struct preforkd_conn	 pc = { c, read_timeout, write_timeout };
 
 	sv->sv_desc->ps_serve(&service_api, &pc, sv->sv_config,
 	    service_worker);
@@ -425,7 +425,7 @@ static struct timespec
 api_deadline(struct preforkd_conn *pc, enum preforkd_timeout which)
 {
 	return clock_after(clock_now(), which == PREFORKD_TIMEOUT_WRITE ?
-	    pc->pc_config->c_timeout_write : pc->pc_config->c_timeout_read);
+	    pc->pc_write : pc->pc_read);
 }
 
 static ssize_t
