@@ -3,19 +3,20 @@
  * master.c - the supervisor loop.
  *
  * The master blocks its control signals and sleeps in ppoll() with them
- * unblocked; the handler only sets a flag (signals.h), and the
- * loop runs the action that master_signals[] assigns to it (so signals
- * that arrive together are one action: two quick TTINs may add one).  The
- * same ppoll() watches the ready pipe, on which each worker writes its
- * pid once it is able to serve, and times the respawn back-off, the
- * reload and retirement deadlines, the pool's poolpolicy tick and the
- * shutdown deadline.  The control socket and its clients are in the same
- * ppoll(), never blocking, each client within its own deadline
- * (control.c).
+ * unblocked; the handler only marks them (signals.h), and the loop runs
+ * the action that master_signals[] assigns to each (signals that arrive
+ * together are one action: two quick TTINs may add one).  The same
+ * ppoll() watches the ready pipe (a byte from each worker once it can
+ * serve: who is ready is in the slots), the side doors (control socket,
+ * agent, metrics: never blocking, each client within its own deadline),
+ * the configuration check and an upgrade's check, and times the respawn
+ * back-off, the reload's deadlines, the pool policy's tick and the
+ * shutdown.  As it wakes it takes the pool's one view of the turn.
  *
- * Reloads are reload.c, the process table pool.c, the tick's sizing,
- * shedding and hung workers poolpolicy.c; here is what happens when a worker
- * exits, and how the daemon stops.
+ * The two-phase reload is reload.c; the process table pool.c; the tick's
+ * sizing, shedding and hung workers poolpolicy.c; what a worker's end
+ * means exits.c.  Here: the loop, what a fatal exit does, how the daemon
+ * stops, and which part of its state each room is given.
  */
 #include "autoconf.h"
 

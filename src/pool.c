@@ -331,11 +331,11 @@ pool_others_accepting(const struct pool *p, unsigned gen)
 void
 pool_read_ready(struct pool *p)
 {
-	pid_t			 pids[64];
+	char			 wake[64];
 	ssize_t			 n;
 
-	/* Who is ready is in the slots; the pids only woke us. */
-	while ((n = read(p->p_ready[0], pids, sizeof(pids))) > 0)
+	/* Who is ready is in the slots; the bytes only woke us. */
+	while ((n = read(p->p_ready[0], wake, sizeof(wake))) > 0)
 		continue;
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
 		log_warn("read(ready pipe)");

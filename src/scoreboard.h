@@ -88,10 +88,8 @@ enum slot_timeout {
 extern const uint64_t	 scoreboard_bucket_us[SCOREBOARD_BUCKETS];
 
 struct slot {
-	alignas(64) _Atomic int32_t sl_pid;
-	_Atomic uint32_t	 sl_state;
+	alignas(64) _Atomic uint32_t sl_state;
 	_Atomic uint32_t	 sl_wait;
-	_Atomic uint32_t	 sl_listener;	/* of the connection */
 	_Atomic uint64_t	 sl_served;
 	_Atomic uint64_t	 sl_conn;	/* number of the one in hand */
 	_Atomic uint64_t	 sl_limited;	/* closed: per-source limit */
@@ -216,10 +214,9 @@ uint64_t scoreboard_usecs_max(int64_t born, int64_t now);
 
 /* The worker's side. */
 void	scoreboard_set_state(struct slot *, enum slot_state);
-/* Connection number conn (the worker's accepted count) from peer, on a
- * listener. */
+/* Connection number conn (the worker's accepted count) from peer. */
 void	scoreboard_busy(struct slot *, const struct addr *peer,
-	    unsigned listener, uint64_t conn);
+	    uint64_t conn);
 /* The peer, once known (behind a balancer: from its PROXY header). */
 void	scoreboard_set_peer(struct slot *, const struct addr *);
 void	scoreboard_set_wait(struct slot *, enum slot_wait);

@@ -223,7 +223,7 @@ serve_connection(const struct serve_ctx *sc, int fd,
 	/* Behind a balancer, the peer is known once its header is in: the
 	 * balancer's address is nobody's source. */
 	scoreboard_busy(sl, sc->sc_config->c_listen[li].cl_proxy ==
-	    PROXY_OFF ? &c.cn_addr : &no_peer, li, c.cn_seq);
+	    PROXY_OFF ? &c.cn_addr : &no_peer, c.cn_seq);
 	/* Counted, and idle, before the client sees the close: a status
 	 * asked for once a client is done always includes it. */
 	if (serve_admit(sc, &c)) {

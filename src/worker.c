@@ -482,12 +482,12 @@ worker_take_queue(const struct worker_args *wa, const struct serve_ctx *sc,
 static void
 worker_announce(const struct worker_args *wa)
 {
-	pid_t	 pid = getpid();
+	const char	 up = 1;
 
-	/* Ready in the slot first: the master counts the slots when the
-	 * pid wakes it.  A pid is far below PIPE_BUF: the write is atomic. */
+	/* Ready in the slot, the one source of readiness; the byte only
+	 * wakes the master, which then counts the slots. */
 	scoreboard_set_state(wa->wa_slot, SLOT_IDLE);
-	if (write(wa->wa_ready_fd, &pid, sizeof(pid)) != sizeof(pid))
+	if (write(wa->wa_ready_fd, &up, 1) != 1)
 		log_warn("write(ready pipe)");
 	close(wa->wa_ready_fd);
 }
@@ -574,7 +574,6 @@ worker_run(const struct worker_args *wa)
 	log_after_fork();
 	log_set_drop_hook(worker_log_dropped, wa->wa_slot);
 	worker_close_others(wa);
-	atomic_store(&wa->wa_slot->sl_pid, (int32_t)getpid());
 	proctitle_set("worker gen=%u", wa->wa_generation);
 	worker_signals(wa, &wm);
 

@@ -150,7 +150,8 @@ serve_in_child(const struct config *cfg)
 		conn_init(&c, sv[1], NULL, 0);
 		if (service_init(cfg->c_sv) == -1)
 			_exit(2);
-		service_serve(cfg->c_sv, &c, cfg);
+		service_serve(cfg->c_sv, &c, cfg->c_timeout_read,
+		    cfg->c_timeout_write);
 		service_fini(cfg->c_sv);
 		_exit(0);
 	}

@@ -101,13 +101,13 @@ fake_worker(struct pool_worker *w, size_t i)
 	case 1:
 		ck_assert_int_eq(addr_parse(&peer, "192.0.2.7"), 1);
 		peer.a_port = (uint16_t)(1000 + i);
-		scoreboard_busy(w->pw_slot, &peer, 0, 1);
+		scoreboard_busy(w->pw_slot, &peer, 1);
 		scoreboard_set_wait(w->pw_slot, SLOT_READING);
 		break;
 	case 2:
 		ck_assert_int_eq(addr_parse(&peer, "2001:db8::1"), 1);
 		peer.a_port = 443;
-		scoreboard_busy(w->pw_slot, &peer, 0, 1);
+		scoreboard_busy(w->pw_slot, &peer, 1);
 		scoreboard_set_wait(w->pw_slot, SLOT_WRITING);
 		break;
 	}
