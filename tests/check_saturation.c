@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -352,7 +353,9 @@ START_TEST(test_sat_reload_rollback)
 }
 END_TEST
 
-/* Processes of "nobody" now, to leave room for exactly n more. */
+/* Room for exactly nobody_room processes: the daemon runs as a uid of
+ * its own (no other process has it, so none of theirs counts against
+ * RLIMIT_NPROC), in nobody's group, with that limit. */
 static int	nobody_room;
 
 static void
@@ -360,30 +363,19 @@ as_nobody_with_room(void)
 {
 	struct passwd	*pw = getpwnam("nobody");
 	struct rlimit	 rl;
-	struct dirent	*e;
-	struct stat	 st;
-	char		 path[300];
-	DIR		*dir;
-	rlim_t		 n = 0;
+	uid_t		 uid = (uid_t)(2000000000u + (unsigned)getpid() % 100000);
 
-	if (pw == NULL || (dir = opendir("/proc")) == NULL)
+	if (pw == NULL)
 		_exit(126);
-	while ((e = readdir(dir)) != NULL) {
-		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
-		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
-		    stat(path, &st) == 0 && st.st_uid == pw->pw_uid)
-			n++;
-	}
-	closedir(dir);
-	rl.rlim_cur = rl.rlim_max = n + (rlim_t)nobody_room;
-	if (setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1 ||
-	    setrlimit(RLIMIT_NPROC, &rl) == -1)
+	rl.rlim_cur = rl.rlim_max = (rlim_t)nobody_room;
+	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(uid) == -1 || setrlimit(RLIMIT_NPROC, &rl) == -1)
 		_exit(126);
 }
 
 /*
  * A reload whose generation never gets ready (here fork() is refused for
- * the second new worker: the daemon runs as "nobody" with room for only
+ * the second new worker: the daemon runs as a uid of its own with room for only
  * one more process) is rolled back after its deadline, and in the
  * meantime the new worker that did start has served nobody: every probe
  * gets the old banner, before and after the rollback.
