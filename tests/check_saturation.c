@@ -375,8 +375,8 @@ as_nobody_with_room(void)
 
 /*
  * A reload whose generation never gets ready (here fork() is refused for
- * the second new worker: the daemon runs as a uid of its own with room for only
- * one more process) is rolled back after its deadline, and in the
+ * the second new worker: the daemon runs as a uid of its own with room
+ * for only one more process) is rolled back after its deadline, and in the
  * meantime the new worker that did start has served nobody: every probe
  * gets the old banner, before and after the rollback.
  */
