@@ -26,8 +26,8 @@ generation_init(struct generation *g)
 {
 	memset(g, 0, sizeof(*g));
 	g->g_gate[0] = g->g_gate[1] = -1;
-	agent_init(&g->g_agent);
-	metrics_listener_init(&g->g_metrics);
+	sidedoor_socket_init(&g->g_agent);
+	sidedoor_socket_init(&g->g_metrics);
 }
 
 static void
@@ -45,8 +45,8 @@ generation_free(struct generation *g)
 {
 	generation_close_gate(g);
 	listeners_close(&g->g_ls);
-	agent_close(&g->g_agent);
-	metrics_listener_close(&g->g_metrics);
+	sidedoor_socket_close(&g->g_agent);
+	sidedoor_socket_close(&g->g_metrics);
 	config_free(g->g_cfg);
 	generation_init(g);
 }

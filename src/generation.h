@@ -59,9 +59,9 @@ struct generation {
 	 * the old code with the old file, so none is added to it. */
 	bool			 g_adopted;
 	/* Its agent port, bound by the reload when it is a new one. */
-	struct agent		 g_agent;
+	struct sidedoor_socket	 g_agent;
 	/* The same for its metrics endpoint. */
-	struct metrics_listener	 g_metrics;
+	struct sidedoor_socket	 g_metrics;
 };
 
 struct master {

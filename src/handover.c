@@ -113,7 +113,8 @@ handover_format(void)
 static void
 handover_head(const struct master *m, struct handover_state *hs)
 {
-	const char	*text = m->m_cur.g_cfg->c_text;
+	const struct sidedoor_socket	*agent = &m->m_agent.ag_door.sd_sock;
+	const char			*text = m->m_cur.g_cfg->c_text;
 
 	memset(hs, 0, sizeof(*hs));
 	snprintf(hs->hs_format, sizeof(hs->hs_format), "%s",
@@ -133,16 +134,16 @@ handover_head(const struct master *m, struct handover_state *hs)
 	if (m->m_pidfile_fd != -1 && m->m_pidfile_path != NULL)
 		snprintf(hs->hs_pidfile, sizeof(hs->hs_pidfile), "%s",
 		    m->m_pidfile_path);
-	if (m->m_control.ctl_fd != -1) {
+	if (m->m_control.ctl_door.sd_sock.sk_fd != -1) {
 		memcpy(hs->hs_control, m->m_control.ctl_path,
 		    sizeof(hs->hs_control));
 		hs->hs_control_dev = m->m_control.ctl_dev;
 		hs->hs_control_ino = m->m_control.ctl_ino;
 	}
-	if (m->m_agent.ag_fd != -1) {
-		hs->hs_agent_family = m->m_agent.ag_addr.a_family;
-		hs->hs_agent_port = m->m_agent.ag_addr.a_port;
-		memcpy(hs->hs_agent_bytes, m->m_agent.ag_addr.a_bytes,
+	if (agent->sk_fd != -1) {
+		hs->hs_agent_family = agent->sk_addr.a_family;
+		hs->hs_agent_port = agent->sk_addr.a_port;
+		memcpy(hs->hs_agent_bytes, agent->sk_addr.a_bytes,
 		    sizeof(hs->hs_agent_bytes));
 	}
 }
@@ -224,12 +225,12 @@ handover_fds(const struct master *m, int state, int *fds, const char **names)
 		fds[n] = m->m_pidfile_fd;
 		names[n++] = "pfd-pidfile";
 	}
-	if (m->m_control.ctl_fd != -1) {
-		fds[n] = m->m_control.ctl_fd;
+	if (m->m_control.ctl_door.sd_sock.sk_fd != -1) {
+		fds[n] = m->m_control.ctl_door.sd_sock.sk_fd;
 		names[n++] = "pfd-control";
 	}
-	if (m->m_agent.ag_fd != -1) {
-		fds[n] = m->m_agent.ag_fd;
+	if (m->m_agent.ag_door.sd_sock.sk_fd != -1) {
+		fds[n] = m->m_agent.ag_door.sd_sock.sk_fd;
 		names[n++] = "pfd-agent";
 	}
 	fds[n] = m->m_pool.p_board_fd;

@@ -551,14 +551,16 @@ master_open_local(struct master *m, const struct config *cfg)
 {
 	int	 status = 0;
 
-	if (m->m_control.ctl_fd == -1 && (status = control_open(&m->m_control,
-	    cfg->c_control)) != 0 && !handover_active())
+	if (m->m_control.ctl_door.sd_sock.sk_fd == -1 &&
+	    (status = control_open(&m->m_control, cfg->c_control)) != 0 &&
+	    !handover_active())
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the control socket");
 	status = 0;
-	if (m->m_agent.ag_fd == -1 && (status = agent_open(&m->m_agent,
-	    cfg)) != 0 && !handover_active())
+	if (m->m_agent.ag_door.sd_sock.sk_fd == -1 &&
+	    (status = agent_open(&m->m_agent, cfg)) != 0 &&
+	    !handover_active())
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the agent check");

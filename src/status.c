@@ -252,14 +252,15 @@ status_table_agent(struct status_out *o, const struct master *m,
 	char	 line[AGENT_LINE_MAX];
 	size_t	 n;
 
-	if (m->m_agent.ag_fd == -1) {
+	if (m->m_agent.ag_door.sd_sock.sk_fd == -1) {
 		status_out(o, "agent: off\n");
 		return;
 	}
 	n = status_agent_view(m, v, line, sizeof(line));
 	if (n > 0 && line[n - 1] == '\n')
 		line[n - 1] = '\0';
-	status_out(o, "agent: %s on %s\n", line, m->m_agent.ag_name);
+	status_out(o, "agent: %s on %s\n", line,
+	    m->m_agent.ag_door.sd_sock.sk_name);
 }
 
 static void
@@ -454,7 +455,7 @@ status_metrics_daemon(struct status_expo *e, const struct master *m,
 	    "grow; the pool is full at this.", v->pv_ceiling);
 	status_gauge(e, "draining", "1 while draining before a stop.",
 	    m->m_draining);
-	if (m->m_agent.ag_fd != -1)
+	if (m->m_agent.ag_door.sd_sock.sk_fd != -1)
 		status_gauge(e, "agent_weight", "The weight the agent check "
 		    "gives, in percent; 0 while draining or stopping.",
 		    m->m_draining || m->m_stopping ? 0 : status_weight(v));
