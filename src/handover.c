@@ -54,7 +54,8 @@ handover_format(void)
 static void
 handover_head(const struct handover_parts *hp, struct handover_state *hs)
 {
-	const char	*text = hp->hp_cur->g_cfg->c_text;
+	const struct sidedoor_socket	*agent = &hp->hp_agent->ag_door.sd_sock;
+	const char			*text = hp->hp_cur->g_cfg->c_text;
 
 	memset(hs, 0, sizeof(*hs));
 	snprintf(hs->hs_format, sizeof(hs->hs_format), "%s",
@@ -74,16 +75,16 @@ handover_head(const struct handover_parts *hp, struct handover_state *hs)
 	if (hp->hp_pidfile_fd != -1 && hp->hp_pidfile_path != NULL)
 		snprintf(hs->hs_pidfile, sizeof(hs->hs_pidfile), "%s",
 		    hp->hp_pidfile_path);
-	if (hp->hp_control->ctl_fd != -1) {
+	if (hp->hp_control->ctl_door.sd_sock.sk_fd != -1) {
 		memcpy(hs->hs_control, hp->hp_control->ctl_path,
 		    sizeof(hs->hs_control));
 		hs->hs_control_dev = hp->hp_control->ctl_dev;
 		hs->hs_control_ino = hp->hp_control->ctl_ino;
 	}
-	if (hp->hp_agent->ag_fd != -1) {
-		hs->hs_agent_family = hp->hp_agent->ag_addr.a_family;
-		hs->hs_agent_port = hp->hp_agent->ag_addr.a_port;
-		memcpy(hs->hs_agent_bytes, hp->hp_agent->ag_addr.a_bytes,
+	if (agent->sk_fd != -1) {
+		hs->hs_agent_family = agent->sk_addr.a_family;
+		hs->hs_agent_port = agent->sk_addr.a_port;
+		memcpy(hs->hs_agent_bytes, agent->sk_addr.a_bytes,
 		    sizeof(hs->hs_agent_bytes));
 	}
 }
@@ -165,12 +166,12 @@ handover_fds(const struct handover_parts *hp, int state, int *fds, const char **
 		fds[n] = hp->hp_pidfile_fd;
 		names[n++] = "pfd-pidfile";
 	}
-	if (hp->hp_control->ctl_fd != -1) {
-		fds[n] = hp->hp_control->ctl_fd;
+	if (hp->hp_control->ctl_door.sd_sock.sk_fd != -1) {
+		fds[n] = hp->hp_control->ctl_door.sd_sock.sk_fd;
 		names[n++] = "pfd-control";
 	}
-	if (hp->hp_agent->ag_fd != -1) {
-		fds[n] = hp->hp_agent->ag_fd;
+	if (hp->hp_agent->ag_door.sd_sock.sk_fd != -1) {
+		fds[n] = hp->hp_agent->ag_door.sd_sock.sk_fd;
 		names[n++] = "pfd-agent";
 	}
 	fds[n] = hp->hp_pool->p_board_fd;

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * listener.c - socket(), bind(), listen(); reuse across reloads.
+ * listener.c - socket(), bind(), listen(), for every socket the daemon
+ * listens on (the workers', and the master's side doors: sidedoor.h);
+ * the workers' sockets kept across reloads, from systemd and in its
+ * store.
  */
 #include "autoconf.h"
 
@@ -15,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -22,6 +28,143 @@
 #include "log.h"
 #include "loglimit.h"
 #include "notify.h"
+
+/* ---- one listening socket: every one the daemon listens on ------------ */
+
+/* TCP: SO_REUSEADDR, so that a restart binds again while connections of
+ * the last run wait in TIME_WAIT; "::" means IPv6 only (list "0.0.0.0"
+ * too for both families).  A unix socket: mode 0600 (see
+ * listener_bind_unix()). */
+static int
+listener_options(int fd, int family, const char *name)
+{
+	int	 on = 1;
+
+	if (family == AF_UNIX) {
+		if (fchmod(fd, 0600) == -1) {
+			log_warn("fchmod(%s)", name);
+			return EX_CANTCREAT;
+		}
+		return 0;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1) {
+		log_warn("setsockopt(%s, SO_REUSEADDR)", name);
+		return EX_OSERR;
+	}
+	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+	    &on, sizeof(on)) == -1) {
+		log_warn("setsockopt(%s, IPV6_V6ONLY)", name);
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+/*
+ * A unix socket's file is made mode 0600: the socket's own mode and the
+ * umask both say so, as Linux creates the file from the one less the
+ * other.
+ */
+static int
+listener_bind_unix(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	mode_t	 old = umask(0177);
+	int	 rc = bind(fd, sa, len);
+	int	 saved = errno;
+
+	umask(old);
+	errno = saved;
+	return rc;
+}
+
+/* bind(), its failure logged with where (may be NULL) before it. */
+static int
+listener_bind_to(int fd, const struct sockaddr *sa, socklen_t len,
+    const char *name, const char *where)
+{
+	int	 rc;
+
+	if (sa->sa_family == AF_UNIX)
+		rc = listener_bind_unix(fd, sa, len);
+	else
+		rc = bind(fd, sa, len);
+	if (rc == 0)
+		return 0;
+	log_warn("%s%sbind(%s)", where != NULL ? where : "",
+	    where != NULL ? ": " : "", name);
+	return sa->sa_family == AF_UNIX ? EX_CANTCREAT : EX_UNAVAILABLE;
+}
+
+/* The core of listener_tcp() and listener_unix(); errno is the failing
+ * call's. */
+static int
+listener_socket(const struct sockaddr *sa, socklen_t len, int backlog,
+    const char *name, const char *where, int *fdp)
+{
+	int	 fd, status, saved;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		log_warn("socket(%s)", name);
+		return EX_OSERR;
+	}
+	if ((status = listener_options(fd, sa->sa_family, name)) != 0 ||
+	    (status = listener_bind_to(fd, sa, len, name, where)) != 0)
+		goto fail;
+	if (listen(fd, backlog) == -1) {
+		log_warn("listen(%s)", name);
+		status = sa->sa_family == AF_UNIX ? EX_CANTCREAT : EX_OSERR;
+		goto fail;
+	}
+	*fdp = fd;
+	return 0;
+fail:
+	saved = errno;
+	if (close(fd) == -1)
+		log_warn("close(%s)", name);
+	errno = saved;
+	return status;
+}
+
+int
+listener_tcp(struct addr *a, int backlog, const char *name,
+    const char *where, int *fdp)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = addr_to_sockaddr(a, a->a_port, &ss);
+	int			 fd, status;
+
+	status = listener_socket((struct sockaddr *)&ss, len, backlog, name,
+	    where, &fd);
+	if (status != 0)
+		return status;
+	/* Port 0 asks for any: the one it got. */
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("getsockname(%s)", name);
+		if (close(fd) == -1)
+			log_warn("close(%s)", name);
+		return EX_OSERR;
+	}
+	addr_from_sockaddr(a, (struct sockaddr *)&ss, len);
+	*fdp = fd;
+	return 0;
+}
+
+int
+listener_unix(const struct sockaddr_un *sun, int backlog, const char *name,
+    int *fdp)
+{
+	int	 status;
+
+	status = listener_socket((const struct sockaddr *)sun, sizeof(*sun),
+	    backlog, name, NULL, fdp);
+	if (status != 0 && errno == ENOENT)
+		log_warnx("%s: its directory does not exist", name);
+	return status;
+}
+
+/* ---- the sockets workers share --------------------------------------- */
 
 static int
 listener_sockaddr(const struct config_listen *cl,
@@ -53,52 +196,22 @@ listener_name(struct listener *l, const struct sockaddr_storage *ss,
 static int
 listener_bind(struct listener *l)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	int			 fd, on = 1;
+	struct addr	 a;
+	char		 name[ADDR_STRLEN];
 
-	if (listener_sockaddr(&l->l_conf, &ss, &len) == -1) {
+	if (addr_parse(&a, l->l_conf.cl_address) == 0) {
+		errno = EAFNOSUPPORT;
 		log_warn("listen %s", l->l_conf.cl_address);
 		return -1;
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1) {
-		log_warn("socket");
+	a.a_port = l->l_conf.cl_port;
+	addr_format(&a, name, sizeof(name));
+	if (listener_tcp(&a, l->l_conf.cl_backlog, name, NULL, &l->l_fd) != 0)
 		return -1;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1) {
-		log_warn("setsockopt(SO_REUSEADDR)");
-		goto fail;
-	}
-	/* "::" means IPv6 only; list "0.0.0.0" too for both families. */
-	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof(on)) == -1) {
-		log_warn("setsockopt(IPV6_V6ONLY)");
-		goto fail;
-	}
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
-		log_warn("bind %s port %u", l->l_conf.cl_address,
-		    l->l_conf.cl_port);
-		goto fail;
-	}
-	if (listen(fd, l->l_conf.cl_backlog) == -1) {
-		log_warn("listen");
-		goto fail;
-	}
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
-		log_warn("getsockname");
-		goto fail;
-	}
-	listener_name(l, &ss, len);
-	l->l_fd = fd;
+	addr_format(&a, l->l_name, sizeof(l->l_name));
 	log_info("listening on %s backlog=%d", l->l_name,
 	    l->l_conf.cl_backlog);
 	return 0;
-fail:
-	close(fd);
-	return -1;
 }
 
 static struct listener *
@@ -478,16 +591,14 @@ listeners_relisten(const struct listeners *set)
 	}
 }
 
-/* A scratch socket bound to the address with port 0, then closed. */
-static int
-listener_probe(const struct config_listen *cl)
+int
+listener_probe(const char *address)
 {
-	struct config_listen	 any = *cl;
+	struct config_listen	 any = { .cl_address = (char *)address };
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	int			 fd, rc, saved;
 
-	any.cl_port = 0;
 	if (listener_sockaddr(&any, &ss, &len) == -1)
 		return -1;
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
@@ -504,13 +615,8 @@ listener_probe(const struct config_listen *cl)
 static int
 listeners_probe_agent(const struct config *cfg, char *err, size_t errsize)
 {
-	struct config_listen	 cl;
-
-	if (cfg->c_agent_address == NULL)
-		return 0;
-	memset(&cl, 0, sizeof(cl));
-	cl.cl_address = cfg->c_agent_address;
-	if (listener_probe(&cl) == 0)
+	if (cfg->c_agent_address == NULL ||
+	    listener_probe(cfg->c_agent_address) == 0)
 		return 0;
 	snprintf(err, errsize, "%s: agent address %s cannot be bound on this "
 	    "host: %s", cfg->c_agent_where, cfg->c_agent_address,
@@ -524,7 +630,7 @@ listeners_probe(const struct config *cfg, char *err, size_t errsize)
 	for (size_t i = 0; i < cfg->c_nlisten; i++) {
 		const struct config_listen *cl = &cfg->c_listen[i];
 
-		if (listener_probe(cl) == -1) {
+		if (listener_probe(cl->cl_address) == -1) {
 			snprintf(err, errsize, "%s: listen address %s cannot "
 			    "be bound on this host: %s",
 			    cfg->c_listen_where[i] != NULL ?

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * listener.h - the listening sockets, opened by the master and shared by
- * every worker.
+ * every worker; and how every socket the daemon listens on is made, the
+ * master's side doors' too (sidedoor.h).
  */
 #ifndef PREFORKD_LISTENER_H
 #define PREFORKD_LISTENER_H
@@ -9,8 +10,32 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "addr.h"
 #include "config.h"
 #include "conn.h"
+
+struct sockaddr_un;
+
+/*
+ * A listening socket, as every one the daemon listens on is made: a
+ * stream socket, non-blocking and close-on-exec, bound, listening with
+ * backlog.  name says which in the line of a call that fails; where
+ * ("FILE:LINE" of its configuration; may be NULL) goes before bind()'s.
+ * 0 with *fd, or an exit status, logged: EX_UNAVAILABLE when the address
+ * cannot be bound, EX_OSERR.
+ *
+ * TCP: *a is the address and port to bind (0: any), then the one bound.
+ * SO_REUSEADDR, and "::" is IPv6 only.
+ */
+int	listener_tcp(struct addr *a, int backlog, const char *name,
+	    const char *where, int *fd);
+/* A unix socket, its file made mode 0600 whatever the umask; each
+ * failure past socket() is EX_CANTCREAT. */
+int	listener_unix(const struct sockaddr_un *, int backlog,
+	    const char *name, int *fd);
+/* Whether address can be bound on this host (with port 0: a running
+ * daemon may hold the port): 0, or -1 with errno. */
+int	listener_probe(const char *address);
 
 struct listener {
 	struct config_listen	 l_conf;	/* l_conf.cl_address owned */

@@ -383,8 +383,8 @@ master_facts(struct master *m)
 		.sf_next = &m->m_next,
 		.sf_pool = &m->m_pool,
 		.sf_view = &m->m_view,
-		.sf_agent = m->m_agent.ag_fd != -1 ? m->m_agent.ag_name :
-		    NULL,
+		.sf_agent = m->m_agent.ag_door.sd_sock.sk_fd != -1 ?
+		    m->m_agent.ag_door.sd_sock.sk_name : NULL,
 		.sf_reloads_ok = m->m_reloads_ok,
 		.sf_reloads_failed = m->m_reloads_failed,
 		.sf_reload_seq = m->m_reload_seq,
@@ -533,14 +533,16 @@ master_open_local(struct master *m, const struct config *cfg)
 {
 	int	 status = 0;
 
-	if (m->m_control.ctl_fd == -1 && (status = control_open(&m->m_control,
-	    cfg->c_control)) != 0 && m->m_start != MASTER_START_UPGRADE)
+	if (m->m_control.ctl_door.sd_sock.sk_fd == -1 &&
+	    (status = control_open(&m->m_control, cfg->c_control)) != 0 &&
+	    m->m_start != MASTER_START_UPGRADE)
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the control socket");
 	status = 0;
-	if (m->m_agent.ag_fd == -1 && (status = agent_open(&m->m_agent,
-	    cfg)) != 0 && m->m_start != MASTER_START_UPGRADE)
+	if (m->m_agent.ag_door.sd_sock.sk_fd == -1 &&
+	    (status = agent_open(&m->m_agent, cfg)) != 0 &&
+	    m->m_start != MASTER_START_UPGRADE)
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the agent check");
@@ -690,8 +692,8 @@ master_run(struct config *cfg, const char *config_file,
 	control_init(&m.m_control);
 	agent_init(&m.m_agent);
 	metrics_init(&m.m_metrics);
-	agent_init(&m.m_agent_next);
-	metrics_listener_init(&m.m_metrics_next);
+	sidedoor_socket_init(&m.m_agent_next);
+	sidedoor_socket_init(&m.m_metrics_next);
 	upgrade_reset(&m.m_upgrade);
 
 	if ((status = master_setup(&m)) != 0) {

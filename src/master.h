@@ -57,8 +57,8 @@ struct master {
 	struct metrics		 m_metrics;	/* HTTP GET /metrics */
 	/* Their new ports, bound by a reload when the file moved them;
 	 * taken at the commit. */
-	struct agent		 m_agent_next;
-	struct metrics_listener	 m_metrics_next;
+	struct sidedoor_socket	 m_agent_next;
+	struct sidedoor_socket	 m_metrics_next;
 	/* Reloads that settled (reload_settled()), by outcome. */
 	unsigned long long	 m_reloads_ok;
 	unsigned long long	 m_reloads_failed;

@@ -42,8 +42,8 @@ static void	reload_again(struct master *);
 void
 reload_free_ports(struct master *m)
 {
-	agent_close(&m->m_agent_next);
-	metrics_listener_close(&m->m_metrics_next);
+	sidedoor_socket_close(&m->m_agent_next);
+	sidedoor_socket_close(&m->m_metrics_next);
 }
 
 static void

@@ -186,7 +186,8 @@ facts(void)
 	poolview_take(&m.m_pool, &want, &m.m_view);
 	m.m_facts = (struct status_facts){ .sf_cur = &m.m_cur,
 	    .sf_next = &m.m_next, .sf_pool = &m.m_pool, .sf_view = &m.m_view,
-	    .sf_agent = m.m_agent.ag_fd != -1 ? m.m_agent.ag_name : NULL,
+	    .sf_agent = m.m_agent.ag_door.sd_sock.sk_fd != -1 ?
+	    m.m_agent.ag_door.sd_sock.sk_name : NULL,
 	    .sf_draining = m.m_draining,
 	    .sf_stopping = m.m_stopping };
 	return &m.m_facts;
@@ -248,7 +249,7 @@ setup(void)
 	fake_master();
 	allow("127.0.0.0/8");
 	ck_assert_int_eq(metrics_open(&m.m_metrics, &cfg), 0);
-	ck_assert_int_eq(getsockname(m.m_metrics.me_listen.ml_fd,
+	ck_assert_int_eq(getsockname(m.m_metrics.me_door.sd_sock.sk_fd,
 	    (struct sockaddr *)&sin, &len), 0);
 	port = ntohs(sin.sin_port);
 }
@@ -292,7 +293,7 @@ places_taken(void)
 	size_t	 n = 0;
 
 	for (size_t i = 0; i < METRICS_CLIENTS; i++)
-		n += m.m_metrics.me_client[i].mc_fd != -1;
+		n += m.m_metrics.me_door.sd_client[i].sc_fd != -1;
 	return n;
 }
 
@@ -522,10 +523,10 @@ START_TEST(test_slow_reader)
 	while (places_taken() == 0 && turns++ < 100)
 		turn();
 	for (size_t i = 0; i < METRICS_CLIENTS; i++)
-		if (m.m_metrics.me_client[i].mc_fd != -1)
-			ck_assert_int_eq(setsockopt(m.m_metrics.me_client[i].
-			    mc_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)),
-			    0);
+		if (m.m_metrics.me_door.sd_client[i].sc_fd != -1)
+			ck_assert_int_eq(setsockopt(
+			    m.m_metrics.me_door.sd_client[i].sc_fd, SOL_SOCKET,
+			    SO_SNDBUF, &size, sizeof(size)), 0);
 	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
 	    sizeof(size)), 0);
 	ck_assert_int_eq(send(fd, req, sizeof(req) - 1, 0), sizeof(req) - 1);
@@ -623,16 +624,16 @@ END_TEST
  * and leaves the running one as it was. */
 START_TEST(test_reload)
 {
-	struct metrics_listener	 fresh;
+	struct sidedoor_socket	 fresh;
 	struct sockaddr_in	 sin = { .sin_family = AF_INET };
 	socklen_t		 len = sizeof(sin);
 	char			 resp[4096];
-	int			 taken, old = m.m_metrics.me_listen.ml_fd;
+	int			 taken, old = m.m_metrics.me_door.sd_sock.sk_fd;
 
 	ck_assert_int_eq(metrics_prepare(&m.m_metrics, &fresh, &cfg), 0);
-	ck_assert_int_eq(fresh.ml_fd, -1);		/* the same: kept */
+	ck_assert_int_eq(fresh.sk_fd, -1);		/* the same: kept */
 	metrics_commit(&m.m_metrics, &fresh, &cfg);
-	ck_assert_int_eq(m.m_metrics.me_listen.ml_fd, old);
+	ck_assert_int_eq(m.m_metrics.me_door.sd_sock.sk_fd, old);
 
 	ck_assert_int_ne(taken = socket(AF_INET, SOCK_STREAM, 0), -1);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -641,15 +642,15 @@ START_TEST(test_reload)
 	ck_assert_int_eq(getsockname(taken, (struct sockaddr *)&sin, &len), 0);
 	cfg.c_metrics_port = ntohs(sin.sin_port);
 	ck_assert_int_eq(metrics_prepare(&m.m_metrics, &fresh, &cfg), -1);
-	ck_assert_int_eq(fresh.ml_fd, -1);
-	ck_assert_int_eq(m.m_metrics.me_listen.ml_fd, old);
+	ck_assert_int_eq(fresh.sk_fd, -1);
+	ck_assert_int_eq(m.m_metrics.me_door.sd_sock.sk_fd, old);
 	close(taken);
 
 	/* Free now: moved there at the commit, the old port closed. */
 	ck_assert_int_eq(metrics_prepare(&m.m_metrics, &fresh, &cfg), 0);
-	ck_assert_int_ne(fresh.ml_fd, -1);
+	ck_assert_int_ne(fresh.sk_fd, -1);
 	metrics_commit(&m.m_metrics, &fresh, &cfg);
-	ck_assert_int_eq(fresh.ml_fd, -1);
+	ck_assert_int_eq(fresh.sk_fd, -1);
 	port = ntohs(sin.sin_port);
 	exchange("GET /metrics HTTP/1.1\r\n\r\n", 25, resp, sizeof(resp));
 	ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s",
@@ -658,7 +659,7 @@ START_TEST(test_reload)
 	cfg.c_metrics_address = NULL;
 	ck_assert_int_eq(metrics_prepare(&m.m_metrics, &fresh, &cfg), 0);
 	metrics_commit(&m.m_metrics, &fresh, &cfg);
-	ck_assert_int_eq(m.m_metrics.me_listen.ml_fd, -1);
+	ck_assert_int_eq(m.m_metrics.me_door.sd_sock.sk_fd, -1);
 }
 END_TEST
 

@@ -61,7 +61,8 @@ facts(void)
 	poolview_take(&m.m_pool, &want, &m.m_view);
 	m.m_facts = (struct status_facts){ .sf_cur = &m.m_cur,
 	    .sf_next = &m.m_next, .sf_pool = &m.m_pool, .sf_view = &m.m_view,
-	    .sf_agent = m.m_agent.ag_fd != -1 ? m.m_agent.ag_name : NULL,
+	    .sf_agent = m.m_agent.ag_door.sd_sock.sk_fd != -1 ?
+	    m.m_agent.ag_door.sd_sock.sk_name : NULL,
 	    .sf_draining = m.m_draining,
 	    .sf_stopping = m.m_stopping };
 	return &m.m_facts;
@@ -393,16 +394,16 @@ places_taken(void)
 	size_t	 n = 0;
 
 	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
-		n += m.m_control.ctl_client[i].cc_fd != -1;
+		n += m.m_control.ctl_door.sd_client[i].sc_fd != -1;
 	return n;
 }
 
-static const struct control_client *
+static const struct sidedoor_client *
 answering(void)
 {
 	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
-		if (m.m_control.ctl_client[i].cc_out != NULL)
-			return &m.m_control.ctl_client[i];
+		if (m.m_control.ctl_door.sd_client[i].sc_out != NULL)
+			return &m.m_control.ctl_door.sd_client[i];
 	return NULL;
 }
 
@@ -420,10 +421,10 @@ small_client(void)
 		turn();
 	ck_assert_uint_eq(places_taken(), 1);
 	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
-		if (m.m_control.ctl_client[i].cc_fd != -1)
-			ck_assert_int_eq(setsockopt(m.m_control.ctl_client[i].
-			    cc_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)),
-			    0);
+		if (m.m_control.ctl_door.sd_client[i].sc_fd != -1)
+			ck_assert_int_eq(setsockopt(
+			    m.m_control.ctl_door.sd_client[i].sc_fd, SOL_SOCKET,
+			    SO_SNDBUF, &size, sizeof(size)), 0);
 	return fd;
 }
 
@@ -441,7 +442,7 @@ take(int fd, char *to, size_t size)
 /* A reader that takes a little at a time gets all of a big answer. */
 START_TEST(test_slow_reader)
 {
-	const struct control_client *c;
+	const struct sidedoor_client *c;
 	size_t		 got = 0;
 	ssize_t		 n;
 	int		 fd, turns = 0;
@@ -453,7 +454,7 @@ START_TEST(test_slow_reader)
 		turn();
 	ck_assert_ptr_nonnull(c);
 	/* More than the socket takes at once: the rest waits in the master. */
-	ck_assert_uint_lt(c->cc_sent, c->cc_outlen);
+	ck_assert_uint_lt(c->sc_sent, c->sc_outlen);
 	for (turns = 0; turns < 100000; turns++) {
 		n = take(fd, buf + got, 4096 < CONTROL_ANSWER_MAX - got ? 4096 :
 		    CONTROL_ANSWER_MAX - got);
@@ -591,14 +592,14 @@ START_TEST(test_agent_lines)
 	/* And the status and metrics say the same. */
 	m.m_stopping = false;
 	m.m_draining = false;
-	m.m_agent.ag_fd = 99;	/* only looked at, never used */
-	strcpy(m.m_agent.ag_name, "192.0.2.1:9100");
+	m.m_agent.ag_door.sd_sock.sk_fd = 99;	/* only looked at, never used */
+	strcpy(m.m_agent.ag_door.sd_sock.sk_name, "192.0.2.1:9100");
 	status_table(facts(), buf, CONTROL_ANSWER_MAX);
 	ck_assert_ptr_nonnull(strstr(buf, "agent: ready 75% on 192.0.2.1:9100\n"));
 	status_metrics(facts(), buf, CONTROL_ANSWER_MAX);
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_agent_weight 75\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_draining 0\n"));
-	m.m_agent.ag_fd = -1;
+	m.m_agent.ag_door.sd_sock.sk_fd = -1;
 }
 END_TEST
 
@@ -613,8 +614,8 @@ agent_start(void)
 	cfg.c_agent_address = (char *)"127.0.0.1";
 	cfg.c_agent_port = 0;
 	ck_assert_int_eq(agent_open(&m.m_agent, &cfg), 0);
-	ck_assert_int_eq(getsockname(m.m_agent.ag_fd, (struct sockaddr *)&sin,
-	    &len), 0);
+	ck_assert_int_eq(getsockname(m.m_agent.ag_door.sd_sock.sk_fd,
+	    (struct sockaddr *)&sin, &len), 0);
 	return ntohs(sin.sin_port);
 }
 
@@ -648,7 +649,7 @@ agent_taken(void)
 	size_t	 n = 0;
 
 	for (size_t i = 0; i < AGENT_CLIENTS; i++)
-		n += m.m_agent.ag_client[i].ac_fd != -1;
+		n += m.m_agent.ag_door.sd_client[i].sc_fd != -1;
 	return n;
 }
 
