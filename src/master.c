@@ -15,8 +15,8 @@
  *
  * The two-phase reload is reload.c; the process table pool.c; the tick's
  * sizing, shedding and hung workers poolpolicy.c; what a worker's end
- * means exits.c.  Here: the loop, what a fatal exit does, how the daemon
- * stops, and which part of its state each room is given.
+ * means exits.c, and what an exit 78 does the reload's.  Here: the loop,
+ * how the daemon stops, and which part of its state each room is given.
  */
 #include "autoconf.h"
 
@@ -53,6 +53,7 @@
 #include "reload.h"
 #include "scoreboard.h"
 #include "signals.h"
+#include "sockstore.h"
 #include "status.h"
 #include "takeover.h"
 #include "upgrade.h"
@@ -61,7 +62,6 @@
 
 static void	master_reap(struct master *);
 static void	master_graceful_stop(struct master *);
-static void	master_stop_now(struct master *);
 static void	master_fast_stop(struct master *);
 static void	master_report(struct master *);
 static void	master_more(struct master *);
@@ -109,51 +109,6 @@ master_handle_signals(struct master *m)
 }
 
 
-/*
- * A worker exited 78: it cannot run with its configuration.  At start
- * there is nothing to fall back to, so the daemon stops (respawning
- * would fail the same way).  Later there is: a reload is rolled back, and
- * a pool that cannot grow (TTIN, a respawn) stays the size it has.
- */
-static void
-master_worker_fatal(struct master *m, const struct pool_worker *w,
-    const char *how)
-{
-	struct generation	*g = &m->m_cur;
-	unsigned		 active;
-	char			 why[128];
-
-	if (m->m_next.g_id != 0 && w->pw_generation == m->m_next.g_id) {
-		snprintf(why, sizeof(why), "cannot run with the new "
-		    "configuration (worker pid=%ld %s)", (long)w->pw_pid, how);
-		reload_rollback(m, why);
-		return;
-	}
-	if (!g->g_announced) {
-		log_warnx("worker exited pid=%ld %s: it cannot run with this "
-		    "configuration; stopping", (long)w->pw_pid, how);
-		m->m_status = EX_CONFIG;
-		/* A start that failed: no drain, nothing to drain. */
-		if (!m->m_stopping) {
-			if (!m->m_draining)
-				notify_stopping();
-			master_stop_now(m);
-		}
-		return;
-	}
-	active = poolview_gen_active(&m->m_pool, g->g_id);
-	if (active > 0 && active < g->g_target)
-		generation_set_target(g, active, "a worker cannot run with "
-		    "this configuration");
-	log_warnx("worker exited pid=%ld %s: it cannot run with this "
-	    "configuration; keeping workers=%u", (long)w->pw_pid, how,
-	    g->g_target);
-	/* Not in a loop: a dynamic pool stops growing until a reload, and
-	 * refilling waits out the back-off. */
-	m->m_policy.u_no_growth = true;
-	pool_crashed(&m->m_pool, w);
-}
-
 static void
 master_reap(struct master *m)
 {
@@ -185,7 +140,7 @@ master_reap(struct master *m)
 			return;
 		if (rc == 1 && exits_judge(&m->m_pool, &w, status,
 		    m->m_stopping, how, sizeof(how)) == EXIT_FATAL)
-			master_worker_fatal(m, &w, how);
+			reload_worker_fatal(m, &w, how);
 		else if (!confcheck_reaped(&m->m_check, w.pw_pid, status))
 			upgrade_reaped(&m->m_upgrade, w.pw_pid, status);
 	}
@@ -196,7 +151,7 @@ master_reap(struct master *m)
  * taken and served by the workers as they leave (worker.c), within
  * timeouts.shutdown; the sockets close once the last worker is gone.
  */
-static void
+void
 master_stop_now(struct master *m)
 {
 	double	 grace = m->m_cur.g_cfg->c_timeout_shutdown;
@@ -265,8 +220,8 @@ master_fast_stop(struct master *m)
 			notify_stopping();
 		m->m_draining = false;
 		m->m_stopping = true;
-		listeners_close_unlisted(&m->m_cur.g_ls, NULL);
-		listeners_close_unlisted(&m->m_next.g_ls, NULL);
+		sockstore_close_unlisted(&m->m_cur.g_ls, NULL);
+		sockstore_close_unlisted(&m->m_next.g_ls, NULL);
 	}
 	if (m->m_killed)
 		return;
@@ -504,7 +459,7 @@ master_wait(struct master *m)
 /*
  * Open the configured sockets, taking those systemd passed where the
  * address and port match; those the configuration does not list are
- * closed first (listeners_drop_unlisted()).
+ * closed first (sockstore_drop_unlisted()).
  */
 static int
 master_listen(struct master *m)
@@ -512,9 +467,9 @@ master_listen(struct master *m)
 	struct listeners	 passed;
 	int			 rc;
 
-	if (listeners_inherit(&passed) == -1)
+	if (sockstore_inherit(&passed) == -1)
 		return -1;
-	listeners_drop_unlisted(&passed, m->m_cur.g_cfg);
+	sockstore_drop_unlisted(&passed, m->m_cur.g_cfg);
 	rc = listeners_open(&m->m_cur.g_ls, m->m_cur.g_cfg, &passed);
 	if (rc == 0)
 		listeners_defer(&m->m_cur.g_ls, m->m_cur.g_cfg);
@@ -633,7 +588,7 @@ master_loop(struct master *m)
 		} else {
 			/* Sockets a start or a reload opened, into the
 			 * store; one whose message could not go, again. */
-			listeners_store(&m->m_cur.g_ls);
+			sockstore_store(&m->m_cur.g_ls);
 			reload_check_deadline(m, now);
 			reload_check_ready(m);
 			pool_kill_overdue(&m->m_pool, now);

@@ -96,6 +96,8 @@ int	master_run(struct config *cfg, const char *config_file,
  * stopping or backing off; take the pool's view again (a commit changed
  * which generation serves); the facts for an answer, current. */
 void	master_fill(struct master *);
+/* Stop now (the start failed, or the drain is over). */
+void	master_stop_now(struct master *);
 void	master_look(struct master *);
 const struct status_facts *master_facts(struct master *);
 

@@ -30,6 +30,7 @@
 #include "pidfile.h"
 #include "procfs.h"
 #include "proctitle.h"
+#include "sockstore.h"
 #include "status.h"
 #include "takeover.h"
 #include "upgrade.h"
@@ -431,7 +432,7 @@ absolute_path(const char *file, char *path, size_t size)
 static int
 daemonize_passing_sockets(int *report_fd)
 {
-	bool		 ours = listeners_passed_count() != 0;
+	bool		 ours = sockstore_passed_count() != 0;
 	char		 pid[32];
 
 	if (daemonize(report_fd) == -1)
@@ -524,7 +525,7 @@ static int
 inherited_fds_close(enum master_start start)
 {
 	int	 n = start == MASTER_START_UPGRADE ? takeover_fd_count() :
-	    listeners_passed_count();
+	    sockstore_passed_count();
 
 	/* A malformed count is reported when the master looks for them. */
 	return procfs_close_from(3 + (n > 0 ? n : 0));

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -21,6 +22,7 @@
 #include "poolview.h"
 #include "proctitle.h"
 #include "service.h"
+#include "sockstore.h"
 #include "status.h"
 #include "worker.h"
 
@@ -99,8 +101,8 @@ reload_commit(struct master *m)
 	/* Sockets no longer listed stop accepting now (and leave systemd's
 	 * store); shared ones stay.  New ones join the store before READY=1
 	 * says the reload is done. */
-	listeners_close_unlisted(&old.g_ls, &m->m_cur.g_ls);
-	listeners_store(&m->m_cur.g_ls);
+	sockstore_close_unlisted(&old.g_ls, &m->m_cur.g_ls);
+	sockstore_store(&m->m_cur.g_ls);
 	log_reconfigure(m->m_cur.g_cfg->c_log_facility,
 	    m->m_cur.g_cfg->c_log_level);
 	control_reconfigure(&m->m_control, m->m_cur.g_cfg->c_control);
@@ -363,4 +365,49 @@ reload_check_read(struct master *m)
 	log_info("starting generation=%u workers=%u", g->g_id, g->g_target);
 	pool_backoff_reset(&m->m_pool);
 	master_fill(m);
+}
+
+/*
+ * A worker exited 78: it cannot run with its configuration.  At start
+ * there is nothing to fall back to, so the daemon stops (respawning
+ * would fail the same way).  Later there is: a reload is rolled back, and
+ * a pool that cannot grow (TTIN, a respawn) stays the size it has.
+ */
+void
+reload_worker_fatal(struct master *m, const struct pool_worker *w,
+    const char *how)
+{
+	struct generation	*g = &m->m_cur;
+	unsigned		 active;
+	char			 why[128];
+
+	if (m->m_next.g_id != 0 && w->pw_generation == m->m_next.g_id) {
+		snprintf(why, sizeof(why), "cannot run with the new "
+		    "configuration (worker pid=%ld %s)", (long)w->pw_pid, how);
+		reload_rollback(m, why);
+		return;
+	}
+	if (!g->g_announced) {
+		log_warnx("worker exited pid=%ld %s: it cannot run with this "
+		    "configuration; stopping", (long)w->pw_pid, how);
+		m->m_status = EX_CONFIG;
+		/* A start that failed: no drain, nothing to drain. */
+		if (!m->m_stopping) {
+			if (!m->m_draining)
+				notify_stopping();
+			master_stop_now(m);
+		}
+		return;
+	}
+	active = poolview_gen_active(&m->m_pool, g->g_id);
+	if (active > 0 && active < g->g_target)
+		generation_set_target(g, active, "a worker cannot run with "
+		    "this configuration");
+	log_warnx("worker exited pid=%ld %s: it cannot run with this "
+	    "configuration; keeping workers=%u", (long)w->pw_pid, how,
+	    g->g_target);
+	/* Not in a loop: a dynamic pool stops growing until a reload, and
+	 * refilling waits out the back-off. */
+	m->m_policy.u_no_growth = true;
+	pool_crashed(&m->m_pool, w);
 }

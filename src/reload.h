@@ -14,7 +14,9 @@
  *
  * The reload works on the master's state as a whole (both generations,
  * the pool, the side doors it rebinds, the reload counters): it is the
- * one room besides master.c that sees struct master (master.h).
+ * one room besides master.c that sees struct master (master.h).  So is
+ * what a worker's exit 78 (it cannot run with its configuration) does:
+ * roll the reload back, stop a start, or freeze the pool's size.
  */
 #ifndef PREFORKD_RELOAD_H
 #define PREFORKD_RELOAD_H
@@ -32,6 +34,7 @@
 #define RELOAD_QUIET_LOOK_MS	5
 
 struct master;
+struct pool_worker;
 /* SIGHUP: have the file read (confcheck.h), then start a generation
  * from it (reload_check_read()). */
 void	reload_start(struct master *);
@@ -46,6 +49,11 @@ bool	reload_next_look(const struct master *, struct timespec *);
 void	reload_check_deadline(struct master *, struct timespec now);
 /* The starting generation cannot serve: drop it. */
 void	reload_rollback(struct master *, const char *why);
+/* A worker exited 78 (WORKER_EXIT_FATAL), out of the pool already, how
+ * its description: roll a reload back, stop a start, or keep the pool
+ * the size it has. */
+void	reload_worker_fatal(struct master *, const struct pool_worker *,
+	    const char *how);
 /* Close the new agent and metrics ports a reload bound, if any. */
 void	reload_free_ports(struct master *);
 

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "pool.h"
 #include "scoreboard.h"
+#include "sockstore.h"
 #include "status.h"
 #include "takeover.h"
 
@@ -242,7 +243,7 @@ takeover_listeners(const struct handover_parts *hp)
 		cl.cl_port = hl->hl_port;
 		cl.cl_backlog = hl->hl_backlog;
 		if (memchr(hl->hl_address, '\0', sizeof(hl->hl_address)) ==
-		    NULL || listeners_adopt(&hp->hp_cur->g_ls,
+		    NULL || sockstore_adopt(&hp->hp_cur->g_ls,
 		    takeover_in.in_listen[i], takeover_in.in_passed[i],
 		    &cl) == -1)
 			return -1;
