@@ -52,6 +52,7 @@
 #include "proctitle.h"
 #include "reload.h"
 #include "scoreboard.h"
+#include "sidedoor.h"
 #include "signals.h"
 #include "sockstore.h"
 #include "status.h"
@@ -361,6 +362,19 @@ master_fill(struct master *m)
 		    &m->m_waitmask);
 }
 
+/*
+ * The side doors (sidedoor.h), asked the same questions through one
+ * interface: control, agent, metrics, in the order they are served.
+ */
+#define MASTER_DOORS	3
+
+static struct sidedoor *
+master_door(struct master *m, int i)
+{
+	return i == 0 ? &m->m_control.ctl_door : i == 1 ?
+	    &m->m_agent.ag_door : &m->m_metrics.me_door;
+}
+
 static void
 master_earliest(struct timespec *deadline, bool *timed, struct timespec t)
 {
@@ -371,7 +385,7 @@ master_earliest(struct timespec *deadline, bool *timed, struct timespec t)
 
 /* The next moment the loop has something to do without being woken. */
 static bool
-master_next_timer(const struct master *m, struct timespec *deadline)
+master_next_timer(struct master *m, struct timespec *deadline)
 {
 	struct timespec	 t;
 	bool		 timed = false;
@@ -392,14 +406,11 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, m->m_drain_until);
 	if (upgrade_next_deadline(&m->m_upgrade, &t))
 		master_earliest(deadline, &timed, t);
-	if (agent_next_deadline(&m->m_agent, &t))
-		master_earliest(deadline, &timed, t);
-	if (metrics_next_deadline(&m->m_metrics, &t))
-		master_earliest(deadline, &timed, t);
 	if (pool_next_deadline(&m->m_pool, &t))
 		master_earliest(deadline, &timed, t);
-	if (control_next_deadline(&m->m_control, &t))
-		master_earliest(deadline, &timed, t);
+	for (int i = 0; i < MASTER_DOORS; i++)
+		if (sidedoor_next_deadline(master_door(m, i), &t))
+			master_earliest(deadline, &timed, t);
 	if (m->m_watchdog_every > 0)
 		master_earliest(deadline, &timed, m->m_watchdog_at);
 	return timed;
@@ -410,10 +421,10 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 static void
 master_wait(struct master *m)
 {
-	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS + METRICS_FDS + 1 + 1];
+	struct pollfd	 pfd[1 + MASTER_DOORS * SIDEDOOR_FDS + 1 + 1];
 	struct timespec	 ts, *tsp = NULL, deadline;
 	double		 left;
-	size_t		 n, nctl, nag, nme, nup, nck;
+	size_t		 n, nd[MASTER_DOORS], nup, nck;
 	int		 rc;
 
 	if (master_next_timer(m, &deadline)) {
@@ -425,10 +436,9 @@ master_wait(struct master *m)
 		tsp = &ts;
 	}
 	pfd[0] = (struct pollfd){ .fd = m->m_pool.p_ready[0], .events = POLLIN };
-	nctl = control_pollfds(&m->m_control, pfd + 1);
-	nag = agent_pollfds(&m->m_agent, pfd + 1 + nctl);
-	nme = metrics_pollfds(&m->m_metrics, pfd + 1 + nctl + nag);
-	n = 1 + nctl + nag + nme;
+	n = 1;
+	for (int i = 0; i < MASTER_DOORS; i++)
+		n += nd[i] = sidedoor_pollfds(master_door(m, i), pfd + n);
 	nup = upgrade_pollfds(&m->m_upgrade, pfd + n);
 	n += nup;
 	nck = confcheck_pollfds(&m->m_check, pfd + n);
@@ -444,12 +454,14 @@ master_wait(struct master *m)
 	confcheck_handle(&m->m_check, pfd + n - nck, nck);
 	/* Control, agent and metrics first: a commit below may replace
 	 * their sockets. */
-	if (control_handle(&m->m_control, master_facts(m), pfd + 1, nctl))
+	n = 1;
+	if (control_handle(&m->m_control, master_facts(m), pfd + n, nd[0]))
 		reload_start(m);
-	agent_handle(&m->m_agent, master_facts(m), pfd + 1 + nctl, nag);
-	metrics_handle(&m->m_metrics, master_facts(m), pfd + 1 + nctl + nag,
-	    nme);
-	upgrade_handle(&m->m_upgrade, pfd + 1 + nctl + nag + nme, nup);
+	n += nd[0];
+	agent_handle(&m->m_agent, master_facts(m), pfd + n, nd[1]);
+	n += nd[1];
+	metrics_handle(&m->m_metrics, master_facts(m), pfd + n, nd[2]);
+	upgrade_handle(&m->m_upgrade, pfd + n + nd[2], nup);
 	if (pfd[0].revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
 		reload_check_ready(m);
@@ -574,9 +586,8 @@ master_loop(struct master *m)
 		now = clock_now();
 		master_watchdog(m, now);
 		master_check_drain(m, now);
-		control_expire(&m->m_control, now);
-		agent_expire(&m->m_agent, now);
-		metrics_expire(&m->m_metrics, now);
+		for (int i = 0; i < MASTER_DOORS; i++)
+			sidedoor_expire(master_door(m, i), now);
 		confcheck_expire(&m->m_check, now);
 		reload_check_read(m);
 		master_upgrade_step(m, now);	/* a stop ends one under way */
