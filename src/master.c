@@ -666,7 +666,7 @@ master_run(struct config *cfg, const char *config_file,
 		master_cleanup(&m);
 		return status;
 	}
-	daemon_report(report_fd, 0);
+	notify_started(report_fd, 0);
 	if (start == MASTER_START_UPGRADE) {
 		log_info("started version=%s in place of version=%s, same "
 		    "pid; generation=%u workers=%zu taken over", status_version,

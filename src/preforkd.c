@@ -27,6 +27,7 @@
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
+#include "notify.h"
 #include "pidfile.h"
 #include "procfs.h"
 #include "proctitle.h"
@@ -479,13 +480,13 @@ run(struct config *cfg, const struct options *o, enum master_start start)
 	if (pidfd != -1 && pidfile_write(pidfd, pidpath) == -1) {
 		pidfile_remove(pidpath, pidfd);
 		config_free(cfg);
-		daemon_report(&report_fd, EX_OSERR);
+		notify_started(&report_fd, EX_OSERR);
 		return EX_OSERR;
 	}
 	status = master_run(cfg, path, start, pidfd, pidpath[0] != '\0' ?
 	    pidpath : NULL, &report_fd);
 	pidfile_remove(pidpath, pidfd);
-	daemon_report(&report_fd, status);	/* set-up failed */
+	notify_started(&report_fd, status);	/* set-up failed */
 	return status;
 }
 
