@@ -142,12 +142,6 @@ agent_handle(struct agent *ag, const struct status_facts *f,
 	sidedoor_handle(&ag->ag_door, &cl, pfd, n);
 }
 
-bool
-agent_next_deadline(const struct agent *ag, struct timespec *t)
-{
-	return sidedoor_next_deadline(&ag->ag_door, t);
-}
-
 void
 agent_expire(struct agent *ag, struct timespec now)
 {

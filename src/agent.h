@@ -31,12 +31,13 @@
 #include "addr.h"
 #include "config.h"
 #include "sidedoor.h"
+#include "status.h"
 
 #define AGENT_CLIENTS		SIDEDOOR_CLIENTS
 #define AGENT_LINGER		0.5	/* seconds from accept */
 #define AGENT_INPUT_MAX		4096	/* bytes a checker may send */
 #define AGENT_FDS		SIDEDOOR_FDS
-#define AGENT_LINE_MAX		32
+#define AGENT_LINE_MAX		STATUS_AGENT_MAX
 
 /* A side door (sidedoor.h) whose every client is answered at its accept
  * and lingers. */
@@ -76,7 +77,6 @@ size_t	agent_pollfds(const struct agent *, struct pollfd *pfd);
 /* Act on what ppoll() said; the line comes from status_agent(). */
 void	agent_handle(struct agent *, const struct status_facts *,
 	    const struct pollfd *pfd, size_t n);
-bool	agent_next_deadline(const struct agent *, struct timespec *);
 void	agent_expire(struct agent *, struct timespec now);
 
 #endif

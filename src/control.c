@@ -301,13 +301,12 @@ control_close(struct control *ctl)
 }
 
 
-/* What a pass over the clients works with: the door's owner, the facts
- * its answers read (status.h), and whether a client asked for a reload,
- * which the master starts once the pass is over. */
+/* What a pass over the clients works with: the door, the facts its
+ * answers read (status.h), and the master's side of a reload. */
 struct control_call {
-	struct control			*cc_ctl;
-	const struct status_facts	*cc_facts;
-	bool				 cc_reload;
+	struct control			*cl_ctl;
+	const struct status_facts	*cl_facts;
+	const struct control_owner	*cl_owner;
 };
 /* ---- an in-place upgrade ------------------------------------------------ */
 
@@ -340,20 +339,13 @@ control_pollfds(const struct control *ctl, struct pollfd *pfd)
 	return sidedoor_pollfds(&ctl->ctl_door, pfd);
 }
 
-bool
+void
 control_handle(struct control *ctl, const struct status_facts *f,
-    const struct pollfd *pfd, size_t n)
+    const struct control_owner *owner, const struct pollfd *pfd, size_t n)
 {
-	struct control_call	 cl = { ctl, f, false };
+	struct control_call	 cl = { ctl, f, owner };
 
 	sidedoor_handle(&ctl->ctl_door, &cl, pfd, n);
-	return cl.cc_reload;
-}
-
-bool
-control_next_deadline(const struct control *ctl, struct timespec *t)
-{
-	return sidedoor_next_deadline(&ctl->ctl_door, t);
 }
 
 void
@@ -383,7 +375,7 @@ static int
 control_admit(void *arg, struct sidedoor *sd, int fd,
     const struct addr *peer)
 {
-	struct control	*ctl = ((struct control_call *)arg)->cc_ctl;
+	struct control	*ctl = ((struct control_call *)arg)->cl_ctl;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
 	unsigned long	 held;
@@ -435,9 +427,10 @@ control_is(const char *line, size_t len, const char *command)
 }
 
 static void
-control_say(struct control_call *cl, struct sidedoor_client *c, const char *text)
+control_say(struct control_call *cl, struct sidedoor_client *c,
+    const char *text)
 {
-	sidedoor_answer(&cl->cc_ctl->ctl_door, c, text, strlen(text));
+	sidedoor_answer(&cl->cl_ctl->ctl_door, c, text, strlen(text));
 }
 
 /* "status" and "metrics": formatted in the scratch buffer, kept whole. */
@@ -445,7 +438,7 @@ static void
 control_report(struct control_call *cl, struct sidedoor_client *c,
     size_t (*format)(const struct status_facts *, char *, size_t))
 {
-	struct control	*ctl = cl->cc_ctl;
+	struct control	*ctl = cl->cl_ctl;
 
 	if (ctl->ctl_scratch == NULL &&
 	    (ctl->ctl_scratch = malloc(CONTROL_ANSWER_MAX)) == NULL) {
@@ -454,7 +447,7 @@ control_report(struct control_call *cl, struct sidedoor_client *c,
 		return;
 	}
 	sidedoor_answer(&ctl->ctl_door, c, ctl->ctl_scratch,
-	    format(cl->cc_facts, ctl->ctl_scratch, CONTROL_ANSWER_MAX));
+	    format(cl->cl_facts, ctl->ctl_scratch, CONTROL_ANSWER_MAX));
 }
 
 /* Anything else: said back, escaped and short, in an error line. */
@@ -469,7 +462,7 @@ control_unknown(struct control_call *cl, struct sidedoor_client *c, size_t len)
 	    &used);
 	n = snprintf(line, sizeof(line), "error: unknown command \"%s%s\"; "
 	    "try help\n", shown, used < len ? "..." : "");
-	sidedoor_answer(&cl->cc_ctl->ctl_door, c, line, n > 0 ? (size_t)n :
+	sidedoor_answer(&cl->cl_ctl->ctl_door, c, line, n > 0 ? (size_t)n :
 	    0);
 }
 
@@ -481,13 +474,14 @@ control_unknown(struct control_call *cl, struct sidedoor_client *c, size_t len)
 static void
 control_reload(struct control_call *cl, struct sidedoor_client *c)
 {
-	if (cl->cc_facts->sf_stopping || cl->cc_facts->sf_draining) {
+	if (cl->cl_facts->sf_stopping || cl->cl_facts->sf_draining) {
 		control_say(cl, c, "error: the daemon is stopping\n");
 		return;
 	}
-	c->sc_token = cl->cc_facts->sf_reload_seq + 1;
+	/* Its number first: a reload that fails at once answers it. */
+	c->sc_token = *cl->cl_owner->co_seq + 1;
 	sidedoor_wait(c, CONTROL_RELOAD_DEADLINE);
-	cl->cc_reload = true;	/* started by the caller */
+	cl->cl_owner->co_reload(cl->cl_owner->co_arg);
 }
 
 /* "stop", "quit", "upgrade": the signal's own path, to ourselves. */

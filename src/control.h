@@ -30,7 +30,7 @@
 #define CONTROL_CLIENTS		SIDEDOOR_CLIENTS
 #define CONTROL_DEADLINE	2.0		/* seconds from accept */
 /* A "reload" client waits for the outcome: the check, then the start of
- * the new generation, each bounded (confcheck.h, generation.h). */
+ * the new generation, each bounded (confcheck.h, reload.h). */
 #define CONTROL_RELOAD_DEADLINE	45.0
 #define CONTROL_REQUEST_MAX	256		/* bytes, the newline included */
 #define CONTROL_ANSWER_MAX	(1024 * 1024)	/* bytes; longer is cut */
@@ -88,14 +88,23 @@ void	control_reload_settled(struct control *, unsigned long seq, bool ok,
 
 /* Descriptors to watch, into pfd (room for CONTROL_FDS); how many. */
 size_t	control_pollfds(const struct control *, struct pollfd *pfd);
-/* Act on what ppoll() said about the descriptors control_pollfds() gave. */
-/* Serve the clients with the facts of this turn; true when one asked for
- * a reload, which the caller starts (the client waits for its outcome:
- * control_reload_settled()). */
-bool	control_handle(struct control *, const struct status_facts *,
-	    const struct pollfd *pfd, size_t n);
-/* The earliest client deadline, if there is a client. */
-bool	control_next_deadline(const struct control *, struct timespec *);
+/*
+ * The master's side of a client's "reload": co_reload starts one (or
+ * has one follow the one under way), and co_seq counts the reloads
+ * begun; the client waits for the outcome of the next one
+ * (control_reload_settled()).
+ */
+struct control_owner {
+	void			 (*co_reload)(void *arg);
+	void			  *co_arg;
+	const unsigned long	  *co_seq;
+};
+
+/* Act on what ppoll() said about the descriptors control_pollfds() gave,
+ * the answers from the facts of this turn. */
+void	control_handle(struct control *, const struct status_facts *,
+	    const struct control_owner *, const struct pollfd *pfd,
+	    size_t n);
 /* Drop the clients whose deadline has passed. */
 void	control_expire(struct control *, struct timespec now);
 

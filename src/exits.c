@@ -29,7 +29,7 @@ exits_describe(int status, char *buf, size_t size)
 		snprintf(buf, size, "wait status=%#x", status);
 }
 
-enum exit_verdict
+enum exits_verdict
 exits_judge(struct pool *p, const struct pool_worker *w, int status,
     bool stopping, char *how, size_t size)
 {
@@ -41,21 +41,21 @@ exits_judge(struct pool *p, const struct pool_worker *w, int status,
 		log_info("worker retired pid=%ld generation=%u %s "
 		    "uptime=%.1fs", (long)w->pw_pid, w->pw_generation, how,
 		    uptime);
-		return EXIT_REFILL;
+		return EXITS_REFILL;
 	}
 	if (w->pw_hung) {
 		log_warnx("worker pid=%ld killed as hung %s uptime=%.1fs; "
 		    "replacing it", (long)w->pw_pid, how, uptime);
-		return EXIT_REFILL;
+		return EXITS_REFILL;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
 	    w->pw_last_state == SLOT_RECYCLED) {
 		log_info("worker recycled pid=%ld served=%llu uptime=%.1fs; "
 		    "replacing it", (long)w->pw_pid, w->pw_served, uptime);
-		return EXIT_REFILL;
+		return EXITS_REFILL;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL)
-		return EXIT_FATAL;	/* the master's to decide */
+		return EXITS_FATAL;	/* the master's to decide */
 	/* KILL and TERM come from outside (an operator, the OOM killer):
 	 * deliberate, not a crash loop, so the place is refilled at once. */
 	crashed = WIFEXITED(status) ? WEXITSTATUS(status) != 0 :
@@ -65,10 +65,10 @@ exits_judge(struct pool *p, const struct pool_worker *w, int status,
 		log_warnx("worker exited pid=%ld %s uptime=%.1fs; died young, "
 		    "respawning in %.1fs", (long)w->pw_pid, how, uptime,
 		    pool_crashed(p, w));
-		return EXIT_REFILL;
+		return EXITS_REFILL;
 	}
 	log_warnx("worker exited pid=%ld %s uptime=%.1fs; respawning",
 	    (long)w->pw_pid, how, uptime);
-	return EXIT_REFILL;
+	return EXITS_REFILL;
 }
 

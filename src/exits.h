@@ -19,16 +19,16 @@ struct pool_worker;
 /* A worker that dies sooner than this after its start is crash-looping. */
 #define EXITS_YOUNG_SECONDS	1.0
 
-enum exit_verdict {
-	EXIT_REFILL,	/* logged; the place is refilled as the pool wants */
-	EXIT_FATAL	/* exit 78: for the master to decide (not logged) */
+enum exits_verdict {
+	EXITS_REFILL,	/* logged; the place is refilled as the pool wants */
+	EXITS_FATAL	/* exit 78: for the master to decide (not logged) */
 };
 
 /* "status=N" or "signal=N (name)", for the log. */
 void	exits_describe(int status, char *buf, size_t size);
 /* The end of w (out of the pool p already) with its wait status; how
  * gets its description.  stopping: every end is expected. */
-enum exit_verdict exits_judge(struct pool *p, const struct pool_worker *w,
+enum exits_verdict exits_judge(struct pool *p, const struct pool_worker *w,
 	    int status, bool stopping, char *how, size_t size);
 
 #endif

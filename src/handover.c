@@ -43,7 +43,7 @@ handover_format(void)
 	static char	 format[96];
 
 	if (format[0] == '\0')
-		snprintf(format, sizeof(format), "preforkd-state-3/%zu/%zu/"
+		snprintf(format, sizeof(format), "preforkd-state-4/%zu/%zu/"
 		    "%zu/%zu/%zu", sizeof(struct handover_state),
 		    sizeof(struct handover_listener),
 		    sizeof(struct handover_worker), sizeof(struct scoreboard),
@@ -153,7 +153,8 @@ handover_write(const struct handover_parts *hp)
 }
 
 size_t
-handover_fds(const struct handover_parts *hp, int state, int *fds, const char **names)
+handover_fds(const struct handover_parts *hp, int state, int *fds,
+    const char **names)
 {
 	const struct listeners	*ls = &hp->hp_cur->g_ls;
 	size_t			 n = 0;

@@ -101,8 +101,10 @@ struct handover_parts {
 	const char		*hp_pidfile_path;
 };
 
-/* The name of the layout this binary writes and reads: it changes with
- * any structure that crosses the exec. */
+/* The name of the layout this binary writes and reads: its sizes change
+ * with the structures that cross the exec, and its number must change
+ * with any other change to them (a field moved, removed or reused keeps
+ * the size: the board lost two fields at state-4 and kept its size). */
 const char *handover_format(void);
 
 /* The old image: the state in a fresh memfd (-1, logged), and every

@@ -46,8 +46,8 @@
 #include "master.h"
 #include "metrics.h"
 #include "notify.h"
-#include "pidfile.h"
 #include "pool.h"
+#include "poolpolicy.h"
 #include "poolview.h"
 #include "proctitle.h"
 #include "reload.h"
@@ -58,8 +58,6 @@
 #include "status.h"
 #include "takeover.h"
 #include "upgrade.h"
-#include "poolpolicy.h"
-#include "worker.h"
 
 static void	master_reap(struct master *);
 static void	master_graceful_stop(struct master *);
@@ -139,11 +137,12 @@ master_reap(struct master *m)
 		 * it. */
 		if ((rc = pool_reap(&m->m_pool, si.si_pid, &w, &status)) == 0)
 			return;
-		if (rc == 1 && exits_judge(&m->m_pool, &w, status,
-		    m->m_stopping, how, sizeof(how)) == EXIT_FATAL)
+		if (rc != 1) {
+			if (!confcheck_reaped(&m->m_check, w.pw_pid, status))
+				upgrade_reaped(&m->m_upgrade, w.pw_pid, status);
+		} else if (exits_judge(&m->m_pool, &w, status, m->m_stopping,
+		    how, sizeof(how)) == EXITS_FATAL)
 			reload_worker_fatal(m, &w, how);
-		else if (!confcheck_reaped(&m->m_check, w.pw_pid, status))
-			upgrade_reaped(&m->m_upgrade, w.pw_pid, status);
 	}
 }
 
@@ -245,10 +244,11 @@ master_escalate(struct master *m)
 static void
 master_report(struct master *m)
 {
-	char	 status[256];
+	const struct status_facts *f;
+	char			 status[256];
 
-	const struct status_facts *f = master_facts(m);
-
+	master_look(m);		/* the report sees the exits reaped */
+	f = master_facts(m);
 	status_log(f);
 	status_line(f, status, sizeof(status));
 	notify_status(status);
@@ -316,9 +316,10 @@ master_upgrade_step(struct master *m, struct timespec now)
 }
 
 /*
- * The pool's one view of this turn (poolview.h): taken once a turn, as
- * the loop wakes, and read by the answers, the signals' actions, the
- * sizing, the shedding, STATUS= and the agent alike; taken again only
+ * The pool's one view (poolview.h), which the answers, the reports, the
+ * sizing, the shedding, STATUS= and the agent all read: taken as the loop
+ * wakes, for the answers of that turn; and again, after the exits are
+ * reaped, for a SIGUSR1 report, for each tick of the pool's policy, and
  * when a generation is announced or a commit changes which one serves.
  */
 void
@@ -326,7 +327,7 @@ master_look(struct master *m)
 {
 	struct poolview_want	 want;
 
-	generation_want(&m->m_cur, m->m_next.g_id, m->m_policy.u_no_growth,
+	generation_want(&m->m_cur, m->m_next.g_id, m->m_policy.pp_no_growth,
 	    &want);
 	poolview_take(&m->m_pool, &want, &m->m_view);
 }
@@ -343,7 +344,6 @@ master_facts(struct master *m)
 		    m->m_agent.ag_door.sd_sock.sk_name : NULL,
 		.sf_reloads_ok = m->m_reloads_ok,
 		.sf_reloads_failed = m->m_reloads_failed,
-		.sf_reload_seq = m->m_reload_seq,
 		.sf_draining = m->m_draining,
 		.sf_stopping = m->m_stopping,
 	};
@@ -416,6 +416,13 @@ master_next_timer(struct master *m, struct timespec *deadline)
 	return timed;
 }
 
+/* A control client's "reload" (control.h). */
+static void
+master_reload_asked(void *m)
+{
+	reload_start(m);
+}
+
 /* Sleep until a signal, a ready worker, a control client or the next
  * timer. */
 static void
@@ -426,6 +433,8 @@ master_wait(struct master *m)
 	double		 left;
 	size_t		 n, nd[MASTER_DOORS], nup, nck;
 	int		 rc;
+	const struct control_owner owner = { master_reload_asked, m,
+	    &m->m_reload_seq };
 
 	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
@@ -435,7 +444,8 @@ master_wait(struct master *m)
 		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
 		tsp = &ts;
 	}
-	pfd[0] = (struct pollfd){ .fd = m->m_pool.p_ready[0], .events = POLLIN };
+	pfd[0] = (struct pollfd){ .fd = m->m_pool.p_ready[0],
+	    .events = POLLIN };
 	n = 1;
 	for (int i = 0; i < MASTER_DOORS; i++)
 		n += nd[i] = sidedoor_pollfds(master_door(m, i), pfd + n);
@@ -455,8 +465,7 @@ master_wait(struct master *m)
 	/* Control, agent and metrics first: a commit below may replace
 	 * their sockets. */
 	n = 1;
-	if (control_handle(&m->m_control, master_facts(m), pfd + n, nd[0]))
-		reload_start(m);
+	control_handle(&m->m_control, master_facts(m), &owner, pfd + n, nd[0]);
 	n += nd[0];
 	agent_handle(&m->m_agent, master_facts(m), pfd + n, nd[1]);
 	n += nd[1];
@@ -491,7 +500,7 @@ master_listen(struct master *m)
 
 /*
  * The control socket, the agent and the metrics endpoint, unless an
- * upgrade handed them over (handover_adopt()).  At start, failing to open
+ * upgrade handed them over (takeover_adopt()).  At start, failing to open
  * one stops the daemon; after an upgrade, whose workers serve already, it
  * is logged and the daemon goes on without it (a reload tries again).
  */
@@ -603,6 +612,9 @@ master_loop(struct master *m)
 			reload_check_deadline(m, now);
 			reload_check_ready(m);
 			pool_kill_overdue(&m->m_pool, now);
+			/* A tick sees the exits reaped this turn. */
+			if (clock_diff(poolpolicy_due(&m->m_policy), now) >= 0)
+				master_look(m);
 			poolpolicy_run(&m->m_policy, &m->m_pool, &m->m_cur,
 			    master_facts(m), now);
 			master_fill(m);

@@ -4,9 +4,10 @@
  *
  * struct master is the supervisor's whole state, and master.c its one
  * owner; the two-phase reload (reload.c) works on it too, as it changes
- * both generations, the pool and the side doors at once.  Every other
- * room takes only the part it acts on: the pool, a generation, a side
- * door, or the read-only facts of status.h.
+ * both generations, the pool and the side doors at once.  Only they
+ * include this header.  Every other room takes only the part it acts on:
+ * the pool, a generation, a side door, or the read-only facts of
+ * status.h; main() starts the supervisor through supervisor.h.
  */
 #ifndef PREFORKD_MASTER_H
 #define PREFORKD_MASTER_H
@@ -21,21 +22,13 @@
 #include "generation.h"
 #include "metrics.h"
 #include "pool.h"
+#include "poolpolicy.h"
 #include "poolview.h"
 #include "status.h"
+#include "supervisor.h"
 #include "upgrade.h"
-#include "poolpolicy.h"
 
 struct config;
-
-/* How this start came about, decided once, by main(): a fresh start, an
- * in-place upgrade's new image taking the old one's state over
- * (handover.h), or -t, which checks the file and runs no master. */
-enum master_start {
-	MASTER_START_FRESH,
-	MASTER_START_UPGRADE,
-	MASTER_START_CHECK
-};
 
 struct master {
 	const char		*m_file;
@@ -79,18 +72,6 @@ struct master {
 	double			 m_watchdog_every;	/* 0: none */
 	struct timespec		 m_watchdog_at;
 };
-
-/*
- * Run until shutdown with cfg (ownership passes to the master) and the
- * file to re-read on SIGHUP; the pid file (-1: none) and its path hand
- * over to an upgrade.  When *report_fd is not -1, a 0 byte is
- * written to it once the sockets are bound and the loop starts, and it is
- * closed and set to -1; if set-up fails it is left for the caller, which
- * reports the status after its own cleanup.  Returns the exit status.
- */
-int	master_run(struct config *cfg, const char *config_file,
-	    enum master_start, int pidfile_fd, const char *pidfile_path,
-	    int *report_fd);
 
 /* For the reload: start the workers each generation lacks, unless
  * stopping or backing off; take the pool's view again (a commit changed

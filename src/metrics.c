@@ -523,6 +523,7 @@ metrics_respond(struct metrics_call *cl, struct sidedoor_client *c,
     const struct metrics_request *r)
 {
 	struct metrics	*me = cl->mc_me;
+	size_t		 (*format)(const struct status_facts *, char *, size_t);
 	size_t		 len;
 
 	if (r->mr_status != 200) {
@@ -535,9 +536,8 @@ metrics_respond(struct metrics_call *cl, struct sidedoor_client *c,
 		metrics_error(&me->me_door, c, 500, r->mr_head);
 		return;
 	}
-	len = r->mr_openmetrics ?
-	    status_openmetrics(cl->mc_facts, me->me_scratch, METRICS_ANSWER_MAX) :
-	    status_metrics(cl->mc_facts, me->me_scratch, METRICS_ANSWER_MAX);
+	format = r->mr_openmetrics ? status_openmetrics : status_metrics;
+	len = format(cl->mc_facts, me->me_scratch, METRICS_ANSWER_MAX);
 	metrics_keep(&me->me_door, c, 200, r->mr_openmetrics ?
 	    metrics_openmetrics_type : metrics_text_type, me->me_scratch, len,
 	    r->mr_head);
@@ -573,12 +573,6 @@ metrics_handle(struct metrics *me, const struct status_facts *f,
 	struct metrics_call	 cl = { me, f };
 
 	sidedoor_handle(&me->me_door, &cl, pfd, n);
-}
-
-bool
-metrics_next_deadline(const struct metrics *me, struct timespec *t)
-{
-	return sidedoor_next_deadline(&me->me_door, t);
 }
 
 void

@@ -95,7 +95,6 @@ int	metrics_probe(const struct config *, char *err, size_t errsize);
 size_t	metrics_pollfds(const struct metrics *, struct pollfd *pfd);
 void	metrics_handle(struct metrics *, const struct status_facts *,
 	    const struct pollfd *pfd, size_t n);
-bool	metrics_next_deadline(const struct metrics *, struct timespec *);
 void	metrics_expire(struct metrics *, struct timespec now);
 
 #endif

@@ -512,7 +512,7 @@ pool_forget_slot(struct pool *p, struct pool_worker *w)
 	w->pw_slot = NULL;
 }
 
-/* In the order of master_worker_exited()'s decisions, which log each. */
+/* In the order of exits_judge()'s decisions, which log each. */
 enum pool_exit
 pool_exit_cause(const struct pool_worker *w, int status)
 {

@@ -28,46 +28,52 @@
 #include "poolpolicy.h"
 
 void
-poolpolicy_init(struct poolpolicy *u)
+poolpolicy_init(struct poolpolicy *pp)
 {
-	memset(u, 0, sizeof(*u));
-	u->u_rate = POOLPOLICY_RATE_FIRST;
-	u->u_next = clock_now();
+	memset(pp, 0, sizeof(*pp));
+	pp->pp_rate = POOLPOLICY_RATE_FIRST;
+	pp->pp_next = clock_now();
 }
 
 void
-poolpolicy_reset(struct poolpolicy *u)
+poolpolicy_freeze(struct poolpolicy *pp)
 {
-	u->u_rate = POOLPOLICY_RATE_FIRST;
-	u->u_calm = 0;
-	u->u_idle_ticks = 0;
-	u->u_no_growth = false;
+	pp->pp_no_growth = true;
+}
+
+void
+poolpolicy_reset(struct poolpolicy *pp)
+{
+	pp->pp_rate = POOLPOLICY_RATE_FIRST;
+	pp->pp_calm = 0;
+	pp->pp_idle_ticks = 0;
+	pp->pp_no_growth = false;
 }
 
 struct timespec
-poolpolicy_due(const struct poolpolicy *u)
+poolpolicy_due(const struct poolpolicy *pp)
 {
-	return u->u_next;
+	return pp->pp_next;
 }
 
 /* Too many idle for a while: one fewer. */
 static int
-poolpolicy_shrink(struct poolpolicy *u, const struct config *cfg,
+poolpolicy_shrink(struct poolpolicy *pp, const struct config *cfg,
     const struct poolview_tally *t)
 {
 	if (poolview_idle(t) > cfg->c_idle_max &&
 	    poolview_active(t) > cfg->c_pool_min) {
 		/* Hysteresis: idle for a while, not between two bursts. */
-		if (++u->u_idle_ticks >= POOLPOLICY_SHRINK_TICKS)
+		if (++pp->pp_idle_ticks >= POOLPOLICY_SHRINK_TICKS)
 			return -1;
 		return 0;
 	}
-	u->u_idle_ticks = 0;
+	pp->pp_idle_ticks = 0;
 	return 0;
 }
 
 int
-poolpolicy_size(struct poolpolicy *u, const struct config *cfg,
+poolpolicy_size(struct poolpolicy *pp, const struct config *cfg,
     const struct poolview *v)
 {
 	const struct poolview_tally *t = &v->pv_serving;
@@ -89,20 +95,20 @@ poolpolicy_size(struct poolpolicy *u, const struct config *cfg,
 		want = v->pv_ceiling;
 	if (want > active) {
 		add = want - active;
-		if (add > u->u_rate)
-			add = u->u_rate;
-		if (u->u_rate < POOLPOLICY_RATE_MAX)
-			u->u_rate *= 2;
-		u->u_idle_ticks = 0;
-		u->u_calm = 0;
+		if (add > pp->pp_rate)
+			add = pp->pp_rate;
+		if (pp->pp_rate < POOLPOLICY_RATE_MAX)
+			pp->pp_rate *= 2;
+		pp->pp_idle_ticks = 0;
+		pp->pp_calm = 0;
 		return (int)add;
 	}
 	/* The workers just added take a tick or two to be seen held: the
 	 * growth is over only after POOLPOLICY_RATE_KEEP ticks without any. */
-	if (starting == 0 && u->u_calm < POOLPOLICY_RATE_KEEP &&
-	    ++u->u_calm == POOLPOLICY_RATE_KEEP)
-		u->u_rate = POOLPOLICY_RATE_FIRST;
-	return poolpolicy_shrink(u, cfg, t);
+	if (starting == 0 && pp->pp_calm < POOLPOLICY_RATE_KEEP &&
+	    ++pp->pp_calm == POOLPOLICY_RATE_KEEP)
+		pp->pp_rate = POOLPOLICY_RATE_FIRST;
+	return poolpolicy_shrink(pp, cfg, t);
 }
 
 /*
@@ -119,13 +125,13 @@ poolpolicy_grace(const struct config *cfg)
 }
 
 static void
-poolpolicy_reset_rate(struct poolpolicy *u)
+poolpolicy_reset_rate(struct poolpolicy *pp)
 {
-	u->u_rate = POOLPOLICY_RATE_FIRST;
+	pp->pp_rate = POOLPOLICY_RATE_FIRST;
 }
 
 static void
-poolpolicy_resize(struct poolpolicy *u, struct pool *p, struct generation *g,
+poolpolicy_resize(struct poolpolicy *pp, struct pool *p, struct generation *g,
     const struct poolview *v, struct timespec now)
 {
 	const struct config	*cfg = g->g_cfg;
@@ -135,11 +141,11 @@ poolpolicy_resize(struct poolpolicy *u, struct pool *p, struct generation *g,
 
 	/* While crashes hold spawning back, the growth rate waits too. */
 	if (pool_backing_off(p, now)) {
-		poolpolicy_reset_rate(u);
+		poolpolicy_reset_rate(pp);
 		return;
 	}
 	/* A pool that cannot grow has its ceiling where it is: no growth. */
-	delta = poolpolicy_size(u, cfg, v);
+	delta = poolpolicy_size(pp, cfg, v);
 	if (delta > 0) {
 		generation_set_target(g, active + (unsigned)delta, "held "
 		    "workers or a queue: the pool grows");
@@ -218,7 +224,7 @@ poolpolicy_most_silent(struct pool *p, unsigned gen, int64_t now,
  * tick).  The wait for them is cut short; nothing else is.
  */
 static void
-poolpolicy_shed(struct poolpolicy *u, struct pool *p,
+poolpolicy_shed(struct poolpolicy *pp, struct pool *p,
     const struct generation *g, const struct poolview *v, int64_t now)
 {
 	const struct config	*cfg = g->g_cfg;
@@ -240,8 +246,8 @@ poolpolicy_shed(struct poolpolicy *u, struct pool *p,
 	    (w = poolpolicy_most_silent(p, g->g_id, now, &silent,
 	    &conn, &wait, &peer)) != NULL) {
 		pool_shed(w, conn);
-		u->u_shed++;
-		if (!log_limit_allow(&u->u_shed_log, &held))
+		pp->pp_shed++;
+		if (!log_limit_allow(&pp->pp_shed_log, &held))
 			continue;
 		addr_format(&peer, name, sizeof(name));
 		log_notice("pool full (%u workers, %u queued): shedding "
@@ -249,7 +255,7 @@ poolpolicy_shed(struct poolpolicy *u, struct pool *p,
 		    "suppressed)", poolview_active(&v->pv_serving),
 		    v->pv_queued, name, scoreboard_wait_name(wait),
 		    (double)silent / 1000, (long)w->pw_pid,
-		    u->u_shed, held);
+		    pp->pp_shed, held);
 	}
 }
 
@@ -297,38 +303,38 @@ poolpolicy_hung(struct pool *p, const struct generation *cur, unsigned next,
 
 /* STATUS= with the pool's figures, when they changed, once a second. */
 static void
-poolpolicy_status(struct poolpolicy *u, const struct status_facts *f,
+poolpolicy_status(struct poolpolicy *pp, const struct status_facts *f,
     struct timespec now)
 {
-	char	 status[sizeof(u->u_status)];
+	char	 status[sizeof(pp->pp_status)];
 
-	if (clock_diff(u->u_status_at, now) < POOLPOLICY_STATUS_EVERY)
+	if (clock_diff(pp->pp_status_at, now) < POOLPOLICY_STATUS_EVERY)
 		return;
 	status_line(f, status, sizeof(status));
-	if (strcmp(status, u->u_status) == 0)
+	if (strcmp(status, pp->pp_status) == 0)
 		return;
-	u->u_status_at = now;
+	pp->pp_status_at = now;
 	/* Remembered only once sent: a dropped line is sent again. */
 	if (notify_status(status) == 0)
-		memcpy(u->u_status, status, sizeof(status));
+		memcpy(pp->pp_status, status, sizeof(status));
 }
 
 void
-poolpolicy_run(struct poolpolicy *u, struct pool *p, struct generation *cur,
+poolpolicy_run(struct poolpolicy *pp, struct pool *p, struct generation *cur,
     const struct status_facts *f, struct timespec now)
 {
 	int64_t		 ms = scoreboard_ms();
 	unsigned	 next = f->sf_next->g_id;
 
-	if (clock_diff(u->u_next, now) < 0)
+	if (clock_diff(pp->pp_next, now) < 0)
 		return;
-	u->u_next = clock_after(now, POOLPOLICY_TICK);
+	pp->pp_next = clock_after(now, POOLPOLICY_TICK);
 	poolpolicy_hung(p, cur, next, ms);
 	if (next != 0 || !cur->g_announced)
 		return;		/* sizing waits for a settled pool */
 	/* The master's one view of this turn: sizing, shedding, STATUS=,
 	 * the answers and the agent agree. */
-	poolpolicy_resize(u, p, cur, f->sf_view, now);
-	poolpolicy_shed(u, p, cur, f->sf_view, ms);
-	poolpolicy_status(u, f, now);
+	poolpolicy_resize(pp, p, cur, f->sf_view, now);
+	poolpolicy_shed(pp, p, cur, f->sf_view, ms);
+	poolpolicy_status(pp, f, now);
 }

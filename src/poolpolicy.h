@@ -56,20 +56,23 @@ struct poolview;
 struct status_facts;
 
 struct poolpolicy {
-	struct timespec	 u_next;	/* the next tick */
-	unsigned	 u_rate;	/* workers to add at most, this tick */
-	unsigned	 u_calm;	/* ticks in a row without growth */
-	unsigned	 u_idle_ticks;	/* ticks in a row above idle_max */
+	struct timespec	 pp_next;	/* the next tick */
+	unsigned	 pp_rate;	/* workers to add at most, this tick */
+	unsigned	 pp_calm;	/* ticks in a row without growth */
+	unsigned	 pp_idle_ticks;	/* ticks in a row above idle_max */
 	/* A worker could not run with this configuration (exit 78): the
 	 * pool stays the size it has until the next reload. */
-	bool		 u_no_growth;
-	struct timespec	 u_status_at;	/* STATUS= last sent */
-	char		 u_status[160];
-	unsigned long long u_shed;	/* shed requests made */
-	struct log_limit u_shed_log;
+	bool		 pp_no_growth;
+	struct timespec	 pp_status_at;	/* STATUS= last sent */
+	char		 pp_status[160];
+	unsigned long long pp_shed;	/* shed requests made */
+	struct log_limit pp_shed_log;
 };
 
 void	poolpolicy_init(struct poolpolicy *);
+/* A worker cannot run with this configuration (exit 78): the pool stays
+ * the size it has until the next reload (poolpolicy_reset()). */
+void	poolpolicy_freeze(struct poolpolicy *);
 /* A new generation serves: the sizing starts over. */
 void	poolpolicy_reset(struct poolpolicy *);
 /* When the next tick is due. */
@@ -85,7 +88,7 @@ void	poolpolicy_run(struct poolpolicy *, struct pool *p,
  * The sizing decision alone, for the tests: how many workers to add (> 0)
  * or retire (< 0) given cfg's bounds and the view (its serving
  * generation, queue and ceiling); it updates the rate and the shrink
- * count in u.
+ * count in pp.
  */
 int	poolpolicy_size(struct poolpolicy *, const struct config *,
 	    const struct poolview *);

@@ -8,7 +8,8 @@
  * sizing, the shedding, the status line, the status table, the metrics
  * and the agent's weight all read one view, taken by poolview_take(), so
  * that they never disagree about how full the pool is.  The master takes
- * one a tick (poolpolicy.c) and one for each question asked between ticks.
+ * it as its loop wakes, and again after reaping for each policy tick and
+ * report (master_look()).
  *
  * The ceiling is what "full" means: a fixed pool has its target (workers,
  * moved by TTIN and TTOU); a dynamic pool pool.max, unless it cannot grow

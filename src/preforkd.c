@@ -25,7 +25,6 @@
 #include "ctlclient.h"
 #include "listener.h"
 #include "log.h"
-#include "master.h"
 #include "metrics.h"
 #include "notify.h"
 #include "pidfile.h"
@@ -33,6 +32,7 @@
 #include "proctitle.h"
 #include "sockstore.h"
 #include "status.h"
+#include "supervisor.h"
 #include "takeover.h"
 #include "upgrade.h"
 

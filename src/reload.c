@@ -15,16 +15,15 @@
 #include "clock.h"
 #include "config.h"
 #include "generation.h"
-#include "master.h"
-#include "reload.h"
 #include "log.h"
+#include "master.h"
 #include "notify.h"
+#include "poolpolicy.h"
 #include "poolview.h"
 #include "proctitle.h"
-#include "service.h"
+#include "reload.h"
 #include "sockstore.h"
 #include "status.h"
-#include "worker.h"
 
 /* The reload under way is over: those who asked for it hear how. */
 static void
@@ -211,7 +210,8 @@ reload_check_ready(struct master *m)
 	/* The running generation first: a commit announces it here too. */
 	if (!m->m_cur.g_announced &&
 	    poolview_gen_ready(&m->m_pool, m->m_cur.g_id) >=
-	    m->m_cur.g_target && (m->m_next.g_id == 0 || m->m_cur.g_committed) &&
+	    m->m_cur.g_target &&
+	    (m->m_next.g_id == 0 || m->m_cur.g_committed) &&
 	    reload_quiet(m))
 		reload_announce(m);
 	if (m->m_next.g_id != 0 &&
@@ -408,6 +408,6 @@ reload_worker_fatal(struct master *m, const struct pool_worker *w,
 	    g->g_target);
 	/* Not in a loop: a dynamic pool stops growing until a reload, and
 	 * refilling waits out the back-off. */
-	m->m_policy.u_no_growth = true;
+	poolpolicy_freeze(&m->m_policy);
 	pool_crashed(&m->m_pool, w);
 }

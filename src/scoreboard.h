@@ -108,7 +108,7 @@ struct slot {
 	_Atomic uint32_t	 sl_retiring;
 	/* Written by the worker: 1 from its look at sl_retiring until its
 	 * accept() returned.  With sl_retiring, a handshake (worker.c,
-	 * generation.c): once the master has seen 0 here after setting
+	 * pool.c, reload.c): once the master has seen 0 here after setting
 	 * sl_retiring, this worker accepts no connection any more. */
 	_Atomic uint32_t	 sl_accepting;
 	/* The peer: family and port, then the address, 4 words. */

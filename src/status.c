@@ -234,7 +234,7 @@ static void
 status_table_agent(struct status_out *o, const struct status_facts *f,
     const struct poolview *v)
 {
-	char	 line[32];	/* "ready 100%\n" at most */
+	char	 line[STATUS_AGENT_MAX];
 	size_t	 n;
 
 	if (f->sf_agent == NULL) {

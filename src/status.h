@@ -33,7 +33,6 @@ struct status_facts {
 	const char		*sf_agent;	/* its address; NULL: off */
 	unsigned long long	 sf_reloads_ok;
 	unsigned long long	 sf_reloads_failed;
-	unsigned long		 sf_reload_seq;	/* reloads begun, ever */
 	bool			 sf_draining;
 	bool			 sf_stopping;
 };
@@ -74,6 +73,8 @@ void	status_line(const struct status_facts *, char *, size_t);
  * 1%.
  */
 size_t	status_agent(const struct status_facts *, char *, size_t);
+/* The longest such line, NUL included ("ready 100%\n"). */
+#define STATUS_AGENT_MAX	32
 /* That weight, in percent (1..100). */
 unsigned status_weight(const struct poolview *);
 /* One line per generation and per worker, into the log. */

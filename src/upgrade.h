@@ -46,7 +46,7 @@ enum upgrade_step {
 	UPGRADE_WAIT_EXEC,	/* checked: for a quiet moment to exec */
 };
 
-/* The old image's side, in struct master. */
+/* The old image's side of an upgrade under way. */
 struct upgrade {
 	enum upgrade_step	 up_step;
 	struct timespec		 up_until;	/* the step's deadline */

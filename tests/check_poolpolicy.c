@@ -20,7 +20,7 @@
 #include "poolpolicy.h"
 
 static struct config	 cfg;
-static struct poolpolicy	 u;
+static struct poolpolicy	 pp;
 
 static void
 setup(void)
@@ -31,7 +31,7 @@ setup(void)
 	cfg.c_pool_max = 64;
 	cfg.c_idle_min = 2;
 	cfg.c_idle_max = 8;
-	poolpolicy_init(&u);
+	poolpolicy_init(&pp);
 }
 
 /* A view of active workers of which idle, busy (held of them) and
@@ -60,7 +60,7 @@ sizeq(unsigned active, unsigned idle, unsigned busy, unsigned held,
 {
 	struct poolview	 v = view(active, idle, busy, held, 0, queued);
 
-	return poolpolicy_size(&u, &cfg, &v);
+	return poolpolicy_size(&pp, &cfg, &v);
 }
 
 static int
@@ -129,11 +129,11 @@ START_TEST(test_growth_while_starting)
 	ck_assert_int_eq(sizeq(4, 0, 4, 4, 54), POOLPOLICY_RATE_FIRST);
 	/* The four new ones start: still short of free workers, so the
 	 * queue still counts, and the rate has doubled. */
-	d = poolpolicy_size(&u, &cfg, &v);
+	d = poolpolicy_size(&pp, &cfg, &v);
 	ck_assert_int_eq(d, 2 * POOLPOLICY_RATE_FIRST);
 	/* Nothing wanted while they start: the rate is kept. */
 	v = view(16, 0, 16, 16, 8, 0);
-	ck_assert_int_eq(poolpolicy_size(&u, &cfg, &v), 2);
+	ck_assert_int_eq(poolpolicy_size(&pp, &cfg, &v), 2);
 	ck_assert_int_eq(sizeq(18, 0, 18, 16, 0), 0);
 }
 END_TEST
@@ -165,10 +165,10 @@ START_TEST(test_ceiling_holds)
 
 	v.pv_ceiling = 2;
 	for (int i = 0; i < 20; i++)
-		ck_assert_int_eq(poolpolicy_size(&u, &cfg, &v), 0);
+		ck_assert_int_eq(poolpolicy_size(&pp, &cfg, &v), 0);
 	v = view(6, 0, 6, 6, 0, 30);
 	v.pv_ceiling = 8;
-	ck_assert_int_eq(poolpolicy_size(&u, &cfg, &v), 2);
+	ck_assert_int_eq(poolpolicy_size(&pp, &cfg, &v), 2);
 }
 END_TEST
 

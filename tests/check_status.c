@@ -52,6 +52,19 @@ static struct {
 	struct status_facts	 m_facts;
 } m;
 
+/* The master's side of "reload", for the control tests: counted. */
+static unsigned long	 test_reloads;
+
+static void
+test_reload(void *arg)
+{
+	(void)arg;
+	test_reloads++;
+}
+
+static const struct control_owner test_owner = { test_reload, NULL,
+    &test_reloads };
+
 static const struct status_facts *
 facts(void)
 {
@@ -385,7 +398,7 @@ turn(void)
 	size_t		 n = control_pollfds(&m.m_control, pfd);
 
 	ck_assert_int_ge(poll(pfd, n, 100), 0);
-	(void)control_handle(&m.m_control, facts(), pfd, n);
+	control_handle(&m.m_control, facts(), &test_owner, pfd, n);
 }
 
 static size_t
