@@ -124,6 +124,7 @@ status_log_busy(const struct status_worker *sw, char *buf, size_t size)
 	    scoreboard_wait_name(sw->sw_wait), waited, peer);
 }
 
+/* The SIGUSR1 report: at notice, as the operator asked for it. */
 void
 status_log(const struct status_facts *f)
 {
@@ -135,15 +136,15 @@ status_log(const struct status_facts *f)
 
 	status_line(f, status, sizeof(status));
 	/* The line's "max" is the ceiling. */
-	log_info("status generation=%u target=%u %s", v->pv_generation,
+	log_notice("status generation=%u target=%u %s", v->pv_generation,
 	    v->pv_target, status);
 	if (f->sf_next->g_id != 0)
-		log_info("status generation=%u target=%u starting",
+		log_notice("status generation=%u target=%u starting",
 		    f->sf_next->g_id, f->sf_next->g_target);
 	for (size_t i = 0; i < f->sf_pool->p_n; i++) {
 		status_worker(&f->sf_pool->p_workers[i], now, ms, &sw);
 		status_log_busy(&sw, busy, sizeof(busy));
-		log_info("worker pid=%ld generation=%u state=%s%s "
+		log_notice("worker pid=%ld generation=%u state=%s%s "
 		    "uptime=%.1fs served=%llu%s", (long)sw.sw_pid,
 		    sw.sw_generation, scoreboard_state_name(sw.sw_state),
 		    sw.sw_retiring ? " retiring=yes" : "", sw.sw_uptime,
