@@ -43,7 +43,7 @@ handover_format(void)
 	static char	 format[96];
 
 	if (format[0] == '\0')
-		snprintf(format, sizeof(format), "preforkd-state-3/%zu/%zu/"
+		snprintf(format, sizeof(format), "preforkd-state-4/%zu/%zu/"
 		    "%zu/%zu/%zu", sizeof(struct handover_state),
 		    sizeof(struct handover_listener),
 		    sizeof(struct handover_worker), sizeof(struct scoreboard),

@@ -272,9 +272,10 @@ status_table_head(struct status_out *o, const struct status_facts *f,
 	    all->vt_wait[SLOT_WRITING], all->vt_held);
 	status_out(o, "accept queue: %u\n", v->pv_queued);
 	status_out(o, "connections: served=%llu limited=%llu shed=%llu "
-	    "denied=%llu proxy_failed=%llu\n", v->pv_totals.pg_served,
-	    v->pv_totals.pg_limited, v->pv_totals.pg_shed,
-	    v->pv_totals.pg_denied, v->pv_totals.pg_proxy_failed);
+	    "denied=%llu proxy_failed=%llu empty=%llu\n",
+	    v->pv_totals.pg_served, v->pv_totals.pg_limited,
+	    v->pv_totals.pg_shed, v->pv_totals.pg_denied,
+	    v->pv_totals.pg_proxy_failed, v->pv_totals.pg_empty);
 	status_table_agent(o, f, v);
 	status_out(o, "log: dropped master=%llu workers=%llu\n",
 	    v->pv_log_dropped, v->pv_totals.pg_log_dropped);
@@ -497,6 +498,10 @@ status_metrics_connections(struct status_expo *e, const struct poolview *v)
 	status_counter(e, "connections_proxy_failed_total", "Connections "
 	    "closed for want of a valid PROXY header from a trusted sender.",
 	    t->pg_proxy_failed);
+	status_counter(e, "connections_empty_total", "Connections whose "
+	    "client left without sending a byte (a PROXY header aside), "
+	    "also counted as served or proxy_failed; logged only with "
+	    "log.empty.", t->pg_empty);
 	status_family(e, "timeouts_total", "counter", "Connections a timeout "
 	    "ended, by the first that did: timeouts.read, timeouts.write or "
 	    "timeouts.connection.");

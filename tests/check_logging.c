@@ -12,7 +12,9 @@
  * next line says how many were lost.  And a line a worker holds back
  * (to send several at once) is not held while it waits on a slow client.
  *
- * Levels: at notice the daemon's own events are logged and no client's.
+ * Levels: at notice the daemon's own events are logged and no client's;
+ * a client that leaves without a byte is counted, and logged only with
+ * log.empty.
  */
 #include "autoconf.h"
 
@@ -468,6 +470,70 @@ START_TEST(test_notice_lifecycle)
 }
 END_TEST
 
+/* Wait for the control socket's status to hold want. */
+static bool
+status_holds(const char *want, double secs)
+{
+	struct timespec	 end = clock_after(clock_now(), secs);
+	char		 out[8192];
+
+	do {
+		if (ctl_ok("status", out, sizeof(out)) &&
+		    strstr(out, want) != NULL)
+			return true;
+		sleep_ms(50);
+	} while (clock_ms_until(end) > 0);
+	return false;
+}
+
+/*
+ * Clients that leave without a byte: one closes at once, one after the
+ * banner, one resets after it.  Each is counted (status, metrics); each
+ * is logged only with log.empty = true.  A client with a message is
+ * logged either way.
+ */
+START_TEST(test_empty_connections)
+{
+	struct linger	 reset = { .l_onoff = 1, .l_linger = 0 };
+	char		 conf[256], buf[64], out[65536];
+	int		 fd;
+
+	daemon_write_config(&d, NULL);
+	snprintf(conf, sizeof(conf), "workers = 2;\ncontrol = \"%s/control\";"
+	    "\nlog = { empty = %s; };\n", d.d_dir, _i ? "true" : "false");
+	daemon_start(&d, conf);
+
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
+	close(fd);
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
+	ck_assert_int_gt(read_banner(fd, buf, sizeof(buf)), 0);
+	close(fd);
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
+	ck_assert_int_gt(read_banner(fd, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset,
+	    sizeof(reset)), 0);
+	close(fd);
+	ck_assert_int_eq(greet(d.d_port, "hello", 6), 0);
+
+	/* Counted once the worker is done with each: its lines are
+	 * written by then. */
+	ck_assert_msg(status_holds("\nconnections: served=4 limited=0 "
+	    "shed=0 denied=0 proxy_failed=0 empty=3\n", 10), "%s",
+	    daemon_log_tail(&d));
+	ck_assert(ctl_ok("metrics", out, sizeof(out)));
+	ck_assert_msg(strstr(out, "\npreforkd_connections_empty_total 3\n") !=
+	    NULL, "%s", out);
+	ck_assert(daemon_log_wait(&d, "msg=\"hello\"", 10));
+	if (_i == 0)
+		ck_assert_msg(daemon_log_count(&d, "bytes=0") == 0, "%s",
+		    daemon_log_tail(&d));
+	else
+		/* Two a second per source and worker: at least two. */
+		ck_assert_msg(daemon_log_wait_count(&d, "bytes=0", 2, 10),
+		    "%s", daemon_log_tail(&d));
+}
+END_TEST
+
 Suite *
 logging_suite(void)
 {
@@ -483,6 +549,7 @@ logging_suite(void)
 	tc = tcase_create("levels");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_notice_lifecycle);
+	tcase_add_loop_test(tc, test_empty_connections, 0, 2);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return s;
