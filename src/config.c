@@ -225,6 +225,7 @@ conf_defaults(const char *file)
 	c->c_timeout_shutdown = 10.0;
 	c->c_log_facility = LOG_DAEMON;
 	c->c_log_level = LOG_INFO;
+	c->c_log_empty = false;
 	if (c->c_file == NULL || c->c_listen[0].cl_address == NULL ||
 	    c->c_listen_where[0] == NULL ||
 	    c->c_service == NULL || c->c_module_dir == NULL) {

@@ -45,7 +45,7 @@ static const char *const confkeys_limits_keys[] = { "per_source",
 static const char *const confkeys_timeout_keys[] = { "read", "write",
 	"shutdown", "connection", "hung", "drain", NULL };
 static const char *const confkeys_log_keys[] = { "facility", "level",
-	NULL };
+	"empty", NULL };
 
 int
 confkeys_timeouts(struct conf_ctx *ctx, const config_setting_t *root,
@@ -224,7 +224,8 @@ confkeys_log(struct conf_ctx *ctx, const config_setting_t *root,
 	    conf_name_lookup(ctx, g, "log.facility", "facility",
 	    confkeys_facilities, &c->c_log_facility) == -1 ||
 	    conf_name_lookup(ctx, g, "log.level", "level", confkeys_levels,
-	    &c->c_log_level) == -1)
+	    &c->c_log_level) == -1 ||
+	    conf_bool(ctx, g, "log.empty", "empty", &c->c_log_empty) == -1)
 		return -1;
 	return 0;
 }

@@ -61,6 +61,8 @@ int	conf_seconds(struct conf_ctx *, const config_setting_t *group,
 	    double *out);
 int	conf_string(struct conf_ctx *, const config_setting_t *group,
 	    const char *path, const char *name, size_t maxlen, char **out);
+int	conf_bool(struct conf_ctx *, const config_setting_t *group,
+	    const char *path, const char *name, bool *out);
 /* A group name = { ... } of keys, or NULL in *out when absent. */
 int	conf_group(struct conf_ctx *, const config_setting_t *root,
 	    const char *name, const char *const *keys,

@@ -37,8 +37,11 @@ exits_judge(struct pool *p, const struct pool_worker *w, int status,
 	bool	 crashed;
 
 	exits_describe(status, how, size);
+	/* Asked to leave: the reload, the stop or the pool's shrinking said
+	 * so once for all of them, at notice or info; each one's end is
+	 * a detail. */
 	if (w->pw_retiring || stopping) {
-		log_info("worker retired pid=%ld generation=%u %s "
+		log_debug("worker retired pid=%ld generation=%u %s "
 		    "uptime=%.1fs", (long)w->pw_pid, w->pw_generation, how,
 		    uptime);
 		return EXITS_REFILL;

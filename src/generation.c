@@ -118,14 +118,14 @@ generation_resize(struct generation *g, struct pool *p, int by)
 		if (g->g_target >= CONFIG_MAX_WORKERS)
 			return false;
 		generation_set_target(g, g->g_target + 1, "TTIN");
-		log_info("workers=%u (one more on TTIN)", g->g_target);
+		log_notice("workers=%u (one more on TTIN)", g->g_target);
 		return true;
 	}
 	if (g->g_target <= 1)
 		return false;
 	generation_set_target(g, g->g_target - 1, "TTOU");
 	pool_retire_youngest(p, g->g_id, g->g_cfg->c_timeout_shutdown);
-	log_info("workers=%u (one less on TTOU)", g->g_target);
+	log_notice("workers=%u (one less on TTOU)", g->g_target);
 	return true;
 }
 

@@ -171,7 +171,7 @@ master_stop_now(struct master *m)
 	listeners_stop_new(&m->m_next.g_ls);
 	/* Said once new connections are turned away: a client that reads
 	 * the line and connects is one of those. */
-	log_info("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
+	log_notice("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
 	    grace);
 	pool_retire_all(&m->m_pool, grace);
 }
@@ -200,7 +200,7 @@ master_graceful_stop(struct master *m)
 	control_reload_settled(&m->m_control, ULONG_MAX, false, "the daemon "
 	    "is stopping");
 	notify_stopping();
-	log_info("draining for %.1fs before shutting down: the agent says "
+	log_notice("draining for %.1fs before shutting down: the agent says "
 	    "drain, workers=%zu serve on", drain, m->m_pool.p_n);
 }
 
@@ -225,7 +225,7 @@ master_fast_stop(struct master *m)
 	}
 	if (m->m_killed)
 		return;
-	log_info("shutting down now workers=%zu", m->m_pool.p_n);
+	log_notice("shutting down now workers=%zu", m->m_pool.p_n);
 	pool_kill_all(&m->m_pool);
 	m->m_killed = true;
 }
@@ -680,19 +680,19 @@ master_run(struct config *cfg, const char *config_file,
 	}
 	notify_started(report_fd, 0);
 	if (start == MASTER_START_UPGRADE) {
-		log_info("started version=%s in place of version=%s, same "
+		log_notice("started version=%s in place of version=%s, same "
 		    "pid; generation=%u workers=%zu taken over", status_version,
 		    takeover_from_version(), m.m_cur.g_id, m.m_pool.p_n);
 		/* The new generation, as a reload starts it. */
 		reload_start(&m);
 	} else
-		log_info("started version=%s workers=%u service=%s",
+		log_notice("started version=%s workers=%u service=%s",
 		    status_version, m.m_cur.g_target,
 		    m.m_cur.g_cfg->c_service);
 	proctitle_set("master -c %s", m.m_file);
 	master_look(&m);
 	master_loop(&m);
-	log_info("exiting status=%d served=%llu", m.m_status,
+	log_notice("exiting status=%d served=%llu", m.m_status,
 	    pool_totals(&m.m_pool).pg_served);
 	status = m.m_status;
 	master_cleanup(&m);

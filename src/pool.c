@@ -289,6 +289,7 @@ pool_add_counts(const struct pool_worker *w, int64_t now,
 	t->pg_shed += scoreboard_counter(&sl->sl_shed, max);
 	t->pg_denied += scoreboard_counter(&sl->sl_denied, max);
 	t->pg_proxy_failed += scoreboard_counter(&sl->sl_proxy_failed, max);
+	t->pg_empty += scoreboard_counter(&sl->sl_empty, max);
 	t->pg_log_dropped += scoreboard_counter(&sl->sl_log_dropped, max);
 	t->pg_bytes_in += scoreboard_counter(&sl->sl_bytes_in, bytes);
 	t->pg_bytes_out += scoreboard_counter(&sl->sl_bytes_out, bytes);

@@ -56,10 +56,10 @@ reload_announce(struct master *m)
 	proctitle_set("master gen=%u -c %s", m->m_cur.g_id, m->m_file);
 	master_look(m);		/* the workers that just became ready */
 	status_line(master_facts(m), status, sizeof(status));
-	log_info("ready generation=%u workers=%u", m->m_cur.g_id,
+	log_notice("ready generation=%u workers=%u", m->m_cur.g_id,
 	    poolview_gen_ready(&m->m_pool, m->m_cur.g_id));
 	if (m->m_cur.g_committed) {
-		log_info("reloaded generation=%u workers=%u; generation=%u "
+		log_notice("reloaded generation=%u workers=%u; generation=%u "
 		    "retiring", m->m_cur.g_id, m->m_cur.g_target,
 		    m->m_cur.g_replaced);
 		snprintf(status, sizeof(status), "reloaded generation=%u "
@@ -310,12 +310,12 @@ reload_start(struct master *m)
 		 * again once this one is settled (once, however many HUPs
 		 * came meanwhile). */
 		if (!m->m_reload_again)
-			log_info("reload requested while the one before is "
+			log_notice("reload requested while the one before is "
 			    "under way; it follows once that one is settled");
 		m->m_reload_again = true;
 		return;
 	}
-	log_info("reloading %s", m->m_file);
+	log_notice("reloading %s", m->m_file);
 	m->m_reload_seq++;
 	if (confcheck_start(&m->m_check, m->m_file) == -1) {
 		log_warnx("reload failed: cannot check %s; keeping the "
@@ -362,7 +362,7 @@ reload_check_read(struct master *m)
 	    reload_start_size(m, g->g_cfg) : g->g_cfg->c_workers,
 	    "a reload starts it");
 	g->g_deadline = clock_after(clock_now(), RELOAD_START_SECONDS);
-	log_info("starting generation=%u workers=%u", g->g_id, g->g_target);
+	log_notice("starting generation=%u workers=%u", g->g_id, g->g_target);
 	pool_backoff_reset(&m->m_pool);
 	master_fill(m);
 }

@@ -175,6 +175,7 @@ scoreboard_claim(struct scoreboard *sb, uint32_t i)
 	atomic_store_explicit(&sl->sl_shed, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_denied, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_proxy_failed, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_empty, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_shed_req, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_retiring, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_accepting, 0, RELAXED);

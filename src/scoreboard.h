@@ -96,6 +96,9 @@ struct slot {
 	_Atomic uint64_t	 sl_shed;	/* closed: shed by the master */
 	_Atomic uint64_t	 sl_denied;	/* closed: access rules */
 	_Atomic uint64_t	 sl_proxy_failed; /* closed: PROXY header */
+	/* Of all it accepted: the client left without sending a byte (a
+	 * PROXY header aside), counted instead of logged (log.empty). */
+	_Atomic uint64_t	 sl_empty;
 	_Atomic uint64_t	 sl_log_dropped; /* log lines it dropped */
 	_Atomic int64_t		 sl_since;	/* ms: entered sl_state */
 	_Atomic int64_t		 sl_wait_since;	/* ms: began sl_wait */

@@ -8,7 +8,10 @@
  * already.  A refusal is counted in the worker's slot under its own name
  * and logged, rate-limited, with the client's text escaped.  Whatever the
  * outcome, the slot counts the bytes and the timeouts and goes back to
- * idle before the client sees the close.
+ * idle before the client sees the close.  A client that left without a
+ * byte (a port scan, a health check) is counted as empty and logged only
+ * with log.empty: the service's lines about it are held back too
+ * (service.c).
  */
 #include "autoconf.h"
 
@@ -136,6 +139,10 @@ serve_proxy(const struct serve_ctx *sc, struct conn *c)
 	}
 	error = errno;
 	serve_count(&sc->sc_slot->sl_proxy_failed);
+	/* A balancer's health check that connects and closes: counted as
+	 * empty too (serve_connection()), and logged only if asked. */
+	if (conn_empty(c) && !sc->sc_config->c_log_empty)
+		return false;
 	if (!log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr, &held))
 		return false;
 	serve_more(more, sizeof(more), held);
@@ -229,7 +236,8 @@ serve_connection(const struct serve_ctx *sc, int fd,
 	if (serve_admit(sc, &c)) {
 		service_serve(sc->sc_service, &c,
 		    sc->sc_config->c_timeout_read,
-		    sc->sc_config->c_timeout_write);
+		    sc->sc_config->c_timeout_write,
+		    sc->sc_config->c_log_empty);
 		serve_count(&sl->sl_served);
 		scoreboard_count_duration(sl, (uint64_t)(clock_diff(begun,
 		    clock_now()) * 1e6));
@@ -238,8 +246,9 @@ serve_connection(const struct serve_ctx *sc, int fd,
 	if (sc->sc_config->c_per_source != 0)
 		scoreboard_set_source(sc->sc_board, sl, 0);
 	if (c.cn_shed)
-		atomic_fetch_add_explicit(&sl->sl_shed, 1,
-		    memory_order_relaxed);
+		serve_count(&sl->sl_shed);
+	if (conn_empty(&c))
+		serve_count(&sl->sl_empty);
 	scoreboard_count_io(sl, c.cn_bytes_in, c.cn_bytes_out, c.cn_timeout);
 	scoreboard_set_state(sl, SLOT_IDLE);
 	if (close(fd) == -1)

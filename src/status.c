@@ -124,6 +124,7 @@ status_log_busy(const struct status_worker *sw, char *buf, size_t size)
 	    scoreboard_wait_name(sw->sw_wait), waited, peer);
 }
 
+/* The SIGUSR1 report: at notice, as the operator asked for it. */
 void
 status_log(const struct status_facts *f)
 {
@@ -135,15 +136,15 @@ status_log(const struct status_facts *f)
 
 	status_line(f, status, sizeof(status));
 	/* The line's "max" is the ceiling. */
-	log_info("status generation=%u target=%u %s", v->pv_generation,
+	log_notice("status generation=%u target=%u %s", v->pv_generation,
 	    v->pv_target, status);
 	if (f->sf_next->g_id != 0)
-		log_info("status generation=%u target=%u starting",
+		log_notice("status generation=%u target=%u starting",
 		    f->sf_next->g_id, f->sf_next->g_target);
 	for (size_t i = 0; i < f->sf_pool->p_n; i++) {
 		status_worker(&f->sf_pool->p_workers[i], now, ms, &sw);
 		status_log_busy(&sw, busy, sizeof(busy));
-		log_info("worker pid=%ld generation=%u state=%s%s "
+		log_notice("worker pid=%ld generation=%u state=%s%s "
 		    "uptime=%.1fs served=%llu%s", (long)sw.sw_pid,
 		    sw.sw_generation, scoreboard_state_name(sw.sw_state),
 		    sw.sw_retiring ? " retiring=yes" : "", sw.sw_uptime,
@@ -271,9 +272,10 @@ status_table_head(struct status_out *o, const struct status_facts *f,
 	    all->vt_wait[SLOT_WRITING], all->vt_held);
 	status_out(o, "accept queue: %u\n", v->pv_queued);
 	status_out(o, "connections: served=%llu limited=%llu shed=%llu "
-	    "denied=%llu proxy_failed=%llu\n", v->pv_totals.pg_served,
-	    v->pv_totals.pg_limited, v->pv_totals.pg_shed,
-	    v->pv_totals.pg_denied, v->pv_totals.pg_proxy_failed);
+	    "denied=%llu proxy_failed=%llu empty=%llu\n",
+	    v->pv_totals.pg_served, v->pv_totals.pg_limited,
+	    v->pv_totals.pg_shed, v->pv_totals.pg_denied,
+	    v->pv_totals.pg_proxy_failed, v->pv_totals.pg_empty);
 	status_table_agent(o, f, v);
 	status_out(o, "log: dropped master=%llu workers=%llu\n",
 	    v->pv_log_dropped, v->pv_totals.pg_log_dropped);
@@ -496,6 +498,10 @@ status_metrics_connections(struct status_expo *e, const struct poolview *v)
 	status_counter(e, "connections_proxy_failed_total", "Connections "
 	    "closed for want of a valid PROXY header from a trusted sender.",
 	    t->pg_proxy_failed);
+	status_counter(e, "connections_empty_total", "Connections whose "
+	    "client left without sending a byte (a PROXY header aside), "
+	    "also counted as served or proxy_failed; logged only with "
+	    "log.empty.", t->pg_empty);
 	status_family(e, "timeouts_total", "counter", "Connections a timeout "
 	    "ended, by the first that did: timeouts.read, timeouts.write or "
 	    "timeouts.connection.");

@@ -162,7 +162,7 @@ upgrade_check_start(struct upgrade *up, const char *file)
 		upgrade_check_child(file, p[1]);
 	close(p[1]);
 	setpgid(pid, pid);	/* the child does it too: whichever is first */
-	log_info("upgrade: checking %s -t -c %s", upgrade_exe, file);
+	log_notice("upgrade: checking %s -t -c %s", upgrade_exe, file);
 	up->up_step = UPGRADE_CHECKING;
 	up->up_pid = pid;
 	up->up_fd = p[0];
@@ -411,7 +411,7 @@ upgrade_exec(const struct handover_parts *hp, int state)
 
 	memset(&uf, 0, sizeof(uf));
 	uf.uf_n = handover_fds(hp, state, uf.uf_fd, uf.uf_name);
-	log_info("upgrading in place: executing %s (version=%s now, "
+	log_notice("upgrading in place: executing %s (version=%s now, "
 	    "generation=%u, workers=%zu)", upgrade_exe, status_version,
 	    hp->hp_cur->g_id, hp->hp_pool->p_n);
 	notify_reloading();
@@ -453,12 +453,12 @@ upgrade_request(struct upgrade *up, bool stopping)
 		return;
 	}
 	if (up->up_step != UPGRADE_IDLE) {
-		log_info("upgrade requested while one is under way");
+		log_notice("upgrade requested while one is under way");
 		return;
 	}
 	up->up_step = UPGRADE_WAIT_CHECK;
 	up->up_until = clock_after(clock_now(), UPGRADE_WAIT_SECONDS);
-	log_info("upgrade requested");
+	log_notice("upgrade requested");
 }
 
 /* Workers still starting would be left without their ready pipe, and a

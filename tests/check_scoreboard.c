@@ -461,6 +461,7 @@ START_TEST(test_reap_scribbled)
 	t = pool_totals(&p);
 	ck_assert_uint_le(t.pg_served, 2 * max);
 	ck_assert_uint_le(t.pg_limited, 2 * max);
+	ck_assert_uint_le(t.pg_empty, 2 * max);
 	ck_assert_uint_le(pool_served(&p.p_workers[0], scoreboard_ms()), max);
 	ck_assert_int_eq(kill(one, SIGKILL), 0);
 	while (pool_reap(&p, one, &out, &status) == 0)
@@ -469,6 +470,7 @@ START_TEST(test_reap_scribbled)
 	ck_assert_uint_eq(out.pw_last_state, SLOT_UNKNOWN);
 	ck_assert_uint_le(p.p_gone.pg_served, max);
 	ck_assert_uint_le(p.p_gone.pg_proxy_failed, max);
+	ck_assert_uint_le(p.p_gone.pg_empty, max);
 	ck_assert_uint_eq(p.p_n, 1);
 	/* The bound is the table's again: slot 0 only. */
 	ck_assert_uint_eq(atomic_load(&sb->sb_high), 1);

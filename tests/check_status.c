@@ -221,7 +221,7 @@ START_TEST(test_table_every_worker)
 	ck_assert_ptr_nonnull(strstr(buf, "\nbusy: running=0 reading=1023 "
 	    "writing=1024 held="));
 	ck_assert_ptr_nonnull(strstr(buf, "\nconnections: served=8386560 "
-	    "limited=0 shed=0 denied=0 proxy_failed=0\n"));
+	    "limited=0 shed=0 denied=0 proxy_failed=0 empty=0\n"));
 	ck_assert_msg(sscanf(strstr(buf, "\nlog: dropped master="),
 	    "\nlog: dropped master=%*u %159s", want) == 1 &&
 	    strcmp(want, "workers=4096") == 0, "%s", want);
