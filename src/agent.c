@@ -58,7 +58,7 @@ agent_open(struct agent *ag, const struct config *cfg)
 	if ((status = sidedoor_socket_open(&ag->ag_door.sd_sock, "agent",
 	    cfg->c_agent_address, cfg->c_agent_port, agent_where(cfg))) != 0)
 		return status;
-	log_info("agent check on %s", ag->ag_door.sd_sock.sk_name);
+	log_notice("agent check on %s", ag->ag_door.sd_sock.sk_name);
 	return 0;
 }
 
@@ -82,10 +82,10 @@ agent_commit(struct agent *ag, struct sidedoor_socket *fresh,
 {
 	switch (sidedoor_commit(&ag->ag_door, fresh, cfg->c_agent_address)) {
 	case 1:
-		log_info("agent check on %s", ag->ag_door.sd_sock.sk_name);
+		log_notice("agent check on %s", ag->ag_door.sd_sock.sk_name);
 		break;
 	case -1:
-		log_info("agent check off");
+		log_notice("agent check off");
 		break;
 	}
 }
@@ -106,7 +106,7 @@ void
 agent_adopt(struct agent *ag, int fd, const struct addr *a)
 {
 	sidedoor_adopt(&ag->ag_door, fd, a, NULL);
-	log_info("agent check kept across the upgrade %s",
+	log_notice("agent check kept across the upgrade %s",
 	    ag->ag_door.sd_sock.sk_name);
 }
 

@@ -154,7 +154,7 @@ control_clear(const char *path)
 		log_warn("unlink(%s)", path);
 		return EX_CANTCREAT;
 	}
-	log_info("control socket %s: removed a stale socket nobody answered "
+	log_notice("control socket %s: removed a stale socket nobody answered "
 	    "on", path);
 	return 0;
 }
@@ -248,7 +248,7 @@ control_open(struct control *ctl, const char *path)
 		return status;
 	}
 	control_take(ctl, fd, path, st.st_dev, st.st_ino);
-	log_info("control socket %s", path);
+	log_notice("control socket %s", path);
 	return 0;
 }
 
@@ -275,7 +275,7 @@ control_reconfigure(struct control *ctl, const char *path)
 	    (path != NULL && old != NULL && strcmp(path, old) == 0))
 		return;
 	if (path == NULL) {
-		log_info("control socket %s closed: no longer configured",
+		log_notice("control socket %s closed: no longer configured",
 		    old);
 		control_unlisten(ctl);
 		return;
@@ -288,7 +288,7 @@ control_reconfigure(struct control *ctl, const char *path)
 	}
 	control_unlisten(ctl);
 	control_take(ctl, fd, path, st.st_dev, st.st_ino);
-	log_info("control socket %s", path);
+	log_notice("control socket %s", path);
 }
 
 void
@@ -327,7 +327,7 @@ control_adopt(struct control *ctl, int fd, const char *path, dev_t dev,
     ino_t ino)
 {
 	control_take(ctl, fd, path, dev, ino);
-	log_info("control socket kept across the upgrade %s", path);
+	log_notice("control socket kept across the upgrade %s", path);
 }
 
 

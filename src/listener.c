@@ -209,7 +209,7 @@ listener_bind(struct listener *l)
 	if (listener_tcp(&a, l->l_conf.cl_backlog, name, NULL, &l->l_fd) != 0)
 		return -1;
 	addr_format(&a, l->l_name, sizeof(l->l_name));
-	log_info("listening on %s backlog=%d", l->l_name,
+	log_notice("listening on %s backlog=%d", l->l_name,
 	    l->l_conf.cl_backlog);
 	return 0;
 }

@@ -356,7 +356,7 @@ metrics_loopback_only(const struct config *cfg)
 static void
 metrics_announce(const struct sidedoor_socket *sk, const struct config *cfg)
 {
-	log_info("metrics on %s", sk->sk_name);
+	log_notice("metrics on %s", sk->sk_name);
 	if (!metrics_loopback(&sk->sk_addr) && metrics_loopback_only(cfg))
 		log_notice("metrics on %s answer loopback clients only: name "
 		    "the scrapers' networks in metrics.allow", sk->sk_name);
@@ -394,7 +394,7 @@ metrics_commit(struct metrics *me, struct sidedoor_socket *fresh,
 		metrics_announce(&me->me_door.sd_sock, cfg);
 		break;
 	case -1:
-		log_info("metrics off");
+		log_notice("metrics off");
 		break;
 	}
 }

@@ -113,7 +113,7 @@ sockstore_adopt(struct listeners *set, int fd, bool passed,
 	l->l_conf.cl_address = address;
 	l->l_passed = passed;
 	set->ls_n++;
-	log_info("socket kept across the upgrade %s%s", l->l_name,
+	log_notice("socket kept across the upgrade %s%s", l->l_name,
 	    passed ? " (from systemd)" : "");
 	return 0;
 }
@@ -160,9 +160,9 @@ sockstore_passed_origin(struct listener *l, const char *names, int i)
 	if (strcmp(name, ours) == 0) {
 		l->l_passed = false;
 		l->l_stored = true;
-		log_info("socket from systemd's store %s", l->l_name);
+		log_notice("socket from systemd's store %s", l->l_name);
 	} else
-		log_info("socket from systemd %s", l->l_name);
+		log_notice("socket from systemd %s", l->l_name);
 }
 
 int
@@ -211,7 +211,7 @@ sockstore_store(struct listeners *set)
 		if (notify_fdstore(l->l_fd, name) != 1)
 			continue;
 		l->l_stored = true;
-		log_info("%s handed to systemd's file descriptor store as %s",
+		log_notice("%s handed to systemd's file descriptor store as %s",
 		    l->l_name, name);
 	}
 }
@@ -226,7 +226,7 @@ sockstore_unstore(struct listener *l)
 
 	sockstore_name(l, name, sizeof(name));
 	if (notify_fdstore_remove(name) == 1)
-		log_info("%s taken out of systemd's file descriptor store",
+		log_notice("%s taken out of systemd's file descriptor store",
 		    l->l_name);
 	l->l_stored = false;
 }
