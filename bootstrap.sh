@@ -190,6 +190,12 @@ checks() {
 	fi
 }
 
+# The shape of src/: file sizes, no include cycle, struct master's one
+# owner, the source map (docs/architecture.md).
+house() {
+	sh "$top/tests/house.sh" "$top"
+}
+
 # A real systemd as PID 1 of private namespaces, the units installed
 # there: start, reload, journal, stop, restart, socket activation, a
 # broken configuration, the live security rating, the start limit.
@@ -237,10 +243,11 @@ fuzz_target() {
 	grep -E '^stat::number_of_executed_units' "$d/fuzz_$target.log" >&2
 }
 fuzz_config() {
-	fuzz_target config src/conffile.c src/config.c src/service.c \
+	fuzz_target config src/conffile.c src/config.c src/confkeys.c \
+	    src/conflisten.c src/service.c \
 	    src/service_greeting.c src/service_echo.c src/conn.c src/escape.c \
-	    src/log.c src/loglimit.c src/addr.c src/scoreboard.c src/access.c \
-	    src/confread.c src/proxy.c -lconfig
+	    src/log.c src/logsink.c src/loglimit.c src/addr.c src/scoreboard.c \
+	    src/access.c src/confread.c src/proxy.c -lconfig
 }
 fuzz_greeting() {
 	fuzz_target greeting src/service_greeting.c src/escape.c
@@ -468,6 +475,7 @@ check)
 	suite build
 	build build-san --enable-werror --enable-sanitizers
 	ASAN_OPTIONS=detect_leaks=1 suite build-san
+	checks "the shape of src/: file sizes, rooms without a cycle, the source map" house
 	stage "systemd unit verifies and rates <= 2.0" unit_checks
 	checks "real systemd in namespaces: units start, reload, stop, restart, socket activation, config error not restarted" systemd_ns
 	checks "three hosts behind HAProxy: rolling restart, rolling reload, a host killed, a host overloaded" scaleout

@@ -53,8 +53,8 @@ Written by \`bench/scaleout.sh $secs\` on $(date -u +%Y-%m-%d): preforkd
 $(build/preforkd -V 2>/dev/null | sed -n '1s/.* //p') built from $(git describe --always --dirty 2>/dev/null || echo unknown),
 $(haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/HAProxy \1/p'), $conns closed-loop clients through HAProxy, the load
 held ${secs} s before and after each phase's actions, on $(nproc) CPUs.
-The test is \`tests/haproxy/scaleout.sh\` (see "More than one machine"
-in the README); its verdict: $(sed -n 's/^scaleout: //p' "$out/run.log").
+The test is \`tests/haproxy/scaleout.sh\` (see
+[docs/haproxy.md](../docs/haproxy.md)); its verdict: $(sed -n 's/^scaleout: //p' "$out/run.log").
 
 | phase | connections | failed | sessions per host, and of them short of the banner |
 |---|---|---|---|

@@ -30,32 +30,22 @@
 
 #include "addr.h"
 #include "config.h"
-#include "loglimit.h"
+#include "sidedoor.h"
+#include "status.h"
 
-#define AGENT_CLIENTS		8
+#define AGENT_CLIENTS		SIDEDOOR_CLIENTS
 #define AGENT_LINGER		0.5	/* seconds from accept */
 #define AGENT_INPUT_MAX		4096	/* bytes a checker may send */
-#define AGENT_PAUSE		0.1	/* out of descriptors: wait */
-#define AGENT_FDS		(1 + AGENT_CLIENTS)
-#define AGENT_LINE_MAX		32
+#define AGENT_FDS		SIDEDOOR_FDS
+#define AGENT_LINE_MAX		STATUS_AGENT_MAX
 
-struct agent_client {
-	int			 ac_fd;		/* -1: a free place */
-	struct timespec		 ac_deadline;
-	size_t			 ac_got;	/* bytes read from it */
-};
-
+/* A side door (sidedoor.h) whose every client is answered at its accept
+ * and lingers. */
 struct agent {
-	int			 ag_fd;		/* listening; -1: none */
-	struct addr		 ag_addr;	/* bound; port included */
-	char			 ag_name[ADDR_STRLEN];
-	struct agent_client	 ag_client[AGENT_CLIENTS];
-	struct timespec		 ag_paused_until;
-	bool			 ag_held;	/* agent_hold() */
-	struct log_limit	 ag_error_log;
+	struct sidedoor		 ag_door;
 };
 
-struct master;
+struct status_facts;
 
 void	agent_init(struct agent *);
 /* Listen where cfg says (nowhere: no agent).  0, or EX_UNAVAILABLE /
@@ -65,11 +55,12 @@ int	agent_open(struct agent *, const struct config *);
  * A reload reads cfg: the port it names, when it is not the running
  * agent's, is bound into fresh before anything changes (0), or the
  * reload fails (-1, logged).  At the commit, agent_commit() moves to it,
- * or closes the agent that cfg no longer has.
+ * or closes the agent that cfg no longer has; checkers in hand have
+ * their line and finish.
  */
-int	agent_prepare(const struct agent *, struct agent *fresh,
+int	agent_prepare(const struct agent *, struct sidedoor_socket *fresh,
 	    const struct config *cfg);
-void	agent_commit(struct agent *, struct agent *fresh,
+void	agent_commit(struct agent *, struct sidedoor_socket *fresh,
 	    const struct config *cfg);
 void	agent_close(struct agent *);
 /*
@@ -84,8 +75,8 @@ void	agent_adopt(struct agent *, int fd, const struct addr *a);
 
 size_t	agent_pollfds(const struct agent *, struct pollfd *pfd);
 /* Act on what ppoll() said; the line comes from status_agent(). */
-void	agent_handle(struct master *, const struct pollfd *pfd, size_t n);
-bool	agent_next_deadline(const struct agent *, struct timespec *);
+void	agent_handle(struct agent *, const struct status_facts *,
+	    const struct pollfd *pfd, size_t n);
 void	agent_expire(struct agent *, struct timespec now);
 
 #endif

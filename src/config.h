@@ -87,6 +87,9 @@ struct config {
 	size_t			 c_nmetrics_allow;
 	int			 c_log_facility;
 	int			 c_log_level;
+	/* Log connections whose client left without sending a byte (else
+	 * they are only counted). */
+	bool			 c_log_empty;
 	char			*c_user;	/* NULL: keep the starting user */
 	char			*c_group;
 	uid_t			 c_uid;

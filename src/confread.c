@@ -15,8 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <preforkd/service.h>
+
 #include "conffile.h"
-#include "config.h"
 #include "confread.h"
 
 /* "FILE:LINE" of line textline of the merged text, or "FILE". */
@@ -173,6 +174,20 @@ conf_string(struct conf_ctx *ctx, const config_setting_t *group,
 }
 
 int
+conf_bool(struct conf_ctx *ctx, const config_setting_t *group,
+    const char *path, const char *name, bool *out)
+{
+	const config_setting_t	*s = conf_member(group, name);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return conf_error(ctx, s, "%s must be true or false", path);
+	*out = config_setting_get_bool(s) != 0;
+	return 0;
+}
+
+int
 conf_group(struct conf_ctx *ctx, const config_setting_t *root,
     const char *name, const char *const *keys,
     const config_setting_t **out)
@@ -289,17 +304,10 @@ config_api_string(struct preforkd_conf *pc, const char *key, size_t maxlen,
 int
 config_api_bool(struct preforkd_conf *pc, const char *key, bool *out)
 {
-	const config_setting_t	*s = conf_member(pc->pc_group, key);
-	char			 path[128];
+	char	 path[128];
 
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return conf_api_failed(pc, conf_error(pc->pc_ctx, s,
-		    "%s must be true or false", conf_api_path(pc, key, path,
-		    sizeof(path))));
-	*out = config_setting_get_bool(s) != 0;
-	return 0;
+	return conf_api_failed(pc, conf_bool(pc->pc_ctx, pc->pc_group,
+	    conf_api_path(pc, key, path, sizeof(path)), key, out));
 }
 
 int

@@ -2,8 +2,9 @@
 /*
  * confread.h - reading libconfig settings into typed values, every error
  * "FILE:LINE: message" with FILE the file that holds the line: the
- * machinery behind the keys config.c knows and the groups that service
- * modules read through their api (the config_api_ functions).
+ * machinery behind the keys config.c, conflisten.c and confkeys.c know
+ * and the groups that service modules read through their api (the
+ * config_api_ functions).
  */
 #ifndef PREFORKD_CONFREAD_H
 #define PREFORKD_CONFREAD_H
@@ -60,6 +61,8 @@ int	conf_seconds(struct conf_ctx *, const config_setting_t *group,
 	    double *out);
 int	conf_string(struct conf_ctx *, const config_setting_t *group,
 	    const char *path, const char *name, size_t maxlen, char **out);
+int	conf_bool(struct conf_ctx *, const config_setting_t *group,
+	    const char *path, const char *name, bool *out);
 /* A group name = { ... } of keys, or NULL in *out when absent. */
 int	conf_group(struct conf_ctx *, const config_setting_t *root,
 	    const char *name, const char *const *keys,

@@ -46,6 +46,21 @@ conn_peer(struct conn *c)
 	return c->cn_peer_text;
 }
 
+bool
+conn_empty(const struct conn *c)
+{
+	return c->cn_gone && c->cn_bytes_in == c->cn_bytes_header;
+}
+
+/* A read or write failed on the socket itself, or a read saw EOF: the
+ * client's doing (a deadline or a shed is ours).  -1, errno kept. */
+static int
+conn_lost(struct conn *c)
+{
+	c->cn_gone = true;
+	return -1;
+}
+
 static bool
 conn_shed_requested(const struct conn *c)
 {
@@ -126,12 +141,13 @@ conn_read(struct conn *c, void *buf, size_t len,
 		n = recv(c->cn_fd, buf, len, 0);
 		if (n >= 0) {
 			c->cn_bytes_in += (uint64_t)n;
+			c->cn_gone = c->cn_gone || (n == 0 && len > 0);
 			return n;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
+			return conn_lost(c);
 		if (conn_wait(c, POLLIN, deadline, false) == -1)
 			return -1;
 	}
@@ -155,7 +171,7 @@ conn_take(struct conn *c, uint8_t *buf, size_t n)
 	while ((got = recv(c->cn_fd, buf, n, 0)) == -1 && errno == EINTR)
 		;
 	if (got == -1)
-		return -1;
+		return conn_lost(c);
 	c->cn_bytes_in += (uint64_t)got;
 	if ((size_t)got != n) {
 		errno = EIO;
@@ -202,8 +218,9 @@ conn_read_proxy(struct conn *c, enum proxy_mode mode,
 			continue;
 		}
 		if (n == -1)
-			return -1;
+			return conn_lost(c);
 		if (n == 0) {
+			c->cn_gone = true;
 			*why = have == 0 ? "closed before sending a PROXY "
 			    "header" : "closed in the middle of the PROXY "
 			    "header";
@@ -219,8 +236,10 @@ conn_read_proxy(struct conn *c, enum proxy_mode mode,
 		n = hlen > 0 ? hlen - (ssize_t)have : n;
 		if (conn_take(c, buf + have, (size_t)n) == -1)
 			return -1;
-		if (hlen > 0)
+		if (hlen > 0) {
+			c->cn_bytes_header = c->cn_bytes_in;
 			return 1;
+		}
 		have += (size_t)n;
 	}
 }
@@ -244,7 +263,7 @@ conn_write(struct conn *c, const void *buf, size_t len,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
+			return conn_lost(c);
 		if (conn_wait(c, POLLOUT, deadline, false) == -1)
 			return -1;
 	}

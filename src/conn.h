@@ -44,10 +44,20 @@ struct conn {
 	uint64_t	 cn_bytes_in;
 	uint64_t	 cn_bytes_out;
 	enum slot_timeout cn_timeout;
+	/* Of cn_bytes_in, the PROXY header's: a balancer's, not the
+	 * client's. */
+	uint64_t	 cn_bytes_header;
+	/* The client closed or reset the connection: a read saw EOF, a
+	 * read or write failed on the socket (not on a deadline). */
+	bool		 cn_gone;
 };
 
 /* The rest of struct conn is zeroed. */
 void	conn_init(struct conn *, int fd, const struct sockaddr *, socklen_t);
+
+/* The client left without sending a byte (the PROXY header aside): a
+ * port scan, a health check that connects and closes. */
+bool	conn_empty(const struct conn *);
 
 /* The peer as "1.2.3.4:80" or "[::1]:80", formatted on first use: most
  * connections never write a line that names it.  errno is left alone. */

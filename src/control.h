@@ -7,11 +7,12 @@
  * The socket is created mode 0600, owned by the master's user, and a
  * client is also checked by its credentials (SO_PEERCRED): root or the
  * daemon's own user.  A client writes one line, the master writes the
- * answer and closes.  Everything is non-blocking and driven by the
- * master's ppoll(): at most CONTROL_CLIENTS at a time, each with
- * CONTROL_DEADLINE seconds from its accept for its request and the whole
- * answer, and a request of at most CONTROL_REQUEST_MAX bytes, so no client
- * can stall the master or make it hold more than a bounded amount.
+ * answer and closes.  It is a side door of the master (sidedoor.h):
+ * everything non-blocking and driven by the master's ppoll(), at most
+ * CONTROL_CLIENTS at a time, each with CONTROL_DEADLINE seconds from its
+ * accept for its request and the whole answer, and a request of at most
+ * CONTROL_REQUEST_MAX bytes, so no client can stall the master or make
+ * it hold more than a bounded amount.
  */
 #ifndef PREFORKD_CONTROL_H
 #define PREFORKD_CONTROL_H
@@ -24,48 +25,33 @@
 
 #include "config.h"
 #include "loglimit.h"
+#include "sidedoor.h"
 
-#define CONTROL_CLIENTS		8
+#define CONTROL_CLIENTS		SIDEDOOR_CLIENTS
 #define CONTROL_DEADLINE	2.0		/* seconds from accept */
 /* A "reload" client waits for the outcome: the check, then the start of
- * the new generation, each bounded (confcheck.h, generation.h). */
+ * the new generation, each bounded (confcheck.h, reload.h). */
 #define CONTROL_RELOAD_DEADLINE	45.0
 #define CONTROL_REQUEST_MAX	256		/* bytes, the newline included */
 #define CONTROL_ANSWER_MAX	(1024 * 1024)	/* bytes; longer is cut */
-/* The listening socket and every client. */
-#define CONTROL_FDS		(1 + CONTROL_CLIENTS)
+#define CONTROL_FDS		SIDEDOOR_FDS
 
-struct control_client {
-	int			 cc_fd;		/* -1: a free place */
-	struct timespec		 cc_deadline;
-	char			 cc_req[CONTROL_REQUEST_MAX];
-	size_t			 cc_reqlen;
-	char			*cc_out;	/* the answer, once known */
-	size_t			 cc_outlen;
-	size_t			 cc_sent;
-	/* Waiting for the outcome of reload number cc_reload (see
-	 * control_reload_settled()); 0: not waiting. */
-	unsigned long		 cc_reload;
-};
-
+/*
+ * A side door (sidedoor.h); each client that waits for the outcome of a
+ * reload has its number in sc_token (see control_reload_settled()).
+ */
 struct control {
-	int			 ctl_fd;	/* listening; -1: none */
+	struct sidedoor		 ctl_door;
+	/* The socket file we made, removed at the end if still that one;
+	 * "": none known to be ours. */
 	char			 ctl_path[CONFIG_MAX_CONTROL_PATH];
-	dev_t			 ctl_dev;	/* the socket file we made */
+	dev_t			 ctl_dev;
 	ino_t			 ctl_ino;
-	struct control_client	 ctl_client[CONTROL_CLIENTS];
 	char			*ctl_scratch;	/* answers are formatted here */
-	/* Out of descriptors: the backlog is left alone until then. */
-	struct timespec		 ctl_paused_until;
-	/* An upgrade is about to exec: the backlog waits for the next image
-	 * (control_hold()). */
-	bool			 ctl_held;
 	struct log_limit	 ctl_denied_log;
-	struct log_limit	 ctl_full_log;
-	struct log_limit	 ctl_error_log;
 };
 
-struct master;
+struct status_facts;
 
 void	control_init(struct control *);
 /* path as an AF_UNIX address; -1 (ENAMETOOLONG) if it does not fit. */
@@ -102,10 +88,23 @@ void	control_reload_settled(struct control *, unsigned long seq, bool ok,
 
 /* Descriptors to watch, into pfd (room for CONTROL_FDS); how many. */
 size_t	control_pollfds(const struct control *, struct pollfd *pfd);
-/* Act on what ppoll() said about the descriptors control_pollfds() gave. */
-void	control_handle(struct master *, const struct pollfd *pfd, size_t n);
-/* The earliest client deadline, if there is a client. */
-bool	control_next_deadline(const struct control *, struct timespec *);
+/*
+ * The master's side of a client's "reload": co_reload starts one (or
+ * has one follow the one under way), and co_seq counts the reloads
+ * begun; the client waits for the outcome of the next one
+ * (control_reload_settled()).
+ */
+struct control_owner {
+	void			 (*co_reload)(void *arg);
+	void			  *co_arg;
+	const unsigned long	  *co_seq;
+};
+
+/* Act on what ppoll() said about the descriptors control_pollfds() gave,
+ * the answers from the facts of this turn. */
+void	control_handle(struct control *, const struct status_facts *,
+	    const struct control_owner *, const struct pollfd *pfd,
+	    size_t n);
 /* Drop the clients whose deadline has passed. */
 void	control_expire(struct control *, struct timespec now);
 

@@ -1,20 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * generation.h - configuration generations and the two-phase reload.
- *
- * A generation is a configuration, its listening sockets and the workers
- * started from it.  A reload is two-phase: the new generation starts
- * beside the running one, its workers wait at a gate once ready, and only
- * when every one of them is ready does the master open the gate and
- * retire the running generation.  If the new workers cannot run with the
- * new configuration (they exit 78) or are not ready within
- * GENERATION_START_SECONDS, the reload is rolled back: they never served
- * anyone, and the running generation keeps serving, untouched (its sockets
- * were never handed over, only shared).
- *
- * struct master is here because the master's loop (master.c), the reload
- * (generation.c), the pool's upkeep (upkeep.c) and the status (status.c)
- * all work on it; each file changes only its own part.
+ * generation.h - a configuration generation: a configuration, its
+ * listening sockets, the gate its workers wait at before they serve, and
+ * how many workers it wants.  The reload that starts, commits and rolls back
+ * generations is reload.h; the workers themselves are in the pool
+ * (pool.h), each marked with its generation's number.
  */
 #ifndef PREFORKD_GENERATION_H
 #define PREFORKD_GENERATION_H
@@ -23,23 +13,9 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "agent.h"
-#include "confcheck.h"
-#include "control.h"
 #include "listener.h"
-#include "metrics.h"
 #include "pool.h"
-#include "upgrade.h"
-#include "upkeep.h"
-
-/* How long a reloaded generation has to become ready. */
-#define GENERATION_START_SECONDS	10.0
-/* After a commit, how long "ready" waits at most for the retired
- * workers to be out of accept() (see pool_others_accepting()): they
- * are there for microseconds; only a worker that lies would keep the
- * flag up.  And how often the master looks meanwhile. */
-#define GENERATION_QUIET_SECONDS	1.0
-#define GENERATION_QUIET_LOOK_MS	5
+#include "poolview.h"
 
 struct generation {
 	unsigned		 g_id;		/* 0: no such generation */
@@ -58,63 +34,31 @@ struct generation {
 	/* Taken over from the binary before an upgrade: its workers run
 	 * the old code with the old file, so none is added to it. */
 	bool			 g_adopted;
-	/* Its agent port, bound by the reload when it is a new one. */
-	struct agent		 g_agent;
-	/* The same for its metrics endpoint. */
-	struct metrics_listener	 g_metrics;
-};
-
-struct master {
-	const char		*m_file;
-	struct generation	 m_cur;		/* serving */
-	struct generation	 m_next;	/* starting, on reload */
-	unsigned		 m_last_id;
-	bool			 m_reload_again; /* HUP while m_next starts */
-	struct confcheck	 m_check;	/* reading the file, on HUP */
-	unsigned long		 m_reload_seq;	/* reloads begun, ever */
-	struct pool		 m_pool;
-	struct upkeep		 m_upkeep;	/* sizing, shedding, hung */
-	struct control		 m_control;	/* the control socket */
-	struct agent		 m_agent;	/* the agent check */
-	struct metrics		 m_metrics;	/* HTTP GET /metrics */
-	/* Reloads that settled (generation_settled()), by outcome. */
-	unsigned long long	 m_reloads_ok;
-	unsigned long long	 m_reloads_failed;
-	int			 m_pidfile_fd;
-	const char		*m_pidfile_path;
-	sigset_t		 m_waitmask;	/* control signals unblocked */
-	/* TERM with timeouts.drain: serving on until m_drain_until while
-	 * the agent says "drain", then m_stopping. */
-	bool			 m_draining;
-	struct timespec		 m_drain_until;
-	bool			 m_stopping;
-	struct upgrade		 m_upgrade;	/* SIGUSR2 */
-	bool			 m_killed;	/* SIGKILL already sent */
-	struct timespec		 m_kill_at;
-	int			 m_status;
-	/* systemd's watchdog: WATCHDOG=1 every m_watchdog_every seconds,
-	 * from the loop, so that a master that stops turning is noticed. */
-	double			 m_watchdog_every;	/* 0: none */
-	struct timespec		 m_watchdog_at;
 };
 
 void	generation_init(struct generation *);
 void	generation_free(struct generation *);
-/* Start the workers each generation lacks, unless backing off. */
-void	generation_fill_all(struct master *);
-/* SIGHUP: have the file read (confcheck.h), then start a generation
- * from it (generation_check_read()). */
-void	generation_reload(struct master *);
-/* The check is over: start the generation, or say why not. */
-void	generation_check_read(struct master *);
-/* Commit the starting generation, or announce the first, when ready. */
-void	generation_check_ready(struct master *);
-/* When to look again whether the retired workers left accept(), so
- * that the committed generation can say it is ready; false: no need. */
-bool	generation_next_look(const struct master *, struct timespec *);
-/* The starting generation's deadline: rolled back when passed. */
-void	generation_check_deadline(struct master *, struct timespec now);
-/* The starting generation cannot serve: drop it. */
-void	generation_rollback(struct master *, const char *why);
+/* Close the gate: its workers, waiting for EOF on it, serve. */
+void	generation_close_gate(struct generation *);
+/* Start the workers g lacks, the descriptors of other (the generation
+ * beside it, or NULL) kept out of them; -1 once a fork() failed. */
+int	generation_fill(struct pool *, struct generation *g,
+	    const struct generation *other, const sigset_t *worker_mask);
+/* What cur, serving (next: the starting one's number, or 0), wants of
+ * the pool, for its view (poolview.h); no_growth: a dynamic pool that
+ * may not grow (a worker exited 78), whose ceiling is its target. */
+void	generation_want(const struct generation *cur, unsigned next,
+	    bool no_growth, struct poolview_want *);
+/* TTIN (by 1) and TTOU (by -1), for a fixed pool: one worker more or
+ * less (the youngest retires), never below 1 or above the maximum; false
+ * when nothing changed. */
+bool	generation_resize(struct generation *, struct pool *, int by);
+/*
+ * The one way a generation's target changes: each writer (the start, a
+ * reload, TTIN and TTOU, the pool's sizing, a fatal exit, an upgrade's
+ * take-over) says why, and the change is logged at debug with the reason.
+ */
+void	generation_set_target(struct generation *, unsigned n,
+	    const char *why);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * handover.h - what a master hands its new image across an in-place
- * upgrade (upgrade.h), and how the new image takes it.
+ * handover.h - what crosses the exec of an in-place upgrade: the format
+ * both images read, written by the old one (handover.c, driven by
+ * upgrade.c) and taken by the new one (takeover.c).
  *
  * Descriptors, from 3 on, named in LISTEN_FDNAMES as systemd names them:
  * "pfd-listen" and "pfd-passed" (a listening socket; the second came from
@@ -20,38 +21,96 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
+
+#include <limits.h>
+#include <time.h>
+
+#include "pool.h"
 
 /* Listening sockets, the pid file, the control socket, the agent, the
  * board, the state. */
 #define HANDOVER_MAX_FDS	(CONFIG_MAX_LISTEN + 5)
 
-struct master;
+#define HANDOVER_TEXT_MAX	(4 * 1024 * 1024)
 
-/* The name of the layout this binary writes and reads: it changes with
- * any structure that crosses the exec. */
+struct handover_state {
+	char			 hs_format[96];
+	uint32_t		 hs_nlisteners;
+	uint32_t		 hs_nworkers;
+	uint32_t		 hs_text_len;	/* after the workers */
+	uint32_t		 hs_generation;	/* serving */
+	uint32_t		 hs_last_id;
+	uint32_t		 hs_target;
+	struct pool_gone	 hs_gone;
+	uint64_t		 hs_reloads_ok;		/* for the metrics */
+	uint64_t		 hs_reloads_failed;
+	char			 hs_version[64];	/* the old image's */
+	char			 hs_file[PATH_MAX];	/* its configuration */
+	char			 hs_pidfile[PATH_MAX];	/* "" : none */
+	/* With "pfd-control": the socket file, as control.h keeps it. */
+	char			 hs_control[CONFIG_MAX_CONTROL_PATH];
+	uint64_t		 hs_control_dev;
+	uint64_t		 hs_control_ino;
+	/* With "pfd-agent": the address it is bound to (addr.h). */
+	uint8_t			 hs_agent_family;	/* 0: none */
+	uint16_t		 hs_agent_port;
+	uint8_t			 hs_agent_bytes[16];
+};
+
+/* A listening socket as the file said it: a reload compares the file
+ * with this (port 0 stays 0, not the port it got), as before the exec. */
+struct handover_listener {
+	char			 hl_address[64];
+	int32_t			 hl_backlog;
+	uint16_t		 hl_port;
+};
+
+/* CLOCK_MONOTONIC times are the same on both sides of the exec. */
+struct handover_worker {
+	int32_t			 hw_pid;
+	uint32_t		 hw_generation;
+	uint32_t		 hw_slot;
+	uint8_t			 hw_retiring;
+	uint8_t			 hw_killed;
+	uint8_t			 hw_hung;
+	struct timespec		 hw_started;
+	struct timespec		 hw_kill_at;
+};
+
+struct agent;
+struct control;
+struct generation;
+
+/*
+ * The parts of the supervisor that cross: the old image writes them, the
+ * new one fills them; nothing else of the master is seen on either side.
+ */
+struct handover_parts {
+	const char		*hp_file;	/* the configuration file */
+	struct generation	*hp_cur;	/* the serving generation */
+	struct pool		*hp_pool;
+	struct control		*hp_control;
+	struct agent		*hp_agent;
+	unsigned		*hp_last_id;	/* generation numbers */
+	unsigned long long	*hp_reloads_ok;
+	unsigned long long	*hp_reloads_failed;
+	int			 hp_pidfile_fd;	/* -1: none */
+	const char		*hp_pidfile_path;
+};
+
+/* The name of the layout this binary writes and reads: its sizes change
+ * with the structures that cross the exec, and its number must change
+ * with any other change to them (a field moved, removed or reused keeps
+ * the size: the board lost two fields at state-4 and kept its size). */
 const char *handover_format(void);
 
 /* The old image: the state in a fresh memfd (-1, logged), and every
  * descriptor to hand over with its name, in order; how many. */
-int	handover_write(const struct master *);
-size_t	handover_fds(const struct master *, int state, int *fds,
+int	handover_write(const struct handover_parts *);
+size_t	handover_fds(const struct handover_parts *, int state, int *fds,
 	    const char **names);
-
-/* The new image: whether this start is an upgrade's (1; 0: not; -1: a
- * malformed hand-over, logged), and what came with it. */
-int	handover_take(void);
-bool	handover_active(void);
-int	handover_fd_count(void);
-const char *handover_config_file(void);
-int	handover_pidfile_fd(void);
-const char *handover_pidfile_path(void);
-int	handover_board_fd(void);
-int	handover_adopt(struct master *);
-const char *handover_from_version(void);
-/* The file cannot be loaded any more (why): the configuration the
- * workers were started with, or NULL (logged either way). */
-struct config *handover_config_fallback(const char *why);
 
 #endif

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * listener.c - socket(), bind(), listen(); reuse across reloads.
+ * listener.c - socket(), bind(), listen(), for every socket the daemon
+ * listens on (the workers', and the master's side doors: sidedoor.h);
+ * the workers' sockets kept across reloads.  Those systemd passes and
+ * keeps: sockstore.c.
  */
 #include "autoconf.h"
 
@@ -15,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -22,6 +28,143 @@
 #include "log.h"
 #include "loglimit.h"
 #include "notify.h"
+
+/* ---- one listening socket: every one the daemon listens on ------------ */
+
+/* TCP: SO_REUSEADDR, so that a restart binds again while connections of
+ * the last run wait in TIME_WAIT; "::" means IPv6 only (list "0.0.0.0"
+ * too for both families).  A unix socket: mode 0600 (see
+ * listener_bind_unix()). */
+static int
+listener_options(int fd, int family, const char *name)
+{
+	int	 on = 1;
+
+	if (family == AF_UNIX) {
+		if (fchmod(fd, 0600) == -1) {
+			log_warn("fchmod(%s)", name);
+			return EX_CANTCREAT;
+		}
+		return 0;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1) {
+		log_warn("setsockopt(%s, SO_REUSEADDR)", name);
+		return EX_OSERR;
+	}
+	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+	    &on, sizeof(on)) == -1) {
+		log_warn("setsockopt(%s, IPV6_V6ONLY)", name);
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+/*
+ * A unix socket's file is made mode 0600: the socket's own mode and the
+ * umask both say so, as Linux creates the file from the one less the
+ * other.
+ */
+static int
+listener_bind_unix(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	mode_t	 old = umask(0177);
+	int	 rc = bind(fd, sa, len);
+	int	 saved = errno;
+
+	umask(old);
+	errno = saved;
+	return rc;
+}
+
+/* bind(), its failure logged with where (may be NULL) before it. */
+static int
+listener_bind_to(int fd, const struct sockaddr *sa, socklen_t len,
+    const char *name, const char *where)
+{
+	int	 rc;
+
+	if (sa->sa_family == AF_UNIX)
+		rc = listener_bind_unix(fd, sa, len);
+	else
+		rc = bind(fd, sa, len);
+	if (rc == 0)
+		return 0;
+	log_warn("%s%sbind(%s)", where != NULL ? where : "",
+	    where != NULL ? ": " : "", name);
+	return sa->sa_family == AF_UNIX ? EX_CANTCREAT : EX_UNAVAILABLE;
+}
+
+/* The core of listener_tcp() and listener_unix(); errno is the failing
+ * call's. */
+static int
+listener_socket(const struct sockaddr *sa, socklen_t len, int backlog,
+    const char *name, const char *where, int *fdp)
+{
+	int	 fd, status, saved;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		log_warn("socket(%s)", name);
+		return EX_OSERR;
+	}
+	if ((status = listener_options(fd, sa->sa_family, name)) != 0 ||
+	    (status = listener_bind_to(fd, sa, len, name, where)) != 0)
+		goto fail;
+	if (listen(fd, backlog) == -1) {
+		log_warn("listen(%s)", name);
+		status = sa->sa_family == AF_UNIX ? EX_CANTCREAT : EX_OSERR;
+		goto fail;
+	}
+	*fdp = fd;
+	return 0;
+fail:
+	saved = errno;
+	if (close(fd) == -1)
+		log_warn("close(%s)", name);
+	errno = saved;
+	return status;
+}
+
+int
+listener_tcp(struct addr *a, int backlog, const char *name,
+    const char *where, int *fdp)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = addr_to_sockaddr(a, a->a_port, &ss);
+	int			 fd, status;
+
+	status = listener_socket((struct sockaddr *)&ss, len, backlog, name,
+	    where, &fd);
+	if (status != 0)
+		return status;
+	/* Port 0 asks for any: the one it got. */
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("getsockname(%s)", name);
+		if (close(fd) == -1)
+			log_warn("close(%s)", name);
+		return EX_OSERR;
+	}
+	addr_from_sockaddr(a, (struct sockaddr *)&ss, len);
+	*fdp = fd;
+	return 0;
+}
+
+int
+listener_unix(const struct sockaddr_un *sun, int backlog, const char *name,
+    int *fdp)
+{
+	int	 status;
+
+	status = listener_socket((const struct sockaddr *)sun, sizeof(*sun),
+	    backlog, name, NULL, fdp);
+	if (status != 0 && errno == ENOENT)
+		log_warnx("%s: its directory does not exist", name);
+	return status;
+}
+
+/* ---- the sockets workers share --------------------------------------- */
 
 static int
 listener_sockaddr(const struct config_listen *cl,
@@ -38,7 +181,7 @@ listener_sockaddr(const struct config_listen *cl,
 }
 
 /* Name a socket by its bound address. */
-static void
+void
 listener_name(struct listener *l, const struct sockaddr_storage *ss,
     socklen_t len)
 {
@@ -53,52 +196,22 @@ listener_name(struct listener *l, const struct sockaddr_storage *ss,
 static int
 listener_bind(struct listener *l)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	int			 fd, on = 1;
+	struct addr	 a;
+	char		 name[ADDR_STRLEN];
 
-	if (listener_sockaddr(&l->l_conf, &ss, &len) == -1) {
+	if (addr_parse(&a, l->l_conf.cl_address) == 0) {
+		errno = EAFNOSUPPORT;
 		log_warn("listen %s", l->l_conf.cl_address);
 		return -1;
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1) {
-		log_warn("socket");
+	a.a_port = l->l_conf.cl_port;
+	addr_format(&a, name, sizeof(name));
+	if (listener_tcp(&a, l->l_conf.cl_backlog, name, NULL, &l->l_fd) != 0)
 		return -1;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1) {
-		log_warn("setsockopt(SO_REUSEADDR)");
-		goto fail;
-	}
-	/* "::" means IPv6 only; list "0.0.0.0" too for both families. */
-	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof(on)) == -1) {
-		log_warn("setsockopt(IPV6_V6ONLY)");
-		goto fail;
-	}
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
-		log_warn("bind %s port %u", l->l_conf.cl_address,
-		    l->l_conf.cl_port);
-		goto fail;
-	}
-	if (listen(fd, l->l_conf.cl_backlog) == -1) {
-		log_warn("listen");
-		goto fail;
-	}
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
-		log_warn("getsockname");
-		goto fail;
-	}
-	listener_name(l, &ss, len);
-	l->l_fd = fd;
-	log_info("listening on %s backlog=%d", l->l_name,
+	addr_format(&a, l->l_name, sizeof(l->l_name));
+	log_notice("listening on %s backlog=%d", l->l_name,
 	    l->l_conf.cl_backlog);
 	return 0;
-fail:
-	close(fd);
-	return -1;
 }
 
 static struct listener *
@@ -212,224 +325,6 @@ listeners_close(struct listeners *set)
 	set->ls_n = 0;
 }
 
-/* Check a passed descriptor and describe it like a configured listener. */
-static int
-listener_passed(int fd, struct listener *l)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	struct addr		 a;
-	char			 host[ADDR_STRLEN];
-	int			 type, listening, flags;
-	socklen_t		 olen = sizeof(int);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1 ||
-	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) == -1
-	    || getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
-		log_warn("passed descriptor %d", fd);
-		return -1;
-	}
-	if (type != SOCK_STREAM || !listening || (ss.ss_family != AF_INET &&
-	    ss.ss_family != AF_INET6)) {
-		log_warnx("passed descriptor %d is not a listening TCP socket",
-		    fd);
-		return -1;
-	}
-	/* systemd hands them over blocking and inheritable. */
-	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-		log_warn("fcntl(%d)", fd);
-		return -1;
-	}
-	addr_from_sockaddr(&a, (struct sockaddr *)&ss, len);
-	addr_format_host(&a, host, sizeof(host));
-	l->l_conf.cl_port = a.a_port;
-	if ((l->l_conf.cl_address = strdup(host)) == NULL) {
-		log_warn("strdup");
-		return -1;
-	}
-	l->l_conf.cl_backlog = -1;	/* unknown: listen() again */
-	l->l_passed = true;
-	l->l_stored = false;
-	l->l_fd = fd;
-	listener_name(l, &ss, len);
-	return 0;
-}
-
-int
-listeners_passed_count(void)
-{
-	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	char		*end;
-	long		 n;
-
-	if (pid == NULL || fds == NULL || strtol(pid, &end, 10) != getpid() ||
-	    *end != '\0')
-		return 0;
-	n = strtol(fds, &end, 10);
-	if (*end != '\0' || n < 0 || n > CONFIG_MAX_LISTEN)
-		return -1;
-	return (int)n;
-}
-
-int
-listeners_adopt(struct listeners *set, int fd, bool passed,
-    const struct config_listen *conf)
-{
-	struct listener	*l = &set->ls[set->ls_n];
-	char		*address;
-
-	if (set->ls_n == CONFIG_MAX_LISTEN || listener_passed(fd, l) == -1)
-		return -1;
-	if ((address = strdup(conf->cl_address)) == NULL) {
-		log_warn("strdup");
-		/* The slot past ls_n is nobody's: leave it empty.  fd is
-		 * still the caller's. */
-		free(l->l_conf.cl_address);
-		memset(l, 0, sizeof(*l));
-		l->l_fd = -1;
-		return -1;
-	}
-	free(l->l_conf.cl_address);
-	l->l_conf = *conf;
-	l->l_conf.cl_address = address;
-	l->l_passed = passed;
-	set->ls_n++;
-	log_info("socket kept across the upgrade %s%s", l->l_name,
-	    passed ? " (from systemd)" : "");
-	return 0;
-}
-
-/*
- * The name a socket has in the store: its bound address, which no other
- * socket has, with '-' for ':' (the separator of $LISTEN_FDNAMES), e.g.
- * "listen-127.0.0.1-9001", "listen-[--1]-9001".
- */
-static void
-listener_store_name(const struct listener *l, char *buf, size_t size)
-{
-	snprintf(buf, size, "listen-%s", l->l_name);
-	for (char *p = buf; *p != '\0'; p++)
-		if (*p == ':')
-			*p = '-';
-}
-
-/* The i-th of the colon-separated names, or "" (none, or no such). */
-static void
-listener_passed_name(const char *names, int i, char *buf, size_t size)
-{
-	size_t	 len;
-
-	buf[0] = '\0';
-	while (names != NULL && i-- > 0)
-		if ((names = strchr(names, ':')) != NULL)
-			names++;
-	if (names == NULL)
-		return;
-	len = strcspn(names, ":");
-	if (len < size)
-		snprintf(buf, size, "%.*s", (int)len, names);
-}
-
-/* A passed socket named as the store names ours was in the store. */
-static void
-listener_passed_origin(struct listener *l, const char *names, int i)
-{
-	char	 name[NOTIFY_FDNAME_MAX + 1], ours[sizeof(name)];
-
-	listener_passed_name(names, i, name, sizeof(name));
-	listener_store_name(l, ours, sizeof(ours));
-	if (strcmp(name, ours) == 0) {
-		l->l_passed = false;
-		l->l_stored = true;
-		log_info("socket from systemd's store %s", l->l_name);
-	} else
-		log_info("socket from systemd %s", l->l_name);
-}
-
-int
-listeners_inherit(struct listeners *set)
-{
-	int		 n = listeners_passed_count();
-	const char	*env = getenv("LISTEN_FDNAMES");
-	char		*names = NULL;
-
-	memset(set, 0, sizeof(*set));
-	if (n == -1)
-		log_warnx("LISTEN_FDS=%s: expected 0..%d", getenv("LISTEN_FDS"),
-		    CONFIG_MAX_LISTEN);
-	if (n > 0 && env != NULL && (names = strdup(env)) == NULL) {
-		log_warn("strdup");
-		n = -1;
-	}
-	/* Workers and later reloads must not take them again. */
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	for (int fd = 3; n > 0 && fd < 3 + n; fd++) {
-		if (listener_passed(fd, &set->ls[set->ls_n]) == -1) {
-			listeners_close(set);
-			n = -1;
-			break;
-		}
-		listener_passed_origin(&set->ls[set->ls_n], names, fd - 3);
-		set->ls_n++;
-	}
-	free(names);
-	return n;
-}
-
-void
-listeners_store(struct listeners *set)
-{
-	char	 name[NOTIFY_FDNAME_MAX + 1];
-
-	for (size_t i = 0; i < set->ls_n; i++) {
-		struct listener *l = &set->ls[i];
-
-		if (l->l_fd == -1 || l->l_passed || l->l_stored)
-			continue;
-		listener_store_name(l, name, sizeof(name));
-		if (notify_fdstore(l->l_fd, name) != 1)
-			continue;
-		l->l_stored = true;
-		log_info("%s handed to systemd's file descriptor store as %s",
-		    l->l_name, name);
-	}
-}
-
-/* Out of the store (one the configuration no longer lists).  A socket
- * shut down leaves it too: systemd drops a stored descriptor that hangs
- * up. */
-static void
-listener_unstore(struct listener *l)
-{
-	char	 name[NOTIFY_FDNAME_MAX + 1];
-
-	listener_store_name(l, name, sizeof(name));
-	if (notify_fdstore_remove(name) == 1)
-		log_info("%s taken out of systemd's file descriptor store",
-		    l->l_name);
-	l->l_stored = false;
-}
-
-/*
- * A socket that the configuration no longer lists stops accepting at
- * once, although busy workers still hold it, and its port can be bound
- * again: on a listening socket, SHUT_RD resets the queue and moves it out
- * of LISTEN for every process that holds it.  One in the store is taken
- * out first.
- */
-static void
-listener_shut(struct listener *l)
-{
-	if (l->l_stored)
-		listener_unstore(l);
-	if (shutdown(l->l_fd, SHUT_RD) == -1)
-		log_warn("shutdown(%s)", l->l_name);
-}
-
 /*
  * A second set of descriptors for the same sockets.  A reload opens the
  * new generation's set from a copy, so that the running set stays whole
@@ -478,16 +373,14 @@ listeners_relisten(const struct listeners *set)
 	}
 }
 
-/* A scratch socket bound to the address with port 0, then closed. */
-static int
-listener_probe(const struct config_listen *cl)
+int
+listener_probe(const char *address)
 {
-	struct config_listen	 any = *cl;
+	struct config_listen	 any = { .cl_address = (char *)address };
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	int			 fd, rc, saved;
 
-	any.cl_port = 0;
 	if (listener_sockaddr(&any, &ss, &len) == -1)
 		return -1;
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
@@ -504,13 +397,8 @@ listener_probe(const struct config_listen *cl)
 static int
 listeners_probe_agent(const struct config *cfg, char *err, size_t errsize)
 {
-	struct config_listen	 cl;
-
-	if (cfg->c_agent_address == NULL)
-		return 0;
-	memset(&cl, 0, sizeof(cl));
-	cl.cl_address = cfg->c_agent_address;
-	if (listener_probe(&cl) == 0)
+	if (cfg->c_agent_address == NULL ||
+	    listener_probe(cfg->c_agent_address) == 0)
 		return 0;
 	snprintf(err, errsize, "%s: agent address %s cannot be bound on this "
 	    "host: %s", cfg->c_agent_where, cfg->c_agent_address,
@@ -524,7 +412,7 @@ listeners_probe(const struct config *cfg, char *err, size_t errsize)
 	for (size_t i = 0; i < cfg->c_nlisten; i++) {
 		const struct config_listen *cl = &cfg->c_listen[i];
 
-		if (listener_probe(cl) == -1) {
+		if (listener_probe(cl->cl_address) == -1) {
 			snprintf(err, errsize, "%s: listen address %s cannot "
 			    "be bound on this host: %s",
 			    cfg->c_listen_where[i] != NULL ?
@@ -534,46 +422,6 @@ listeners_probe(const struct config *cfg, char *err, size_t errsize)
 		}
 	}
 	return listeners_probe_agent(cfg, err, errsize);
-}
-
-void
-listeners_close_unlisted(struct listeners *set, const struct listeners *keep)
-{
-	for (size_t i = 0; i < set->ls_n; i++) {
-		struct listener	*l = &set->ls[i];
-		bool		 kept = false;
-
-		for (size_t j = 0; keep != NULL && j < keep->ls_n; j++)
-			kept = kept || config_same_listen(&l->l_conf,
-			    &keep->ls[j].l_conf);
-		if (l->l_fd != -1 && !kept && !l->l_passed &&
-		    !(l->l_stored && keep == NULL))
-			listener_shut(l);
-	}
-	listeners_close(set);
-}
-
-void
-listeners_drop_unlisted(struct listeners *set, const struct config *cfg)
-{
-	for (size_t i = 0; i < set->ls_n; i++) {
-		struct listener	*l = &set->ls[i];
-		bool		 listed = false;
-
-		for (size_t j = 0; j < cfg->c_nlisten; j++)
-			listed = listed || config_same_listen(&l->l_conf,
-			    &cfg->c_listen[j]);
-		if (l->l_fd == -1 || listed)
-			continue;
-		log_warnx("socket from systemd %s is not in %s; not serving "
-		    "it%s", l->l_name, cfg->c_file, l->l_stored ?
-		    ", nor keeping it" : "");
-		if (!l->l_passed)
-			listener_shut(l);
-		if (close(l->l_fd) == -1)
-			log_warn("close %s", l->l_name);
-		l->l_fd = -1;
-	}
 }
 
 /*

@@ -1,16 +1,42 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * listener.h - the listening sockets, opened by the master and shared by
- * every worker.
+ * every worker; and how every socket the daemon listens on is made, the
+ * master's side doors' too (sidedoor.h).
  */
 #ifndef PREFORKD_LISTENER_H
 #define PREFORKD_LISTENER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
+#include "addr.h"
 #include "config.h"
 #include "conn.h"
+
+struct sockaddr_un;
+
+/*
+ * A listening socket, as every one the daemon listens on is made: a
+ * stream socket, non-blocking and close-on-exec, bound, listening with
+ * backlog.  name says which in the line of a call that fails; where
+ * ("FILE:LINE" of its configuration; may be NULL) goes before bind()'s.
+ * 0 with *fd, or an exit status, logged: EX_UNAVAILABLE when the address
+ * cannot be bound, EX_OSERR.
+ *
+ * TCP: *a is the address and port to bind (0: any), then the one bound.
+ * SO_REUSEADDR, and "::" is IPv6 only.
+ */
+int	listener_tcp(struct addr *a, int backlog, const char *name,
+	    const char *where, int *fd);
+/* A unix socket, its file made mode 0600 whatever the umask; each
+ * failure past socket() is EX_CANTCREAT. */
+int	listener_unix(const struct sockaddr_un *, int backlog,
+	    const char *name, int *fd);
+/* Whether address can be bound on this host (with port 0: a running
+ * daemon may hold the port): 0, or -1 with errno. */
+int	listener_probe(const char *address);
 
 struct listener {
 	struct config_listen	 l_conf;	/* l_conf.cl_address owned */
@@ -41,27 +67,7 @@ int	listeners_dup(struct listeners *copy, const struct listeners *);
 void	listeners_defer(struct listeners *, const struct config *);
 /* Restore each socket's configured backlog and deferral. */
 void	listeners_relisten(const struct listeners *);
-/*
- * Close the set for good: a socket that keep does not list is shut down
- * first, so that it stops accepting at once although busy workers still
- * hold it, and its port can be bound again; one in the store is taken out
- * of it.  Sockets a socket unit passed are only closed: its own copy must
- * keep listening.  keep NULL: the daemon stops, and the sockets in the
- * store stay there, listening, for the next start.
- */
-void	listeners_close_unlisted(struct listeners *,
-	    const struct listeners *keep);
 
-/*
- * Hand each socket of the set that is the daemon's own (not a socket
- * unit's) to systemd's file descriptor store, once: it then outlives the
- * master, through "systemctl restart" and a crash, and the next start
- * takes it back from $LISTEN_FDS (listeners_inherit()).  One that could
- * not be sent is tried again at the next call; without a service manager
- * this does nothing.  listeners_close_unlisted() takes a socket that a
- * reload drops out of the store again.
- */
-void	listeners_store(struct listeners *);
 
 /*
  * The daemon stops: no new connection on its own sockets (a SYN is
@@ -88,33 +94,13 @@ unsigned listener_stop_share(const struct listener *);
  * that drops its client's segments: lower it.  family: the peer's. */
 void	listener_clear_hop_limit(int fd, int family);
 
+/* Name l by the address its socket is bound to (ss, len). */
+void	listener_name(struct listener *l, const struct sockaddr_storage *ss,
+	    socklen_t len);
+
 /* Connections waiting in the sockets' accept queues (TCP_INFO). */
 unsigned listeners_queued(const struct listeners *);
 
-/*
- * The sockets systemd passed (socket activation: $LISTEN_PID is ours,
- * $LISTEN_FDS counts descriptors from 3), as a set that listeners_open()
- * can take sockets from; those that $LISTEN_FDNAMES names as ours come
- * from the store (l_stored), the others from a socket unit (l_passed).
- * Returns how many, or -1 if one is unusable.
- */
-int	listeners_inherit(struct listeners *);
-/*
- * Close the passed sockets that cfg does not list, before the listed ones
- * are bound (one may hold a port a listed address needs: 127.0.0.1:9001
- * passed, 0.0.0.0:9001 listed), logged: connections to them would wait
- * for nobody.  One from the store is taken out of it and shut down; a
- * socket unit's stays with the socket unit.
- */
-void	listeners_drop_unlisted(struct listeners *, const struct config *);
-/* A listening socket the master had before an upgrade, appended to set
- * as conf said it then; passed: a socket unit's originally.  (One of the
- * daemon's own is handed to the store again: the store keeps one copy.) */
-int	listeners_adopt(struct listeners *, int fd, bool passed,
-	    const struct config_listen *conf);
-/* How many sockets $LISTEN_FDS passes to this process ($LISTEN_PID is
- * ours), 0 if none; -1 when the count is malformed. */
-int	listeners_passed_count(void);
 
 /*
  * For -t, which cannot take the ports (a running daemon holds them):

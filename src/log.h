@@ -16,17 +16,7 @@
 #include <stdbool.h>
 #include <stdnoreturn.h>
 
-/*
- * The longest line, prefix and errno text included; the rest is cut.
- * Callers logging client text bound it against this (escape_fit()), so
- * that their quoted field is never cut open.
- */
-#define LOG_LINE_MAX	8192
-
-enum log_target {
-	LOG_TO_STDERR,
-	LOG_TO_SYSLOG,
-};
+#include "logsink.h"
 
 void	log_init(const char *ident, enum log_target target, int facility,
 	    int level);
@@ -47,7 +37,7 @@ void	log_set_drop_hook(void (*fn)(void *), void *arg);
 
 /*
  * A worker's info and debug lines to syslog, held back and sent several
- * at a time (log.c says why): on or off (off sends what is held).  What
+ * at a time (logsink.c says why): on or off (off sends what is held).  What
  * holds them sends them (log_flush()) before it sleeps for long, and cuts
  * any other wait to log_held_ms(): milliseconds until what is held is
  * due (0: now), -1 when nothing is.

@@ -3,19 +3,20 @@
  * master.c - the supervisor loop.
  *
  * The master blocks its control signals and sleeps in ppoll() with them
- * unblocked; the handler only sets a flag in master_pending[], and the
- * loop runs the action that master_signals[] assigns to it (so signals
- * that arrive together are one action: two quick TTINs may add one).  The
- * same ppoll() watches the ready pipe, on which each worker writes its
- * pid once it is able to serve, and times the respawn back-off, the
- * reload and retirement deadlines, the pool's upkeep tick and the
- * shutdown deadline.  The control socket and its clients are in the same
- * ppoll(), never blocking, each client within its own deadline
- * (control.c).
+ * unblocked; the handler only marks them (signals.h), and the loop runs
+ * the action that master_signals[] assigns to each (signals that arrive
+ * together are one action: two quick TTINs may add one).  The same
+ * ppoll() watches the ready pipe (a byte from each worker once it can
+ * serve: who is ready is in the slots), the side doors (control socket,
+ * agent, metrics: never blocking, each client within its own deadline),
+ * the configuration check and an upgrade's check, and times the respawn
+ * back-off, the reload's deadlines, the pool policy's tick and the
+ * shutdown.  As it wakes it takes the pool's one view of the turn.
  *
- * Reloads are generation.c, the process table pool.c, the tick's sizing,
- * shedding and hung workers upkeep.c; here is what happens when a worker
- * exits, and how the daemon stops.
+ * The two-phase reload is reload.c; the process table pool.c; the tick's
+ * sizing, shedding and hung workers poolpolicy.c; what a worker's end
+ * means exits.c, and what an exit 78 does the reload's.  Here: the loop,
+ * how the daemon stops, and which part of its state each room is given.
  */
 #include "autoconf.h"
 
@@ -37,6 +38,7 @@
 #include "clock.h"
 #include "config.h"
 #include "control.h"
+#include "exits.h"
 #include "generation.h"
 #include "handover.h"
 #include "listener.h"
@@ -44,26 +46,26 @@
 #include "master.h"
 #include "metrics.h"
 #include "notify.h"
-#include "pidfile.h"
 #include "pool.h"
+#include "poolpolicy.h"
 #include "poolview.h"
 #include "proctitle.h"
+#include "reload.h"
 #include "scoreboard.h"
+#include "sidedoor.h"
+#include "signals.h"
+#include "sockstore.h"
 #include "status.h"
+#include "takeover.h"
 #include "upgrade.h"
-#include "upkeep.h"
-#include "worker.h"
-
-/* A worker that dies sooner than this after its start is crash-looping. */
-#define MASTER_YOUNG_SECONDS	1.0
 
 static void	master_reap(struct master *);
 static void	master_graceful_stop(struct master *);
-static void	master_stop_now(struct master *);
 static void	master_fast_stop(struct master *);
 static void	master_report(struct master *);
 static void	master_more(struct master *);
 static void	master_fewer(struct master *);
+static void	master_upgrade(struct master *);
 
 /* Each signal has one meaning, here.  CHLD first: the other actions
  * then see a current process table. */
@@ -72,56 +74,26 @@ static const struct master_signal {
 	void		(*ms_action)(struct master *);
 } master_signals[] = {
 	{ SIGCHLD,	master_reap },		/* reap, log, respawn */
-	{ SIGHUP,	generation_reload },	/* re-read the file */
+	{ SIGHUP,	reload_start },		/* re-read the file */
 	{ SIGTERM,	master_graceful_stop },	/* finish, then exit */
 	{ SIGQUIT,	master_graceful_stop },
 	{ SIGINT,	master_fast_stop },	/* exit now */
 	{ SIGUSR1,	master_report },	/* log a status report */
 	{ SIGTTIN,	master_more },		/* one worker more */
 	{ SIGTTOU,	master_fewer },		/* one worker less */
-	{ SIGUSR2,	upgrade_request },	/* execve the new binary */
+	{ SIGUSR2,	master_upgrade },	/* execve the new binary */
 };
 #define MASTER_NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
-static volatile sig_atomic_t	 master_pending[_NSIG];
-
-static void
-master_on_signal(int signo)
-{
-	master_pending[signo] = 1;
-}
-
+/* Block the signals of the table: they arrive in ppoll() alone. */
 static int
 master_setup_signals(struct master *m)
 {
-	struct sigaction	 sa;
-	sigset_t		 set;
+	int	 signos[MASTER_NSIGNALS];
 
-	sigemptyset(&set);
 	for (size_t i = 0; i < MASTER_NSIGNALS; i++)
-		sigaddset(&set, master_signals[i].ms_signo);
-	if (sigprocmask(SIG_BLOCK, &set, &m->m_waitmask) == -1) {
-		log_warn("sigprocmask");
-		return -1;
-	}
-	for (size_t i = 0; i < MASTER_NSIGNALS; i++)
-		sigdelset(&m->m_waitmask, master_signals[i].ms_signo);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = master_on_signal;
-	sa.sa_mask = set;
-	for (size_t i = 0; i < MASTER_NSIGNALS; i++)
-		if (sigaction(master_signals[i].ms_signo, &sa, NULL) == -1) {
-			log_warn("sigaction(%d)", master_signals[i].ms_signo);
-			return -1;
-		}
-	/* A peer that goes away must cost an EPIPE, never the process. */
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1) {
-		log_warn("sigaction(SIG_IGN)");
-		return -1;
-	}
-	return 0;
+		signos[i] = master_signals[i].ms_signo;
+	return signals_setup(signos, MASTER_NSIGNALS, &m->m_waitmask);
 }
 
 static void
@@ -130,124 +102,19 @@ master_handle_signals(struct master *m)
 	for (size_t i = 0; i < MASTER_NSIGNALS; i++) {
 		int signo = master_signals[i].ms_signo;
 
-		if (master_pending[signo]) {
-			master_pending[signo] = 0;
+		if (signals_take(signo))
 			master_signals[i].ms_action(m);
-		}
 	}
 }
 
-
-static void
-master_describe_exit(int status, char *buf, size_t size)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "status=%d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "signal=%d (%s)%s", WTERMSIG(status),
-		    strsignal(WTERMSIG(status)),
-		    WCOREDUMP(status) ? " core dumped" : "");
-	else
-		snprintf(buf, size, "wait status=%#x", status);
-}
-
-/*
- * A worker exited 78: it cannot run with its configuration.  At start
- * there is nothing to fall back to, so the daemon stops (respawning
- * would fail the same way).  Later there is: a reload is rolled back, and
- * a pool that cannot grow (TTIN, a respawn) stays the size it has.
- */
-static void
-master_worker_fatal(struct master *m, const struct pool_worker *w,
-    const char *how)
-{
-	struct generation	*g = &m->m_cur;
-	unsigned		 active;
-	char			 why[128];
-
-	if (m->m_next.g_id != 0 && w->pw_generation == m->m_next.g_id) {
-		snprintf(why, sizeof(why), "cannot run with the new "
-		    "configuration (worker pid=%ld %s)", (long)w->pw_pid, how);
-		generation_rollback(m, why);
-		return;
-	}
-	if (!g->g_announced) {
-		log_warnx("worker exited pid=%ld %s: it cannot run with this "
-		    "configuration; stopping", (long)w->pw_pid, how);
-		m->m_status = EX_CONFIG;
-		/* A start that failed: no drain, nothing to drain. */
-		if (!m->m_stopping) {
-			if (!m->m_draining)
-				notify_stopping();
-			master_stop_now(m);
-		}
-		return;
-	}
-	active = poolview_gen_active(&m->m_pool, g->g_id);
-	if (active > 0 && active < g->g_target)
-		g->g_target = active;
-	log_warnx("worker exited pid=%ld %s: it cannot run with this "
-	    "configuration; keeping workers=%u", (long)w->pw_pid, how,
-	    g->g_target);
-	/* Not in a loop: a dynamic pool stops growing until a reload, and
-	 * refilling waits out the back-off. */
-	m->m_upkeep.u_no_growth = true;
-	pool_crashed(&m->m_pool, w);
-}
-
-/* Decide, from how the worker ended, what to do about its place. */
-static void
-master_worker_exited(struct master *m, const struct pool_worker *w,
-    int status)
-{
-	double	 uptime = clock_diff(w->pw_started, clock_now());
-	char	 how[64];
-	bool	 crashed;
-
-	master_describe_exit(status, how, sizeof(how));
-	if (w->pw_retiring || m->m_stopping) {
-		log_info("worker retired pid=%ld generation=%u %s "
-		    "uptime=%.1fs", (long)w->pw_pid, w->pw_generation, how,
-		    uptime);
-		return;
-	}
-	if (w->pw_hung) {
-		log_warnx("worker pid=%ld killed as hung %s uptime=%.1fs; "
-		    "replacing it", (long)w->pw_pid, how, uptime);
-		return;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-	    w->pw_last_state == SLOT_RECYCLED) {
-		log_info("worker recycled pid=%ld served=%llu uptime=%.1fs; "
-		    "replacing it", (long)w->pw_pid, w->pw_served, uptime);
-		return;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
-		master_worker_fatal(m, w, how);
-		return;
-	}
-	/* KILL and TERM come from outside (an operator, the OOM killer):
-	 * deliberate, not a crash loop, so the place is refilled at once. */
-	crashed = WIFEXITED(status) ? WEXITSTATUS(status) != 0 :
-	    !(WIFSIGNALED(status) && (WTERMSIG(status) == SIGKILL ||
-	    WTERMSIG(status) == SIGTERM));
-	if (crashed && uptime < MASTER_YOUNG_SECONDS) {
-		log_warnx("worker exited pid=%ld %s uptime=%.1fs; died young, "
-		    "respawning in %.1fs", (long)w->pw_pid, how, uptime,
-		    pool_crashed(&m->m_pool, w));
-		return;
-	}
-	log_warnx("worker exited pid=%ld %s uptime=%.1fs; respawning",
-	    (long)w->pw_pid, how, uptime);
-}
 
 static void
 master_reap(struct master *m)
 {
 	struct pool_worker	 w;
-	int			 status, rc;
-
 	siginfo_t		 si;
+	int			 status, rc;
+	char			 how[64];
 
 	for (;;) {
 		/* Who exited, without reaping it yet. */
@@ -270,10 +137,12 @@ master_reap(struct master *m)
 		 * it. */
 		if ((rc = pool_reap(&m->m_pool, si.si_pid, &w, &status)) == 0)
 			return;
-		if (rc == 1)
-			master_worker_exited(m, &w, status);
-		else if (!confcheck_reaped(&m->m_check, w.pw_pid, status))
-			upgrade_reaped(m, w.pw_pid, status);
+		if (rc != 1) {
+			if (!confcheck_reaped(&m->m_check, w.pw_pid, status))
+				upgrade_reaped(&m->m_upgrade, w.pw_pid, status);
+		} else if (exits_judge(&m->m_pool, &w, status, m->m_stopping,
+		    how, sizeof(how)) == EXITS_FATAL)
+			reload_worker_fatal(m, &w, how);
 	}
 }
 
@@ -282,7 +151,7 @@ master_reap(struct master *m)
  * taken and served by the workers as they leave (worker.c), within
  * timeouts.shutdown; the sockets close once the last worker is gone.
  */
-static void
+void
 master_stop_now(struct master *m)
 {
 	double	 grace = m->m_cur.g_cfg->c_timeout_shutdown;
@@ -302,7 +171,7 @@ master_stop_now(struct master *m)
 	listeners_stop_new(&m->m_next.g_ls);
 	/* Said once new connections are turned away: a client that reads
 	 * the line and connects is one of those. */
-	log_info("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
+	log_notice("shutting down workers=%zu timeout=%.1fs", m->m_pool.p_n,
 	    grace);
 	pool_retire_all(&m->m_pool, grace);
 }
@@ -331,7 +200,7 @@ master_graceful_stop(struct master *m)
 	control_reload_settled(&m->m_control, ULONG_MAX, false, "the daemon "
 	    "is stopping");
 	notify_stopping();
-	log_info("draining for %.1fs before shutting down: the agent says "
+	log_notice("draining for %.1fs before shutting down: the agent says "
 	    "drain, workers=%zu serve on", drain, m->m_pool.p_n);
 }
 
@@ -351,12 +220,12 @@ master_fast_stop(struct master *m)
 			notify_stopping();
 		m->m_draining = false;
 		m->m_stopping = true;
-		listeners_close_unlisted(&m->m_cur.g_ls, NULL);
-		listeners_close_unlisted(&m->m_next.g_ls, NULL);
+		sockstore_close_unlisted(&m->m_cur.g_ls, NULL);
+		sockstore_close_unlisted(&m->m_next.g_ls, NULL);
 	}
 	if (m->m_killed)
 		return;
-	log_info("shutting down now workers=%zu", m->m_pool.p_n);
+	log_notice("shutting down now workers=%zu", m->m_pool.p_n);
 	pool_kill_all(&m->m_pool);
 	m->m_killed = true;
 }
@@ -375,10 +244,13 @@ master_escalate(struct master *m)
 static void
 master_report(struct master *m)
 {
-	char	 status[256];
+	const struct status_facts *f;
+	char			 status[256];
 
-	status_log(m);
-	status_line(m, status, sizeof(status));
+	master_look(m);		/* the report sees the exits reaped */
+	f = master_facts(m);
+	status_log(f);
+	status_line(f, status, sizeof(status));
 	notify_status(status);
 }
 
@@ -390,44 +262,117 @@ master_sized(struct master *m)
 	return m->m_next.g_id != 0 ? &m->m_next : &m->m_cur;
 }
 
-/* A dynamic pool sizes itself within its bounds: TTIN and TTOU are for a
- * fixed one. */
-static bool
-master_dynamic(const struct generation *g)
-{
-	if (!g->g_cfg->c_pool_dynamic)
-		return false;
-	log_notice("TTIN and TTOU size a fixed pool; this one is dynamic "
-	    "(pool.min = %u, pool.max = %u): change those and reload",
-	    g->g_cfg->c_pool_min, g->g_cfg->c_pool_max);
-	return true;
-}
-
+/* TTIN: one worker more. */
 static void
 master_more(struct master *m)
 {
-	struct generation	*g = master_sized(m);
-
-	if (m->m_stopping || master_dynamic(g) ||
-	    g->g_target >= CONFIG_MAX_WORKERS)
-		return;
-	g->g_target++;
-	log_info("workers=%u (one more on TTIN)", g->g_target);
+	if (!m->m_stopping)
+		generation_resize(master_sized(m), &m->m_pool, 1);
 }
 
+/* TTOU: one less; a starting generation may be complete now. */
 static void
 master_fewer(struct master *m)
 {
-	struct generation	*g = master_sized(m);
+	if (!m->m_stopping && generation_resize(master_sized(m), &m->m_pool,
+	    -1) && m->m_next.g_id != 0)
+		reload_check_ready(m);
+}
 
-	if (m->m_stopping || master_dynamic(g) || g->g_target <= 1)
+/* What crosses the exec of an upgrade (handover.h), and nothing else. */
+static struct handover_parts
+master_parts(struct master *m)
+{
+	return (struct handover_parts){
+		.hp_file = m->m_file,
+		.hp_cur = &m->m_cur,
+		.hp_pool = &m->m_pool,
+		.hp_control = &m->m_control,
+		.hp_agent = &m->m_agent,
+		.hp_last_id = &m->m_last_id,
+		.hp_reloads_ok = &m->m_reloads_ok,
+		.hp_reloads_failed = &m->m_reloads_failed,
+		.hp_pidfile_fd = m->m_pidfile_fd,
+		.hp_pidfile_path = m->m_pidfile_path,
+	};
+}
+
+/* SIGUSR2. */
+static void
+master_upgrade(struct master *m)
+{
+	upgrade_request(&m->m_upgrade, m->m_stopping || m->m_draining);
+}
+
+/* The next step of an upgrade under way, which waits for a quiet pool:
+ * no reload under way. */
+static void
+master_upgrade_step(struct master *m, struct timespec now)
+{
+	struct handover_parts	 parts = master_parts(m);
+
+	upgrade_run(&m->m_upgrade, &parts, m->m_stopping || m->m_draining,
+	    m->m_next.g_id != 0 || confcheck_running(&m->m_check), now);
+}
+
+/*
+ * The pool's one view (poolview.h), which the answers, the reports, the
+ * sizing, the shedding, STATUS= and the agent all read: taken as the loop
+ * wakes, for the answers of that turn; and again, after the exits are
+ * reaped, for a SIGUSR1 report, for each tick of the pool's policy, and
+ * when a generation is announced or a commit changes which one serves.
+ */
+void
+master_look(struct master *m)
+{
+	struct poolview_want	 want;
+
+	generation_want(&m->m_cur, m->m_next.g_id, m->m_policy.pp_no_growth,
+	    &want);
+	poolview_take(&m->m_pool, &want, &m->m_view);
+}
+
+const struct status_facts *
+master_facts(struct master *m)
+{
+	m->m_facts = (struct status_facts){
+		.sf_cur = &m->m_cur,
+		.sf_next = &m->m_next,
+		.sf_pool = &m->m_pool,
+		.sf_view = &m->m_view,
+		.sf_agent = m->m_agent.ag_door.sd_sock.sk_fd != -1 ?
+		    m->m_agent.ag_door.sd_sock.sk_name : NULL,
+		.sf_reloads_ok = m->m_reloads_ok,
+		.sf_reloads_failed = m->m_reloads_failed,
+		.sf_draining = m->m_draining,
+		.sf_stopping = m->m_stopping,
+	};
+	return &m->m_facts;
+}
+
+/* Start the workers each generation lacks, unless backing off. */
+void
+master_fill(struct master *m)
+{
+	if (m->m_stopping || pool_backing_off(&m->m_pool, clock_now()))
 		return;
-	g->g_target--;
-	pool_retire_youngest(&m->m_pool, g->g_id,
-	    g->g_cfg->c_timeout_shutdown);
-	log_info("workers=%u (one less on TTOU)", g->g_target);
-	if (g == &m->m_next)
-		generation_check_ready(m);	/* it may be complete now */
+	if (generation_fill(&m->m_pool, &m->m_cur, &m->m_next,
+	    &m->m_waitmask) == 0 && m->m_next.g_id != 0)
+		(void)generation_fill(&m->m_pool, &m->m_next, &m->m_cur,
+		    &m->m_waitmask);
+}
+
+/*
+ * The side doors (sidedoor.h), asked the same questions through one
+ * interface: control, agent, metrics, in the order they are served.
+ */
+#define MASTER_DOORS	3
+
+static struct sidedoor *
+master_door(struct master *m, int i)
+{
+	return i == 0 ? &m->m_control.ctl_door : i == 1 ?
+	    &m->m_agent.ag_door : &m->m_metrics.me_door;
 }
 
 static void
@@ -440,7 +385,7 @@ master_earliest(struct timespec *deadline, bool *timed, struct timespec t)
 
 /* The next moment the loop has something to do without being woken. */
 static bool
-master_next_timer(const struct master *m, struct timespec *deadline)
+master_next_timer(struct master *m, struct timespec *deadline)
 {
 	struct timespec	 t;
 	bool		 timed = false;
@@ -451,27 +396,31 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 		master_earliest(deadline, &timed, m->m_pool.p_respawn_at);
 	if (!m->m_stopping && m->m_next.g_id != 0)
 		master_earliest(deadline, &timed, m->m_next.g_deadline);
-	if (generation_next_look(m, &t))
+	if (reload_next_look(m, &t))
 		master_earliest(deadline, &timed, t);
 	if (confcheck_next_deadline(&m->m_check, &t))
 		master_earliest(deadline, &timed, t);
 	if (!m->m_stopping)
-		master_earliest(deadline, &timed, upkeep_due(&m->m_upkeep));
+		master_earliest(deadline, &timed, poolpolicy_due(&m->m_policy));
 	if (m->m_draining)
 		master_earliest(deadline, &timed, m->m_drain_until);
 	if (upgrade_next_deadline(&m->m_upgrade, &t))
 		master_earliest(deadline, &timed, t);
-	if (agent_next_deadline(&m->m_agent, &t))
-		master_earliest(deadline, &timed, t);
-	if (metrics_next_deadline(&m->m_metrics, &t))
-		master_earliest(deadline, &timed, t);
 	if (pool_next_deadline(&m->m_pool, &t))
 		master_earliest(deadline, &timed, t);
-	if (control_next_deadline(&m->m_control, &t))
-		master_earliest(deadline, &timed, t);
+	for (int i = 0; i < MASTER_DOORS; i++)
+		if (sidedoor_next_deadline(master_door(m, i), &t))
+			master_earliest(deadline, &timed, t);
 	if (m->m_watchdog_every > 0)
 		master_earliest(deadline, &timed, m->m_watchdog_at);
 	return timed;
+}
+
+/* A control client's "reload" (control.h). */
+static void
+master_reload_asked(void *m)
+{
+	reload_start(m);
 }
 
 /* Sleep until a signal, a ready worker, a control client or the next
@@ -479,10 +428,13 @@ master_next_timer(const struct master *m, struct timespec *deadline)
 static void
 master_wait(struct master *m)
 {
-	struct pollfd	 pfd[1 + CONTROL_FDS + AGENT_FDS + METRICS_FDS + 1 + 1];
+	struct pollfd	 pfd[1 + MASTER_DOORS * SIDEDOOR_FDS + 1 + 1];
 	struct timespec	 ts, *tsp = NULL, deadline;
 	double		 left;
-	size_t		 n, nctl, nag, nme, nup, nck;
+	size_t		 n, nd[MASTER_DOORS], nup, nck;
+	int		 rc;
+	const struct control_owner owner = { master_reload_asked, m,
+	    &m->m_reload_seq };
 
 	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
@@ -492,16 +444,19 @@ master_wait(struct master *m)
 		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
 		tsp = &ts;
 	}
-	pfd[0] = (struct pollfd){ .fd = m->m_pool.p_ready[0], .events = POLLIN };
-	nctl = control_pollfds(&m->m_control, pfd + 1);
-	nag = agent_pollfds(&m->m_agent, pfd + 1 + nctl);
-	nme = metrics_pollfds(&m->m_metrics, pfd + 1 + nctl + nag);
-	n = 1 + nctl + nag + nme;
+	pfd[0] = (struct pollfd){ .fd = m->m_pool.p_ready[0],
+	    .events = POLLIN };
+	n = 1;
+	for (int i = 0; i < MASTER_DOORS; i++)
+		n += nd[i] = sidedoor_pollfds(master_door(m, i), pfd + n);
 	nup = upgrade_pollfds(&m->m_upgrade, pfd + n);
 	n += nup;
 	nck = confcheck_pollfds(&m->m_check, pfd + n);
 	n += nck;
-	if (ppoll(pfd, n, tsp, &m->m_waitmask) == -1) {
+	rc = ppoll(pfd, n, tsp, &m->m_waitmask);
+	/* Awake: the one view of this turn, before anything reads it. */
+	master_look(m);
+	if (rc == -1) {
 		if (errno != EINTR)
 			log_warn("ppoll");
 		return;
@@ -509,20 +464,23 @@ master_wait(struct master *m)
 	confcheck_handle(&m->m_check, pfd + n - nck, nck);
 	/* Control, agent and metrics first: a commit below may replace
 	 * their sockets. */
-	control_handle(m, pfd + 1, nctl);
-	agent_handle(m, pfd + 1 + nctl, nag);
-	metrics_handle(m, pfd + 1 + nctl + nag, nme);
-	upgrade_handle(m, pfd + 1 + nctl + nag + nme, nup);
+	n = 1;
+	control_handle(&m->m_control, master_facts(m), &owner, pfd + n, nd[0]);
+	n += nd[0];
+	agent_handle(&m->m_agent, master_facts(m), pfd + n, nd[1]);
+	n += nd[1];
+	metrics_handle(&m->m_metrics, master_facts(m), pfd + n, nd[2]);
+	upgrade_handle(&m->m_upgrade, pfd + n + nd[2], nup);
 	if (pfd[0].revents & POLLIN) {
 		pool_read_ready(&m->m_pool);
-		generation_check_ready(m);
+		reload_check_ready(m);
 	}
 }
 
 /*
  * Open the configured sockets, taking those systemd passed where the
  * address and port match; those the configuration does not list are
- * closed first (listeners_drop_unlisted()).
+ * closed first (sockstore_drop_unlisted()).
  */
 static int
 master_listen(struct master *m)
@@ -530,9 +488,9 @@ master_listen(struct master *m)
 	struct listeners	 passed;
 	int			 rc;
 
-	if (listeners_inherit(&passed) == -1)
+	if (sockstore_inherit(&passed) == -1)
 		return -1;
-	listeners_drop_unlisted(&passed, m->m_cur.g_cfg);
+	sockstore_drop_unlisted(&passed, m->m_cur.g_cfg);
 	rc = listeners_open(&m->m_cur.g_ls, m->m_cur.g_cfg, &passed);
 	if (rc == 0)
 		listeners_defer(&m->m_cur.g_ls, m->m_cur.g_cfg);
@@ -542,7 +500,7 @@ master_listen(struct master *m)
 
 /*
  * The control socket, the agent and the metrics endpoint, unless an
- * upgrade handed them over (handover_adopt()).  At start, failing to open
+ * upgrade handed them over (takeover_adopt()).  At start, failing to open
  * one stops the daemon; after an upgrade, whose workers serve already, it
  * is logged and the daemon goes on without it (a reload tries again).
  */
@@ -551,19 +509,21 @@ master_open_local(struct master *m, const struct config *cfg)
 {
 	int	 status = 0;
 
-	if (m->m_control.ctl_fd == -1 && (status = control_open(&m->m_control,
-	    cfg->c_control)) != 0 && !handover_active())
+	if (m->m_control.ctl_door.sd_sock.sk_fd == -1 &&
+	    (status = control_open(&m->m_control, cfg->c_control)) != 0 &&
+	    m->m_start != MASTER_START_UPGRADE)
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the control socket");
 	status = 0;
-	if (m->m_agent.ag_fd == -1 && (status = agent_open(&m->m_agent,
-	    cfg)) != 0 && !handover_active())
+	if (m->m_agent.ag_door.sd_sock.sk_fd == -1 &&
+	    (status = agent_open(&m->m_agent, cfg)) != 0 &&
+	    m->m_start != MASTER_START_UPGRADE)
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the agent check");
 	if ((status = metrics_open(&m->m_metrics, cfg)) != 0 &&
-	    !handover_active())
+	    m->m_start != MASTER_START_UPGRADE)
 		return status;
 	if (status != 0)
 		log_warnx("upgrade: going on without the metrics endpoint");
@@ -574,16 +534,19 @@ static int
 master_setup(struct master *m)
 {
 	const struct config	*cfg = m->m_cur.g_cfg;
+	bool			 upgrade = m->m_start == MASTER_START_UPGRADE;
+	struct handover_parts	 parts;
 	int			 status;
 
 	if (master_setup_signals(m) == -1 || pool_init(&m->m_pool,
-	    handover_active() ? handover_board_fd() : -1) == -1)
+	    upgrade ? takeover_board_fd() : -1) == -1)
 		return EX_OSERR;
-	if (handover_active()) {
-		if ((status = handover_adopt(m)) != 0)
+	if (upgrade) {
+		parts = master_parts(m);
+		if ((status = takeover_adopt(&parts)) != 0)
 			return status;
 		/* Workers that exited during the exec are reaped now. */
-		master_pending[SIGCHLD] = 1;
+		signals_raise(SIGCHLD);
 		cfg = m->m_cur.g_cfg;	/* the workers' */
 	} else if (master_listen(m) == -1)
 		return EX_OSERR;
@@ -608,6 +571,7 @@ master_cleanup(struct master *m)
 	metrics_close(&m->m_metrics);
 	generation_free(&m->m_cur);
 	generation_free(&m->m_next);
+	reload_free_ports(m);
 	pool_fini(&m->m_pool);
 }
 
@@ -631,12 +595,11 @@ master_loop(struct master *m)
 		now = clock_now();
 		master_watchdog(m, now);
 		master_check_drain(m, now);
-		control_expire(&m->m_control, now);
-		agent_expire(&m->m_agent, now);
-		metrics_expire(&m->m_metrics, now);
+		for (int i = 0; i < MASTER_DOORS; i++)
+			sidedoor_expire(master_door(m, i), now);
 		confcheck_expire(&m->m_check, now);
-		generation_check_read(m);
-		upgrade_run(m, now);	/* a stop ends one under way */
+		reload_check_read(m);
+		master_upgrade_step(m, now);	/* a stop ends one under way */
 		if (m->m_stopping) {
 			if (m->m_pool.p_n == 0)
 				break;
@@ -645,12 +608,16 @@ master_loop(struct master *m)
 		} else {
 			/* Sockets a start or a reload opened, into the
 			 * store; one whose message could not go, again. */
-			listeners_store(&m->m_cur.g_ls);
-			generation_check_deadline(m, now);
-			generation_check_ready(m);
+			sockstore_store(&m->m_cur.g_ls);
+			reload_check_deadline(m, now);
+			reload_check_ready(m);
 			pool_kill_overdue(&m->m_pool, now);
-			upkeep_run(m, now);
-			generation_fill_all(m);
+			/* A tick sees the exits reaped this turn. */
+			if (clock_diff(poolpolicy_due(&m->m_policy), now) >= 0)
+				master_look(m);
+			poolpolicy_run(&m->m_policy, &m->m_pool, &m->m_cur,
+			    master_facts(m), now);
+			master_fill(m);
 		}
 		master_wait(m);
 	}
@@ -675,8 +642,9 @@ master_undumpable(void)
 }
 
 int
-master_run(struct config *cfg, const char *config_file, int pidfile_fd,
-    const char *pidfile_path, int *report_fd)
+master_run(struct config *cfg, const char *config_file,
+    enum master_start start, int pidfile_fd, const char *pidfile_path,
+    int *report_fd)
 {
 	struct master	 m;
 	int		 status;
@@ -684,6 +652,7 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	master_undumpable();
 	memset(&m, 0, sizeof(m));
 	m.m_file = config_file;
+	m.m_start = start;
 	m.m_pool.p_ready[0] = m.m_pool.p_ready[1] = -1;
 	m.m_pidfile_fd = pidfile_fd;
 	m.m_pidfile_path = pidfile_path;
@@ -692,34 +661,38 @@ master_run(struct config *cfg, const char *config_file, int pidfile_fd,
 	generation_init(&m.m_next);
 	m.m_cur.g_id = m.m_last_id = 1;
 	m.m_cur.g_cfg = cfg;
-	m.m_cur.g_target = cfg->c_workers;
-	upkeep_init(&m.m_upkeep);
+	generation_set_target(&m.m_cur, cfg->c_workers, "the configured "
+	    "size");
+	poolpolicy_init(&m.m_policy);
 	confcheck_init(&m.m_check);
 	if ((m.m_watchdog_every = notify_watchdog_every()) > 0)
 		m.m_watchdog_at = clock_now();
 	control_init(&m.m_control);
 	agent_init(&m.m_agent);
 	metrics_init(&m.m_metrics);
+	sidedoor_socket_init(&m.m_agent_next);
+	sidedoor_socket_init(&m.m_metrics_next);
 	upgrade_reset(&m.m_upgrade);
 
 	if ((status = master_setup(&m)) != 0) {
 		master_cleanup(&m);
 		return status;
 	}
-	daemon_report(report_fd, 0);
-	if (handover_active()) {
-		log_info("started version=%s in place of version=%s, same "
+	notify_started(report_fd, 0);
+	if (start == MASTER_START_UPGRADE) {
+		log_notice("started version=%s in place of version=%s, same "
 		    "pid; generation=%u workers=%zu taken over", status_version,
-		    handover_from_version(), m.m_cur.g_id, m.m_pool.p_n);
+		    takeover_from_version(), m.m_cur.g_id, m.m_pool.p_n);
 		/* The new generation, as a reload starts it. */
-		generation_reload(&m);
+		reload_start(&m);
 	} else
-		log_info("started version=%s workers=%u service=%s",
+		log_notice("started version=%s workers=%u service=%s",
 		    status_version, m.m_cur.g_target,
 		    m.m_cur.g_cfg->c_service);
 	proctitle_set("master -c %s", m.m_file);
+	master_look(&m);
 	master_loop(&m);
-	log_info("exiting status=%d served=%llu", m.m_status,
+	log_notice("exiting status=%d served=%llu", m.m_status,
 	    pool_totals(&m.m_pool).pg_served);
 	status = m.m_status;
 	master_cleanup(&m);

@@ -7,8 +7,8 @@
  * unit tests see what the loop sees.  Each client's answer is formatted
  * whole, its head and body in one buffer, once its request is in: a slow
  * reader costs that buffer and its place until its deadline, nothing
- * more.  A client outside metrics.allow never gets a place: it cannot
- * keep a scraper waiting.
+ * more (the clients are a side door's: sidedoor.c).  A client outside
+ * metrics.allow never gets a place: it cannot keep a scraper waiting.
  */
 #include "autoconf.h"
 
@@ -19,23 +19,16 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sysexits.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "clock.h"
 #include "generation.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
 
-/* A scraper connects every few seconds: a short backlog is plenty. */
-#define METRICS_BACKLOG		16
 /* Connections taken from the backlog per wake-up. */
 #define METRICS_ACCEPT_BURST	16
-/* After running out of descriptors, leave the backlog alone this long:
- * it would be readable, and wake the loop, at every turn. */
-#define METRICS_PAUSE		0.1
 /* The status line and the fields of an answer. */
 #define METRICS_HEAD_MAX	512
 
@@ -45,6 +38,13 @@ static const char metrics_openmetrics_type[] =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 static const char metrics_plain_type[] = "text/plain; charset=utf-8";
 
+
+/* What a pass over the clients works with: the endpoint and the facts
+ * its answers read (status.h). */
+struct metrics_call {
+	struct metrics			*mc_me;
+	const struct status_facts	*mc_facts;
+};
 /* ---- the request ------------------------------------------------------ */
 
 /* RFC 9110's tchar: what a method or a field name is made of. */
@@ -294,77 +294,38 @@ metrics_parse(const char *buf, size_t len, struct metrics_request *r)
 
 /* ---- the listening socket ------------------------------------------- */
 
-void
-metrics_listener_init(struct metrics_listener *ml)
-{
-	memset(ml, 0, sizeof(*ml));
-	ml->ml_fd = -1;
-}
+static int	metrics_admit(void *, struct sidedoor *, int,
+		    const struct addr *);
+static void	metrics_busy(struct sidedoor *, int);
+static void	metrics_request(void *, struct sidedoor *,
+		    struct sidedoor_client *, bool);
+static void	metrics_expired(struct sidedoor *, struct sidedoor_client *);
+
+static const struct sidedoor_ops metrics_door = {
+	.so_what = "metrics",
+	.so_deadline = METRICS_DEADLINE,
+	.so_linger = METRICS_LINGER,
+	.so_request_max = METRICS_REQUEST_MAX,
+	.so_burst = METRICS_ACCEPT_BURST,
+	.so_admit = metrics_admit,
+	.so_busy = metrics_busy,
+	.so_request = metrics_request,
+	.so_expired = metrics_expired,
+};
 
 void
 metrics_init(struct metrics *me)
 {
 	memset(me, 0, sizeof(*me));
-	metrics_listener_init(&me->me_listen);
-	for (size_t i = 0; i < METRICS_CLIENTS; i++)
-		me->me_client[i].mc_fd = -1;
+	sidedoor_init(&me->me_door, &metrics_door);
 }
 
-/* The port the socket got (port 0 asks for any), into ml. */
-static void
-metrics_bound(struct metrics_listener *ml)
+/* Where cfg's endpoint is, in lines about it. */
+static const char *
+metrics_where(const struct config *cfg)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-
-	if (getsockname(ml->ml_fd, (struct sockaddr *)&ss, &len) == -1)
-		log_warn("getsockname(metrics %s)", ml->ml_name);
-	else if (addr_from_sockaddr(&ml->ml_addr, (struct sockaddr *)&ss,
-	    len))
-		addr_format(&ml->ml_addr, ml->ml_name, sizeof(ml->ml_name));
-}
-
-/* Listen where cfg says, into ml: 0 or an exit status (logged). */
-static int
-metrics_listen(struct metrics_listener *ml, const struct config *cfg)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	int			 fd, one = 1;
-
-	if (addr_parse(&ml->ml_addr, cfg->c_metrics_address) == 0) {
-		log_warnx("metrics.address \"%s\" is not an address",
-		    cfg->c_metrics_address);
-		return EX_CONFIG;
-	}
-	ml->ml_port = ml->ml_addr.a_port = cfg->c_metrics_port;
-	addr_format(&ml->ml_addr, ml->ml_name, sizeof(ml->ml_name));
-	len = addr_to_sockaddr(&ml->ml_addr, ml->ml_port, &ss);
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1) {
-		log_warn("socket(metrics %s)", ml->ml_name);
-		return EX_OSERR;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
-		log_warn("setsockopt(metrics %s, SO_REUSEADDR)", ml->ml_name);
-	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &one, sizeof(one)) == -1)
-		log_warn("setsockopt(metrics %s, IPV6_V6ONLY)", ml->ml_name);
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
-		log_warn("%s: bind(metrics %s)", cfg->c_metrics_where != NULL ?
-		    cfg->c_metrics_where : cfg->c_file, ml->ml_name);
-		close(fd);
-		return EX_UNAVAILABLE;
-	}
-	if (listen(fd, METRICS_BACKLOG) == -1) {
-		log_warn("listen(metrics %s)", ml->ml_name);
-		close(fd);
-		return EX_OSERR;
-	}
-	ml->ml_fd = fd;
-	metrics_bound(ml);
-	return 0;
+	return cfg->c_metrics_where != NULL ? cfg->c_metrics_where :
+	    cfg->c_file;
 }
 
 static bool
@@ -393,12 +354,12 @@ metrics_loopback_only(const struct config *cfg)
 /* Said when it starts to listen; and that a port other hosts can reach
  * answers none of them, which a missing metrics.allow means. */
 static void
-metrics_announce(const struct metrics_listener *ml, const struct config *cfg)
+metrics_announce(const struct sidedoor_socket *sk, const struct config *cfg)
 {
-	log_info("metrics on %s", ml->ml_name);
-	if (!metrics_loopback(&ml->ml_addr) && metrics_loopback_only(cfg))
+	log_notice("metrics on %s", sk->sk_name);
+	if (!metrics_loopback(&sk->sk_addr) && metrics_loopback_only(cfg))
 		log_notice("metrics on %s answer loopback clients only: name "
-		    "the scrapers' networks in metrics.allow", ml->ml_name);
+		    "the scrapers' networks in metrics.allow", sk->sk_name);
 }
 
 int
@@ -408,88 +369,53 @@ metrics_open(struct metrics *me, const struct config *cfg)
 
 	if (cfg->c_metrics_address == NULL)
 		return 0;
-	if ((status = metrics_listen(&me->me_listen, cfg)) != 0)
+	if ((status = sidedoor_socket_open(&me->me_door.sd_sock, "metrics",
+	    cfg->c_metrics_address, cfg->c_metrics_port,
+	    metrics_where(cfg))) != 0)
 		return status;
-	metrics_announce(&me->me_listen, cfg);
+	metrics_announce(&me->me_door.sd_sock, cfg);
 	return 0;
 }
 
-/* Whether the running socket is the one cfg asks for (none for none). */
-static bool
-metrics_same(const struct metrics_listener *ml, const struct config *cfg)
-{
-	struct addr	 a;
-
-	if (ml->ml_fd == -1 || cfg->c_metrics_address == NULL)
-		return ml->ml_fd == -1 && cfg->c_metrics_address == NULL;
-	if (addr_parse(&a, cfg->c_metrics_address) == 0)
-		return false;
-	return a.a_family == ml->ml_addr.a_family && memcmp(a.a_bytes,
-	    ml->ml_addr.a_bytes, sizeof(a.a_bytes)) == 0 &&
-	    cfg->c_metrics_port == ml->ml_port;
-}
-
 int
-metrics_prepare(const struct metrics *me, struct metrics_listener *fresh,
+metrics_prepare(const struct metrics *me, struct sidedoor_socket *fresh,
     const struct config *cfg)
 {
-	metrics_listener_init(fresh);
-	if (cfg->c_metrics_address == NULL || metrics_same(&me->me_listen, cfg))
-		return 0;
-	return metrics_listen(fresh, cfg) == 0 ? 0 : -1;
+	return sidedoor_prepare(&me->me_door, fresh, cfg->c_metrics_address,
+	    cfg->c_metrics_port, metrics_where(cfg));
 }
 
 void
-metrics_listener_close(struct metrics_listener *ml)
-{
-	if (ml->ml_fd != -1 && close(ml->ml_fd) == -1)
-		log_warn("close(metrics %s)", ml->ml_name);
-	ml->ml_fd = -1;
-}
-
-void
-metrics_commit(struct metrics *me, struct metrics_listener *fresh,
+metrics_commit(struct metrics *me, struct sidedoor_socket *fresh,
     const struct config *cfg)
 {
-	if (fresh->ml_fd != -1) {
-		metrics_listener_close(&me->me_listen);
-		me->me_listen = *fresh;
-		metrics_listener_init(fresh);
-		metrics_announce(&me->me_listen, cfg);
-	} else if (cfg->c_metrics_address == NULL &&
-	    me->me_listen.ml_fd != -1) {
-		metrics_listener_close(&me->me_listen);
-		log_info("metrics off");
+	switch (sidedoor_commit(&me->me_door, fresh, cfg->c_metrics_address)) {
+	case 1:
+		metrics_announce(&me->me_door.sd_sock, cfg);
+		break;
+	case -1:
+		log_notice("metrics off");
+		break;
 	}
+}
+
+void
+metrics_close(struct metrics *me)
+{
+	sidedoor_close(&me->me_door);
+	free(me->me_scratch);
+	me->me_scratch = NULL;
 }
 
 int
 metrics_probe(const struct config *cfg, char *err, size_t errsize)
 {
-	struct sockaddr_storage	 ss;
-	struct addr		 a;
-	socklen_t		 len;
-	int			 fd, rc = -1, saved = EINVAL;
-
-	if (cfg->c_metrics_address == NULL)
-		return 0;
-	if (addr_parse(&a, cfg->c_metrics_address) == 1) {
-		len = addr_to_sockaddr(&a, 0, &ss);
-		if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
-		    0)) == -1)
-			saved = errno;
-		else {
-			rc = bind(fd, (struct sockaddr *)&ss, len);
-			saved = errno;
-			close(fd);
-		}
-	}
-	if (rc == 0)
+	if (cfg->c_metrics_address == NULL ||
+	    listener_probe(cfg->c_metrics_address) == 0)
 		return 0;
 	snprintf(err, errsize, "%s: metrics address %s cannot be bound on "
-	    "this host: %s", cfg->c_metrics_where != NULL ?
-	    cfg->c_metrics_where : cfg->c_file, cfg->c_metrics_address,
-	    strerror(saved));
+	    "this host: %s", metrics_where(cfg), cfg->c_metrics_address,
+	    strerror(errno));
 	return -1;
 }
 
@@ -543,178 +469,93 @@ metrics_error_body(char *buf, size_t size, int status)
 	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
-static void
-metrics_drop(struct metrics_client *mc)
+/* An error answer, head and body, for a client that is let go (403, 503,
+ * 408: sidedoor_tell()); its length. */
+static size_t
+metrics_last_word(char *buf, size_t size, int status)
 {
-	if (mc->mc_fd != -1 && close(mc->mc_fd) == -1)
-		log_warn("close(metrics client)");
-	free(mc->mc_out);
-	mc->mc_fd = -1;
-	mc->mc_reqlen = 0;
-	mc->mc_out = NULL;
-	mc->mc_outlen = mc->mc_sent = 0;
-	mc->mc_closing = false;
-}
-
-/*
- * An error answer to a client that holds no place (403, 503) or is let
- * go (408): what it sent so far is taken first, so that the close is no
- * reset that could beat the answer; the answer is short, and goes at
- * once into the socket's buffer or not at all.
- */
-static void
-metrics_refuse(int fd, int status)
-{
-	char	 junk[METRICS_REQUEST_MAX], out[METRICS_HEAD_MAX + 64];
 	char	 body[64];
 	size_t	 blen = metrics_error_body(body, sizeof(body), status);
-	size_t	 hlen = metrics_head(out, sizeof(out) - blen, status,
+	size_t	 hlen = metrics_head(buf, size - blen, status,
 	    metrics_plain_type, blen);
 
-	(void)recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
-	memcpy(out + hlen, body, blen);
-	if (send(fd, out, hlen + blen, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
-		log_debug("send(metrics client): %s", strerror(errno));
-	if (close(fd) == -1)
-		log_warn("close(metrics client)");
+	memcpy(buf + hlen, body, blen);
+	return hlen + blen;
 }
 
-/* All sent: our side is closed, and the client has METRICS_LINGER at
- * most to close its own. */
 static void
-metrics_linger(struct metrics_client *mc)
+metrics_refuse(const struct sidedoor *sd, int fd, int status)
 {
-	struct timespec	 until = clock_after(clock_now(), METRICS_LINGER);
+	char	 out[METRICS_HEAD_MAX + 64];
 
-	free(mc->mc_out);
-	mc->mc_out = NULL;
-	if (shutdown(mc->mc_fd, SHUT_WR) == -1) {
-		metrics_drop(mc);
-		return;
-	}
-	mc->mc_closing = true;
-	if (clock_diff(until, mc->mc_deadline) > 0)
-		mc->mc_deadline = until;
+	sidedoor_refuse(sd, fd, out, metrics_last_word(out, sizeof(out),
+	    status));
 }
 
-/* Write what the socket takes; once all of it went, linger. */
+/* The answer, head and body (none for HEAD), sent. */
 static void
-metrics_send(struct metrics_client *mc)
+metrics_keep(struct sidedoor *sd, struct sidedoor_client *c, int status,
+    const char *type, const char *body, size_t len, bool head)
 {
-	ssize_t	 n;
+	char		 h[METRICS_HEAD_MAX];
+	struct iovec	 iov[2] = {
+		{ .iov_base = h,
+		  .iov_len = metrics_head(h, sizeof(h), status, type, len) },
+		{ .iov_base = (void *)body, .iov_len = head ? 0 : len },
+	};
 
-	while (mc->mc_sent < mc->mc_outlen) {
-		n = send(mc->mc_fd, mc->mc_out + mc->mc_sent,
-		    mc->mc_outlen - mc->mc_sent, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n == -1) {
-			log_debug("send(metrics client): %s", strerror(errno));
-			metrics_drop(mc);
-			return;
-		}
-		mc->mc_sent += (size_t)n;
-	}
-	metrics_linger(mc);
-}
-
-/* The answer, head and body (none for HEAD) in one buffer, sent. */
-static void
-metrics_keep(struct metrics_client *mc, int status, const char *type,
-    const char *body, size_t len, bool head)
-{
-	char	 h[METRICS_HEAD_MAX];
-	size_t	 hlen = metrics_head(h, sizeof(h), status, type, len);
-	size_t	 blen = head ? 0 : len;
-
-	if ((mc->mc_out = malloc(hlen + blen)) == NULL) {
-		log_warn("malloc(metrics answer)");
-		metrics_drop(mc);
-		return;
-	}
-	memcpy(mc->mc_out, h, hlen);
-	memcpy(mc->mc_out + hlen, body, blen);
-	mc->mc_outlen = hlen + blen;
-	metrics_send(mc);
+	sidedoor_answerv(sd, c, iov, 2);
 }
 
 static void
-metrics_error(struct metrics_client *mc, int status, bool head)
+metrics_error(struct sidedoor *sd, struct sidedoor_client *c, int status,
+    bool head)
 {
 	char	 body[64];
 
-	metrics_keep(mc, status, metrics_plain_type, body,
+	metrics_keep(sd, c, status, metrics_plain_type, body,
 	    metrics_error_body(body, sizeof(body), status), head);
 }
 
 /* 200: the pool now, in the format asked for. */
 static void
-metrics_respond(struct master *m, struct metrics_client *mc,
+metrics_respond(struct metrics_call *cl, struct sidedoor_client *c,
     const struct metrics_request *r)
 {
-	struct metrics	*me = &m->m_metrics;
+	struct metrics	*me = cl->mc_me;
+	size_t		 (*format)(const struct status_facts *, char *, size_t);
 	size_t		 len;
 
 	if (r->mr_status != 200) {
-		metrics_error(mc, r->mr_status, r->mr_head);
+		metrics_error(&me->me_door, c, r->mr_status, r->mr_head);
 		return;
 	}
 	if (me->me_scratch == NULL &&
 	    (me->me_scratch = malloc(METRICS_ANSWER_MAX)) == NULL) {
 		log_warn("malloc(metrics answer)");
-		metrics_error(mc, 500, r->mr_head);
+		metrics_error(&me->me_door, c, 500, r->mr_head);
 		return;
 	}
-	len = r->mr_openmetrics ?
-	    status_openmetrics(m, me->me_scratch, METRICS_ANSWER_MAX) :
-	    status_metrics(m, me->me_scratch, METRICS_ANSWER_MAX);
-	metrics_keep(mc, 200, r->mr_openmetrics ? metrics_openmetrics_type :
-	    metrics_text_type, me->me_scratch, len, r->mr_head);
+	format = r->mr_openmetrics ? status_openmetrics : status_metrics;
+	len = format(cl->mc_facts, me->me_scratch, METRICS_ANSWER_MAX);
+	metrics_keep(&me->me_door, c, 200, r->mr_openmetrics ?
+	    metrics_openmetrics_type : metrics_text_type, me->me_scratch, len,
+	    r->mr_head);
 }
 
-/* After the answer: what still comes is dropped, a buffer per wake-up,
- * until the client closes (or its deadline). */
+/* Answered once its head is in, or cannot be. */
 static void
-metrics_discard(struct metrics_client *mc)
-{
-	char	 junk[1024];
-	ssize_t	 n = recv(mc->mc_fd, junk, sizeof(junk), 0);
-
-	if (n > 0 || (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR)))
-		return;
-	metrics_drop(mc);
-}
-
-/* Read what the client sent; answer once its head is in (or cannot
- * be). */
-static void
-metrics_read(struct master *m, struct metrics_client *mc)
+metrics_request(void *arg, struct sidedoor *sd, struct sidedoor_client *c,
+    bool eof)
 {
 	struct metrics_request	 r;
-	ssize_t			 n;
 
-	n = recv(mc->mc_fd, mc->mc_req + mc->mc_reqlen,
-	    METRICS_REQUEST_MAX - mc->mc_reqlen, 0);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
-		return;
-	if (n == -1 || (n == 0 && mc->mc_reqlen == 0)) {
-		if (n == -1)
-			log_debug("recv(metrics client): %s",
-			    strerror(errno));
-		metrics_drop(mc);
-		return;
-	}
-	mc->mc_reqlen += (size_t)n;
-	if (metrics_parse(mc->mc_req, mc->mc_reqlen, &r))
-		metrics_respond(m, mc, &r);
-	else if (n == 0)
-		metrics_error(mc, 400, false);	/* it stopped midway */
-	else if (mc->mc_reqlen == METRICS_REQUEST_MAX)
-		metrics_error(mc, 431, false);
+	if (metrics_parse(c->sc_in, c->sc_inlen, &r))
+		metrics_respond(arg, c, &r);
+	else if (eof)
+		metrics_error(sd, c, 400, false);	/* it stopped midway */
+	else if (c->sc_inlen == METRICS_REQUEST_MAX)
+		metrics_error(sd, c, 431, false);
 }
 
 /* ---- the master's loop ------------------------------------------------- */
@@ -722,86 +563,39 @@ metrics_read(struct master *m, struct metrics_client *mc)
 size_t
 metrics_pollfds(const struct metrics *me, struct pollfd *pfd)
 {
-	size_t	 n = 0;
-
-	if (me->me_listen.ml_fd != -1 &&
-	    clock_diff(me->me_paused_until, clock_now()) >= 0)
-		pfd[n++] = (struct pollfd){ .fd = me->me_listen.ml_fd,
-		    .events = POLLIN };
-	for (size_t i = 0; i < METRICS_CLIENTS; i++) {
-		const struct metrics_client *mc = &me->me_client[i];
-
-		if (mc->mc_fd != -1)
-			pfd[n++] = (struct pollfd){ .fd = mc->mc_fd,
-			    .events = mc->mc_out != NULL ? POLLOUT : POLLIN };
-	}
-	return n;
+	return sidedoor_pollfds(&me->me_door, pfd);
 }
 
-bool
-metrics_next_deadline(const struct metrics *me, struct timespec *t)
+void
+metrics_handle(struct metrics *me, const struct status_facts *f,
+    const struct pollfd *pfd, size_t n)
 {
-	bool	 any = false;
+	struct metrics_call	 cl = { me, f };
 
-	if (me->me_listen.ml_fd != -1 &&
-	    clock_diff(clock_now(), me->me_paused_until) > 0) {
-		*t = me->me_paused_until;
-		any = true;
-	}
-	for (size_t i = 0; i < METRICS_CLIENTS; i++) {
-		const struct metrics_client *mc = &me->me_client[i];
-
-		if (mc->mc_fd == -1)
-			continue;
-		if (!any || clock_diff(mc->mc_deadline, *t) > 0)
-			*t = mc->mc_deadline;
-		any = true;
-	}
-	return any;
+	sidedoor_handle(&me->me_door, &cl, pfd, n);
 }
 
 void
 metrics_expire(struct metrics *me, struct timespec now)
 {
-	unsigned long	 held;
-
-	for (size_t i = 0; i < METRICS_CLIENTS; i++) {
-		struct metrics_client *mc = &me->me_client[i];
-
-		if (mc->mc_fd == -1 || clock_diff(mc->mc_deadline, now) < 0)
-			continue;
-		if (mc->mc_closing) {	/* answered: it just did not close */
-			metrics_drop(mc);
-			continue;
-		}
-		if (log_limit_allow(&me->me_dropped_log, &held))
-			log_notice("metrics client dropped: %s within %.0fs "
-			    "(%lu more suppressed)", mc->mc_out == NULL ?
-			    "no whole request" : "did not take its answer",
-			    METRICS_DEADLINE, held);
-		if (mc->mc_out == NULL) {
-			metrics_refuse(mc->mc_fd, 408);
-			mc->mc_fd = -1;
-		}
-		metrics_drop(mc);
-	}
+	sidedoor_expire(&me->me_door, now);
 }
 
-/* accept4() failed: whether to try again now. */
-static bool
-metrics_accept_failed(struct metrics *me)
+/* One without a whole request is told 408 as it goes. */
+static void
+metrics_expired(struct sidedoor *sd, struct sidedoor_client *c)
 {
+	char		 out[METRICS_HEAD_MAX + 64];
 	unsigned long	 held;
 
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return false;
-	if (errno == EINTR || errno == ECONNABORTED)
-		return true;
-	if (log_limit_allow(&me->me_error_log, &held))
-		log_warn("accept4(metrics %s) (%lu more suppressed)",
-		    me->me_listen.ml_name, held);
-	me->me_paused_until = clock_after(clock_now(), METRICS_PAUSE);
-	return false;
+	if (log_limit_allow(&sd->sd_late_log, &held))
+		log_notice("metrics client dropped: %s within %.0fs "
+		    "(%lu more suppressed)", c->sc_state == SIDEDOOR_READING ?
+		    "no whole request" : "did not take its answer",
+		    METRICS_DEADLINE, held);
+	if (c->sc_state == SIDEDOOR_READING)
+		sidedoor_tell(sd, c->sc_fd, out, metrics_last_word(out,
+		    sizeof(out), 408));
 }
 
 /* Whether metrics.allow holds the peer (a configuration without the
@@ -815,111 +609,28 @@ metrics_allowed(const struct config *cfg, const struct addr *peer)
 	return false;
 }
 
-static void
-metrics_denied(struct metrics *me, int fd, const struct addr *peer)
+/* Outside metrics.allow: 403, without a place. */
+static int
+metrics_admit(void *arg, struct sidedoor *sd, int fd, const struct addr *peer)
 {
+	struct metrics_call	*cl = arg;
 	char		 name[ADDR_STRLEN];
 	unsigned long	 held;
 
-	if (log_limit_source(&me->me_denied_log, LOG_LIMIT_BURST, 1, peer,
-	    &held)) {
+	if (metrics_allowed(cl->mc_facts->sf_cur->g_cfg, peer))
+		return 0;
+	if (log_limit_source(&cl->mc_me->me_denied_log, LOG_LIMIT_BURST, 1,
+	    peer, &held)) {
 		addr_format(peer, name, sizeof(name));
 		log_notice("metrics client peer=%s denied: not in "
 		    "metrics.allow (%lu more suppressed)", name, held);
 	}
-	metrics_refuse(fd, 403);
-}
-
-static struct metrics_client *
-metrics_free_place(struct metrics *me)
-{
-	for (size_t i = 0; i < METRICS_CLIENTS; i++)
-		if (me->me_client[i].mc_fd == -1)
-			return &me->me_client[i];
-	return NULL;
+	metrics_refuse(sd, fd, 403);
+	return -1;
 }
 
 static void
-metrics_accept(struct master *m, struct metrics *me)
+metrics_busy(struct sidedoor *sd, int fd)
 {
-	struct sockaddr_storage	 ss;
-	struct metrics_client	*mc;
-	struct addr		 peer;
-	socklen_t		 len;
-	unsigned long		 held;
-	int			 fd;
-
-	for (int i = 0; i < METRICS_ACCEPT_BURST; i++) {
-		len = sizeof(ss);
-		fd = accept4(me->me_listen.ml_fd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (metrics_accept_failed(me))
-				continue;
-			return;
-		}
-		addr_from_sockaddr(&peer, (struct sockaddr *)&ss, len);
-		if (!metrics_allowed(m->m_cur.g_cfg, &peer)) {
-			metrics_denied(me, fd, &peer);
-			continue;
-		}
-		if ((mc = metrics_free_place(me)) == NULL) {
-			if (log_limit_allow(&me->me_full_log, &held))
-				log_notice("metrics client refused: %d are "
-				    "being served (%lu more suppressed)",
-				    METRICS_CLIENTS, held);
-			metrics_refuse(fd, 503);
-			continue;
-		}
-		mc->mc_fd = fd;
-		mc->mc_deadline = clock_after(clock_now(), METRICS_DEADLINE);
-	}
-}
-
-static struct metrics_client *
-metrics_client_of(struct metrics *me, int fd)
-{
-	for (size_t i = 0; i < METRICS_CLIENTS; i++)
-		if (me->me_client[i].mc_fd == fd)
-			return &me->me_client[i];
-	return NULL;
-}
-
-void
-metrics_handle(struct master *m, const struct pollfd *pfd, size_t n)
-{
-	struct metrics		*me = &m->m_metrics;
-	struct metrics_client	*mc;
-	bool			 acceptable = false;
-
-	/* Clients first: a descriptor accepted now may reuse the number of
-	 * one dropped in this pass. */
-	for (size_t i = 0; i < n; i++) {
-		if (pfd[i].revents == 0)
-			continue;
-		if (pfd[i].fd == me->me_listen.ml_fd) {
-			acceptable = true;
-			continue;
-		}
-		if ((mc = metrics_client_of(me, pfd[i].fd)) == NULL)
-			continue;
-		if (mc->mc_closing)
-			metrics_discard(mc);
-		else if (mc->mc_out == NULL)
-			metrics_read(m, mc);
-		else
-			metrics_send(mc);
-	}
-	if (acceptable && me->me_listen.ml_fd != -1)
-		metrics_accept(m, me);
-}
-
-void
-metrics_close(struct metrics *me)
-{
-	for (size_t i = 0; i < METRICS_CLIENTS; i++)
-		metrics_drop(&me->me_client[i]);
-	metrics_listener_close(&me->me_listen);
-	free(me->me_scratch);
-	me->me_scratch = NULL;
+	metrics_refuse(sd, fd, 503);
 }

@@ -6,13 +6,13 @@
  * request's Accept asks for application/openmetrics-text.  The body is
  * status_metrics() (status.h), from one view of the pool.
  *
- * The master's loop serves it, as it serves the control socket: every
- * descriptor non-blocking and in its ppoll(), at most METRICS_CLIENTS at
- * a time, each with METRICS_DEADLINE seconds from its accept for its
- * request and the whole answer, a request of at most METRICS_REQUEST_MAX
- * bytes, the answer formatted whole once the request is in.  So no
- * client, however slow or hostile, can stall the master or make it hold
- * more than a bounded amount.
+ * The master's loop serves it, as it serves the control socket, as a side
+ * door (sidedoor.h): every descriptor non-blocking and in its ppoll(), at
+ * most METRICS_CLIENTS at a time, each with METRICS_DEADLINE seconds from
+ * its accept for its request and the whole answer, a request of at most
+ * METRICS_REQUEST_MAX bytes, the answer formatted whole once the request
+ * is in.  So no client, however slow or hostile, can stall the master or
+ * make it hold more than a bounded amount.
  *
  * A minimal HTTP/1.0 and 1.1 server: one request per connection, then
  * "Connection: close".  GET and HEAD of /metrics (a query string is
@@ -29,14 +29,14 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <time.h>
 
 #include "addr.h"
 #include "config.h"
 #include "loglimit.h"
+#include "sidedoor.h"
 
-#define METRICS_CLIENTS		8
+#define METRICS_CLIENTS		SIDEDOOR_CLIENTS
 #define METRICS_DEADLINE	5.0		/* seconds from accept */
 /* After the answer, how long the client has to close its side: what it
  * still sends is read and dropped meanwhile, so that our close is not a
@@ -44,38 +44,12 @@
 #define METRICS_LINGER		1.0
 #define METRICS_REQUEST_MAX	4096		/* the head, in bytes */
 #define METRICS_ANSWER_MAX	(64 * 1024)	/* the body; longer is cut */
-#define METRICS_FDS		(1 + METRICS_CLIENTS)
-
-/* A listening socket, apart from the clients: what a reload binds
- * before it commits. */
-struct metrics_listener {
-	int			 ml_fd;		/* -1: none */
-	struct addr		 ml_addr;	/* bound; port included */
-	uint16_t		 ml_port;	/* as configured; 0: any */
-	char			 ml_name[ADDR_STRLEN];
-};
-
-struct metrics_client {
-	int			 mc_fd;		/* -1: a free place */
-	struct timespec		 mc_deadline;
-	char			 mc_req[METRICS_REQUEST_MAX];
-	size_t			 mc_reqlen;
-	char			*mc_out;	/* the answer, once known */
-	size_t			 mc_outlen;
-	size_t			 mc_sent;
-	bool			 mc_closing;	/* all sent; reading to EOF */
-};
+#define METRICS_FDS		SIDEDOOR_FDS
 
 struct metrics {
-	struct metrics_listener	 me_listen;
-	struct metrics_client	 me_client[METRICS_CLIENTS];
+	struct sidedoor		 me_door;
 	char			*me_scratch;	/* bodies are formatted here */
-	/* Out of descriptors: the backlog is left alone until then. */
-	struct timespec		 me_paused_until;
 	struct log_sources	 me_denied_log;
-	struct log_limit	 me_full_log;
-	struct log_limit	 me_error_log;
-	struct log_limit	 me_dropped_log;
 };
 
 /* What a request asks, as far as the answer goes. */
@@ -97,7 +71,7 @@ struct metrics_request {
  */
 bool	metrics_parse(const char *buf, size_t len, struct metrics_request *r);
 
-struct master;
+struct status_facts;
 
 void	metrics_init(struct metrics *);
 /* Listen where cfg says (nowhere: no endpoint).  0, or EX_UNAVAILABLE /
@@ -109,20 +83,18 @@ int	metrics_open(struct metrics *, const struct config *);
  * (-1, logged).  At the commit, metrics_commit() moves to it, or closes
  * the endpoint cfg no longer has; clients in hand are answered anyway.
  */
-void	metrics_listener_init(struct metrics_listener *);
-int	metrics_prepare(const struct metrics *, struct metrics_listener *fresh,
+int	metrics_prepare(const struct metrics *, struct sidedoor_socket *fresh,
 	    const struct config *cfg);
-void	metrics_commit(struct metrics *, struct metrics_listener *fresh,
+void	metrics_commit(struct metrics *, struct sidedoor_socket *fresh,
 	    const struct config *cfg);
-void	metrics_listener_close(struct metrics_listener *);
 void	metrics_close(struct metrics *);
 /* For -t: whether the address can be bound on this host (its port may
  * be the running daemon's): 0, or -1 with "FILE:LINE: ..." in err. */
 int	metrics_probe(const struct config *, char *err, size_t errsize);
 
 size_t	metrics_pollfds(const struct metrics *, struct pollfd *pfd);
-void	metrics_handle(struct master *, const struct pollfd *pfd, size_t n);
-bool	metrics_next_deadline(const struct metrics *, struct timespec *);
+void	metrics_handle(struct metrics *, const struct status_facts *,
+	    const struct pollfd *pfd, size_t n);
 void	metrics_expire(struct metrics *, struct timespec now);
 
 #endif

@@ -284,3 +284,16 @@ notify_watchdog(void)
 	/* A ping lost to a full queue is sent again next time. */
 	(void)notify_datagram("WATCHDOG=1", 1);
 }
+
+void
+notify_started(int *fd, int status)
+{
+	unsigned char	 byte = (unsigned char)status;
+
+	if (*fd == -1)
+		return;
+	if (write(*fd, &byte, 1) != 1)
+		log_warn("write(start report)");
+	close(*fd);
+	*fd = -1;
+}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * notify.h - readiness and status for the service manager (sd_notify).
- * Without $NOTIFY_SOCKET every call does nothing.
+ * notify.h - readiness and status for the service manager (sd_notify):
+ * without $NOTIFY_SOCKET every call does nothing.  And, for a start
+ * without one (-d), the start's outcome to the process that waits for it.
  */
 #ifndef PREFORKD_NOTIFY_H
 #define PREFORKD_NOTIFY_H
@@ -52,5 +53,11 @@ int	notify_fdstore_message(struct notify_fdmsg *, int fd,
  * could not go (logged with the call's name; try again later). */
 int	notify_fdstore(int fd, const char *name);
 int	notify_fdstore_remove(const char *name);
+
+/*
+ * Classic mode: tell the process waiting in "preforkd -d" how the start
+ * went (0, or an exit status), once; *fd becomes -1.  No-op if it is -1.
+ */
+void	notify_started(int *fd, int status);
 
 #endif

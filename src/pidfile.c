@@ -271,16 +271,3 @@ pidfile_running(const char *path, pid_t *pid, int *pidfd)
 	close(fd);
 	return state;
 }
-
-void
-daemon_report(int *fd, int status)
-{
-	unsigned char	 byte = (unsigned char)status;
-
-	if (*fd == -1)
-		return;
-	if (write(*fd, &byte, 1) != 1)
-		log_warn("write(start report)");
-	close(*fd);
-	*fd = -1;
-}

@@ -19,11 +19,6 @@ int	pidfile_lock(const char *path, int *fd);
 int	pidfile_write(int fd, const char *path);
 /* Unlink path if it is still the file fd holds, and close fd. */
 void	pidfile_remove(const char *path, int fd);
-/*
- * Classic mode: tell the process waiting in "preforkd -d" how the start
- * went (0, or an exit status), once; *fd becomes -1.  No-op if it is -1.
- */
-void	daemon_report(int *fd, int status);
 
 enum pidfile_state {
 	PIDFILE_RUNNING,	/* *pid and *pidfd are the daemon */

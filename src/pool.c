@@ -289,6 +289,7 @@ pool_add_counts(const struct pool_worker *w, int64_t now,
 	t->pg_shed += scoreboard_counter(&sl->sl_shed, max);
 	t->pg_denied += scoreboard_counter(&sl->sl_denied, max);
 	t->pg_proxy_failed += scoreboard_counter(&sl->sl_proxy_failed, max);
+	t->pg_empty += scoreboard_counter(&sl->sl_empty, max);
 	t->pg_log_dropped += scoreboard_counter(&sl->sl_log_dropped, max);
 	t->pg_bytes_in += scoreboard_counter(&sl->sl_bytes_in, bytes);
 	t->pg_bytes_out += scoreboard_counter(&sl->sl_bytes_out, bytes);
@@ -331,11 +332,11 @@ pool_others_accepting(const struct pool *p, unsigned gen)
 void
 pool_read_ready(struct pool *p)
 {
-	pid_t			 pids[64];
+	char			 wake[64];
 	ssize_t			 n;
 
-	/* Who is ready is in the slots; the pids only woke us. */
-	while ((n = read(p->p_ready[0], pids, sizeof(pids))) > 0)
+	/* Who is ready is in the slots; the bytes only woke us. */
+	while ((n = read(p->p_ready[0], wake, sizeof(wake))) > 0)
 		continue;
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
 		log_warn("read(ready pipe)");
@@ -512,7 +513,7 @@ pool_forget_slot(struct pool *p, struct pool_worker *w)
 	w->pw_slot = NULL;
 }
 
-/* In the order of master_worker_exited()'s decisions, which log each. */
+/* In the order of exits_judge()'s decisions, which log each. */
 enum pool_exit
 pool_exit_cause(const struct pool_worker *w, int status)
 {

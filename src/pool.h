@@ -61,6 +61,9 @@ struct pool_gone {
 	unsigned long long	 pg_shed;
 	unsigned long long	 pg_denied;
 	unsigned long long	 pg_proxy_failed;
+	/* Of those served or proxy_failed: the client left without a
+	 * byte. */
+	unsigned long long	 pg_empty;
 	unsigned long long	 pg_log_dropped;
 	unsigned long long	 pg_exits[POOL_EXITS];
 	unsigned long long	 pg_bytes_in;

@@ -6,8 +6,6 @@
 
 #include <string.h>
 
-#include "config.h"
-#include "generation.h"
 #include "listener.h"
 #include "log.h"
 #include "poolview.h"
@@ -101,28 +99,26 @@ poolview_count(const struct pool *p, unsigned gen, struct poolview_tally *t)
 
 /* How many the serving generation can have now (see poolview.h). */
 static unsigned
-poolview_ceiling(const struct master *m, const struct poolview_tally *t)
+poolview_ceiling(const struct poolview_want *want,
+    const struct poolview_tally *t)
 {
-	const struct generation	*g = &m->m_cur;
-
-	if (g->g_adopted)
+	if (want->vw_as_is)
 		return poolview_active(t);	/* none is added to it */
-	if (!g->g_cfg->c_pool_dynamic || m->m_upkeep.u_no_growth)
-		return g->g_target;
-	return g->g_cfg->c_pool_max;
+	return want->vw_max;
 }
 
 void
-poolview_take(const struct master *m, struct poolview *v)
+poolview_take(const struct pool *p, const struct poolview_want *want,
+    struct poolview *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->pv_generation = m->m_cur.g_id;
-	v->pv_next = m->m_next.g_id;
-	v->pv_target = m->m_cur.g_target;
-	poolview_scan(&m->m_pool, m->m_cur.g_id, &v->pv_serving, &v->pv_all);
-	v->pv_ceiling = poolview_ceiling(m, &v->pv_serving);
-	v->pv_queued = listeners_queued(&m->m_cur.g_ls);
-	v->pv_totals = pool_totals(&m->m_pool);
+	v->pv_generation = want->vw_generation;
+	v->pv_next = want->vw_next;
+	v->pv_target = want->vw_target;
+	poolview_scan(p, want->vw_generation, &v->pv_serving, &v->pv_all);
+	v->pv_ceiling = poolview_ceiling(want, &v->pv_serving);
+	v->pv_queued = listeners_queued(want->vw_ls);
+	v->pv_totals = pool_totals(p);
 	v->pv_log_dropped = log_dropped();
 }
 

@@ -8,7 +8,8 @@
  * sizing, the shedding, the status line, the status table, the metrics
  * and the agent's weight all read one view, taken by poolview_take(), so
  * that they never disagree about how full the pool is.  The master takes
- * one a tick (upkeep.c) and one for each question asked between ticks.
+ * it as its loop wakes, and again after reaping for each policy tick and
+ * report (master_look()).
  *
  * The ceiling is what "full" means: a fixed pool has its target (workers,
  * moved by TTIN and TTOU); a dynamic pool pool.max, unless it cannot grow
@@ -56,7 +57,19 @@ struct poolview_tally {
 	unsigned	 vt_stale;	/* idle, but no sign of life */
 };
 
-struct master;
+struct listeners;
+
+/* What the serving generation wants of the pool (generation_want()). */
+struct poolview_want {
+	unsigned		 vw_generation;	/* serving */
+	unsigned		 vw_next;	/* starting; 0: none */
+	unsigned		 vw_target;	/* workers it wants */
+	unsigned		 vw_max;	/* ... and may have */
+	/* Taken over from the binary before an upgrade: none is added,
+	 * so it may have as many as it has. */
+	bool			 vw_as_is;
+	const struct listeners	*vw_ls;		/* its accept queues */
+};
 
 /* The daemon's pool, at one moment. */
 struct poolview {
@@ -71,8 +84,9 @@ struct poolview {
 	unsigned long long	 pv_log_dropped;	/* by the master */
 };
 
-/* The view now. */
-void	poolview_take(const struct master *, struct poolview *);
+/* The view now, of the pool and what its serving generation wants. */
+void	poolview_take(const struct pool *, const struct poolview_want *,
+	    struct poolview *);
 /* The workers of generation gen, counted the same way. */
 void	poolview_count(const struct pool *, unsigned gen,
 	    struct poolview_tally *);

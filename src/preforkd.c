@@ -25,13 +25,15 @@
 #include "ctlclient.h"
 #include "listener.h"
 #include "log.h"
-#include "master.h"
 #include "metrics.h"
+#include "notify.h"
 #include "pidfile.h"
-#include "handover.h"
 #include "procfs.h"
 #include "proctitle.h"
+#include "sockstore.h"
 #include "status.h"
+#include "supervisor.h"
+#include "takeover.h"
 #include "upgrade.h"
 
 /* How long -s status|metrics waits for the daemon's answer. */
@@ -431,7 +433,7 @@ absolute_path(const char *file, char *path, size_t size)
 static int
 daemonize_passing_sockets(int *report_fd)
 {
-	bool		 ours = listeners_passed_count() != 0;
+	bool		 ours = sockstore_passed_count() != 0;
 	char		 pid[32];
 
 	if (daemonize(report_fd) == -1)
@@ -445,7 +447,7 @@ daemonize_passing_sockets(int *report_fd)
 }
 
 static int
-run(struct config *cfg, const struct options *o)
+run(struct config *cfg, const struct options *o, enum master_start start)
 {
 	char	 path[PATH_MAX], pidpath[PATH_MAX] = "";
 	int	 pidfd = -1, report_fd = -1, status;
@@ -458,11 +460,11 @@ run(struct config *cfg, const struct options *o)
 	 * it before daemonizing so that a second instance fails visibly.
 	 * After an upgrade it is locked already: the descriptor came with
 	 * its lock, and the daemon is a daemon already. */
-	if (handover_active()) {
-		pidfd = handover_pidfile_fd();
-		if (handover_pidfile_path() != NULL)
+	if (start == MASTER_START_UPGRADE) {
+		pidfd = takeover_pidfile_fd();
+		if (takeover_pidfile_path() != NULL)
 			snprintf(pidpath, sizeof(pidpath), "%s",
-			    handover_pidfile_path());
+			    takeover_pidfile_path());
 	} else if (cfg->c_pid_file != NULL) {
 		snprintf(pidpath, sizeof(pidpath), "%s", cfg->c_pid_file);
 		if ((status = pidfile_lock(pidpath, &pidfd)) != 0) {
@@ -470,7 +472,7 @@ run(struct config *cfg, const struct options *o)
 			return status;
 		}
 	}
-	if (o->o_daemon && !handover_active() &&
+	if (o->o_daemon && start != MASTER_START_UPGRADE &&
 	    daemonize_passing_sockets(&report_fd) == -1)
 		return EX_OSERR;
 	log_init("preforkd", o->o_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG,
@@ -478,13 +480,13 @@ run(struct config *cfg, const struct options *o)
 	if (pidfd != -1 && pidfile_write(pidfd, pidpath) == -1) {
 		pidfile_remove(pidpath, pidfd);
 		config_free(cfg);
-		daemon_report(&report_fd, EX_OSERR);
+		notify_started(&report_fd, EX_OSERR);
 		return EX_OSERR;
 	}
-	status = master_run(cfg, path, pidfd, pidpath[0] != '\0' ? pidpath :
-	    NULL, &report_fd);
+	status = master_run(cfg, path, start, pidfd, pidpath[0] != '\0' ?
+	    pidpath : NULL, &report_fd);
 	pidfile_remove(pidpath, pidfd);
-	daemon_report(&report_fd, status);	/* set-up failed */
+	notify_started(&report_fd, status);	/* set-up failed */
 	return status;
 }
 
@@ -521,10 +523,10 @@ std_fds_open(void)
  * under another uid.  Keep stdio and systemd's sockets; close the rest.
  */
 static int
-inherited_fds_close(void)
+inherited_fds_close(enum master_start start)
 {
-	int	 n = handover_active() ? handover_fd_count() :
-	    listeners_passed_count();
+	int	 n = start == MASTER_START_UPGRADE ? takeover_fd_count() :
+	    sockstore_passed_count();
 
 	/* A malformed count is reported when the master looks for them. */
 	return procfs_close_from(3 + (n > 0 ? n : 0));
@@ -533,9 +535,11 @@ inherited_fds_close(void)
 int
 main(int argc, char *argv[])
 {
-	struct options	 o;
-	struct config	*cfg;
-	char		 err[1024];
+	struct options		 o;
+	struct config		*cfg;
+	enum master_start	 start;
+	char			 err[1024];
+	int			 taken;
 
 #ifdef PREFORKD_VERSION_SUFFIX
 	/* A second build for the upgrade tests, told apart by -V. */
@@ -547,22 +551,26 @@ main(int argc, char *argv[])
 		return EX_OSERR;
 	/* argv moves to the heap: what follows reads the copies. */
 	proctitle_init(argc, argv);
-	if (upgrade_init(argc, argv) == -1 || handover_take() == -1)
+	if (upgrade_init(argc, argv) == -1 || (taken = takeover_begin()) == -1)
 		return EX_SOFTWARE;
-	if (inherited_fds_close() == -1)
+	/* How this start came about, decided here once and passed down. */
+	start = taken == 1 ? MASTER_START_UPGRADE : MASTER_START_FRESH;
+	if (inherited_fds_close(start) == -1)
 		return EX_OSERR;
 	if (parse_options(argc, argv, &o) == -1) {
 		usage(stderr);
 		return EX_USAGE;
 	}
+	if (o.o_test)
+		start = MASTER_START_CHECK;
 	if (o.o_daemon && o.o_stderr) {
 		fprintf(stderr, "preforkd: -d and -e exclude each other\n");
 		return EX_USAGE;
 	}
 	/* After an upgrade: the file the daemon read, as an absolute path
 	 * (a daemon's working directory is "/", whatever -c said). */
-	if (handover_active())
-		o.o_file = handover_config_file();
+	if (start == MASTER_START_UPGRADE)
+		o.o_file = takeover_config_file();
 	log_init("preforkd", LOG_TO_STDERR, LOG_DAEMON, LOG_INFO);
 	/* After an upgrade the workers serve already: a file that broke
 	 * since the check must not end them (the reload that follows fails
@@ -573,13 +581,13 @@ main(int argc, char *argv[])
 	if (o.o_command != NULL && !o.o_test)
 		return command_run(&o);
 	cfg = confcheck_run(o.o_file, err, sizeof(err));
-	if (cfg == NULL && handover_active())
-		cfg = handover_config_fallback(err);
+	if (cfg == NULL && start == MASTER_START_UPGRADE)
+		cfg = takeover_config_fallback(err);
 	if (cfg == NULL) {
 		fprintf(stderr, "preforkd: %s\n", err);
 		return EX_CONFIG;
 	}
-	if (o.o_test) {
+	if (start == MASTER_START_CHECK) {
 		/* The ports may be held by the running daemon: only check
 		 * that each address can be bound on this host.  Before an
 		 * upgrade, also that this binary can take over. */
@@ -595,5 +603,5 @@ main(int argc, char *argv[])
 		config_free(cfg);
 		return 0;
 	}
-	return run(cfg, &o);
+	return run(cfg, &o, start);
 }

@@ -169,18 +169,17 @@ scoreboard_claim(struct scoreboard *sb, uint32_t i)
 	sl = &sb->sb_slot[i];
 	atomic_store_explicit(&sb->sb_source[i], 0, RELAXED);
 	atomic_store_explicit(&sl->sl_seq, 0, RELAXED);
-	atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_served, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_conn, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_limited, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_shed, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_denied, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_proxy_failed, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_empty, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_shed_req, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_retiring, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_accepting, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_log_dropped, 0, RELAXED);
-	atomic_store_explicit(&sl->sl_listener, 0, RELAXED);
 	atomic_store_explicit(&sl->sl_wait_since, 0, RELAXED);
 	for (int w = 0; w < 5; w++)
 		atomic_store_explicit(&sl->sl_peer[w], 0, RELAXED);
@@ -200,7 +199,6 @@ void
 scoreboard_release(struct scoreboard *sb, struct slot *sl)
 {
 	atomic_store(&sb->sb_source[scoreboard_index(sb, sl)], 0);
-	atomic_store_explicit(&sl->sl_pid, 0, RELAXED);
 	atomic_store(&sl->sl_state, SLOT_FREE);
 }
 
@@ -301,15 +299,13 @@ scoreboard_set_peer(struct slot *sl, const struct addr *peer)
 }
 
 void
-scoreboard_busy(struct slot *sl, const struct addr *peer, unsigned listener,
-    uint64_t conn)
+scoreboard_busy(struct slot *sl, const struct addr *peer, uint64_t conn)
 {
 	int64_t		 now = scoreboard_ms();
 	uint32_t	 seq = scoreboard_write_begin(sl);
 
 	atomic_store_explicit(&sl->sl_conn, conn, RELAXED);
 	scoreboard_put_peer(sl, peer);
-	atomic_store_explicit(&sl->sl_listener, listener, RELAXED);
 	scoreboard_put_state(sl, SLOT_BUSY, now);
 	scoreboard_write_end(sl, seq);
 }

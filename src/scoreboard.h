@@ -88,16 +88,17 @@ enum slot_timeout {
 extern const uint64_t	 scoreboard_bucket_us[SCOREBOARD_BUCKETS];
 
 struct slot {
-	alignas(64) _Atomic int32_t sl_pid;
-	_Atomic uint32_t	 sl_state;
+	alignas(64) _Atomic uint32_t sl_state;
 	_Atomic uint32_t	 sl_wait;
-	_Atomic uint32_t	 sl_listener;	/* of the connection */
 	_Atomic uint64_t	 sl_served;
 	_Atomic uint64_t	 sl_conn;	/* number of the one in hand */
 	_Atomic uint64_t	 sl_limited;	/* closed: per-source limit */
 	_Atomic uint64_t	 sl_shed;	/* closed: shed by the master */
 	_Atomic uint64_t	 sl_denied;	/* closed: access rules */
 	_Atomic uint64_t	 sl_proxy_failed; /* closed: PROXY header */
+	/* Of all it accepted: the client left without sending a byte (a
+	 * PROXY header aside), counted instead of logged (log.empty). */
+	_Atomic uint64_t	 sl_empty;
 	_Atomic uint64_t	 sl_log_dropped; /* log lines it dropped */
 	_Atomic int64_t		 sl_since;	/* ms: entered sl_state */
 	_Atomic int64_t		 sl_wait_since;	/* ms: began sl_wait */
@@ -110,7 +111,7 @@ struct slot {
 	_Atomic uint32_t	 sl_retiring;
 	/* Written by the worker: 1 from its look at sl_retiring until its
 	 * accept() returned.  With sl_retiring, a handshake (worker.c,
-	 * generation.c): once the master has seen 0 here after setting
+	 * pool.c, reload.c): once the master has seen 0 here after setting
 	 * sl_retiring, this worker accepts no connection any more. */
 	_Atomic uint32_t	 sl_accepting;
 	/* The peer: family and port, then the address, 4 words. */
@@ -216,10 +217,9 @@ uint64_t scoreboard_usecs_max(int64_t born, int64_t now);
 
 /* The worker's side. */
 void	scoreboard_set_state(struct slot *, enum slot_state);
-/* Connection number conn (the worker's accepted count) from peer, on a
- * listener. */
+/* Connection number conn (the worker's accepted count) from peer. */
 void	scoreboard_busy(struct slot *, const struct addr *peer,
-	    unsigned listener, uint64_t conn);
+	    uint64_t conn);
 /* The peer, once known (behind a balancer: from its PROXY header). */
 void	scoreboard_set_peer(struct slot *, const struct addr *);
 void	scoreboard_set_wait(struct slot *, enum slot_wait);

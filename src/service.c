@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "config.h"
 #include "confread.h"
 #include "conn.h"
 #include "escape.h"
@@ -391,17 +390,40 @@ service_init(const struct service *sv)
 /* What a module holds of one connection. */
 struct preforkd_conn {
 	struct conn		*pc_conn;
-	const struct config	*pc_config;
+	double			 pc_read;	/* timeouts.read, seconds */
+	double			 pc_write;	/* timeouts.write */
 };
 
-void
-service_serve(const struct service *sv, struct conn *c,
-    const struct config *cfg)
-{
-	struct preforkd_conn	 pc = { c, cfg };
+/*
+ * The connection in hand, while the service has it: a client that left
+ * without sending a byte (a port scan, a health check that connects and
+ * closes) is counted, not logged, unless log.empty says so.  The daemon
+ * decides it here, for every service alike: the service's lines at info
+ * and debug about such a connection are not written, and log_enabled()
+ * says so, which spares it the work of making them.
+ */
+static struct conn	*service_conn;
+static bool		 service_log_empty;
 
+void
+service_serve(const struct service *sv, struct conn *c, double read_timeout,
+    double write_timeout, bool log_empty)
+{
+	struct preforkd_conn	 pc = { c, read_timeout, write_timeout };
+
+	service_conn = c;
+	service_log_empty = log_empty;
 	sv->sv_desc->ps_serve(&service_api, &pc, sv->sv_config,
 	    service_worker);
+	service_conn = NULL;
+}
+
+/* A line of this level about the connection in hand is not written. */
+static bool
+service_quiet(int level)
+{
+	return level >= LOG_INFO && service_conn != NULL &&
+	    !service_log_empty && conn_empty(service_conn);
 }
 
 void
@@ -425,7 +447,7 @@ static struct timespec
 api_deadline(struct preforkd_conn *pc, enum preforkd_timeout which)
 {
 	return clock_after(clock_now(), which == PREFORKD_TIMEOUT_WRITE ?
-	    pc->pc_config->c_timeout_write : pc->pc_config->c_timeout_read);
+	    pc->pc_write : pc->pc_read);
 }
 
 static ssize_t
@@ -449,6 +471,12 @@ api_write(struct preforkd_conn *pc, const void *buf, size_t len,
 	return conn_write(pc->pc_conn, buf, len, deadline);
 }
 
+static bool
+api_log_enabled(int level)
+{
+	return log_enabled(level) && !service_quiet(level);
+}
+
 static void api_log(int, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 static void api_log_errno(const char *, ...)
@@ -464,6 +492,8 @@ api_log(int level, const char *fmt, ...)
 	level &= LOG_PRIMASK;
 	if (level < LOG_ERR)
 		level = LOG_ERR;
+	if (service_quiet(level))
+		return;
 	va_start(ap, fmt);
 	log_vlog(level, false, fmt, ap);
 	va_end(ap);
@@ -527,7 +557,7 @@ const struct preforkd_api service_api = {
 	.read = api_read,
 	.read_reply = api_read_reply,
 	.write = api_write,
-	.log_enabled = log_enabled,
+	.log_enabled = api_log_enabled,
 	.log = api_log,
 	.log_errno = api_log_errno,
 	.budget_new = api_budget_new,

@@ -64,10 +64,13 @@ int		 service_configure(struct service *, struct preforkd_conf *);
 void		 service_free(struct service *);
 bool		 service_client_first(const struct service *);
 
-/* In a worker: once before serving, each connection, once at the end. */
+/* In a worker: once before serving, each connection (with the read and
+ * write timeouts, in seconds, that the API's deadlines use, and whether
+ * the service's info and debug lines about a connection whose client
+ * left without a byte are written: log.empty), once at the end. */
 int		 service_init(const struct service *);
 void		 service_serve(const struct service *, struct conn *,
-		    const struct config *);
+		    double read_timeout, double write_timeout, bool log_empty);
 void		 service_fini(const struct service *);
 
 #endif

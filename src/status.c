@@ -30,11 +30,11 @@ const char	*status_version = PACKAGE_VERSION;
 #define STATUS_NOTE_ROOM	128
 
 void
-status_line_view(const struct master *m, const struct poolview *v,
-    char *buf, size_t size)
+status_line(const struct status_facts *f, char *buf, size_t size)
 {
-	const struct listeners	*ls = &m->m_cur.g_ls;
-	const struct config	*cfg = m->m_cur.g_cfg;
+	const struct poolview	*v = f->sf_view;
+	const struct listeners	*ls = &f->sf_cur->g_ls;
+	const struct config	*cfg = f->sf_cur->g_cfg;
 	const struct poolview_tally *t = &v->pv_serving;
 
 	snprintf(buf, size, "%u workers, %s service on %s%s, %llu "
@@ -44,15 +44,6 @@ status_line_view(const struct master *m, const struct poolview *v,
 	    ls->ls_n > 1 ? " and more" : "", v->pv_totals.pg_served,
 	    t->vt_kind[POOLVIEW_BUSY], t->vt_kind[POOLVIEW_IDLE],
 	    v->pv_ceiling);
-}
-
-void
-status_line(const struct master *m, char *buf, size_t size)
-{
-	struct poolview	 v;
-
-	poolview_take(m, &v);
-	status_line_view(m, &v, buf, size);
 }
 
 unsigned
@@ -71,14 +62,14 @@ status_weight(const struct poolview *v)
 
 /* The agent's line, from v (NULL: stopping or draining need none). */
 static size_t
-status_agent_view(const struct master *m, const struct poolview *v,
+status_agent_view(const struct status_facts *f, const struct poolview *v,
     char *buf, size_t size)
 {
 	int	 n;
 
-	if (m->m_stopping)
+	if (f->sf_stopping)
 		n = snprintf(buf, size, "maint\n");
-	else if (m->m_draining)
+	else if (f->sf_draining)
 		n = snprintf(buf, size, "drain\n");
 	else
 		n = snprintf(buf, size, "ready %u%%\n", status_weight(v));
@@ -86,14 +77,9 @@ status_agent_view(const struct master *m, const struct poolview *v,
 }
 
 size_t
-status_agent(const struct master *m, char *buf, size_t size)
+status_agent(const struct status_facts *f, char *buf, size_t size)
 {
-	struct poolview	 v;
-
-	if (m->m_stopping || m->m_draining)
-		return status_agent_view(m, NULL, buf, size);
-	poolview_take(m, &v);
-	return status_agent_view(m, &v, buf, size);
+	return status_agent_view(f, f->sf_view, buf, size);
 }
 
 void
@@ -138,27 +124,27 @@ status_log_busy(const struct status_worker *sw, char *buf, size_t size)
 	    scoreboard_wait_name(sw->sw_wait), waited, peer);
 }
 
+/* The SIGUSR1 report: at notice, as the operator asked for it. */
 void
-status_log(const struct master *m)
+status_log(const struct status_facts *f)
 {
 	struct timespec		 now = clock_now();
 	int64_t			 ms = scoreboard_ms();
 	struct status_worker	 sw;
-	struct poolview		 v;
+	const struct poolview	*v = f->sf_view;
 	char			 status[256], busy[ADDR_STRLEN + 64];
 
-	poolview_take(m, &v);
-	status_line_view(m, &v, status, sizeof(status));
+	status_line(f, status, sizeof(status));
 	/* The line's "max" is the ceiling. */
-	log_info("status generation=%u target=%u %s", v.pv_generation,
-	    v.pv_target, status);
-	if (m->m_next.g_id != 0)
-		log_info("status generation=%u target=%u starting",
-		    m->m_next.g_id, m->m_next.g_target);
-	for (size_t i = 0; i < m->m_pool.p_n; i++) {
-		status_worker(&m->m_pool.p_workers[i], now, ms, &sw);
+	log_notice("status generation=%u target=%u %s", v->pv_generation,
+	    v->pv_target, status);
+	if (f->sf_next->g_id != 0)
+		log_notice("status generation=%u target=%u starting",
+		    f->sf_next->g_id, f->sf_next->g_target);
+	for (size_t i = 0; i < f->sf_pool->p_n; i++) {
+		status_worker(&f->sf_pool->p_workers[i], now, ms, &sw);
 		status_log_busy(&sw, busy, sizeof(busy));
-		log_info("worker pid=%ld generation=%u state=%s%s "
+		log_notice("worker pid=%ld generation=%u state=%s%s "
 		    "uptime=%.1fs served=%llu%s", (long)sw.sw_pid,
 		    sw.sw_generation, scoreboard_state_name(sw.sw_state),
 		    sw.sw_retiring ? " retiring=yes" : "", sw.sw_uptime,
@@ -246,27 +232,27 @@ status_table_pool(struct status_out *o, const struct config *cfg,
 
 /* What the agent check answers now, and where. */
 static void
-status_table_agent(struct status_out *o, const struct master *m,
+status_table_agent(struct status_out *o, const struct status_facts *f,
     const struct poolview *v)
 {
-	char	 line[AGENT_LINE_MAX];
+	char	 line[STATUS_AGENT_MAX];
 	size_t	 n;
 
-	if (m->m_agent.ag_fd == -1) {
+	if (f->sf_agent == NULL) {
 		status_out(o, "agent: off\n");
 		return;
 	}
-	n = status_agent_view(m, v, line, sizeof(line));
+	n = status_agent_view(f, v, line, sizeof(line));
 	if (n > 0 && line[n - 1] == '\n')
 		line[n - 1] = '\0';
-	status_out(o, "agent: %s on %s\n", line, m->m_agent.ag_name);
+	status_out(o, "agent: %s on %s\n", line, f->sf_agent);
 }
 
 static void
-status_table_head(struct status_out *o, const struct master *m,
+status_table_head(struct status_out *o, const struct status_facts *f,
     const struct poolview *v)
 {
-	const struct config		*cfg = m->m_cur.g_cfg;
+	const struct config		*cfg = f->sf_cur->g_cfg;
 	const struct poolview_tally	*all = &v->pv_all;
 
 	status_out(o, "preforkd %s pid=%ld service=%s\n", status_version,
@@ -286,10 +272,11 @@ status_table_head(struct status_out *o, const struct master *m,
 	    all->vt_wait[SLOT_WRITING], all->vt_held);
 	status_out(o, "accept queue: %u\n", v->pv_queued);
 	status_out(o, "connections: served=%llu limited=%llu shed=%llu "
-	    "denied=%llu proxy_failed=%llu\n", v->pv_totals.pg_served,
-	    v->pv_totals.pg_limited, v->pv_totals.pg_shed,
-	    v->pv_totals.pg_denied, v->pv_totals.pg_proxy_failed);
-	status_table_agent(o, m, v);
+	    "denied=%llu proxy_failed=%llu empty=%llu\n",
+	    v->pv_totals.pg_served, v->pv_totals.pg_limited,
+	    v->pv_totals.pg_shed, v->pv_totals.pg_denied,
+	    v->pv_totals.pg_proxy_failed, v->pv_totals.pg_empty);
+	status_table_agent(o, f, v);
 	status_out(o, "log: dropped master=%llu workers=%llu\n",
 	    v->pv_log_dropped, v->pv_totals.pg_log_dropped);
 	status_out(o, "\n%-8s %5s %-14s %9s %-8s %7s %-22s %s\n", "PID",
@@ -317,19 +304,17 @@ status_table_row(struct status_out *o, const struct status_worker *sw)
 }
 
 size_t
-status_table(const struct master *m, char *buf, size_t size)
+status_table(const struct status_facts *f, char *buf, size_t size)
 {
 	struct timespec		 now = clock_now();
 	int64_t			 ms = scoreboard_ms();
-	struct poolview		 v;
 	struct status_worker	 sw;
 	struct status_out	 o;
 
 	status_out_init(&o, buf, size);
-	poolview_take(m, &v);
-	status_table_head(&o, m, &v);
-	for (size_t i = 0; i < m->m_pool.p_n && !o.so_cut; i++) {
-		status_worker(&m->m_pool.p_workers[i], now, ms, &sw);
+	status_table_head(&o, f, f->sf_view);
+	for (size_t i = 0; i < f->sf_pool->p_n && !o.so_cut; i++) {
+		status_worker(&f->sf_pool->p_workers[i], now, ms, &sw);
 		status_table_row(&o, &sw);
 	}
 	return status_out_end(&o, "");
@@ -406,10 +391,10 @@ status_start_time(double *when)
 }
 
 static void
-status_metrics_daemon(struct status_expo *e, const struct master *m,
+status_metrics_daemon(struct status_expo *e, const struct status_facts *f,
     const struct poolview *v)
 {
-	const struct config	*cfg = m->m_cur.g_cfg;
+	const struct config	*cfg = f->sf_cur->g_cfg;
 	struct status_out	*o = &e->se_out;
 	char			 service[64];
 	double			 started;
@@ -433,9 +418,9 @@ status_metrics_daemon(struct status_expo *e, const struct master *m,
 	    "by outcome: ok once the new generation serves, failed when the "
 	    "running one serves on.");
 	status_out(o, "preforkd_reloads_total{result=\"ok\"} %llu\n",
-	    m->m_reloads_ok);
+	    f->sf_reloads_ok);
 	status_out(o, "preforkd_reloads_total{result=\"failed\"} %llu\n",
-	    m->m_reloads_failed);
+	    f->sf_reloads_failed);
 	status_gauge(e, "pool_dynamic", "1 when the pool sizes itself within "
 	    "its bounds, 0 for a fixed pool.", cfg->c_pool_dynamic);
 	status_gauge(e, "pool_min", "Fewest workers.", cfg->c_pool_min);
@@ -453,11 +438,11 @@ status_metrics_daemon(struct status_expo *e, const struct master *m,
 	    "have now: pool.max, or its target when it is fixed or cannot "
 	    "grow; the pool is full at this.", v->pv_ceiling);
 	status_gauge(e, "draining", "1 while draining before a stop.",
-	    m->m_draining);
-	if (m->m_agent.ag_fd != -1)
+	    f->sf_draining);
+	if (f->sf_agent != NULL)
 		status_gauge(e, "agent_weight", "The weight the agent check "
 		    "gives, in percent; 0 while draining or stopping.",
-		    m->m_draining || m->m_stopping ? 0 : status_weight(v));
+		    f->sf_draining || f->sf_stopping ? 0 : status_weight(v));
 }
 
 static void
@@ -513,6 +498,10 @@ status_metrics_connections(struct status_expo *e, const struct poolview *v)
 	status_counter(e, "connections_proxy_failed_total", "Connections "
 	    "closed for want of a valid PROXY header from a trusted sender.",
 	    t->pg_proxy_failed);
+	status_counter(e, "connections_empty_total", "Connections whose "
+	    "client left without sending a byte (a PROXY header aside), "
+	    "also counted as served or proxy_failed; logged only with "
+	    "log.empty.", t->pg_empty);
 	status_family(e, "timeouts_total", "counter", "Connections a timeout "
 	    "ended, by the first that did: timeouts.read, timeouts.write or "
 	    "timeouts.connection.");
@@ -527,7 +516,7 @@ status_metrics_connections(struct status_expo *e, const struct poolview *v)
 
 /* The duration histogram: cumulative buckets, from the counts of each. */
 static void
-status_metrics_duration(struct status_expo *e, const struct master *m,
+status_metrics_duration(struct status_expo *e, const struct status_facts *f,
     const struct poolview *v)
 {
 	const struct pool_gone	*t = &v->pv_totals;
@@ -535,7 +524,7 @@ status_metrics_duration(struct status_expo *e, const struct master *m,
 	unsigned long long	 below = 0;
 	char			 service[64];
 
-	status_label(service, sizeof(service), m->m_cur.g_cfg->c_service);
+	status_label(service, sizeof(service), f->sf_cur->g_cfg->c_service);
 	status_family(e, "connection_duration_seconds", "histogram", "How "
 	    "long the connections handed to the service lasted, from accept "
 	    "to close; service is the serving generation's.");
@@ -569,21 +558,20 @@ status_metrics_log(struct status_expo *e, const struct poolview *v)
 }
 
 static size_t
-status_exposition(const struct master *m, char *buf, size_t size,
+status_exposition(const struct status_facts *f, char *buf, size_t size,
     bool openmetrics)
 {
 	struct status_expo	 e = { .se_openmetrics = openmetrics };
-	struct poolview		 v;
+	const struct poolview	*v = f->sf_view;
 	size_t			 len;
 	int			 n;
 
 	status_out_init(&e.se_out, buf, size);
-	poolview_take(m, &v);
-	status_metrics_daemon(&e, m, &v);
-	status_metrics_workers(&e, &v);
-	status_metrics_connections(&e, &v);
-	status_metrics_duration(&e, m, &v);
-	status_metrics_log(&e, &v);
+	status_metrics_daemon(&e, f, v);
+	status_metrics_workers(&e, v);
+	status_metrics_connections(&e, v);
+	status_metrics_duration(&e, f, v);
+	status_metrics_log(&e, v);
 	if (!openmetrics)
 		return status_out_end(&e.se_out, "# ");
 	/* No other comment is allowed: a cut text just ends. */
@@ -593,13 +581,13 @@ status_exposition(const struct master *m, char *buf, size_t size,
 }
 
 size_t
-status_metrics(const struct master *m, char *buf, size_t size)
+status_metrics(const struct status_facts *f, char *buf, size_t size)
 {
-	return status_exposition(m, buf, size, false);
+	return status_exposition(f, buf, size, false);
 }
 
 size_t
-status_openmetrics(const struct master *m, char *buf, size_t size)
+status_openmetrics(const struct status_facts *f, char *buf, size_t size)
 {
-	return status_exposition(m, buf, size, true);
+	return status_exposition(f, buf, size, true);
 }

@@ -3,8 +3,10 @@
  * status.h - what the master says about the pool: the one-line summary
  * (READY=1, STATUS=), the report in the log (SIGUSR1), and the answers of
  * the control socket and the metrics endpoint (a table, Prometheus
- * metrics).  All of them read one view of the pool (poolview.h), taken
- * for each answer; the rows of the table add each worker's own figures.
+ * metrics).  All of them read the facts below: one view of the pool
+ * (poolview.h), taken by the master once per turn of its loop, and the
+ * generations, read-only; the rows of the table add each worker's own
+ * figures.
  */
 #ifndef PREFORKD_STATUS_H
 #define PREFORKD_STATUS_H
@@ -18,8 +20,22 @@
 #include "addr.h"
 #include "pool.h"
 
-struct master;
+struct generation;
 struct poolview;
+
+/* What every answer reads: the supervisor's state, read-only, gathered
+ * by the master (master_facts()). */
+struct status_facts {
+	const struct generation	*sf_cur;	/* serving */
+	const struct generation	*sf_next;	/* starting; g_id 0: none */
+	const struct pool	*sf_pool;
+	const struct poolview	*sf_view;	/* taken this turn */
+	const char		*sf_agent;	/* its address; NULL: off */
+	unsigned long long	 sf_reloads_ok;
+	unsigned long long	 sf_reloads_failed;
+	bool			 sf_draining;
+	bool			 sf_stopping;
+};
 
 /* This binary's version, as -V, the log and the status say it. */
 extern const char	*status_version;
@@ -48,21 +64,21 @@ void	status_worker(const struct pool_worker *, struct timespec now,
 	    int64_t now_ms, struct status_worker *);
 
 /* "N workers, greeting service on ADDR, S connections served; B busy,
- * I idle, max M", M the ceiling: from a view taken now, or from v. */
-void	status_line(const struct master *, char *, size_t);
-void	status_line_view(const struct master *, const struct poolview *v,
-	    char *, size_t);
+ * I idle, max M", M the ceiling. */
+void	status_line(const struct status_facts *, char *, size_t);
 /*
  * The agent check's line (agent.h), NUL-terminated; its length.  Ready,
  * the weight is the share of the pool's ceiling (what it can have now)
  * that is neither busy nor already owed to a queued connection, at least
  * 1%.
  */
-size_t	status_agent(const struct master *, char *, size_t);
+size_t	status_agent(const struct status_facts *, char *, size_t);
+/* The longest such line, NUL included ("ready 100%\n"). */
+#define STATUS_AGENT_MAX	32
 /* That weight, in percent (1..100). */
 unsigned status_weight(const struct poolview *);
 /* One line per generation and per worker, into the log. */
-void	status_log(const struct master *);
+void	status_log(const struct status_facts *);
 
 /*
  * The control socket's answers, NUL-terminated in buf (size at least
@@ -74,8 +90,8 @@ void	status_log(const struct master *);
  * saying so (OpenMetrics allows no such comment: it just ends).  Return
  * the length.
  */
-size_t	status_table(const struct master *, char *buf, size_t size);
-size_t	status_metrics(const struct master *, char *buf, size_t size);
-size_t	status_openmetrics(const struct master *, char *buf, size_t size);
+size_t	status_table(const struct status_facts *, char *buf, size_t size);
+size_t	status_metrics(const struct status_facts *, char *buf, size_t size);
+size_t	status_openmetrics(const struct status_facts *, char *buf, size_t size);
 
 #endif

@@ -25,7 +25,8 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "confcheck.h"
+#include "agent.h"
+#include "control.h"
 #include "generation.h"
 #include "handover.h"
 #include "log.h"
@@ -132,9 +133,8 @@ upgrade_check_child(const char *file, int out)
 }
 
 static void
-upgrade_check_start(struct master *m)
+upgrade_check_start(struct upgrade *up, const char *file)
 {
-	struct upgrade	*up = &m->m_upgrade;
 	int		 p[2];
 	pid_t		 pid;
 
@@ -159,10 +159,10 @@ upgrade_check_start(struct master *m)
 		return;
 	}
 	if (pid == 0)
-		upgrade_check_child(m->m_file, p[1]);
+		upgrade_check_child(file, p[1]);
 	close(p[1]);
 	setpgid(pid, pid);	/* the child does it too: whichever is first */
-	log_info("upgrade: checking %s -t -c %s", upgrade_exe, m->m_file);
+	log_notice("upgrade: checking %s -t -c %s", upgrade_exe, file);
 	up->up_step = UPGRADE_CHECKING;
 	up->up_pid = pid;
 	up->up_fd = p[0];
@@ -225,9 +225,8 @@ upgrade_check_acked(const struct upgrade *up)
 
 /* The check is over: go on to the exec, or say why not. */
 static void
-upgrade_check_done(struct master *m)
+upgrade_check_done(struct upgrade *up)
 {
-	struct upgrade	*up = &m->m_upgrade;
 	char		 how[96], said[256];
 	int		 st = up->up_status;
 
@@ -256,9 +255,8 @@ upgrade_check_done(struct master *m)
 }
 
 void
-upgrade_reaped(struct master *m, pid_t pid, int status)
+upgrade_reaped(struct upgrade *up, pid_t pid, int status)
 {
-	struct upgrade	*up = &m->m_upgrade;
 
 	if (pid != up->up_pid || up->up_pid == 0)
 		return;
@@ -268,7 +266,7 @@ upgrade_reaped(struct master *m, pid_t pid, int status)
 	if (up->up_fd != -1)
 		upgrade_check_read(up);
 	upgrade_check_close(up);
-	upgrade_check_done(m);
+	upgrade_check_done(up);
 }
 
 size_t
@@ -281,10 +279,10 @@ upgrade_pollfds(const struct upgrade *up, struct pollfd *pfd)
 }
 
 void
-upgrade_handle(struct master *m, const struct pollfd *pfd, size_t n)
+upgrade_handle(struct upgrade *up, const struct pollfd *pfd, size_t n)
 {
-	if (n > 0 && pfd[0].revents != 0 && pfd[0].fd == m->m_upgrade.up_fd)
-		upgrade_check_read(&m->m_upgrade);
+	if (n > 0 && pfd[0].revents != 0 && pfd[0].fd == up->up_fd)
+		upgrade_check_read(up);
 }
 
 bool
@@ -405,17 +403,17 @@ upgrade_clear_environment(void)
  * is answered by the new image, never refused.
  */
 static void
-upgrade_exec(struct master *m, int state)
+upgrade_exec(const struct handover_parts *hp, int state)
 {
 	struct upgrade_fds	 uf;
 	const char		*what;
 	int			 error;
 
 	memset(&uf, 0, sizeof(uf));
-	uf.uf_n = handover_fds(m, state, uf.uf_fd, uf.uf_name);
-	log_info("upgrading in place: executing %s (version=%s now, "
+	uf.uf_n = handover_fds(hp, state, uf.uf_fd, uf.uf_name);
+	log_notice("upgrading in place: executing %s (version=%s now, "
 	    "generation=%u, workers=%zu)", upgrade_exe, status_version,
-	    m->m_cur.g_id, m->m_pool.p_n);
+	    hp->hp_cur->g_id, hp->hp_pool->p_n);
 	notify_reloading();
 	if (upgrade_save(&uf) == -1)
 		what = "fcntl(F_DUPFD_CLOEXEC)";
@@ -435,19 +433,17 @@ upgrade_exec(struct master *m, int state)
 	errno = error;
 	log_warn("upgrade: %s (%s)", what, upgrade_exe);
 	log_warnx("upgrade: version=%s keeps running", status_version);
-	control_release(&m->m_control);
-	agent_release(&m->m_agent);
+	control_release(hp->hp_control);
+	agent_release(hp->hp_agent);
 	notify_ready("upgrade failed: the new binary could not be executed");
 }
 
 /* ---- the steps ------------------------------------------------------------ */
 
 void
-upgrade_request(struct master *m)
+upgrade_request(struct upgrade *up, bool stopping)
 {
-	struct upgrade	*up = &m->m_upgrade;
-
-	if (m->m_stopping || m->m_draining) {
+	if (stopping) {
 		log_notice("upgrade requested while stopping: ignored");
 		return;
 	}
@@ -457,22 +453,20 @@ upgrade_request(struct master *m)
 		return;
 	}
 	if (up->up_step != UPGRADE_IDLE) {
-		log_info("upgrade requested while one is under way");
+		log_notice("upgrade requested while one is under way");
 		return;
 	}
 	up->up_step = UPGRADE_WAIT_CHECK;
 	up->up_until = clock_after(clock_now(), UPGRADE_WAIT_SECONDS);
-	log_info("upgrade requested");
+	log_notice("upgrade requested");
 }
 
 /* Workers still starting would be left without their ready pipe, and a
  * reload under way without its gate: wait for them. */
 static bool
-upgrade_quiet(const struct master *m)
+upgrade_quiet(const struct pool *p, bool reloading)
 {
-	const struct pool	*p = &m->m_pool;
-
-	if (m->m_next.g_id != 0 || confcheck_running(&m->m_check))
+	if (reloading)
 		return false;
 	for (size_t i = 0; i < p->p_n; i++)
 		if (scoreboard_state(p->p_workers[i].pw_slot) ==
@@ -489,27 +483,26 @@ upgrade_quiet(const struct master *m)
  * so that they do not wait for it.
  */
 static bool
-upgrade_hold(struct master *m, bool hold)
+upgrade_hold(const struct handover_parts *hp, bool hold)
 {
 	bool	 control_idle, agent_idle;
 
 	if (!hold) {
-		control_release(&m->m_control);
-		agent_release(&m->m_agent);
+		control_release(hp->hp_control);
+		agent_release(hp->hp_agent);
 		return false;
 	}
-	control_idle = control_hold(&m->m_control);
-	agent_idle = agent_hold(&m->m_agent);
+	control_idle = control_hold(hp->hp_control);
+	agent_idle = agent_hold(hp->hp_agent);
 	return control_idle && agent_idle;
 }
 
 /* Stop waiting: a stop came, or the pool never settled. */
 static void
-upgrade_give_up(struct master *m, const char *why)
+upgrade_give_up(struct upgrade *up, const struct handover_parts *hp,
+    const char *why)
 {
-	struct upgrade	*up = &m->m_upgrade;
-
-	upgrade_hold(m, false);
+	upgrade_hold(hp, false);
 	log_warnx("upgrade: %s; not upgrading", why);
 	if (up->up_pid != 0)
 		kill(-up->up_pid, SIGKILL);	/* reaped as any child */
@@ -519,15 +512,15 @@ upgrade_give_up(struct master *m, const char *why)
 }
 
 void
-upgrade_run(struct master *m, struct timespec now)
+upgrade_run(struct upgrade *up, const struct handover_parts *hp,
+    bool stopping, bool reloading, struct timespec now)
 {
-	struct upgrade	*up = &m->m_upgrade;
-	int		 state;
+	int	 state;
 
 	if (up->up_step == UPGRADE_IDLE)
 		return;
-	if (m->m_stopping || m->m_draining) {
-		upgrade_give_up(m, "the daemon is stopping");
+	if (stopping) {
+		upgrade_give_up(up, hp, "the daemon is stopping");
 		return;
 	}
 	if (up->up_step == UPGRADE_CHECKING) {
@@ -537,28 +530,28 @@ upgrade_run(struct master *m, struct timespec now)
 		}
 		return;
 	}
-	if (!upgrade_quiet(m)) {
-		upgrade_hold(m, false);
+	if (!upgrade_quiet(hp->hp_pool, reloading)) {
+		upgrade_hold(hp, false);
 		if (clock_diff(now, up->up_until) <= 0)
-			upgrade_give_up(m, "the pool did not settle (workers "
-			    "starting or a reload under way)");
+			upgrade_give_up(up, hp, "the pool did not settle "
+			    "(workers starting or a reload under way)");
 		return;
 	}
 	if (up->up_step == UPGRADE_WAIT_CHECK) {
-		upgrade_check_start(m);
+		upgrade_check_start(up, hp->hp_file);
 		return;
 	}
-	if (!upgrade_hold(m, true)) {
+	if (!upgrade_hold(hp, true)) {
 		if (clock_diff(now, up->up_until) <= 0)
-			upgrade_give_up(m, "control or agent clients still in "
-			    "hand");
+			upgrade_give_up(up, hp, "control or agent clients "
+			    "still in hand");
 		return;
 	}
 	upgrade_reset(up);
-	if ((state = handover_write(m)) == -1) {
-		upgrade_hold(m, false);
+	if ((state = handover_write(hp)) == -1) {
+		upgrade_hold(hp, false);
 		return;
 	}
-	upgrade_exec(m, state);
+	upgrade_exec(hp, state);
 	close(state);
 }

@@ -46,7 +46,7 @@ enum upgrade_step {
 	UPGRADE_WAIT_EXEC,	/* checked: for a quiet moment to exec */
 };
 
-/* The master's side, in struct master. */
+/* The old image's side of an upgrade under way. */
 struct upgrade {
 	enum upgrade_step	 up_step;
 	struct timespec		 up_until;	/* the step's deadline */
@@ -58,7 +58,7 @@ struct upgrade {
 	size_t			 up_len;
 };
 
-struct master;
+struct handover_parts;
 struct pollfd;
 
 /* Keep argv as given (getopt may permute it) and the binary's path as
@@ -71,15 +71,18 @@ void	upgrade_reset(struct upgrade *);
  * the reason in err. */
 int	upgrade_check_format(char *err, size_t size);
 
-/* SIGUSR2. */
-void	upgrade_request(struct master *);
-/* From the loop: the next step of a requested upgrade. */
-void	upgrade_run(struct master *, struct timespec now);
+/* SIGUSR2; ignored while the daemon stops (stopping). */
+void	upgrade_request(struct upgrade *, bool stopping);
+/* From the loop: the next step of a requested upgrade, on the parts that
+ * cross the exec (handover.h); stopping gives it up, and a reload under
+ * way (reloading) makes it wait. */
+void	upgrade_run(struct upgrade *, const struct handover_parts *,
+	    bool stopping, bool reloading, struct timespec now);
 /* The check's output, for the master's ppoll(): 0 or 1 descriptor. */
 size_t	upgrade_pollfds(const struct upgrade *, struct pollfd *);
-void	upgrade_handle(struct master *, const struct pollfd *, size_t n);
+void	upgrade_handle(struct upgrade *, const struct pollfd *, size_t n);
 bool	upgrade_next_deadline(const struct upgrade *, struct timespec *);
 /* A child that is not a worker was reaped: the check, perhaps. */
-void	upgrade_reaped(struct master *, pid_t, int status);
+void	upgrade_reaped(struct upgrade *, pid_t, int status);
 
 #endif

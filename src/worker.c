@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * worker.c - the accept loop of one pre-forked worker.
+ * worker.c - the life of one pre-forked worker: its start (signals,
+ * privileges, the service's start, the reload gate), the accept loop, and
+ * its stop, with what is still queued taken first.  Each connection it
+ * accepts is served by serve.c.
  *
  * Workers wait in epoll_pwait() on the shared listening sockets, each
  * registered with EPOLLEXCLUSIVE so that a new connection wakes one idle
@@ -29,7 +32,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -40,11 +42,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "access.h"
 #include "clock.h"
 #include "config.h"
-#include "conn.h"
-#include "escape.h"
 #include "listener.h"
 #include "log.h"
 #include "loglimit.h"
@@ -52,6 +51,7 @@
 #include "procfs.h"
 #include "proctitle.h"
 #include "scoreboard.h"
+#include "serve.h"
 #include "service.h"
 #include "worker.h"
 
@@ -74,9 +74,6 @@ struct worker_masks {
 #define WORKER_BEAT_MS		1000
 /* Connections taken from one socket before looking at the others. */
 #define WORKER_BATCH		64
-/* The least time a balancer has to send its PROXY header: the spec's
- * advice, whatever timeouts.read says. */
-#define WORKER_PROXY_SECONDS	3.0
 
 static volatile sig_atomic_t	 worker_stopping;
 
@@ -214,171 +211,14 @@ worker_accept_failed(int error, const sigset_t *waitmask)
 	(void)ppoll(NULL, 0, &pause, waitmask);
 }
 
-/*
- * Per-source limit: the workers whose connection is from this one's
- * prefix, this one included.  Its own source is published first, then
- * fenced, then the others' counted (and theirs before they count ours):
- * two workers that accept from one source at once see each other, never
- * only themselves; both may refuse, never both admit one over the limit.
- * A refusal is logged at most once a second per worker, with how many
- * were refused since.
- */
-static bool
-worker_over_limit(const struct worker_args *wa, struct conn *c)
-{
-	static struct log_limit	 limit;
-	const struct config	*cfg = wa->wa_config;
-	unsigned long		 held;
-	unsigned		 n, bits;
-	uint64_t		 key;
-
-	bits = c->cn_addr.a_family == AF_INET6 ? cfg->c_source_bits6 :
-	    cfg->c_source_bits4;
-	key = scoreboard_source_key(wa->wa_board, &c->cn_addr, bits);
-	scoreboard_set_source(wa->wa_board, wa->wa_slot, key);
-	atomic_thread_fence(memory_order_seq_cst);
-	n = scoreboard_count_source(wa->wa_board, key);
-	if (n <= cfg->c_per_source)
-		return false;
-	atomic_fetch_add_explicit(&wa->wa_slot->sl_limited, 1,
-	    memory_order_relaxed);
-	if (log_limit_every(&limit, 1, &held))
-		log_notice("per-source limit: refused peer=%s prefix=/%u "
-		    "connections=%u limit=%u (%lu more refused)", conn_peer(c),
-		    bits, n, cfg->c_per_source, held);
-	return true;
-}
-
-/* " (N more suppressed)", or nothing. */
-static void
-worker_more(char *buf, size_t size, unsigned long held)
-{
-	buf[0] = '\0';
-	if (held > 0)
-		snprintf(buf, size, " (%lu more suppressed)", held);
-}
-
-/* Count a connection in one of the slot's counters. */
-static void
-worker_count(_Atomic uint64_t *counter)
-{
-	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
-}
-
-/* A log line dropped (log.c): the master sums these for the status. */
+/* A log line dropped (log.h): the master sums these for the status. */
 static void
 worker_log_dropped(void *slot)
 {
-	worker_count(&((struct slot *)slot)->sl_log_dropped);
+	atomic_fetch_add_explicit(&((struct slot *)slot)->sl_log_dropped, 1,
+	    memory_order_relaxed);
 }
 
-/*
- * A PROXY listener: the sender must be a trusted balancer, and its header
- * names the client, who then is the connection's peer everywhere (logs,
- * access rules, the per-source limit, the status).  A v2 LOCAL header (a
- * health check) or v1 UNKNOWN keeps the balancer as the peer.  Anything
- * else closes the connection, logged (rate-limited) with what was sent,
- * escaped.
- */
-static bool
-worker_proxy(const struct worker_args *wa, struct conn *c)
-{
-	static struct log_sources	 limit;
-	const struct config_listen	*cl =
-	    &wa->wa_config->c_listen[c->cn_listener];
-	struct proxy_header		 ph;
-	struct timespec			 deadline;
-	uint8_t				 seen[PROXY_V1_MAX];
-	char				 text[ESCAPE_MAX(PROXY_V1_MAX)];
-	const char			*why = NULL;
-	char				 more[64];
-	unsigned long			 held;
-	size_t				 nseen = 0;
-	bool				 trusted = false;
-	int				 rc = 0, error;
-
-	for (size_t i = 0; i < cl->cl_nproxy_from; i++)
-		trusted = trusted || addr_in_net(&c->cn_addr,
-		    &cl->cl_proxy_from[i]);
-	if (trusted) {
-		deadline = clock_after(clock_now(), WORKER_PROXY_SECONDS >
-		    wa->wa_config->c_timeout_read ? WORKER_PROXY_SECONDS :
-		    wa->wa_config->c_timeout_read);
-		rc = conn_read_proxy(c, cl->cl_proxy, &deadline, &ph, &why,
-		    seen, &nseen);
-		if (rc == 1) {
-			if (!ph.ph_local) {
-				c->cn_addr = ph.ph_src;
-				c->cn_peer_text[0] = '\0';
-			}
-			return true;
-		}
-		/* Shed to make room (counted so): not the balancer's fault. */
-		if (c->cn_shed)
-			return false;
-	}
-	error = errno;
-	worker_count(&wa->wa_slot->sl_proxy_failed);
-	if (!log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr, &held))
-		return false;
-	worker_more(more, sizeof(more), held);
-	if (!trusted)
-		log_notice("PROXY listener: refused peer=%s: not in "
-		    "proxy_from%s", conn_peer(c), more);
-	else if (rc == -1)
-		log_notice("PROXY header from peer=%s: %s%s", conn_peer(c),
-		    error == ETIMEDOUT ? "none before the deadline" :
-		    strerror(error), more);
-	else {
-		escape_bytes(text, sizeof(text), (const char *)seen, nseen);
-		log_notice("PROXY header from peer=%s: %s: \"%s\"%s",
-		    conn_peer(c), why, text, more);
-	}
-	return false;
-}
-
-/* The access rules, on the real peer. */
-static bool
-worker_allowed(const struct worker_args *wa, struct conn *c)
-{
-	static struct log_sources	 limit;
-	const struct config		*cfg = wa->wa_config;
-	char				 rule[ADDR_STRLEN + 16], more[64];
-	unsigned long			 held;
-	size_t				 which;
-
-	if (access_allowed(cfg->c_access, cfg->c_naccess, &c->cn_addr,
-	    &which))
-		return true;
-	worker_count(&wa->wa_slot->sl_denied);
-	if (log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr, &held)) {
-		access_rule_format(&cfg->c_access[which], rule, sizeof(rule));
-		worker_more(more, sizeof(more), held);
-		log_notice("access: denied peer=%s by rule %zu \"%s\"%s",
-		    conn_peer(c), which + 1, rule, more);
-	}
-	return false;
-}
-
-/*
- * Whether to serve the connection: who the client is (PROXY), whether
- * it may come in (access), whether its source has its share already.
- */
-static bool
-worker_admit(const struct worker_args *wa, struct conn *c)
-{
-	const struct config_listen	*cl =
-	    &wa->wa_config->c_listen[c->cn_listener];
-
-	if (cl->cl_proxy != PROXY_OFF) {
-		if (!worker_proxy(wa, c))
-			return false;
-		scoreboard_set_peer(wa->wa_slot, &c->cn_addr);
-	}
-	if (!worker_allowed(wa, c))
-		return false;
-	return wa->wa_config->c_per_source == 0 || !worker_over_limit(wa, c);
-}
 
 /*
  * Whether this worker may take another connection: not once it is
@@ -406,23 +246,16 @@ worker_may_accept(const struct worker_args *wa)
 }
 
 /*
- * Accept and serve one connection: 1, or 0 when there was none.  Each
- * accepted connection has a number (the master names it to shed it);
- * only one handed to the service counts as served, in the status and
- * towards max_connections: those refused before it count under their own
- * names (limited, denied, proxy_failed).
+ * Accept a connection on listener li and serve it (serve.c): 1, or 0
+ * when there was none.
  */
 static int
-worker_serve(const struct worker_args *wa, const struct service *sv,
+worker_accept(const struct worker_args *wa, const struct serve_ctx *sc,
     unsigned li, const struct worker_masks *wm)
 {
-	static uint64_t		 accepted;	/* this process's */
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
-	static const struct addr no_peer;
-	struct conn		 c;
 	struct slot		*sl = wa->wa_slot;
-	struct timespec		 begun;
 	int			 fd;
 
 	if (!worker_may_accept(wa))
@@ -437,35 +270,7 @@ worker_serve(const struct worker_args *wa, const struct service *sv,
 	/* It may have been made after the socket stopped taking new ones. */
 	if (atomic_load(&wa->wa_board->sb_stopping) != 0)
 		listener_clear_hop_limit(fd, ss.ss_family);
-	conn_init(&c, fd, (struct sockaddr *)&ss, len);
-	c.cn_listener = li;
-	c.cn_slot = sl;
-	c.cn_seq = ++accepted;
-	c.cn_waitmask = &wm->wm_client;
-	begun = clock_now();
-	c.cn_end = clock_after(begun, wa->wa_config->c_timeout_connection);
-	/* Behind a balancer, the peer is known once its header is in: the
-	 * balancer's address is nobody's source. */
-	scoreboard_busy(sl, wa->wa_config->c_listen[li].cl_proxy ==
-	    PROXY_OFF ? &c.cn_addr : &no_peer, li, c.cn_seq);
-	/* Counted, and idle, before the client sees the close: a status
-	 * asked for once a client is done always includes it. */
-	if (worker_admit(wa, &c)) {
-		service_serve(sv, &c, wa->wa_config);
-		worker_count(&sl->sl_served);
-		scoreboard_count_duration(sl, (uint64_t)(clock_diff(begun,
-		    clock_now()) * 1e6));
-	}
-	/* Out of the per-source count once the service is done. */
-	if (wa->wa_config->c_per_source != 0)
-		scoreboard_set_source(wa->wa_board, sl, 0);
-	if (c.cn_shed)
-		atomic_fetch_add_explicit(&sl->sl_shed, 1,
-		    memory_order_relaxed);
-	scoreboard_count_io(sl, c.cn_bytes_in, c.cn_bytes_out, c.cn_timeout);
-	scoreboard_set_state(sl, SLOT_IDLE);
-	if (close(fd) == -1)
-		log_warn("close(%s)", conn_peer(&c));
+	serve_connection(sc, fd, (struct sockaddr *)&ss, len, li);
 	return 1;
 }
 
@@ -530,7 +335,7 @@ worker_all_events(const struct listeners *ls, struct epoll_event *ev)
 }
 
 static void
-worker_loop(const struct worker_args *wa, const struct service *sv,
+worker_loop(const struct worker_args *wa, const struct serve_ctx *sc,
     int epfd, const struct worker_masks *wm)
 {
 	struct epoll_event	 ev[CONFIG_MAX_LISTEN];
@@ -567,7 +372,7 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 		worker_let_stop_in(wm, true);
 		for (int i = 0; i < n; i++) {
 			for (int k = 0; k < WORKER_BATCH; k++)
-				if (worker_serve(wa, sv, ev[i].data.u32,
+				if (worker_accept(wa, sc, ev[i].data.u32,
 				    wm) == 0 || worker_stopping ||
 				    worker_done(wa, lifetime))
 					break;
@@ -583,7 +388,7 @@ worker_loop(const struct worker_args *wa, const struct service *sv,
 /* What is queued now on our sockets, up to each one's share (a count
  * per listener, spent here), until the queues are empty; how many. */
 static unsigned long
-worker_take_queued(const struct worker_args *wa, const struct service *sv,
+worker_take_queued(const struct worker_args *wa, const struct serve_ctx *sc,
     const struct worker_masks *wm, unsigned *share)
 {
 	const struct listeners	*ls = wa->wa_listeners;
@@ -593,7 +398,7 @@ worker_take_queued(const struct worker_args *wa, const struct service *sv,
 		before = taken;
 		for (size_t i = 0; i < ls->ls_n; i++)
 			while (share[i] > 0 &&
-			    worker_serve(wa, sv, (unsigned)i, wm) == 1) {
+			    worker_accept(wa, sc, (unsigned)i, wm) == 1) {
 				if (share[i] != LISTENER_SHARE_ALL)
 					share[i]--;
 				taken++;
@@ -611,7 +416,7 @@ worker_take_queued(const struct worker_args *wa, const struct service *sv,
  * queue for the next start.
  */
 static unsigned long
-worker_take_deferred(const struct worker_args *wa, const struct service *sv,
+worker_take_deferred(const struct worker_args *wa, const struct serve_ctx *sc,
     const struct worker_masks *wm, unsigned *share)
 {
 	const struct listeners	*ls = wa->wa_listeners;
@@ -639,7 +444,7 @@ worker_take_deferred(const struct worker_args *wa, const struct service *sv,
 		scoreboard_beat(wa->wa_slot);
 		log_flush();
 		if (ppoll(pfd, n, &left, &wm->wm_accept) > 0)
-			taken += worker_take_queued(wa, sv, wm, share);
+			taken += worker_take_queued(wa, sc, wm, share);
 	}
 	return taken;
 }
@@ -655,7 +460,7 @@ worker_take_deferred(const struct worker_args *wa, const struct service *sv,
  * service; a restart passes it on), of a socket unit's nothing.
  */
 static void
-worker_take_queue(const struct worker_args *wa, const struct service *sv,
+worker_take_queue(const struct worker_args *wa, const struct serve_ctx *sc,
     const struct worker_masks *wm, uint32_t mask)
 {
 	const struct listeners	*ls = wa->wa_listeners;
@@ -668,8 +473,8 @@ worker_take_queue(const struct worker_args *wa, const struct service *sv,
 	for (size_t i = 0; i < ls->ls_n; i++)
 		share[i] = (mask & (1u << i)) ?
 		    listener_stop_share(&ls->ls[i]) : 0;
-	taken = worker_take_queued(wa, sv, wm, share);
-	taken += worker_take_deferred(wa, sv, wm, share);
+	taken = worker_take_queued(wa, sc, wm, share);
+	taken += worker_take_deferred(wa, sc, wm, share);
 	if (taken > 0)
 		log_debug("stopping: served %lu queued connections", taken);
 }
@@ -677,12 +482,12 @@ worker_take_queue(const struct worker_args *wa, const struct service *sv,
 static void
 worker_announce(const struct worker_args *wa)
 {
-	pid_t	 pid = getpid();
+	const char	 up = 1;
 
-	/* Ready in the slot first: the master counts the slots when the
-	 * pid wakes it.  A pid is far below PIPE_BUF: the write is atomic. */
+	/* Ready in the slot, the one source of readiness; the byte only
+	 * wakes the master, which then counts the slots. */
 	scoreboard_set_state(wa->wa_slot, SLOT_IDLE);
-	if (write(wa->wa_ready_fd, &pid, sizeof(pid)) != sizeof(pid))
+	if (write(wa->wa_ready_fd, &up, 1) != 1)
 		log_warn("write(ready pipe)");
 	close(wa->wa_ready_fd);
 }
@@ -760,6 +565,7 @@ worker_run(const struct worker_args *wa)
 {
 	const struct service	*sv;
 	struct worker_masks	 wm;
+	struct serve_ctx	 sc;
 	char			 err[2048];
 	int			 epfd;
 
@@ -768,7 +574,6 @@ worker_run(const struct worker_args *wa)
 	log_after_fork();
 	log_set_drop_hook(worker_log_dropped, wa->wa_slot);
 	worker_close_others(wa);
-	atomic_store(&wa->wa_slot->sl_pid, (int32_t)getpid());
 	proctitle_set("worker gen=%u", wa->wa_generation);
 	worker_signals(wa, &wm);
 
@@ -787,17 +592,20 @@ worker_run(const struct worker_args *wa)
 		_exit(WORKER_EXIT_FATAL);
 	if ((epfd = worker_epoll(wa->wa_listeners)) == -1)
 		_exit(EX_OSERR);
+	sc = (struct serve_ctx){ .sc_config = wa->wa_config,
+	    .sc_board = wa->wa_board, .sc_slot = wa->wa_slot,
+	    .sc_service = sv, .sc_waitmask = &wm.wm_client };
 	worker_announce(wa);
 	if (worker_wait_gate(wa, &wm.wm_accept)) {
 		/* A line per connection: sent several at a time (log.h). */
 		log_hold(true);
-		worker_loop(wa, sv, epfd, &wm);
-		worker_take_queue(wa, sv, &wm, UINT32_MAX);
+		worker_loop(wa, &sc, epfd, &wm);
+		worker_take_queue(wa, &sc, &wm, UINT32_MAX);
 		log_hold(false);
 	} else
 		/* Stopped at the gate, the daemon stopping during a reload:
 		 * the sockets the reload added have nobody else. */
-		worker_take_queue(wa, sv, &wm, wa->wa_new_listeners);
+		worker_take_queue(wa, &sc, &wm, wa->wa_new_listeners);
 	service_fini(sv);
 	close(epfd);
 	_exit(0);

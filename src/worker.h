@@ -29,7 +29,7 @@ struct worker_args {
 	const struct listeners	*wa_listeners;
 	struct slot		*wa_slot;
 	struct scoreboard	*wa_board;	/* everyone's slots */
-	int			 wa_ready_fd;	/* write our pid here when up */
+	int			 wa_ready_fd;	/* a byte here once ready */
 	int			 wa_gate_fd;	/* serve after its EOF; or -1 */
 	/* A bit per listener that only this generation has (a reload
 	 * added it): taken by a worker stopped at the gate. */

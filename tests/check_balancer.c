@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 
 #define BANNER		"Welcome to Network Server!!"
@@ -175,6 +176,20 @@ status_field(const char *head)
 	return p;
 }
 
+/* Wait until the status line that starts with head holds want. */
+static bool
+status_wait(const char *head, const char *want, double secs)
+{
+	struct timespec	 end = clock_after(clock_now(), secs);
+
+	do {
+		if (strstr(status_field(head), want) != NULL)
+			return true;
+		sleep_ms(50);
+	} while (clock_ms_until(end) > 0);
+	return false;
+}
+
 /* ---- PROXY headers ------------------------------------------------------- */
 
 /* v1 and v2 name the client, in the log; LOCAL keeps the balancer. */
@@ -290,6 +305,11 @@ START_TEST(test_proxy_refused)
 	fd = connect_from("127.0.0.1", d.d_port);
 	assert_refused(fd);
 	close(fd);
+	/* Nothing, and gone: a health check that connects and closes,
+	 * counted as empty too, and not logged (log.empty). */
+	close(connect_from("127.0.0.1", d.d_port));
+	ck_assert_msg(status_wait("connections: ", "empty=1", 10), "%s",
+	    daemon_log_tail(&d));
 
 	ck_assert_msg(daemon_log_wait(&d, "PROXY listener: refused "
 	    "peer=127.0.0.2:", 10), "%s", daemon_log_tail(&d));
@@ -300,10 +320,11 @@ START_TEST(test_proxy_refused)
 	ck_assert_msg(daemon_log_wait(&d, "none before the deadline", 10),
 	    "%s", daemon_log_tail(&d));
 	ck_assert_int_eq(daemon_log_count(&d, "message peer="), 0);
+	ck_assert_int_eq(daemon_log_count(&d, "closed before sending"), 0);
 	/* Each counted, whatever the log budget let through, and none
 	 * as served: the service never had them. */
 	ck_assert_str_eq(status_field("connections: "), "served=0 limited=0 "
-	    "shed=0 denied=0 proxy_failed=5");
+	    "shed=0 denied=0 proxy_failed=6 empty=1");
 }
 END_TEST
 
@@ -388,7 +409,7 @@ START_TEST(test_denied_not_served)
 	ck_assert_msg(daemon_log_wait(&d, "access: denied peer=127.0.0.2:",
 	    10), "%s", daemon_log_tail(&d));
 	ck_assert_str_eq(status_field("connections: "), "served=0 limited=0 "
-	    "shed=0 denied=5 proxy_failed=0");
+	    "shed=0 denied=5 proxy_failed=0 empty=0");
 }
 END_TEST
 

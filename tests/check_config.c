@@ -115,6 +115,10 @@ static const struct bad_case bad_cases[] = {
 	{ "log = { level = \"verbose\"; };\n", 1,
 	    "log.level: unknown name \"verbose\"" },
 	{ "log = { level = 3; };\n", 1, "log.level must be a string" },
+	{ "log = { level = \"info\";\n  empty = 1; };\n", 2,
+	    "log.empty must be true or false" },
+	{ "log = { empty = \"yes\"; };\n", 1,
+	    "log.empty must be true or false" },
 	{ "colour = \"blue\";\n", 1, "unknown key \"colour\"" },
 	{ "workers = 2;\nservice = ;\n", 2, "syntax error" },
 	{ "workers = 2;\nworkers = 3;\n", 2, "duplicate setting name" },
@@ -338,6 +342,7 @@ START_TEST(test_config_defaults)
 	ck_assert_double_eq(c->c_timeout_shutdown, 10.0);
 	ck_assert_int_eq(c->c_log_facility, LOG_DAEMON);
 	ck_assert_int_eq(c->c_log_level, LOG_INFO);
+	ck_assert(!c->c_log_empty);
 	ck_assert_ptr_null(c->c_user);
 	ck_assert_ptr_null(c->c_pid_file);
 	config_free(c);
@@ -359,7 +364,8 @@ START_TEST(test_config_every_key)
 	    "greeting = { banner = \"hi\"; max_message = 65536; };\n"
 	    "timeouts = { read = 2; write = 0.25; shutdown = 0;\n"
 	    "  connection = 7; hung = 0; drain = 2.5; };\n"
-	    "log = { facility = \"LOCAL3\"; level = \"debug\"; };\n"
+	    "log = { facility = \"LOCAL3\"; level = \"debug\"; empty = true;"
+	    " };\n"
 	    "user = \"root\"; group = \"root\";\n"
 	    "pid_file = \"/run/x.pid\";\n"
 	    "limits = { per_source = 0; source_prefix4 = 24;\n"
@@ -421,6 +427,7 @@ START_TEST(test_config_every_key)
 	ck_assert_double_eq(c->c_timeout_shutdown, 0.0);
 	ck_assert_int_eq(c->c_log_facility, LOG_LOCAL3);
 	ck_assert_int_eq(c->c_log_level, LOG_DEBUG);
+	ck_assert(c->c_log_empty);
 	ck_assert_str_eq(c->c_user, "root");
 	ck_assert_uint_eq(c->c_uid, 0);
 	ck_assert_uint_eq(c->c_gid, 0);

@@ -527,7 +527,7 @@ START_TEST(test_status_table)
 	ck_assert_str_eq(val, "0");
 	table_head(out, "connections: ", val, sizeof(val));
 	ck_assert_str_eq(val, "served=1 limited=0 shed=0 denied=0 "
-	    "proxy_failed=0");
+	    "proxy_failed=0 empty=0");
 	for (size_t i = 0; i < 2; i++) {
 		ck_assert_ptr_nonnull(r = row_of(rows, n, kids[i]));
 		ck_assert_uint_eq(r->r_gen, 1);

@@ -150,7 +150,8 @@ serve_in_child(const struct config *cfg)
 		conn_init(&c, sv[1], NULL, 0);
 		if (service_init(cfg->c_sv) == -1)
 			_exit(2);
-		service_serve(cfg->c_sv, &c, cfg);
+		service_serve(cfg->c_sv, &c, cfg->c_timeout_read,
+		    cfg->c_timeout_write, cfg->c_log_empty);
 		service_fini(cfg->c_sv);
 		_exit(0);
 	}
@@ -252,6 +253,65 @@ START_TEST(test_service_pipelined)
 }
 END_TEST
 
+/*
+ * A client that reads the banner and leaves without a word: counted by
+ * the daemon, and its line written only with log.empty.
+ */
+START_TEST(test_service_empty)
+{
+	struct config	*cfg = greeting_config(2);
+	struct served	 s;
+	char		 banner[64], log[1024];
+
+	cfg->c_log_empty = _i == 1;
+	s = serve_in_child(cfg);
+	ck_assert_int_gt(recv(s.client, banner, sizeof(banner), 0), 0);
+	ck_assert_int_eq(shutdown(s.client, SHUT_RDWR), 0);
+	finish(&s, log, sizeof(log));
+	if (_i == 1)
+		ck_assert_msg(strstr(log, "no message peer=(unknown) bytes=0: "
+		    "closed\n") != NULL, "log: %s", log);
+	else
+		ck_assert_msg(log[0] == '\0', "log: %s", log);
+	config_free(cfg);
+}
+END_TEST
+
+/* Empty: the client left (EOF, or a failed send) and sent nothing; not
+ * a deadline, not a client that said something first. */
+START_TEST(test_conn_empty)
+{
+	struct timespec	 past = clock_after(clock_now(), -1);
+	struct timespec	 soon = clock_after(clock_now(), 5);
+	struct conn	 c;
+	char		 buf[16];
+	int		 sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	conn_init(&c, sv[1], NULL, 0);
+	ck_assert(!conn_empty(&c));
+	ck_assert_int_eq(conn_read(&c, buf, sizeof(buf), &past), -1);
+	ck_assert(!conn_empty(&c));		/* a timeout is ours */
+	close(sv[0]);
+	ck_assert_int_eq(conn_write(&c, "x", 1, &soon), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	ck_assert(conn_empty(&c));
+	close(sv[1]);
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	conn_init(&c, sv[1], NULL, 0);
+	ck_assert_int_eq(send(sv[0], "a", 1, 0), 1);
+	shutdown(sv[0], SHUT_WR);
+	ck_assert_int_eq(conn_read(&c, buf, sizeof(buf), &soon), 1);
+	ck_assert_int_eq(conn_read(&c, buf, sizeof(buf), &soon), 0);
+	ck_assert(!conn_empty(&c));		/* it said something */
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* conn_read_reply() answers as conn_read() does, whatever is there, even
  * past its deadline; conn_peer() formats once and leaves errno alone. */
 START_TEST(test_conn_read_reply)
@@ -309,6 +369,8 @@ greeting_suite(void)
 	tcase_add_test(svc, test_service_eof_and_truncation);
 	tcase_add_test(svc, test_service_pipelined);
 	tcase_add_test(svc, test_conn_read_reply);
+	tcase_add_loop_test(svc, test_service_empty, 0, 2);
+	tcase_add_test(svc, test_conn_empty);
 	tcase_set_timeout(svc, 10);
 	suite_add_tcase(s, svc);
 	return s;

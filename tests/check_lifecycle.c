@@ -485,7 +485,7 @@ START_TEST(test_sd_notify)
 	notify_expect(fd, "FDSTORE=1\nFDNAME=listen-127.0.0.1-");
 	notify_expect(fd, "READY=1\nSTATUS=2 workers, greeting service on "
 	    "127.0.0.1:");
-	/* The pool's upkeep may say a new STATUS= at any time between. */
+	/* The pool's poolpolicy may say a new STATUS= at any time between. */
 	kill(d.d_pid, SIGHUP);
 	notify_expect_skipping_status(fd, "RELOADING=1\nMONOTONIC_USEC=");
 	notify_expect_skipping_status(fd, "READY=1\nSTATUS=");

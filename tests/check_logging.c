@@ -11,6 +11,10 @@
  * daemon, each within a deadline.  Once the socket is read again, the
  * next line says how many were lost.  And a line a worker holds back
  * (to send several at once) is not held while it waits on a slow client.
+ *
+ * Levels: at notice the daemon's own events are logged and no client's;
+ * a client that leaves without a byte is counted, and logged only with
+ * log.empty.
  */
 #include "autoconf.h"
 
@@ -265,10 +269,10 @@ START_TEST(test_syslog_stalled)
 		return;		/* mount namespaces need root */
 	devlog_bind();
 	daemon_launch_syslog(&d, config(port));
-	/* The first line, read: daemon (3) * 8 + info (6). */
+	/* The first line, read: daemon (3) * 8 + notice (5). */
 	ck_assert_msg((p = devlog_wait("listening on 127.0.0.1:", 10)) != NULL,
 	    "no syslog line; stderr:\n%s", daemon_log_tail(&d));
-	assert_header(p, 30, d.d_pid);
+	assert_header(p, 29, d.d_pid);
 	ck_assert_msg(ready(2, 15), "not ready");
 
 	/* From here nobody reads: each connection logs a line, and the
@@ -421,6 +425,114 @@ START_TEST(test_syslog_held_line)
 }
 END_TEST
 
+/* ---- levels ------------------------------------------------------------ */
+
+/*
+ * log.level = "notice": what the daemon does is there (started, ready,
+ * the reload, the stop), what each client did is not, though clients
+ * are served throughout, and so are the sockets it opens.
+ */
+START_TEST(test_notice_lifecycle)
+{
+	static const char *const lifecycle[] = { "listening on 127.0.0.1:",
+	    "]: started version=", "ready generation=1 ", "reloading ", "starting generation=2 ",
+	    "ready generation=2 ", "reloaded generation=2 ",
+	    "shutting down workers=", "exiting status=0 " };
+	static const char *const per_connection[] = { "msg=\"", "no message",
+	    "message lost", "banner not delivered", "worker retired" };
+	char		 conf[256], load_out[192];
+	int		 port = free_port(), status;
+
+	snprintf(conf, sizeof(conf), "workers = 2;\nlog = { level = "
+	    "\"notice\"; };\nlisten = { address = \"127.0.0.1\"; "
+	    "port = %d; };", port);
+	daemon_launch(&d, conf, NULL, NULL);
+	ck_assert_msg(daemon_log_wait(&d, "ready generation=1 ", 15),
+	    "not ready:\n%s", daemon_log_tail(&d));
+	snprintf(load_out, sizeof(load_out), "%s/load.out", d.d_dir);
+	load = load_start(port, 8, 60, load_out);
+	sleep_ms(1000);
+	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
+	ck_assert_msg(daemon_log_wait(&d, "reloaded generation=2 ", 20), "%s",
+	    daemon_log_tail(&d));
+	ck_assert_int_eq(greet(port, "served", 7), 0);
+	status = daemon_stop(&d, SIGTERM, 30);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x:\n%s", status, daemon_log_tail(&d));
+	for (size_t i = 0; i < sizeof(lifecycle) / sizeof(*lifecycle); i++)
+		ck_assert_msg(daemon_log_count(&d, lifecycle[i]) == 1,
+		    "\"%s\":\n%s", lifecycle[i], daemon_log_tail(&d));
+	for (size_t i = 0; i < sizeof(per_connection) /
+	    sizeof(*per_connection); i++)
+		ck_assert_msg(daemon_log_count(&d, per_connection[i]) == 0,
+		    "\"%s\":\n%s", per_connection[i], daemon_log_tail(&d));
+}
+END_TEST
+
+/* Wait for the control socket's status to hold want. */
+static bool
+status_holds(const char *want, double secs)
+{
+	struct timespec	 end = clock_after(clock_now(), secs);
+	char		 out[8192];
+
+	do {
+		if (ctl_ok("status", out, sizeof(out)) &&
+		    strstr(out, want) != NULL)
+			return true;
+		sleep_ms(50);
+	} while (clock_ms_until(end) > 0);
+	return false;
+}
+
+/*
+ * Clients that leave without a byte: one closes at once, one after the
+ * banner, one resets after it.  Each is counted (status, metrics); each
+ * is logged only with log.empty = true.  A client with a message is
+ * logged either way.
+ */
+START_TEST(test_empty_connections)
+{
+	struct linger	 reset = { .l_onoff = 1, .l_linger = 0 };
+	char		 conf[256], buf[64], out[65536];
+	int		 fd;
+
+	daemon_write_config(&d, NULL);
+	snprintf(conf, sizeof(conf), "workers = 2;\ncontrol = \"%s/control\";"
+	    "\nlog = { empty = %s; };\n", d.d_dir, _i ? "true" : "false");
+	daemon_start(&d, conf);
+
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
+	close(fd);
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
+	ck_assert_int_gt(read_banner(fd, buf, sizeof(buf)), 0);
+	close(fd);
+	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", d.d_port), -1);
+	ck_assert_int_gt(read_banner(fd, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset,
+	    sizeof(reset)), 0);
+	close(fd);
+	ck_assert_int_eq(greet(d.d_port, "hello", 6), 0);
+
+	/* Counted once the worker is done with each: its lines are
+	 * written by then. */
+	ck_assert_msg(status_holds("\nconnections: served=4 limited=0 "
+	    "shed=0 denied=0 proxy_failed=0 empty=3\n", 10), "%s",
+	    daemon_log_tail(&d));
+	ck_assert(ctl_ok("metrics", out, sizeof(out)));
+	ck_assert_msg(strstr(out, "\npreforkd_connections_empty_total 3\n") !=
+	    NULL, "%s", out);
+	ck_assert(daemon_log_wait(&d, "msg=\"hello\"", 10));
+	if (_i == 0)
+		ck_assert_msg(daemon_log_count(&d, "bytes=0") == 0, "%s",
+		    daemon_log_tail(&d));
+	else
+		/* Two a second per source and worker: at least two. */
+		ck_assert_msg(daemon_log_wait_count(&d, "bytes=0", 2, 10),
+		    "%s", daemon_log_tail(&d));
+}
+END_TEST
+
 Suite *
 logging_suite(void)
 {
@@ -431,6 +543,12 @@ logging_suite(void)
 	tcase_add_test(tc, test_syslog_stalled);
 	tcase_add_test(tc, test_stderr_stalled);
 	tcase_add_test(tc, test_syslog_held_line);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("levels");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_notice_lifecycle);
+	tcase_add_loop_test(tc, test_empty_connections, 0, 2);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return s;

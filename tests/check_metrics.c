@@ -22,10 +22,14 @@
 
 #include "clock.h"
 #include "config.h"
+#include "control.h"
+#include "agent.h"
 #include "generation.h"
 #include "log.h"
 #include "metrics.h"
+#include "poolview.h"
 #include "scoreboard.h"
+#include "status.h"
 #include "unit.h"
 
 #define FAKE_WORKERS	4
@@ -159,7 +163,35 @@ END_TEST
 
 /* ---- the socket, driven by the test ------------------------------------ */
 
-static struct master	 m;
+/* The parts of a master that the answers read, under the master's names;
+ * facts() gathers them as the master does, its view taken now. */
+static struct {
+	struct generation	 m_cur, m_next;
+	struct pool		 m_pool;
+	struct control		 m_control;
+	struct agent		 m_agent;
+	struct metrics		 m_metrics;
+	bool			 m_no_growth;
+	bool			 m_draining, m_stopping;
+	struct poolview		 m_view;
+	struct status_facts	 m_facts;
+} m;
+
+static const struct status_facts *
+facts(void)
+{
+	struct poolview_want	 want;
+
+	generation_want(&m.m_cur, m.m_next.g_id, m.m_no_growth, &want);
+	poolview_take(&m.m_pool, &want, &m.m_view);
+	m.m_facts = (struct status_facts){ .sf_cur = &m.m_cur,
+	    .sf_next = &m.m_next, .sf_pool = &m.m_pool, .sf_view = &m.m_view,
+	    .sf_agent = m.m_agent.ag_door.sd_sock.sk_fd != -1 ?
+	    m.m_agent.ag_door.sd_sock.sk_name : NULL,
+	    .sf_draining = m.m_draining,
+	    .sf_stopping = m.m_stopping };
+	return &m.m_facts;
+}
 static struct config	 cfg;
 static unsigned		 port;
 
@@ -217,7 +249,7 @@ setup(void)
 	fake_master();
 	allow("127.0.0.0/8");
 	ck_assert_int_eq(metrics_open(&m.m_metrics, &cfg), 0);
-	ck_assert_int_eq(getsockname(m.m_metrics.me_listen.ml_fd,
+	ck_assert_int_eq(getsockname(m.m_metrics.me_door.sd_sock.sk_fd,
 	    (struct sockaddr *)&sin, &len), 0);
 	port = ntohs(sin.sin_port);
 }
@@ -252,7 +284,7 @@ turn(void)
 	size_t		 n = metrics_pollfds(&m.m_metrics, pfd);
 
 	ck_assert_int_ge(poll(pfd, n, 100), 0);
-	metrics_handle(&m, pfd, n);
+	metrics_handle(&m.m_metrics, facts(), pfd, n);
 }
 
 static size_t
@@ -261,7 +293,7 @@ places_taken(void)
 	size_t	 n = 0;
 
 	for (size_t i = 0; i < METRICS_CLIENTS; i++)
-		n += m.m_metrics.me_client[i].mc_fd != -1;
+		n += m.m_metrics.me_door.sd_client[i].sc_fd != -1;
 	return n;
 }
 
@@ -491,10 +523,10 @@ START_TEST(test_slow_reader)
 	while (places_taken() == 0 && turns++ < 100)
 		turn();
 	for (size_t i = 0; i < METRICS_CLIENTS; i++)
-		if (m.m_metrics.me_client[i].mc_fd != -1)
-			ck_assert_int_eq(setsockopt(m.m_metrics.me_client[i].
-			    mc_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)),
-			    0);
+		if (m.m_metrics.me_door.sd_client[i].sc_fd != -1)
+			ck_assert_int_eq(setsockopt(
+			    m.m_metrics.me_door.sd_client[i].sc_fd, SOL_SOCKET,
+			    SO_SNDBUF, &size, sizeof(size)), 0);
 	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
 	    sizeof(size)), 0);
 	ck_assert_int_eq(send(fd, req, sizeof(req) - 1, 0), sizeof(req) - 1);
@@ -592,16 +624,16 @@ END_TEST
  * and leaves the running one as it was. */
 START_TEST(test_reload)
 {
-	struct metrics_listener	 fresh;
+	struct sidedoor_socket	 fresh;
 	struct sockaddr_in	 sin = { .sin_family = AF_INET };
 	socklen_t		 len = sizeof(sin);
 	char			 resp[4096];
-	int			 taken, old = m.m_metrics.me_listen.ml_fd;
+	int			 taken, old = m.m_metrics.me_door.sd_sock.sk_fd;
 
 	ck_assert_int_eq(metrics_prepare(&m.m_metrics, &fresh, &cfg), 0);
-	ck_assert_int_eq(fresh.ml_fd, -1);		/* the same: kept */
+	ck_assert_int_eq(fresh.sk_fd, -1);		/* the same: kept */
 	metrics_commit(&m.m_metrics, &fresh, &cfg);
-	ck_assert_int_eq(m.m_metrics.me_listen.ml_fd, old);
+	ck_assert_int_eq(m.m_metrics.me_door.sd_sock.sk_fd, old);
 
 	ck_assert_int_ne(taken = socket(AF_INET, SOCK_STREAM, 0), -1);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -610,15 +642,15 @@ START_TEST(test_reload)
 	ck_assert_int_eq(getsockname(taken, (struct sockaddr *)&sin, &len), 0);
 	cfg.c_metrics_port = ntohs(sin.sin_port);
 	ck_assert_int_eq(metrics_prepare(&m.m_metrics, &fresh, &cfg), -1);
-	ck_assert_int_eq(fresh.ml_fd, -1);
-	ck_assert_int_eq(m.m_metrics.me_listen.ml_fd, old);
+	ck_assert_int_eq(fresh.sk_fd, -1);
+	ck_assert_int_eq(m.m_metrics.me_door.sd_sock.sk_fd, old);
 	close(taken);
 
 	/* Free now: moved there at the commit, the old port closed. */
 	ck_assert_int_eq(metrics_prepare(&m.m_metrics, &fresh, &cfg), 0);
-	ck_assert_int_ne(fresh.ml_fd, -1);
+	ck_assert_int_ne(fresh.sk_fd, -1);
 	metrics_commit(&m.m_metrics, &fresh, &cfg);
-	ck_assert_int_eq(fresh.ml_fd, -1);
+	ck_assert_int_eq(fresh.sk_fd, -1);
 	port = ntohs(sin.sin_port);
 	exchange("GET /metrics HTTP/1.1\r\n\r\n", 25, resp, sizeof(resp));
 	ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s",
@@ -627,7 +659,7 @@ START_TEST(test_reload)
 	cfg.c_metrics_address = NULL;
 	ck_assert_int_eq(metrics_prepare(&m.m_metrics, &fresh, &cfg), 0);
 	metrics_commit(&m.m_metrics, &fresh, &cfg);
-	ck_assert_int_eq(m.m_metrics.me_listen.ml_fd, -1);
+	ck_assert_int_eq(m.m_metrics.me_door.sd_sock.sk_fd, -1);
 }
 END_TEST
 

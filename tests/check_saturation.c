@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,10 @@
 
 #include "clock.h"
 #include "daemon.h"
+
+/* Each worker's end ("worker retired pid=... status=0") is a debug line:
+ * the tests that count how the workers ended ask for it. */
+#define SAT_DEBUG	"log = { level = \"debug\"; };\n"
 
 /* Clients and workers: thirty-two clients for each worker. */
 #define SAT_CLIENTS	64
@@ -110,8 +115,9 @@ START_TEST(test_sat_hup_new_banner)
 	long		 ok, errors;
 	struct timespec	 t0;
 
-	sat_start("greeting = { banner = \"old banner\"; };", SAT_WORKERS, 8);
-	daemon_write_config(&d, sat_config("greeting = { banner = "
+	sat_start(SAT_DEBUG "greeting = { banner = \"old banner\"; };",
+	    SAT_WORKERS, 8);
+	daemon_write_config(&d, sat_config(SAT_DEBUG "greeting = { banner = "
 	    "\"new banner\"; };", SAT_WORKERS));
 	t0 = clock_now();
 	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
@@ -127,6 +133,46 @@ START_TEST(test_sat_hup_new_banner)
 	ck_assert_msg(daemon_log_wait_count(&d, "generation=1 status=0 ",
 	    SAT_WORKERS, 20), "generation 1 still there:\n%s", daemon_log_tail(&d));
 	ck_assert(proc_wait_children(d.d_pid, SAT_WORKERS, 20));
+	sat_load_errors(&ok, &errors);
+	ck_assert_int_gt(ok, 0);
+	ck_assert_int_eq(errors, 0);
+}
+END_TEST
+
+/*
+ * A reload says itself once, not once per worker: at the default level
+ * (info) the old generation's workers leave without a line each; at
+ * debug each one's end is there.  The reload's own lines come once.
+ */
+static const char *const retire_levels[] = { "", SAT_DEBUG };
+
+START_TEST(test_sat_reload_retire_lines)
+{
+	char	 conf[256];
+	long	 ok, errors;
+
+	snprintf(conf, sizeof(conf), "%sgreeting = { banner = \"old\"; };",
+	    retire_levels[_i]);
+	sat_start(conf, SAT_WORKERS, 8);
+	snprintf(conf, sizeof(conf), "%sgreeting = { banner = \"new\"; };",
+	    retire_levels[_i]);
+	daemon_write_config(&d, sat_config(conf, SAT_WORKERS));
+	ck_assert_int_eq(kill(d.d_pid, SIGHUP), 0);
+	ck_assert_msg(daemon_log_wait(&d, "reloaded generation=2 workers=2; "
+	    "generation=1 retiring", 20), "%s", daemon_log_tail(&d));
+	/* Generation 1 reaped: the master would have logged each by now. */
+	ck_assert_msg(proc_wait_children(d.d_pid, SAT_WORKERS, 20), "%s",
+	    daemon_log_tail(&d));
+	if (_i == 0)
+		ck_assert_msg(daemon_log_count(&d, "worker retired") == 0,
+		    "%s", daemon_log_tail(&d));
+	else
+		ck_assert_msg(daemon_log_wait_count(&d, "worker retired pid=",
+		    SAT_WORKERS, 10), "%s", daemon_log_tail(&d));
+	ck_assert_int_eq(daemon_log_count(&d, "reloading "), 1);
+	ck_assert_int_eq(daemon_log_count(&d, "starting generation=2 "), 1);
+	ck_assert_int_eq(daemon_log_count(&d, "ready generation=2 "), 1);
+	ck_assert_int_eq(daemon_log_count(&d, "reloaded generation=2 "), 1);
 	sat_load_errors(&ok, &errors);
 	ck_assert_int_gt(ok, 0);
 	ck_assert_int_eq(errors, 0);
@@ -212,7 +258,8 @@ START_TEST(test_sat_graceful_stop)
 {
 	int	 status;
 
-	sat_start("timeouts = { shutdown = 120.0; };", SAT_WORKERS, 60);
+	sat_start(SAT_DEBUG "timeouts = { shutdown = 120.0; };", SAT_WORKERS,
+	    60);
 	status = daemon_stop(&d, stop_signals[_i], 30);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "status %#x", status);
@@ -246,7 +293,7 @@ START_TEST(test_sat_stop_unprivileged)
 	snprintf(d.d_exe, sizeof(d.d_exe), "%s",
 	    daemon_copy_program(&d, "PREFORKD", "./preforkd"));
 	daemon_pre_exec = daemon_become_nobody;
-	sat_start("timeouts = { read = 60.0; shutdown = 120.0; };",
+	sat_start(SAT_DEBUG "timeouts = { read = 60.0; shutdown = 120.0; };",
 	    SAT_WORKERS, 60);
 	daemon_pre_exec = NULL;
 	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", port), -1);
@@ -293,7 +340,7 @@ START_TEST(test_sat_ttou)
 {
 	long	 ok, errors;
 
-	sat_start("timeouts = { shutdown = 120.0; };", 3, 8);
+	sat_start(SAT_DEBUG "timeouts = { shutdown = 120.0; };", 3, 8);
 	ck_assert_int_eq(kill(d.d_pid, SIGTTOU), 0);
 	ck_assert(daemon_log_wait(&d, "workers=2 (one less on TTOU)", 10));
 	ck_assert_int_eq(kill(d.d_pid, SIGTTOU), 0);
@@ -352,7 +399,9 @@ START_TEST(test_sat_reload_rollback)
 }
 END_TEST
 
-/* Processes of "nobody" now, to leave room for exactly n more. */
+/* Room for exactly nobody_room processes: the daemon runs as a uid of
+ * its own (no other process has it, so none of theirs counts against
+ * RLIMIT_NPROC), in nobody's group, with that limit. */
 static int	nobody_room;
 
 static void
@@ -360,31 +409,20 @@ as_nobody_with_room(void)
 {
 	struct passwd	*pw = getpwnam("nobody");
 	struct rlimit	 rl;
-	struct dirent	*e;
-	struct stat	 st;
-	char		 path[300];
-	DIR		*dir;
-	rlim_t		 n = 0;
+	uid_t		 uid = (uid_t)(2000000000u + (unsigned)getpid() % 100000);
 
-	if (pw == NULL || (dir = opendir("/proc")) == NULL)
+	if (pw == NULL)
 		_exit(126);
-	while ((e = readdir(dir)) != NULL) {
-		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
-		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
-		    stat(path, &st) == 0 && st.st_uid == pw->pw_uid)
-			n++;
-	}
-	closedir(dir);
-	rl.rlim_cur = rl.rlim_max = n + (rlim_t)nobody_room;
-	if (setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1 ||
-	    setrlimit(RLIMIT_NPROC, &rl) == -1)
+	rl.rlim_cur = rl.rlim_max = (rlim_t)nobody_room;
+	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(uid) == -1 || setrlimit(RLIMIT_NPROC, &rl) == -1)
 		_exit(126);
 }
 
 /*
  * A reload whose generation never gets ready (here fork() is refused for
- * the second new worker: the daemon runs as "nobody" with room for only
- * one more process) is rolled back after its deadline, and in the
+ * the second new worker: the daemon runs as a uid of its own with room
+ * for only one more process) is rolled back after its deadline, and in the
  * meantime the new worker that did start has served nobody: every probe
  * gets the old banner, before and after the rollback.
  */
@@ -464,7 +502,7 @@ START_TEST(test_sat_retire_deadline)
 	char	 buf[128];
 	int	 fd;
 
-	daemon_start(&d, sat_config("timeouts = { read = 120.0; "
+	daemon_start(&d, sat_config(SAT_DEBUG "timeouts = { read = 120.0; "
 	    "shutdown = 1.0; };", 1));
 	ck_assert_int_ne(fd = tcp_connect("127.0.0.1", port), -1);
 	ck_assert_int_gt(read_banner(fd, buf, sizeof(buf)), 0);
@@ -606,6 +644,8 @@ saturation_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_sat_hup_new_banner);
+	tcase_add_loop_test(tc, test_sat_reload_retire_lines, 0,
+	    sizeof(retire_levels) / sizeof(retire_levels[0]));
 	tcase_add_test(tc, test_sat_ready_promise);
 	tcase_add_test(tc, test_idle_ready_promise);
 	tcase_add_test(tc, test_sat_ready_promise_unprivileged);

@@ -136,7 +136,7 @@ START_TEST(test_read_good)
 
 	ck_assert_int_eq(addr_parse(&peer, "192.0.2.9"), 1);
 	peer.a_port = 4242;
-	scoreboard_busy(sl, &peer, 0, 17);
+	scoreboard_busy(sl, &peer, 17);
 	scoreboard_set_wait(sl, SLOT_READING);
 	now = scoreboard_ms();
 	ck_assert(scoreboard_read(sl, born, now, &r));
@@ -351,13 +351,13 @@ START_TEST(test_read_never_torn)
 	ck_assert_int_eq(addr_parse(&b, "2001:db8::2"), 1);
 	a.a_port = 1;
 	b.a_port = 2;
-	scoreboard_busy(sl, &a, 0, 1);
+	scoreboard_busy(sl, &a, 1);
 	ck_assert_int_ne(writer = fork(), -1);
 	if (writer == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		for (long i = 0; i < 100000000L &&
 		    !atomic_load(&sb->sb_stopping); i++) {
-			scoreboard_busy(sl, (i & 1) ? &b : &a, 0,
+			scoreboard_busy(sl, (i & 1) ? &b : &a,
 			    (i & 1) ? 2 : 1);
 			scoreboard_set_wait(sl, (i & 1) ? SLOT_WRITING :
 			    SLOT_READING);
@@ -461,6 +461,7 @@ START_TEST(test_reap_scribbled)
 	t = pool_totals(&p);
 	ck_assert_uint_le(t.pg_served, 2 * max);
 	ck_assert_uint_le(t.pg_limited, 2 * max);
+	ck_assert_uint_le(t.pg_empty, 2 * max);
 	ck_assert_uint_le(pool_served(&p.p_workers[0], scoreboard_ms()), max);
 	ck_assert_int_eq(kill(one, SIGKILL), 0);
 	while (pool_reap(&p, one, &out, &status) == 0)
@@ -469,6 +470,7 @@ START_TEST(test_reap_scribbled)
 	ck_assert_uint_eq(out.pw_last_state, SLOT_UNKNOWN);
 	ck_assert_uint_le(p.p_gone.pg_served, max);
 	ck_assert_uint_le(p.p_gone.pg_proxy_failed, max);
+	ck_assert_uint_le(p.p_gone.pg_empty, max);
 	ck_assert_uint_eq(p.p_n, 1);
 	/* The bound is the table's again: slot 0 only. */
 	ck_assert_uint_eq(atomic_load(&sb->sb_high), 1);

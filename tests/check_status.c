@@ -29,6 +29,7 @@
 #include "control.h"
 #include "generation.h"
 #include "log.h"
+#include "metrics.h"
 #include "poolview.h"
 #include "scoreboard.h"
 #include "status.h"
@@ -37,7 +38,48 @@
 /* As many workers as the scoreboard has slots. */
 #define FAKE_WORKERS	SCOREBOARD_SLOTS
 
-static struct master		 m;
+/* The parts of a master that the answers read, under the master's names;
+ * facts() gathers them as the master does, its view taken now. */
+static struct {
+	struct generation	 m_cur, m_next;
+	struct pool		 m_pool;
+	struct control		 m_control;
+	struct agent		 m_agent;
+	struct metrics		 m_metrics;
+	bool			 m_no_growth;
+	bool			 m_draining, m_stopping;
+	struct poolview		 m_view;
+	struct status_facts	 m_facts;
+} m;
+
+/* The master's side of "reload", for the control tests: counted. */
+static unsigned long	 test_reloads;
+
+static void
+test_reload(void *arg)
+{
+	(void)arg;
+	test_reloads++;
+}
+
+static const struct control_owner test_owner = { test_reload, NULL,
+    &test_reloads };
+
+static const struct status_facts *
+facts(void)
+{
+	struct poolview_want	 want;
+
+	generation_want(&m.m_cur, m.m_next.g_id, m.m_no_growth, &want);
+	poolview_take(&m.m_pool, &want, &m.m_view);
+	m.m_facts = (struct status_facts){ .sf_cur = &m.m_cur,
+	    .sf_next = &m.m_next, .sf_pool = &m.m_pool, .sf_view = &m.m_view,
+	    .sf_agent = m.m_agent.ag_door.sd_sock.sk_fd != -1 ?
+	    m.m_agent.ag_door.sd_sock.sk_name : NULL,
+	    .sf_draining = m.m_draining,
+	    .sf_stopping = m.m_stopping };
+	return &m.m_facts;
+}
 static struct config		 cfg;
 static char			*buf;
 static char			 sockdir[64], sockpath[128];
@@ -73,13 +115,13 @@ fake_worker(struct pool_worker *w, size_t i)
 	case 1:
 		ck_assert_int_eq(addr_parse(&peer, "192.0.2.7"), 1);
 		peer.a_port = (uint16_t)(1000 + i);
-		scoreboard_busy(w->pw_slot, &peer, 0, 1);
+		scoreboard_busy(w->pw_slot, &peer, 1);
 		scoreboard_set_wait(w->pw_slot, SLOT_READING);
 		break;
 	case 2:
 		ck_assert_int_eq(addr_parse(&peer, "2001:db8::1"), 1);
 		peer.a_port = 443;
-		scoreboard_busy(w->pw_slot, &peer, 0, 1);
+		scoreboard_busy(w->pw_slot, &peer, 1);
 		scoreboard_set_wait(w->pw_slot, SLOT_WRITING);
 		break;
 	}
@@ -165,7 +207,7 @@ assert_row(const char *table, const char *head, const char *wait,
 /* The largest pool the scoreboard holds fits the answer, row by row. */
 START_TEST(test_table_every_worker)
 {
-	size_t	 len = status_table(&m, buf, CONTROL_ANSWER_MAX);
+	size_t	 len = status_table(facts(), buf, CONTROL_ANSWER_MAX);
 	char	 want[160];
 
 	ck_assert_uint_eq(len, strlen(buf));
@@ -179,7 +221,7 @@ START_TEST(test_table_every_worker)
 	ck_assert_ptr_nonnull(strstr(buf, "\nbusy: running=0 reading=1023 "
 	    "writing=1024 held="));
 	ck_assert_ptr_nonnull(strstr(buf, "\nconnections: served=8386560 "
-	    "limited=0 shed=0 denied=0 proxy_failed=0\n"));
+	    "limited=0 shed=0 denied=0 proxy_failed=0 empty=0\n"));
 	ck_assert_msg(sscanf(strstr(buf, "\nlog: dropped master="),
 	    "\nlog: dropped master=%*u %159s", want) == 1 &&
 	    strcmp(want, "workers=4096") == 0, "%s", want);
@@ -200,7 +242,7 @@ END_TEST
  * it (no series per worker), and say the same as the table. */
 START_TEST(test_metrics_every_worker)
 {
-	size_t	 len = status_metrics(&m, buf, CONTROL_ANSWER_MAX);
+	size_t	 len = status_metrics(facts(), buf, CONTROL_ANSWER_MAX);
 
 	ck_assert_uint_eq(len, strlen(buf));
 	ck_assert_uint_lt(len, 16384);
@@ -256,7 +298,7 @@ END_TEST
 /* OpenMetrics: counter families without "_total", and "# EOF" last. */
 START_TEST(test_openmetrics)
 {
-	size_t	 len = status_openmetrics(&m, buf, CONTROL_ANSWER_MAX);
+	size_t	 len = status_openmetrics(facts(), buf, CONTROL_ANSWER_MAX);
 
 	ck_assert_uint_eq(len, strlen(buf));
 	ck_assert_ptr_nonnull(strstr(buf, "# TYPE preforkd_connections_served "
@@ -268,7 +310,7 @@ START_TEST(test_openmetrics)
 	ck_assert_str_eq(buf + len - 6, "# EOF\n");
 	ck_assert_ptr_null(strstr(buf, "cut:"));
 	/* Cut, it still ends so, and has no other comment. */
-	len = status_openmetrics(&m, buf, 4096);
+	len = status_openmetrics(facts(), buf, 4096);
 	ck_assert_str_eq(buf + len - 6, "# EOF\n");
 	ck_assert_ptr_null(strstr(buf, "cut:"));
 }
@@ -279,10 +321,10 @@ START_TEST(test_fixed_pool)
 {
 	cfg.c_pool_dynamic = false;
 	cfg.c_pool_min = cfg.c_pool_max = 3;
-	status_table(&m, buf, CONTROL_ANSWER_MAX);
+	status_table(facts(), buf, CONTROL_ANSWER_MAX);
 	ck_assert_ptr_nonnull(strstr(buf, "\npool: fixed min=3 max=3 "
 	    "idle_min=- idle_max=- target=4096 ceiling=4096\n"));
-	status_metrics(&m, buf, CONTROL_ANSWER_MAX);
+	status_metrics(facts(), buf, CONTROL_ANSWER_MAX);
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_pool_dynamic 0\n"));
 	ck_assert_ptr_null(strstr(buf, "idle_min"));
 }
@@ -290,18 +332,18 @@ END_TEST
 
 /* Cut after the last whole line, with the note in the room kept. */
 static void
-assert_cut(size_t (*format)(const struct master *, char *, size_t),
+assert_cut(size_t (*format)(const struct status_facts *, char *, size_t),
     const char *note)
 {
 	size_t	 len, size = 4096;
 
-	len = format(&m, buf, size);
+	len = format(facts(), buf, size);
 	ck_assert_uint_eq(len, strlen(buf));
 	ck_assert_uint_lt(len, size);
 	ck_assert_uint_gt(len, strlen(note));
 	ck_assert_str_eq(buf + len - strlen(note), note);
 	ck_assert(buf[len - strlen(note) - 1] == '\n');
-	len = format(&m, buf, STATUS_OUT_MIN);
+	len = format(facts(), buf, STATUS_OUT_MIN);
 	ck_assert_uint_lt(len, STATUS_OUT_MIN);
 }
 
@@ -317,7 +359,7 @@ END_TEST
 START_TEST(test_no_workers)
 {
 	m.m_pool.p_n = 0;
-	status_table(&m, buf, CONTROL_ANSWER_MAX);
+	status_table(facts(), buf, CONTROL_ANSWER_MAX);
 	ck_assert_ptr_nonnull(strstr(buf, "\nworkers: 0 starting=0 idle=0 "));
 	ck_assert(strstr(buf, "SERVED\n") == buf + strlen(buf) - 7);
 }
@@ -356,7 +398,7 @@ turn(void)
 	size_t		 n = control_pollfds(&m.m_control, pfd);
 
 	ck_assert_int_ge(poll(pfd, n, 100), 0);
-	control_handle(&m, pfd, n);
+	control_handle(&m.m_control, facts(), &test_owner, pfd, n);
 }
 
 static size_t
@@ -365,16 +407,16 @@ places_taken(void)
 	size_t	 n = 0;
 
 	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
-		n += m.m_control.ctl_client[i].cc_fd != -1;
+		n += m.m_control.ctl_door.sd_client[i].sc_fd != -1;
 	return n;
 }
 
-static const struct control_client *
+static const struct sidedoor_client *
 answering(void)
 {
 	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
-		if (m.m_control.ctl_client[i].cc_out != NULL)
-			return &m.m_control.ctl_client[i];
+		if (m.m_control.ctl_door.sd_client[i].sc_out != NULL)
+			return &m.m_control.ctl_door.sd_client[i];
 	return NULL;
 }
 
@@ -392,10 +434,10 @@ small_client(void)
 		turn();
 	ck_assert_uint_eq(places_taken(), 1);
 	for (size_t i = 0; i < CONTROL_CLIENTS; i++)
-		if (m.m_control.ctl_client[i].cc_fd != -1)
-			ck_assert_int_eq(setsockopt(m.m_control.ctl_client[i].
-			    cc_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)),
-			    0);
+		if (m.m_control.ctl_door.sd_client[i].sc_fd != -1)
+			ck_assert_int_eq(setsockopt(
+			    m.m_control.ctl_door.sd_client[i].sc_fd, SOL_SOCKET,
+			    SO_SNDBUF, &size, sizeof(size)), 0);
 	return fd;
 }
 
@@ -413,7 +455,7 @@ take(int fd, char *to, size_t size)
 /* A reader that takes a little at a time gets all of a big answer. */
 START_TEST(test_slow_reader)
 {
-	const struct control_client *c;
+	const struct sidedoor_client *c;
 	size_t		 got = 0;
 	ssize_t		 n;
 	int		 fd, turns = 0;
@@ -425,7 +467,7 @@ START_TEST(test_slow_reader)
 		turn();
 	ck_assert_ptr_nonnull(c);
 	/* More than the socket takes at once: the rest waits in the master. */
-	ck_assert_uint_lt(c->cc_sent, c->cc_outlen);
+	ck_assert_uint_lt(c->sc_sent, c->sc_outlen);
 	for (turns = 0; turns < 100000; turns++) {
 		n = take(fd, buf + got, 4096 < CONTROL_ANSWER_MAX - got ? 4096 :
 		    CONTROL_ANSWER_MAX - got);
@@ -545,32 +587,32 @@ START_TEST(test_agent_lines)
 	cfg.c_pool_max = FAKE_WORKERS;
 	snprintf(want, sizeof(want), "ready %u%%\n",
 	    (FAKE_WORKERS - busy) * 100 / FAKE_WORKERS);
-	ck_assert_uint_eq(status_agent(&m, line, sizeof(line)), strlen(want));
+	ck_assert_uint_eq(status_agent(facts(), line, sizeof(line)), strlen(want));
 	ck_assert_str_eq(line, want);
 	/* Every place taken: still 1%, never 0 (that would be drain). */
 	cfg.c_pool_max = busy;
-	status_agent(&m, line, sizeof(line));
+	status_agent(facts(), line, sizeof(line));
 	ck_assert_str_eq(line, "ready 1%\n");
 	cfg.c_pool_max = 4 * busy;
-	status_agent(&m, line, sizeof(line));
+	status_agent(facts(), line, sizeof(line));
 	ck_assert_str_eq(line, "ready 75%\n");
 	m.m_draining = true;
-	status_agent(&m, line, sizeof(line));
+	status_agent(facts(), line, sizeof(line));
 	ck_assert_str_eq(line, "drain\n");
 	m.m_stopping = true;
-	status_agent(&m, line, sizeof(line));
+	status_agent(facts(), line, sizeof(line));
 	ck_assert_str_eq(line, "maint\n");
 	/* And the status and metrics say the same. */
 	m.m_stopping = false;
 	m.m_draining = false;
-	m.m_agent.ag_fd = 99;	/* only looked at, never used */
-	strcpy(m.m_agent.ag_name, "192.0.2.1:9100");
-	status_table(&m, buf, CONTROL_ANSWER_MAX);
+	m.m_agent.ag_door.sd_sock.sk_fd = 99;	/* only looked at, never used */
+	strcpy(m.m_agent.ag_door.sd_sock.sk_name, "192.0.2.1:9100");
+	status_table(facts(), buf, CONTROL_ANSWER_MAX);
 	ck_assert_ptr_nonnull(strstr(buf, "agent: ready 75% on 192.0.2.1:9100\n"));
-	status_metrics(&m, buf, CONTROL_ANSWER_MAX);
+	status_metrics(facts(), buf, CONTROL_ANSWER_MAX);
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_agent_weight 75\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\npreforkd_draining 0\n"));
-	m.m_agent.ag_fd = -1;
+	m.m_agent.ag_door.sd_sock.sk_fd = -1;
 }
 END_TEST
 
@@ -585,8 +627,8 @@ agent_start(void)
 	cfg.c_agent_address = (char *)"127.0.0.1";
 	cfg.c_agent_port = 0;
 	ck_assert_int_eq(agent_open(&m.m_agent, &cfg), 0);
-	ck_assert_int_eq(getsockname(m.m_agent.ag_fd, (struct sockaddr *)&sin,
-	    &len), 0);
+	ck_assert_int_eq(getsockname(m.m_agent.ag_door.sd_sock.sk_fd,
+	    (struct sockaddr *)&sin, &len), 0);
 	return ntohs(sin.sin_port);
 }
 
@@ -611,7 +653,7 @@ agent_turn(void)
 	size_t		 n = agent_pollfds(&m.m_agent, pfd);
 
 	ck_assert_int_ge(poll(pfd, n, 100), 0);
-	agent_handle(&m, pfd, n);
+	agent_handle(&m.m_agent, facts(), pfd, n);
 }
 
 static size_t
@@ -620,7 +662,7 @@ agent_taken(void)
 	size_t	 n = 0;
 
 	for (size_t i = 0; i < AGENT_CLIENTS; i++)
-		n += m.m_agent.ag_client[i].ac_fd != -1;
+		n += m.m_agent.ag_door.sd_client[i].sc_fd != -1;
 	return n;
 }
 
@@ -694,7 +736,7 @@ START_TEST(test_pool_view)
 	free(m.m_pool.p_workers);	/* setup's, replaced */
 	scoreboard_destroy(m.m_pool.p_board);
 	fake_master(8);
-	poolview_take(&m, &v);
+	v = *(facts()->sf_view);
 	ck_assert_uint_eq(v.pv_ceiling, CONFIG_MAX_WORKERS);
 	ck_assert_uint_eq(v.pv_target, 8);
 	ck_assert_uint_eq(poolview_active(&v.pv_serving), 7);
@@ -711,33 +753,33 @@ START_TEST(test_pool_view)
 	/* workers = 4, then four TTINs: 3 of 8 busy. */
 	cfg.c_pool_dynamic = false;
 	cfg.c_workers = cfg.c_pool_min = cfg.c_pool_max = 4;
-	poolview_take(&m, &v);
+	v = *(facts()->sf_view);
 	ck_assert_uint_eq(v.pv_ceiling, 8);
-	status_agent(&m, line, sizeof(line));
+	status_agent(facts(), line, sizeof(line));
 	ck_assert_str_eq(line, "ready 62%\n");
-	status_line(&m, status, sizeof(status));
+	status_line(facts(), status, sizeof(status));
 	ck_assert_str_eq(status, "7 workers, greeting service on -, 28 "
 	    "connections served; 3 busy, 2 idle, max 8");
 	/* Then TTOUs down to 2: full with 3 busy. */
 	m.m_cur.g_target = 2;
-	status_agent(&m, line, sizeof(line));
+	status_agent(facts(), line, sizeof(line));
 	ck_assert_str_eq(line, "ready 1%\n");
 
 	/* A dynamic pool that cannot grow is full at its target. */
 	cfg.c_pool_dynamic = true;
 	cfg.c_pool_max = 64;
 	m.m_cur.g_target = 6;
-	poolview_take(&m, &v);
+	v = *(facts()->sf_view);
 	ck_assert_uint_eq(v.pv_ceiling, 64);
-	m.m_upkeep.u_no_growth = true;
-	poolview_take(&m, &v);
+	m.m_no_growth = true;
+	v = *(facts()->sf_view);
 	ck_assert_uint_eq(v.pv_ceiling, 6);
-	status_agent(&m, line, sizeof(line));
+	status_agent(facts(), line, sizeof(line));
 	ck_assert_str_eq(line, "ready 50%\n");
 	/* One taken over at an upgrade: what it has. */
-	m.m_upkeep.u_no_growth = false;
+	m.m_no_growth = false;
 	m.m_cur.g_adopted = true;
-	poolview_take(&m, &v);
+	v = *(facts()->sf_view);
 	ck_assert_uint_eq(v.pv_ceiling, 7);
 }
 END_TEST

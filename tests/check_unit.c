@@ -42,7 +42,7 @@ main(void)
 	sr = srunner_create(config_suite());
 	srunner_add_suite(sr, escape_suite());
 	srunner_add_suite(sr, greeting_suite());
-	srunner_add_suite(sr, upkeep_suite());
+	srunner_add_suite(sr, poolpolicy_suite());
 	srunner_add_suite(sr, status_suite());
 	srunner_add_suite(sr, proxy_suite());
 	srunner_add_suite(sr, access_suite());

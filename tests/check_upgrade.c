@@ -145,7 +145,8 @@ START_TEST(test_upgrade_saturated)
 	char	 before[128], after[128], want[256];
 	long	 ok, errors;
 
-	up_start(NULL, NULL);
+	/* At debug: the old workers' ends ("generation=1 status=0"). */
+	up_start("log = { level = \"debug\"; };", NULL);
 	up_running_version(before, sizeof(before));
 	load = load_start(d.d_port, UP_CLIENTS, 8, loadout);
 	sleep_ms(1500);

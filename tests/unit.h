@@ -10,7 +10,7 @@
 Suite	*config_suite(void);
 Suite	*escape_suite(void);
 Suite	*greeting_suite(void);
-Suite	*upkeep_suite(void);
+Suite	*poolpolicy_suite(void);
 Suite	*status_suite(void);
 Suite	*proxy_suite(void);
 Suite	*access_suite(void);

@@ -123,7 +123,11 @@ struct preforkd_api {
 	int		 (*write)(struct preforkd_conn *, const void *, size_t,
 			    const struct timespec *deadline);
 
-	/* -- the log (syslog levels, LOG_ERR .. LOG_DEBUG). */
+	/* -- the log (syslog levels, LOG_ERR .. LOG_DEBUG).  While the
+	 * client of the connection in hand has left without sending a
+	 * byte, lines at LOG_INFO and LOG_DEBUG are not written (the daemon
+	 * counts the connection instead) unless log.empty is set, and
+	 * log_enabled() says so. */
 	bool		 (*log_enabled)(int level);
 	void		 (*log)(int level, const char *fmt, ...)
 			    PREFORKD_PRINTF(2, 3);

@@ -492,8 +492,8 @@ else
 fi
 
 # ---- 4. socket activation -----------------------------------------------
-# As README says: the service lets go of the port, the socket takes it,
-# the service starts again on the socket.
+# As docs/debian.md says (Socket activation): the service lets go of the
+# port, the socket takes it, the service starts again on the socket.
 c=$(cursor)
 ns systemctl stop preforkd.service
 ns systemctl enable --now preforkd.socket > /dev/null 2>&1

@@ -600,10 +600,12 @@ pid1=$(prop preforkd.service MainPID)
 ino1=$(sock_inode)
 load_start crash $((restsec + 6))
 sleep 1.5
-# The pool as the master dies (a dynamic one grows under load).
-workers=$(ns sh -c 'grep -l "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status' \
-    sh "$pid1" 2>/dev/null | wc -l)
-ns sh -c 'kill -KILL "$1"' sh "$pid1"
+# The pool as the master dies (a dynamic one grows under load): counted
+# while the master is stopped, so that none is added between the count
+# and the kill.
+workers=$(ns sh -c 'kill -STOP "$1" &&
+    grep -l "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status | wc -l;
+    kill -KILL "$1"' sh "$pid1" 2>/dev/null)
 d=$(($(now) + (restsec + 8) * 1000))
 pid2=$pid1
 while [ "$(now)" -lt "$d" ]; do

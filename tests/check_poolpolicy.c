@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * check_upkeep.c - the pool's pure parts: the sizing rule (grow for held
+ * check_poolpolicy.c - the pool's pure parts: the sizing rule (grow for held
  * clients, not for a busy CPU; shrink one a tick after a while), binary
  * addresses and their prefixes, the log line budgets.
  */
@@ -17,10 +17,10 @@
 #include "loglimit.h"
 #include "poolview.h"
 #include "unit.h"
-#include "upkeep.h"
+#include "poolpolicy.h"
 
 static struct config	 cfg;
-static struct upkeep	 u;
+static struct poolpolicy	 pp;
 
 static void
 setup(void)
@@ -31,7 +31,7 @@ setup(void)
 	cfg.c_pool_max = 64;
 	cfg.c_idle_min = 2;
 	cfg.c_idle_max = 8;
-	upkeep_init(&u);
+	poolpolicy_init(&pp);
 }
 
 /* A view of active workers of which idle, busy (held of them) and
@@ -60,7 +60,7 @@ sizeq(unsigned active, unsigned idle, unsigned busy, unsigned held,
 {
 	struct poolview	 v = view(active, idle, busy, held, 0, queued);
 
-	return upkeep_size(&u, &cfg, &v);
+	return poolpolicy_size(&pp, &cfg, &v);
 }
 
 static int
@@ -92,9 +92,9 @@ START_TEST(test_held_growth_doubles)
 		active += (unsigned)d;
 	}
 	ck_assert_int_eq(active, 62);
-	ck_assert_int_eq(steps[0], UPKEEP_RATE_FIRST);
-	ck_assert_int_eq(steps[1], 2 * UPKEEP_RATE_FIRST);
-	ck_assert_int_eq(steps[2], 4 * UPKEEP_RATE_FIRST);
+	ck_assert_int_eq(steps[0], POOLPOLICY_RATE_FIRST);
+	ck_assert_int_eq(steps[1], 2 * POOLPOLICY_RATE_FIRST);
+	ck_assert_int_eq(steps[2], 4 * POOLPOLICY_RATE_FIRST);
 	ck_assert_int_eq(steps[3], 62 - 32);	/* what was left */
 	/* Bounded by max: 100 held clients still mean 64 workers (the rate
 	 * started over when the pool stopped growing). */
@@ -126,30 +126,30 @@ START_TEST(test_growth_while_starting)
 	struct poolview	 v = view(8, 0, 4, 4, 4, 50);
 	int	 d;
 
-	ck_assert_int_eq(sizeq(4, 0, 4, 4, 54), UPKEEP_RATE_FIRST);
+	ck_assert_int_eq(sizeq(4, 0, 4, 4, 54), POOLPOLICY_RATE_FIRST);
 	/* The four new ones start: still short of free workers, so the
 	 * queue still counts, and the rate has doubled. */
-	d = upkeep_size(&u, &cfg, &v);
-	ck_assert_int_eq(d, 2 * UPKEEP_RATE_FIRST);
+	d = poolpolicy_size(&pp, &cfg, &v);
+	ck_assert_int_eq(d, 2 * POOLPOLICY_RATE_FIRST);
 	/* Nothing wanted while they start: the rate is kept. */
 	v = view(16, 0, 16, 16, 8, 0);
-	ck_assert_int_eq(upkeep_size(&u, &cfg, &v), 2);
+	ck_assert_int_eq(poolpolicy_size(&pp, &cfg, &v), 2);
 	ck_assert_int_eq(sizeq(18, 0, 18, 16, 0), 0);
 }
 END_TEST
 
-/* Too many idle: nothing for UPKEEP_SHRINK_TICKS - 1 ticks, then one a
+/* Too many idle: nothing for POOLPOLICY_SHRINK_TICKS - 1 ticks, then one a
  * tick; a burst in between starts the count over. */
 START_TEST(test_shrink_hysteresis)
 {
-	for (int i = 0; i < UPKEEP_SHRINK_TICKS - 1; i++)
+	for (int i = 0; i < POOLPOLICY_SHRINK_TICKS - 1; i++)
 		ck_assert_int_eq(size(20, 20, 0, 0), 0);
 	ck_assert_int_eq(size(20, 20, 0, 0), -1);
 	ck_assert_int_eq(size(19, 19, 0, 0), -1);
 	ck_assert_int_eq(size(18, 2, 16, 0), 0);	/* busy again */
 	ck_assert_int_eq(size(18, 18, 0, 0), 0);
 	/* Never below min, nor while idle <= idle_max. */
-	for (int i = 0; i < 2 * UPKEEP_SHRINK_TICKS; i++) {
+	for (int i = 0; i < 2 * POOLPOLICY_SHRINK_TICKS; i++) {
 		ck_assert_int_eq(size(4, 4, 0, 0), 0);
 		ck_assert_int_eq(size(9, 8, 1, 0), 0);
 	}
@@ -165,10 +165,10 @@ START_TEST(test_ceiling_holds)
 
 	v.pv_ceiling = 2;
 	for (int i = 0; i < 20; i++)
-		ck_assert_int_eq(upkeep_size(&u, &cfg, &v), 0);
+		ck_assert_int_eq(poolpolicy_size(&pp, &cfg, &v), 0);
 	v = view(6, 0, 6, 6, 0, 30);
 	v.pv_ceiling = 8;
-	ck_assert_int_eq(upkeep_size(&u, &cfg, &v), 2);
+	ck_assert_int_eq(poolpolicy_size(&pp, &cfg, &v), 2);
 }
 END_TEST
 
@@ -176,7 +176,7 @@ START_TEST(test_fixed_pool_never_sized)
 {
 	cfg.c_pool_dynamic = false;
 	ck_assert_int_eq(size(4, 0, 4, 4), 0);
-	for (int i = 0; i < 2 * UPKEEP_SHRINK_TICKS; i++)
+	for (int i = 0; i < 2 * POOLPOLICY_SHRINK_TICKS; i++)
 		ck_assert_int_eq(size(4, 4, 0, 0), 0);
 }
 END_TEST
@@ -255,9 +255,9 @@ START_TEST(test_loglimit_source)
 END_TEST
 
 Suite *
-upkeep_suite(void)
+poolpolicy_suite(void)
 {
-	Suite	*s = suite_create("upkeep");
+	Suite	*s = suite_create("poolpolicy");
 	TCase	*tc = tcase_create("sizing");
 	TCase	*ad = tcase_create("addr");
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * upkeep.c - the maintenance tick (see upkeep.h for the sizing rule).
+ * poolpolicy.c - the maintenance tick (see poolpolicy.h for the sizing rule).
  *
  * Everything here reads the scoreboard, which workers write without
  * asking: a view is a moment old when it is acted on, and every action
@@ -25,49 +25,55 @@
 #include "poolview.h"
 #include "scoreboard.h"
 #include "status.h"
-#include "upkeep.h"
+#include "poolpolicy.h"
 
 void
-upkeep_init(struct upkeep *u)
+poolpolicy_init(struct poolpolicy *pp)
 {
-	memset(u, 0, sizeof(*u));
-	u->u_rate = UPKEEP_RATE_FIRST;
-	u->u_next = clock_now();
+	memset(pp, 0, sizeof(*pp));
+	pp->pp_rate = POOLPOLICY_RATE_FIRST;
+	pp->pp_next = clock_now();
 }
 
 void
-upkeep_reset(struct upkeep *u)
+poolpolicy_freeze(struct poolpolicy *pp)
 {
-	u->u_rate = UPKEEP_RATE_FIRST;
-	u->u_calm = 0;
-	u->u_idle_ticks = 0;
-	u->u_no_growth = false;
+	pp->pp_no_growth = true;
+}
+
+void
+poolpolicy_reset(struct poolpolicy *pp)
+{
+	pp->pp_rate = POOLPOLICY_RATE_FIRST;
+	pp->pp_calm = 0;
+	pp->pp_idle_ticks = 0;
+	pp->pp_no_growth = false;
 }
 
 struct timespec
-upkeep_due(const struct upkeep *u)
+poolpolicy_due(const struct poolpolicy *pp)
 {
-	return u->u_next;
+	return pp->pp_next;
 }
 
 /* Too many idle for a while: one fewer. */
 static int
-upkeep_shrink(struct upkeep *u, const struct config *cfg,
+poolpolicy_shrink(struct poolpolicy *pp, const struct config *cfg,
     const struct poolview_tally *t)
 {
 	if (poolview_idle(t) > cfg->c_idle_max &&
 	    poolview_active(t) > cfg->c_pool_min) {
 		/* Hysteresis: idle for a while, not between two bursts. */
-		if (++u->u_idle_ticks >= UPKEEP_SHRINK_TICKS)
+		if (++pp->pp_idle_ticks >= POOLPOLICY_SHRINK_TICKS)
 			return -1;
 		return 0;
 	}
-	u->u_idle_ticks = 0;
+	pp->pp_idle_ticks = 0;
 	return 0;
 }
 
 int
-upkeep_size(struct upkeep *u, const struct config *cfg,
+poolpolicy_size(struct poolpolicy *pp, const struct config *cfg,
     const struct poolview *v)
 {
 	const struct poolview_tally *t = &v->pv_serving;
@@ -89,20 +95,20 @@ upkeep_size(struct upkeep *u, const struct config *cfg,
 		want = v->pv_ceiling;
 	if (want > active) {
 		add = want - active;
-		if (add > u->u_rate)
-			add = u->u_rate;
-		if (u->u_rate < UPKEEP_RATE_MAX)
-			u->u_rate *= 2;
-		u->u_idle_ticks = 0;
-		u->u_calm = 0;
+		if (add > pp->pp_rate)
+			add = pp->pp_rate;
+		if (pp->pp_rate < POOLPOLICY_RATE_MAX)
+			pp->pp_rate *= 2;
+		pp->pp_idle_ticks = 0;
+		pp->pp_calm = 0;
 		return (int)add;
 	}
 	/* The workers just added take a tick or two to be seen held: the
-	 * growth is over only after UPKEEP_RATE_KEEP ticks without any. */
-	if (starting == 0 && u->u_calm < UPKEEP_RATE_KEEP &&
-	    ++u->u_calm == UPKEEP_RATE_KEEP)
-		u->u_rate = UPKEEP_RATE_FIRST;
-	return upkeep_shrink(u, cfg, t);
+	 * growth is over only after POOLPOLICY_RATE_KEEP ticks without any. */
+	if (starting == 0 && pp->pp_calm < POOLPOLICY_RATE_KEEP &&
+	    ++pp->pp_calm == POOLPOLICY_RATE_KEEP)
+		pp->pp_rate = POOLPOLICY_RATE_FIRST;
+	return poolpolicy_shrink(pp, cfg, t);
 }
 
 /*
@@ -111,7 +117,7 @@ upkeep_size(struct upkeep *u, const struct config *cfg,
  * before the retirement deadline kills it.
  */
 static double
-upkeep_grace(const struct config *cfg)
+poolpolicy_grace(const struct config *cfg)
 {
 	double	 g = cfg->c_timeout_connection + 1;
 
@@ -119,39 +125,41 @@ upkeep_grace(const struct config *cfg)
 }
 
 static void
-upkeep_reset_rate(struct upkeep *u)
+poolpolicy_reset_rate(struct poolpolicy *pp)
 {
-	u->u_rate = UPKEEP_RATE_FIRST;
+	pp->pp_rate = POOLPOLICY_RATE_FIRST;
 }
 
 static void
-upkeep_resize(struct master *m, const struct poolview *v,
-    struct timespec now)
+poolpolicy_resize(struct poolpolicy *pp, struct pool *p, struct generation *g,
+    const struct poolview *v, struct timespec now)
 {
-	struct generation	*g = &m->m_cur;
 	const struct config	*cfg = g->g_cfg;
 	const struct poolview_tally *t = &v->pv_serving;
 	unsigned		 active = poolview_active(t);
 	int			 delta;
 
 	/* While crashes hold spawning back, the growth rate waits too. */
-	if (pool_backing_off(&m->m_pool, now)) {
-		upkeep_reset_rate(&m->m_upkeep);
+	if (pool_backing_off(p, now)) {
+		poolpolicy_reset_rate(pp);
 		return;
 	}
 	/* A pool that cannot grow has its ceiling where it is: no growth. */
-	delta = upkeep_size(&m->m_upkeep, cfg, v);
+	delta = poolpolicy_size(pp, cfg, v);
 	if (delta > 0) {
-		g->g_target = active + (unsigned)delta;
+		generation_set_target(g, active + (unsigned)delta, "held "
+		    "workers or a queue: the pool grows");
 		log_info("pool growing workers=%u held=%u idle=%u (max %u)",
 		    g->g_target, t->vt_held, poolview_idle(t), v->pv_ceiling);
-	} else if (delta < 0 && pool_retire_idle(&m->m_pool, g->g_id,
-	    UPKEEP_MIN_AGE, upkeep_grace(cfg))) {
-		g->g_target = active - 1;
+	} else if (delta < 0 && pool_retire_idle(p, g->g_id,
+	    POOLPOLICY_MIN_AGE, poolpolicy_grace(cfg))) {
+		generation_set_target(g, active - 1, "too many idle: the pool "
+		    "shrinks");
 		log_info("pool shrinking workers=%u idle=%u (idle_max %u)",
 		    g->g_target, poolview_idle(t) - 1, cfg->c_idle_max);
 	} else if (g->g_target < active)
-		g->g_target = active;
+		generation_set_target(g, active, "more are running than it "
+		    "wanted");
 }
 
 /*
@@ -163,7 +171,7 @@ upkeep_resize(struct master *m, const struct poolview *v,
  * one already.
  */
 static int64_t
-upkeep_silence(const struct pool_worker *w, int64_t now, uint64_t *conn,
+poolpolicy_silence(const struct pool_worker *w, int64_t now, uint64_t *conn,
     uint32_t *wait, struct addr *peer)
 {
 	struct slot_reading	 r;
@@ -179,9 +187,9 @@ upkeep_silence(const struct pool_worker *w, int64_t now, uint64_t *conn,
 }
 
 /* The busy worker of gen whose client has made no progress for longest,
- * at least UPKEEP_SHED_SILENT_MS, and not asked to shed it already. */
+ * at least POOLPOLICY_SHED_SILENT_MS, and not asked to shed it already. */
 static struct pool_worker *
-upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
+poolpolicy_most_silent(struct pool *p, unsigned gen, int64_t now,
     int64_t *silent, uint64_t *conn, uint32_t *wait, struct addr *peer)
 {
 	struct pool_worker	*pick = NULL;
@@ -196,8 +204,8 @@ upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
 
 		if (w->pw_generation != gen || w->pw_retiring)
 			continue;
-		s = upkeep_silence(w, now, &c, &wt, &who);
-		if (s >= UPKEEP_SHED_SILENT_MS && s > *silent) {
+		s = poolpolicy_silence(w, now, &c, &wt, &who);
+		if (s >= POOLPOLICY_SHED_SILENT_MS && s > *silent) {
 			*silent = s;
 			*conn = c;
 			*wait = wt;
@@ -216,9 +224,9 @@ upkeep_most_silent(struct pool *p, unsigned gen, int64_t now,
  * tick).  The wait for them is cut short; nothing else is.
  */
 static void
-upkeep_shed(struct master *m, const struct poolview *v, int64_t now)
+poolpolicy_shed(struct poolpolicy *pp, struct pool *p,
+    const struct generation *g, const struct poolview *v, int64_t now)
 {
-	struct generation	*g = &m->m_cur;
 	const struct config	*cfg = g->g_cfg;
 	struct pool_worker	*w;
 	unsigned		 n;
@@ -235,11 +243,11 @@ upkeep_shed(struct master *m, const struct poolview *v, int64_t now)
 	if (n > v->pv_queued)
 		n = v->pv_queued;
 	while (n-- > 0 &&
-	    (w = upkeep_most_silent(&m->m_pool, g->g_id, now, &silent,
+	    (w = poolpolicy_most_silent(p, g->g_id, now, &silent,
 	    &conn, &wait, &peer)) != NULL) {
 		pool_shed(w, conn);
-		m->m_upkeep.u_shed++;
-		if (!log_limit_allow(&m->m_upkeep.u_shed_log, &held))
+		pp->pp_shed++;
+		if (!log_limit_allow(&pp->pp_shed_log, &held))
 			continue;
 		addr_format(&peer, name, sizeof(name));
 		log_notice("pool full (%u workers, %u queued): shedding "
@@ -247,7 +255,7 @@ upkeep_shed(struct master *m, const struct poolview *v, int64_t now)
 		    "suppressed)", poolview_active(&v->pv_serving),
 		    v->pv_queued, name, scoreboard_wait_name(wait),
 		    (double)silent / 1000, (long)w->pw_pid,
-		    m->m_upkeep.u_shed, held);
+		    pp->pp_shed, held);
 	}
 }
 
@@ -260,21 +268,21 @@ upkeep_shed(struct master *m, const struct poolview *v, int64_t now)
  * generation its own.
  */
 static void
-upkeep_hung(struct master *m, int64_t now)
+poolpolicy_hung(struct pool *p, const struct generation *cur, unsigned next,
+    int64_t now)
 {
-	double		 hung = m->m_cur.g_cfg->c_timeout_hung;
+	double		 hung = cur->g_cfg->c_timeout_hung;
 	char		 name[ADDR_STRLEN];
 
 	if (hung == 0)
 		return;
-	for (size_t i = 0; i < m->m_pool.p_n; i++) {
-		struct pool_worker *w = &m->m_pool.p_workers[i];
+	for (size_t i = 0; i < p->p_n; i++) {
+		struct pool_worker *w = &p->p_workers[i];
 		struct slot_reading r;
 		double age;
 
 		if (w->pw_retiring || w->pw_killed ||
-		    (m->m_next.g_id != 0 && w->pw_generation ==
-		    m->m_next.g_id))
+		    (next != 0 && w->pw_generation == next))
 			continue;
 		pool_read(w, now, &r);
 		age = (double)(now - (r.sr_state == SLOT_BUSY ? r.sr_since :
@@ -295,38 +303,38 @@ upkeep_hung(struct master *m, int64_t now)
 
 /* STATUS= with the pool's figures, when they changed, once a second. */
 static void
-upkeep_status(struct master *m, const struct poolview *v,
+poolpolicy_status(struct poolpolicy *pp, const struct status_facts *f,
     struct timespec now)
 {
-	char	 status[sizeof(m->m_upkeep.u_status)];
+	char	 status[sizeof(pp->pp_status)];
 
-	if (!m->m_cur.g_announced || m->m_next.g_id != 0 ||
-	    clock_diff(m->m_upkeep.u_status_at, now) < UPKEEP_STATUS_EVERY)
+	if (clock_diff(pp->pp_status_at, now) < POOLPOLICY_STATUS_EVERY)
 		return;
-	status_line_view(m, v, status, sizeof(status));
-	if (strcmp(status, m->m_upkeep.u_status) == 0)
+	status_line(f, status, sizeof(status));
+	if (strcmp(status, pp->pp_status) == 0)
 		return;
-	m->m_upkeep.u_status_at = now;
+	pp->pp_status_at = now;
 	/* Remembered only once sent: a dropped line is sent again. */
 	if (notify_status(status) == 0)
-		memcpy(m->m_upkeep.u_status, status, sizeof(status));
+		memcpy(pp->pp_status, status, sizeof(status));
 }
 
 void
-upkeep_run(struct master *m, struct timespec now)
+poolpolicy_run(struct poolpolicy *pp, struct pool *p, struct generation *cur,
+    const struct status_facts *f, struct timespec now)
 {
-	struct poolview		 v;
-	int64_t			 ms = scoreboard_ms();
+	int64_t		 ms = scoreboard_ms();
+	unsigned	 next = f->sf_next->g_id;
 
-	if (clock_diff(m->m_upkeep.u_next, now) < 0)
+	if (clock_diff(pp->pp_next, now) < 0)
 		return;
-	m->m_upkeep.u_next = clock_after(now, UPKEEP_TICK);
-	upkeep_hung(m, ms);
-	if (m->m_next.g_id != 0 || !m->m_cur.g_announced)
+	pp->pp_next = clock_after(now, POOLPOLICY_TICK);
+	poolpolicy_hung(p, cur, next, ms);
+	if (next != 0 || !cur->g_announced)
 		return;		/* sizing waits for a settled pool */
-	/* One view a tick: sizing, shedding and STATUS= agree. */
-	poolview_take(m, &v);
-	upkeep_resize(m, &v, now);
-	upkeep_shed(m, &v, ms);
-	upkeep_status(m, &v, now);
+	/* The master's one view of this turn: sizing, shedding, STATUS=,
+	 * the answers and the agent agree. */
+	poolpolicy_resize(pp, p, cur, f->sf_view, now);
+	poolpolicy_shed(pp, p, cur, f->sf_view, ms);
+	poolpolicy_status(pp, f, now);
 }
