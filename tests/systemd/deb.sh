@@ -444,18 +444,23 @@ kept=$(ns grep -c "$banner1" "$conf")
 leftovers=$(ns sh -c 'ls -d /etc/preforkd/*.dpkg-* 2>/dev/null')
 out=$(banner "upgraded")
 errors_plain=$errors conns_plain=$conns
+# Each asked apart, so that a failure says which.
+logged=no held=no
+wait_log "$c" ", same pid; generation=" "reloaded generation=" &&
+    logged=yes
+held_by_systemd && held=yes
 if [ "$apt_rc" -eq 0 ] && [ "$st" = "ii $v1" ] && [ "$kept" = 1 ] &&
     [ -z "$leftovers" ] && [ "$pid1" = "$pid0" ] && [ "$pid1" != 0 ] &&
-    wait_log "$c" ", same pid; generation=" "reloaded generation=" &&
-    held_by_systemd &&
+    [ "$logged" = yes ] && [ "$held" = yes ] &&
     wait_prop preforkd.service ActiveState active &&
     [ "$out" = "$banner1" ] && [ "${conns:-0}" -gt 0 ] 2>/dev/null &&
     [ "$errors" -eq 0 ]; then
 	ok "upgrade: $v0 -> $v1 in $((up_ms / 1000)).$((up_ms % 1000 / 100))s, edited conffile kept (no prompt, no .dpkg-dist), upgraded in place (MainPID $pid0 kept, its socket in systemd's store), serving the edited banner; under load: $errors failed of $conns connections in $runs runs (plain service)"
 else
-	fail "upgrade: apt-get=$apt_rc, dpkg \"$st\", edit kept $kept, leftovers \"$leftovers\", MainPID $pid0 -> $pid1, banner \"$out\", load \"$conns $errors\""
+	fail "upgrade: apt-get=$apt_rc, dpkg \"$st\", edit kept $kept, leftovers \"$leftovers\", MainPID $pid0 -> $pid1, upgrade and reload logged $logged, socket held by systemd and the master $held (holders:$(holders)), banner \"$out\", load \"$conns $errors\""
 	tail -n 15 "$state/apt.up1" | note
 	cat "$state/load.up1" | note
+	journal "$c" -o cat | grep -v '^message ' | tail -n 30 | note
 	show "$c"
 fi
 
