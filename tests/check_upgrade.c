@@ -16,7 +16,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,9 +59,15 @@ teardown(void)
 	daemon_cleanup(&d);
 }
 
-/* Start the daemon from a copy of the build that the test may replace. */
+/*
+ * Start the daemon from a copy of the build that the test may replace
+ * (in the scratch directory, which every user can reach: the build may
+ * sit where "nobody" cannot enter).  Unprivileged, the daemon runs as
+ * "nobody" from the start, master included, as the package's dynamic
+ * user runs it.
+ */
 static void
-up_start(const char *extra, const char *const *prefix)
+up_start_as(const char *extra, const char *const *prefix, bool unprivileged)
 {
 	char	 conf[512];
 
@@ -69,9 +77,36 @@ up_start(const char *extra, const char *const *prefix)
 	snprintf(conf, sizeof(conf), "workers = %d;\n"
 	    "limits = { per_source = 0; };\n%s", UP_WORKERS,
 	    extra != NULL ? extra : "");
+	if (unprivileged)
+		daemon_pre_exec = daemon_become_nobody;
 	daemon_launch(&d, conf, NULL, prefix);
+	daemon_pre_exec = NULL;
 	daemon_wait_ready(&d, 20);
 	snprintf(loadout, sizeof(loadout), "%s/load.out", d.d_dir);
+}
+
+static void
+up_start(const char *extra, const char *const *prefix)
+{
+	up_start_as(extra, prefix, false);
+}
+
+/* The master's real and effective uid, from /proc. */
+static long
+up_master_uid(void)
+{
+	char	 path[64], line[256];
+	long	 ruid = -1, euid = -1;
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)d.d_pid);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "Uid: %ld %ld", &ruid, &euid) == 2)
+			break;
+	fclose(fp);
+	ck_assert_int_eq(ruid, euid);
+	return ruid;
 }
 
 /* Install path over exe, as a package would: a new file renamed. */
@@ -142,13 +177,20 @@ assert_same_master(void)
  * is replaced and USR2 sent.  The new version serves under the same pid,
  * the old workers retire, and not one connection fails.
  */
-START_TEST(test_upgrade_saturated)
+static void
+upgrade_saturated(bool unprivileged)
 {
-	char	 before[128], after[128], want[256];
-	long	 ok, errors;
+	char		 before[128], after[128], want[256];
+	long		 ok, errors, uid;
+	struct passwd	*pw;
 
 	/* At debug: the old workers' ends ("generation=1 status=0"). */
-	up_start("log = { level = \"debug\"; };", NULL);
+	up_start_as("log = { level = \"debug\"; };", NULL, unprivileged);
+	uid = up_master_uid();
+	if (unprivileged) {
+		ck_assert_ptr_nonnull(pw = getpwnam("nobody"));
+		ck_assert_int_eq(uid, (long)pw->pw_uid);
+	}
 	up_running_version(before, sizeof(before));
 	load = load_start(d.d_port, UP_CLIENTS, 8, loadout);
 	sleep_ms(1500);
@@ -171,8 +213,24 @@ START_TEST(test_upgrade_saturated)
 	ck_assert_msg(errors == 0, "%ld failed; log:\n%s", errors,
 	    daemon_log_tail(&d));
 	assert_same_master();
+	/* The new image runs as the old one did. */
+	ck_assert_int_eq(up_master_uid(), uid);
 	ck_assert_int_eq(daemon_log_count(&d, "worker exited"), 0);
 	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 20), 0);
+}
+
+START_TEST(test_upgrade_saturated)
+{
+	upgrade_saturated(false);
+}
+END_TEST
+
+/* The same with the daemon unprivileged from the start. */
+START_TEST(test_upgrade_saturated_unprivileged)
+{
+	if (geteuid() != 0)
+		return;		/* needs to become another user */
+	upgrade_saturated(true);
 }
 END_TEST
 
@@ -538,19 +596,29 @@ up_logged_port(const char *what)
  * in the backlog for the new image).  The socket file is the one made at
  * start throughout, and the stop removes it.
  */
-START_TEST(test_upgrade_keeps_control_and_agent)
+static void
+upgrade_keeps_control_and_agent(bool unprivileged)
 {
 	struct poll_result	 r;
 	struct poll_targets	 pt;
 	struct stat		 before, after;
+	struct passwd		*pw;
 	char			 ctl[128], extra[512];
 	int			 agent = free_port(), stop, out;
 
 	daemon_write_config(&d, NULL);		/* the scratch directory */
-	snprintf(ctl, sizeof(ctl), "%s/control", d.d_dir);
+	if (unprivileged) {
+		/* A directory of its own, as systemd's RuntimeDirectory=. */
+		ck_assert_ptr_nonnull(pw = getpwnam("nobody"));
+		snprintf(ctl, sizeof(ctl), "%s/run", d.d_dir);
+		ck_assert_int_eq(mkdir(ctl, 0755), 0);
+		ck_assert_int_eq(chown(ctl, pw->pw_uid, pw->pw_gid), 0);
+		snprintf(ctl, sizeof(ctl), "%s/run/control", d.d_dir);
+	} else
+		snprintf(ctl, sizeof(ctl), "%s/control", d.d_dir);
 	snprintf(extra, sizeof(extra), "control = \"%s\";\n"
 	    "agent = { address = \"127.0.0.1\"; port = %d; };\n", ctl, agent);
-	up_start(extra, NULL);
+	up_start_as(extra, NULL, unprivileged);
 	ck_assert_int_eq(lstat(ctl, &before), 0);
 	pt = (struct poll_targets){ ctl, agent, 0 };
 	poll_start(&pt, &stop, &out);
@@ -577,6 +645,20 @@ START_TEST(test_upgrade_keeps_control_and_agent)
 	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 20), 0);
 	ck_assert_int_eq(lstat(ctl, &after), -1);
 	ck_assert_int_eq(errno, ENOENT);
+}
+
+START_TEST(test_upgrade_keeps_control_and_agent)
+{
+	upgrade_keeps_control_and_agent(false);
+}
+END_TEST
+
+/* The same with the daemon unprivileged from the start. */
+START_TEST(test_upgrade_keeps_control_and_agent_unprivileged)
+{
+	if (geteuid() != 0)
+		return;		/* needs to become another user */
+	upgrade_keeps_control_and_agent(true);
 }
 END_TEST
 
@@ -740,10 +822,12 @@ upgrade_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_upgrade_saturated);
+	tcase_add_test(tc, test_upgrade_saturated_unprivileged);
 	tcase_add_test(tc, test_upgrade_refused);
 	tcase_add_test(tc, test_upgrade_rolled_back);
 	tcase_add_test(tc, test_upgrade_check_in_background);
 	tcase_add_test(tc, test_upgrade_keeps_control_and_agent);
+	tcase_add_test(tc, test_upgrade_keeps_control_and_agent_unprivileged);
 	tcase_add_test(tc, test_upgrade_keeps_metrics);
 	tcase_add_test(tc, test_upgrade_keeps_any_port);
 	tcase_add_test(tc, test_upgrade_answers_client_in_hand);

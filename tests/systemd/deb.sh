@@ -5,8 +5,10 @@
 # Boots systemd as PID 1 of private namespaces (boot.sh, as run.sh does)
 # and does there what an administrator does with the package: install it
 # with apt, edit the configuration, upgrade (under a closed-loop load,
-# without and with socket activation), restart under load, upgrade over a
-# broken configuration, remove and purge.  Every write lands in the tmpfs
+# without and with socket activation), restart under load, tell master
+# from workers with ps, reload with an include the service cannot read,
+# ask -s status with the file broken, stop with clients queued, upgrade
+# over a broken configuration, remove and purge.  Every write lands in the tmpfs
 # of the namespace's overlay root: the host's dpkg database, /etc and
 # units are never touched.
 #
@@ -493,6 +495,168 @@ if [ "$pid_r1" != "$pid_r0" ] && [ "$pid_r1" != 0 ] &&
 else
 	fail "restart under load: MainPID $pid_r0 -> $pid_r1, socket held by \"$(holders)\", banner \"$out\", load: $errors failed of $conns, $refused of $arrived arrivals"
 	cat "$state/load.restart" | note
+	show "$c"
+fi
+
+# ---- 3c. master and workers apart in ps ---------------------------------
+# Process titles: what ps and systemctl status show of the service.
+# A worker just forked has the master's title until it sets its own:
+# asked again, within a bound, until every one has.
+mp=$(prop preforkd.service MainPID)
+d=$(($(now) + 10000))
+while :; do
+	mtitle=$(ns ps -o args= -p "$mp" 2>&1)
+	wtitles=$(ns ps -o args= --ppid "$mp" 2>&1)
+	nw=$(printf '%s\n' "$wtitles" | grep -c .)
+	nwt=$(printf '%s\n' "$wtitles" | grep -c '^preforkd: worker gen=[0-9]')
+	stat_out=$(ns systemctl status -l --no-pager preforkd.service 2>&1)
+	[ "$nw" -gt 0 ] && [ "$nwt" -eq "$nw" ] && break
+	[ "$(now)" -lt "$d" ] || break
+	sleep 0.2
+done
+if case $mtitle in "preforkd: master "*) true ;; *) false ;; esac &&
+    [ "$nw" -gt 0 ] && [ "$nwt" -eq "$nw" ] &&
+    printf '%s\n' "$stat_out" |
+    grep -Eq "[^0-9]$mp \"?preforkd: master " &&
+    printf '%s\n' "$stat_out" |
+    grep -Eq "[0-9] \"?preforkd: worker gen=[0-9]"
+then
+	ok "titles: ps shows the master (MainPID $mp) as \"$mtitle\" and its $nw workers as \"$(printf '%s\n' "$wtitles" | head -n 1)\"; systemctl status lists both"
+else
+	fail "titles: master \"$mtitle\", $nwt of $nw workers titled, children: $(printf '%s' "$wtitles" | tr '\n' '|')"
+	printf '%s\n' "$stat_out" | tail -n 15 | note
+fi
+
+# ---- 3d. a refused reload: an include the service cannot read -----------
+# An @include of mode 0600: root could read it, the dynamic user the
+# daemon runs as cannot.  "systemctl reload" fails with the FILE:LINE
+# cause (ExecReload= asks the daemon and waits for its answer), and the
+# running generation serves on.
+ns sh -c 'printf "workers = 4;\n" > /etc/preforkd/private.conf &&
+    chmod 0600 /etc/preforkd/private.conf &&
+    cp "$1" "$1.before" &&
+    printf "@include \"/etc/preforkd/private.conf\"\n" >> "$1"' sh "$conf"
+line=$(ns sh -c 'wc -l < "$1"' sh "$conf")
+cause="$conf:$line: @include \"/etc/preforkd/private.conf\""
+c=$(cursor)
+pidp=$(prop preforkd.service MainPID)
+if out=$(ns systemctl reload preforkd.service 2>&1); then rc=0; else rc=$?; fi
+pidq=$(prop preforkd.service MainPID)
+ns sh -c 'mv "$1.before" "$1" && rm -f /etc/preforkd/private.conf' sh "$conf"
+answered=no
+wait_log "$c" "the daemon answered: reload failed: $cause" && answered=yes
+if [ "$rc" -ne 0 ] && [ "$answered" = yes ] &&
+    [ "$pidq" = "$pidp" ] && [ "$pidq" != 0 ] &&
+    [ "$(prop preforkd.service ActiveState)" = active ] &&
+    [ "$(banner "after the refused reload")" = "$banner1" ]; then
+	ok "reload refused: an include only root can read, systemctl reload exits $rc, the journal has \"$(journal "$c" -o cat | grep -m 1 "the daemon answered: reload failed: ")\"; same MainPID $pidq, serving"
+else
+	fail "reload refused: systemctl reload=$rc ($out), the cause \"$cause\" answered: $answered, MainPID $pidp -> $pidq, $(prop preforkd.service ActiveState)"
+	show "$c"
+fi
+
+# ---- 3e. -s status while the file on disk is broken ---------------------
+# -s finds the daemon without parsing the whole file: status and metrics
+# answer while a line of it is a syntax error.
+ns cp "$conf" "$t/status.conf"
+ns sh -c 'echo "this is not a setting" >> "$1"' sh "$conf"
+if ns preforkd -t -c "$conf" > /dev/null 2>&1; then t_rc=0; else t_rc=$?; fi
+mp=$(prop preforkd.service MainPID)
+if st_out=$(ns preforkd -s status 2>&1); then st_rc=0; else st_rc=$?; fi
+if mt_out=$(ns preforkd -s metrics 2>&1); then mt_rc=0; else mt_rc=$?; fi
+ns cp "$t/status.conf" "$conf"
+if [ "$t_rc" -eq 78 ] && [ "$st_rc" -eq 0 ] && [ "$mt_rc" -eq 0 ] &&
+    case $st_out in *"pid=$mp "*) true ;; *) false ;; esac &&
+    case $mt_out in *"preforkd_generation "*) true ;; *) false ;; esac
+then
+	ok "status with a broken file: preforkd -t exits $t_rc, preforkd -s status and -s metrics exit 0 and show MainPID $mp: \"$(printf '%s\n' "$st_out" | grep -m 1 "pid=$mp ")\""
+else
+	fail "status with a broken file: -t=$t_rc, -s status=$st_rc, -s metrics=$mt_rc"
+	printf '%s\n%s\n' "$st_out" "$mt_out" | head -n 10 | note
+fi
+
+# ---- 3f. a stop with clients queued -------------------------------------
+# Two workers held by silent clients, five clients queued behind them in
+# the accept queue; "systemctl stop", then the held ones finish: each of
+# the five gets the banner and is served to the end, by the daemon that
+# runs as the dynamic user (no socket filter for it).  The socket is in
+# systemd's store: the workers take what is queued on it as they stop.
+ns cp "$conf" "$t/stop.conf"
+cat > "$root$conf" <<EOC
+listen = { address = "127.0.0.1"; port = $port; };
+workers = 2;
+limits = { per_source = 0; };
+greeting = { banner = "$banner1"; };
+timeouts = { read = 30.0; shutdown = 25.0; };
+EOC
+c=$(cursor)
+ns systemctl restart preforkd.service
+wait_log "$c" "ready generation=1" || true
+mp=$(prop preforkd.service MainPID)
+rm -f "$root$t/queued" "$root$t/release"
+timeout -k 2 90 nsenter -t "$nspid" -a env -i PATH=$path bash -c '
+	port=$1 dir=$2
+	for fd in 3 4; do
+		eval "exec $fd<>/dev/tcp/127.0.0.1/$port" || exit 1
+		IFS= read -r -t 10 -d "" b <&$fd || { echo "held $fd: no banner"; exit 1; }
+	done
+	for fd in 5 6 7 8 9; do
+		eval "exec $fd<>/dev/tcp/127.0.0.1/$port" || echo "queued $fd: not connected"
+	done
+	: > "$dir/queued"
+	i=0
+	while [ ! -e "$dir/release" ] && [ $i -lt 600 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	for fd in 3 4; do
+		printf "held\0" >&$fd
+		cat <&$fd > /dev/null
+	done
+	for fd in 5 6 7 8 9; do
+		if IFS= read -r -t 20 -d "" b <&$fd; then
+			printf "queued\0" >&$fd
+			if rest=$(timeout 10 cat <&$fd); then
+				echo "served $fd: $b${rest:+ then \"$rest\"}"
+			else
+				echo "cut off $fd: $b"
+			fi
+		else
+			echo "not served $fd"
+		fi
+	done' sh "$port" "$t" > "$state/stopq.out" 2>&1 < /dev/null &
+sqpid=$!
+i=0
+while [ ! -e "$root$t/queued" ] && kill -0 "$sqpid" 2>/dev/null &&
+    [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+c=$(cursor)
+ns systemctl stop --no-block preforkd.service
+stopping=no
+wait_log "$c" "shutting down workers=2" && stopping=yes
+: > "$root$t/release"
+wait "$sqpid" 2>/dev/null
+wait_prop preforkd.service ActiveState inactive
+nserved=$(grep -c "^served [5-9]: $banner1\$" "$state/stopq.out")
+# What the clients received is the verdict.  The daemon's lines are
+# counted by their syslog identifier, not by unit: journald cannot tell
+# the unit of a line whose worker has exited before it was read.
+d=$(($(now) + 10000))
+while :; do
+	nlogged=$(ns journalctl -q --no-pager -t preforkd \
+	    --after-cursor="$c" -o cat | grep -c 'msg="queued"')
+	[ "$nlogged" -ge 5 ] || [ "$(now)" -ge "$d" ] && break
+	sleep 0.2
+done
+reset=$(journal "$c" -o cat | grep -c "shutting it down")
+ns cp "$t/stop.conf" "$conf"
+if [ "$stopping" = yes ] && [ "$nserved" -eq 5 ] && [ "$reset" -eq 0 ] &&
+    [ "$(prop preforkd.service ActiveState)" = inactive ] &&
+    [ -z "$(procs)" ]; then
+	ok "stop with a queue: 2 workers held, 5 clients queued, systemctl stop (MainPID $mp): $nserved of 5 got the banner and were served to the end (the journal has $nlogged of their 5 lines); inactive"
+else
+	fail "stop with a queue: stop began $stopping, $nserved of 5 got the banner and the server's close, $nlogged logged, queue reset $reset, $(prop preforkd.service ActiveState), processes \"$(procs)\""
+	cat "$state/stopq.out" | note
 	show "$c"
 fi
 
