@@ -329,14 +329,16 @@ filelist() {
 	    /run/preforkd 2>/dev/null | LC_ALL=C sort'
 }
 # load_start NAME: a closed-loop load in the background, 32 clients of
-# the greeting service, in 1 s runs of the load generator one after the
+# the greeting service from 127.0.0.1 to 127.0.0.4, 8 each: never over the
+# shipped per_source = 8, however far the pool grows; in 1 s runs of the load generator one after the
 # other (each ends with its own counts) until load_stop.
 load_start() {
 	rm -f "$root$t/stop"
 	timeout -k 2 150 nsenter -t "$nspid" -a env -i PATH=$path sh -c '
 		i=0
 		while [ ! -e "$1/stop" ] && [ $i -lt 120 ]; do
-			"$1/loadgen" -p "$2" -m greeting -c 32 -t 2 -w 0 -d 1
+			"$1/loadgen" -p "$2" -m greeting -c 32 -t 2 -w 0 -d 1 \
+			    -s 127.0.0.1 -n 4
 			i=$((i + 1))
 		done' sh "$t" "$port" > "$state/load.$1" 2>&1 < /dev/null &
 	lgpid=$!

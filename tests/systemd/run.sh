@@ -516,10 +516,12 @@ lg=/tmp/loadgen
 [ -x "$build/tests/loadgen" ] ||
     make -s -C "$build" tests/loadgen > /dev/null 2>&1
 cp "$build/tests/loadgen" "$root$lg" 2>/dev/null
-# load_start NAME SECONDS: the load, in the background, for that long.
+# load_start NAME SECONDS: the load, in the background, for that long;
+# from four addresses, 8 clients each, never over the shipped per_source.
 load_start() {
 	timeout -k 2 $(($2 + 15)) nsenter -t "$nspid" -a env -i PATH=$path \
 	    "$lg" -p "$port" -m greeting -c 32 -t 2 -w 0 -d "$2" \
+	    -s 127.0.0.1 -n 4 \
 	    > "$state/load.$1" 2>&1 < /dev/null &
 	lgpid=$!
 }
