@@ -48,6 +48,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # debhelper (with dh-autoreconf), lintian, git (the files to package),
 # debootstrap (the clean build chroot).
 packages="build-essential autoconf automake pkg-config libconfig-dev check
+libssl-dev openssl
 systemd coreutils util-linux mount bsdutils"
 deb_packages="debhelper lintian git"
 scaleout_packages="haproxy iproute2"

@@ -43,10 +43,45 @@ struct config_listen {
 	size_t		 cl_nproxy_from;
 };
 
+/* listen.tls.verify */
+enum config_verify {
+	CONFIG_VERIFY_NONE,		/* no client certificate asked */
+	CONFIG_VERIFY_OPTIONAL,		/* asked; one that fails is refused */
+	CONFIG_VERIFY_REQUIRE,		/* a verified one, or no service */
+};
+
+/*
+ * listen.tls: a listener's TLS.  The paths are as written; the PEM texts
+ * are the files' bytes as the full load read them, and what every later
+ * load from text (the master's, an upgraded image's) takes from the
+ * check's answer instead of the files (conftls.h).
+ */
+struct config_tls {
+	char		*ct_certificate;	/* chain, leaf first */
+	char		*ct_key;
+	char		*ct_client_ca;		/* NULL: none */
+	char		*ct_cert_pem;
+	char		*ct_key_pem;
+	char		*ct_ca_pem;		/* NULL: none */
+	enum config_verify ct_verify;
+	int		 ct_min_version;	/* 12 or 13: TLS 1.2, 1.3 */
+	char		*ct_ciphers;		/* NULL: OpenSSL's */
+	char		*ct_ciphersuites;	/* NULL: OpenSSL's */
+	bool		 ct_tickets;
+	double		 ct_ticket_lifetime;	/* seconds */
+	char		*ct_where;		/* "FILE:LINE" of the group */
+};
+
 struct config {
 	char			*c_file;
 	char			*c_text;	/* as parsed, includes merged */
 	struct config_listen	 c_listen[CONFIG_MAX_LISTEN];
+	/* Each listener's TLS; NULL: clear text. */
+	struct config_tls	*c_tls[CONFIG_MAX_LISTEN];
+	/* The generation's ticket secret (tls.h), drawn by each load that
+	 * has a TLS listener with tickets; c_tls_secret_ok false: none. */
+	uint8_t			 c_tls_secret[32];
+	bool			 c_tls_secret_ok;
 	/* Where each listener is written, "FILE:LINE", for -t. */
 	char			*c_listen_where[CONFIG_MAX_LISTEN];
 	size_t			 c_nlisten;
@@ -117,6 +152,18 @@ struct config_facts {
 #define CONFIG_NO_MODULES	0x1
 /* user and group are not looked up: the ids are the facts' (or 0). */
 #define CONFIG_NO_NSS		0x2
+/* TLS files are not read: their texts are the material's (below). */
+#define CONFIG_NO_FILES		0x4
+
+/*
+ * The TLS material: the PEM texts of every TLS listener, in the order of
+ * the listeners, each NUL-terminated: certificate, key, client CAs ("" for
+ * none).  What a full load read, for a load from text to take.
+ */
+struct config_material {
+	const char	*cm_bytes;
+	size_t		 cm_len;
+};
 
 /*
  * Parse and validate file and the files it includes (see conffile.h).
@@ -134,8 +181,11 @@ struct config	*config_load_flags(const char *file, int flags, char *err,
  * FILE only: the lines of its includes are not known any more.
  */
 struct config	*config_load_text(const char *file, const char *text,
-		    int flags, const struct config_facts *, char *err,
-		    size_t errsize);
+		    int flags, const struct config_facts *,
+		    const struct config_material *, char *err, size_t errsize);
+/* The TLS material of c (see above), malloc(3)ed, in *out; -1: ENOMEM. */
+int		 config_get_material(const struct config *, char **out,
+		    size_t *len);
 void		 config_free(struct config *);
 /* What a full load learnt: for the master, from a checker child. */
 void		 config_get_facts(const struct config *,

@@ -28,6 +28,7 @@
 #include <limits.h>
 #include <time.h>
 
+#include "conftls.h"
 #include "pool.h"
 
 /* Listening sockets, the pid file, the control socket, the agent, the
@@ -35,12 +36,16 @@
 #define HANDOVER_MAX_FDS	(CONFIG_MAX_LISTEN + 5)
 
 #define HANDOVER_TEXT_MAX	(4 * 1024 * 1024)
+/* The TLS material (config.h): three files a listener, at most. */
+#define HANDOVER_MATERIAL_MAX	(CONFIG_MAX_LISTEN * 3 * \
+	(CONFTLS_FILE_MAX + 1))
 
 struct handover_state {
 	char			 hs_format[96];
 	uint32_t		 hs_nlisteners;
 	uint32_t		 hs_nworkers;
 	uint32_t		 hs_text_len;	/* after the workers */
+	uint32_t		 hs_material_len; /* TLS's, after the text */
 	uint32_t		 hs_generation;	/* serving */
 	uint32_t		 hs_last_id;
 	uint32_t		 hs_target;
