@@ -327,17 +327,17 @@ conf_material_add(char **out, size_t *len, const char *s)
 int
 config_get_material(const struct config *c, char **out, size_t *len)
 {
-	const struct config_tls	*ct;
+	const struct tls_config	*ct;
 
 	*out = NULL;
 	*len = 0;
 	for (size_t i = 0; i < c->c_nlisten; i++) {
 		if ((ct = c->c_tls[i]) == NULL)
 			continue;
-		if (conf_material_add(out, len, ct->ct_cert_pem) == -1 ||
-		    conf_material_add(out, len, ct->ct_key_pem) == -1 ||
-		    conf_material_add(out, len, ct->ct_ca_pem != NULL ?
-		    ct->ct_ca_pem : "") == -1) {
+		if (conf_material_add(out, len, ct->tc_cert_pem) == -1 ||
+		    conf_material_add(out, len, ct->tc_key_pem) == -1 ||
+		    conf_material_add(out, len, ct->tc_ca_pem != NULL ?
+		    ct->tc_ca_pem : "") == -1) {
 			free(*out);
 			*out = NULL;
 			return -1;

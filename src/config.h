@@ -16,6 +16,7 @@
 
 #include "access.h"
 #include "proxy.h"
+#include "tls.h"
 
 struct service;
 
@@ -43,44 +44,15 @@ struct config_listen {
 	size_t		 cl_nproxy_from;
 };
 
-/* listen.tls.verify */
-enum config_verify {
-	CONFIG_VERIFY_NONE,		/* no client certificate asked */
-	CONFIG_VERIFY_OPTIONAL,		/* asked; one that fails is refused */
-	CONFIG_VERIFY_REQUIRE,		/* a verified one, or no service */
-};
-
-/*
- * listen.tls: a listener's TLS.  The paths are as written; the PEM texts
- * are the files' bytes as the full load read them, and what every later
- * load from text (the master's, an upgraded image's) takes from the
- * check's answer instead of the files (conftls.h).
- */
-struct config_tls {
-	char		*ct_certificate;	/* chain, leaf first */
-	char		*ct_key;
-	char		*ct_client_ca;		/* NULL: none */
-	char		*ct_cert_pem;
-	char		*ct_key_pem;
-	char		*ct_ca_pem;		/* NULL: none */
-	enum config_verify ct_verify;
-	int		 ct_min_version;	/* 12 or 13: TLS 1.2, 1.3 */
-	char		*ct_ciphers;		/* NULL: OpenSSL's */
-	char		*ct_ciphersuites;	/* NULL: OpenSSL's */
-	bool		 ct_tickets;
-	double		 ct_ticket_lifetime;	/* seconds */
-	char		*ct_where;		/* "FILE:LINE" of the group */
-};
-
 struct config {
 	char			*c_file;
 	char			*c_text;	/* as parsed, includes merged */
 	struct config_listen	 c_listen[CONFIG_MAX_LISTEN];
 	/* Each listener's TLS; NULL: clear text. */
-	struct config_tls	*c_tls[CONFIG_MAX_LISTEN];
+	struct tls_config	*c_tls[CONFIG_MAX_LISTEN];
 	/* The generation's ticket secret (tls.h), drawn by each load that
 	 * has a TLS listener with tickets; c_tls_secret_ok false: none. */
-	uint8_t			 c_tls_secret[32];
+	uint8_t			 c_tls_secret[TLS_SECRET_LEN];
 	bool			 c_tls_secret_ok;
 	/* Where each listener is written, "FILE:LINE", for -t. */
 	char			*c_listen_where[CONFIG_MAX_LISTEN];

@@ -27,9 +27,9 @@ static const char *const conftls_keys[] = { "certificate", "key",
 	"tickets", "ticket_lifetime", NULL };
 
 static const struct conf_name conftls_verify_names[] = {
-	{ "none", CONFIG_VERIFY_NONE },
-	{ "optional", CONFIG_VERIFY_OPTIONAL },
-	{ "require", CONFIG_VERIFY_REQUIRE },
+	{ "none", TLS_VERIFY_NONE },
+	{ "optional", TLS_VERIFY_OPTIONAL },
+	{ "require", TLS_VERIFY_REQUIRE },
 	{ NULL, 0 },
 };
 
@@ -40,22 +40,22 @@ static const struct conf_name conftls_version_names[] = {
 };
 
 void
-conftls_free(struct config_tls *ct)
+conftls_free(struct tls_config *ct)
 {
 	if (ct == NULL)
 		return;
-	free(ct->ct_certificate);
-	free(ct->ct_key);
-	free(ct->ct_client_ca);
+	free(ct->tc_certificate);
+	free(ct->tc_key);
+	free(ct->tc_client_ca);
 	/* The key's bytes do not linger in freed memory. */
-	if (ct->ct_key_pem != NULL)
-		explicit_bzero(ct->ct_key_pem, strlen(ct->ct_key_pem));
-	free(ct->ct_cert_pem);
-	free(ct->ct_key_pem);
-	free(ct->ct_ca_pem);
-	free(ct->ct_ciphers);
-	free(ct->ct_ciphersuites);
-	free(ct->ct_where);
+	if (ct->tc_key_pem != NULL)
+		explicit_bzero(ct->tc_key_pem, strlen(ct->tc_key_pem));
+	free(ct->tc_cert_pem);
+	free(ct->tc_key_pem);
+	free(ct->tc_ca_pem);
+	free(ct->tc_ciphers);
+	free(ct->tc_ciphersuites);
+	free(ct->tc_where);
 	free(ct);
 }
 
@@ -180,53 +180,53 @@ conftls_take(struct conf_ctx *ctx, const config_setting_t *g, char **pem,
 
 static int
 conftls_material(struct conf_ctx *ctx, const config_setting_t *g,
-    struct config_tls *ct)
+    struct tls_config *ct)
 {
 	if (ctx->flags & CONFIG_NO_FILES) {
 		char	*skip = NULL;
 		int	 rc;
 
 		if (conf_string(ctx, g, "listen.tls.certificate",
-		    "certificate", PATH_MAX, &ct->ct_certificate) == -1 ||
+		    "certificate", PATH_MAX, &ct->tc_certificate) == -1 ||
 		    conf_string(ctx, g, "listen.tls.key", "key", PATH_MAX,
-		    &ct->ct_key) == -1 ||
+		    &ct->tc_key) == -1 ||
 		    conf_string(ctx, g, "listen.tls.client_ca", "client_ca",
-		    PATH_MAX, &ct->ct_client_ca) == -1)
+		    PATH_MAX, &ct->tc_client_ca) == -1)
 			return -1;
-		rc = conftls_take(ctx, g, &ct->ct_cert_pem, false) == -1 ||
-		    conftls_take(ctx, g, &ct->ct_key_pem, false) == -1 ||
-		    conftls_take(ctx, g, ct->ct_client_ca != NULL ?
-		    &ct->ct_ca_pem : &skip, true) == -1;
+		rc = conftls_take(ctx, g, &ct->tc_cert_pem, false) == -1 ||
+		    conftls_take(ctx, g, &ct->tc_key_pem, false) == -1 ||
+		    conftls_take(ctx, g, ct->tc_client_ca != NULL ?
+		    &ct->tc_ca_pem : &skip, true) == -1;
 		free(skip);
 		return rc ? -1 : 0;
 	}
-	return conftls_file(ctx, g, "certificate", &ct->ct_certificate,
-	    &ct->ct_cert_pem) == -1 ||
-	    conftls_file(ctx, g, "key", &ct->ct_key, &ct->ct_key_pem) == -1 ||
-	    conftls_file(ctx, g, "client_ca", &ct->ct_client_ca,
-	    &ct->ct_ca_pem) == -1 ? -1 : 0;
+	return conftls_file(ctx, g, "certificate", &ct->tc_certificate,
+	    &ct->tc_cert_pem) == -1 ||
+	    conftls_file(ctx, g, "key", &ct->tc_key, &ct->tc_key_pem) == -1 ||
+	    conftls_file(ctx, g, "client_ca", &ct->tc_client_ca,
+	    &ct->tc_ca_pem) == -1 ? -1 : 0;
 }
 
 /* verify and client_ca go together: a CA asks for certificates
  * ("require" unless said), and asking for them needs a CA. */
 static int
 conftls_verify(struct conf_ctx *ctx, const config_setting_t *g,
-    struct config_tls *ct)
+    struct tls_config *ct)
 {
 	const config_setting_t	*v = conf_member(g, "verify");
 	int			 mode;
 
-	mode = conf_member(g, "client_ca") != NULL ? CONFIG_VERIFY_REQUIRE :
-	    CONFIG_VERIFY_NONE;
+	mode = conf_member(g, "client_ca") != NULL ? TLS_VERIFY_REQUIRE :
+	    TLS_VERIFY_NONE;
 	if (conf_name_lookup(ctx, g, "listen.tls.verify", "verify",
 	    conftls_verify_names, &mode) == -1)
 		return -1;
-	ct->ct_verify = (enum config_verify)mode;
-	if (mode != CONFIG_VERIFY_NONE && conf_member(g, "client_ca") == NULL)
+	ct->tc_verify = (enum tls_verify)mode;
+	if (mode != TLS_VERIFY_NONE && conf_member(g, "client_ca") == NULL)
 		return conf_error(ctx, v, "listen.tls.verify = \"%s\" needs "
 		    "client_ca, the CAs that sign the clients' certificates",
 		    conftls_verify_names[mode].name);
-	if (mode == CONFIG_VERIFY_NONE && conf_member(g, "client_ca") != NULL)
+	if (mode == TLS_VERIFY_NONE && conf_member(g, "client_ca") != NULL)
 		return conf_error(ctx, v, "listen.tls.client_ca is set but "
 		    "verify = \"none\" asks no client for a certificate");
 	return 0;
@@ -234,26 +234,26 @@ conftls_verify(struct conf_ctx *ctx, const config_setting_t *g,
 
 static int
 conftls_options(struct conf_ctx *ctx, const config_setting_t *g,
-    struct config_tls *ct)
+    struct tls_config *ct)
 {
 	int	 version = 12;
 
-	ct->ct_tickets = true;
-	ct->ct_ticket_lifetime = CONFTLS_TICKET_LIFETIME;
+	ct->tc_tickets = true;
+	ct->tc_ticket_lifetime = CONFTLS_TICKET_LIFETIME;
 	if (conftls_verify(ctx, g, ct) == -1 ||
 	    conf_name_lookup(ctx, g, "listen.tls.min_version", "min_version",
 	    conftls_version_names, &version) == -1 ||
 	    conf_string(ctx, g, "listen.tls.ciphers", "ciphers", 1024,
-	    &ct->ct_ciphers) == -1 ||
+	    &ct->tc_ciphers) == -1 ||
 	    conf_string(ctx, g, "listen.tls.ciphersuites", "ciphersuites",
-	    1024, &ct->ct_ciphersuites) == -1 ||
+	    1024, &ct->tc_ciphersuites) == -1 ||
 	    conf_bool(ctx, g, "listen.tls.tickets", "tickets",
-	    &ct->ct_tickets) == -1 ||
+	    &ct->tc_tickets) == -1 ||
 	    conf_seconds(ctx, g, "listen.tls.ticket_lifetime",
 	    "ticket_lifetime", CONFTLS_TICKET_MIN, CONFTLS_TICKET_MAX,
-	    &ct->ct_ticket_lifetime) == -1)
+	    &ct->tc_ticket_lifetime) == -1)
 		return -1;
-	ct->ct_min_version = version;
+	ct->tc_min_version = version;
 	return 0;
 }
 
@@ -266,7 +266,7 @@ conftls_options(struct conf_ctx *ctx, const config_setting_t *g,
  */
 static int
 conftls_check(struct conf_ctx *ctx, const config_setting_t *g,
-    const struct config_tls *ct)
+    const struct tls_config *ct)
 {
 	struct tls_server	*ts;
 	const char		*key;
@@ -280,8 +280,8 @@ conftls_check(struct conf_ctx *ctx, const config_setting_t *g,
 	}
 	if ((left = tls_server_expiry(ts)) < 0)
 		log_warnx("%s: listen.tls.certificate \"%s\" expired %lld "
-		    "days ago: served all the same", ct->ct_where,
-		    ct->ct_certificate, -left / 86400);
+		    "days ago: served all the same", ct->tc_where,
+		    ct->tc_certificate, -left / 86400);
 	tls_server_free(ts);
 	return 0;
 }
@@ -290,7 +290,7 @@ int
 conftls_listen(struct conf_ctx *ctx, const config_setting_t *g,
     struct config *c, size_t i)
 {
-	struct config_tls	*ct;
+	struct tls_config	*ct;
 	char			 where[PATH_MAX + 16];
 
 	conftls_free(c->c_tls[i]);
@@ -313,7 +313,7 @@ conftls_listen(struct conf_ctx *ctx, const config_setting_t *g,
 	if ((ct = calloc(1, sizeof(*ct))) == NULL)
 		return conf_error(ctx, g, "calloc: %s", strerror(errno));
 	c->c_tls[i] = ct;
-	if ((ct->ct_where = strdup(conf_where(ctx, g, where,
+	if ((ct->tc_where = strdup(conf_where(ctx, g, where,
 	    sizeof(where)))) == NULL)
 		return conf_error(ctx, g, "strdup: %s", strerror(errno));
 	if (conftls_options(ctx, g, ct) == -1 ||
@@ -331,7 +331,7 @@ conftls_secret(struct conf_ctx *ctx, struct config *c)
 
 	(void)ctx;
 	for (size_t i = 0; i < CONFIG_MAX_LISTEN; i++)
-		want = want || (c->c_tls[i] != NULL && c->c_tls[i]->ct_tickets);
+		want = want || (c->c_tls[i] != NULL && c->c_tls[i]->tc_tickets);
 	c->c_tls_secret_ok = false;
 	if (!want)
 		return 0;

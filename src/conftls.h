@@ -19,7 +19,7 @@
 
 struct conf_ctx;
 struct config;
-struct config_tls;
+struct tls_config;
 
 /* A certificate chain, key or CA bundle: 128 KiB is hundreds of
  * certificates. */
@@ -34,6 +34,6 @@ int	conftls_listen(struct conf_ctx *, const config_setting_t *g,
 	    struct config *, size_t i);
 /* The ticket secret, once every listener is read. */
 int	conftls_secret(struct conf_ctx *, struct config *);
-void	conftls_free(struct config_tls *);
+void	conftls_free(struct tls_config *);
 
 #endif

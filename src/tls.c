@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
 #include "tls.h"
 
 #ifdef HAVE_TLS
@@ -260,21 +259,21 @@ tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 }
 
 static int
-tls_versions(SSL_CTX *ctx, const struct config_tls *ct, char *err,
+tls_versions(SSL_CTX *ctx, const struct tls_config *ct, char *err,
     size_t errsize)
 {
-	if (SSL_CTX_set_min_proto_version(ctx, ct->ct_min_version == 13 ?
+	if (SSL_CTX_set_min_proto_version(ctx, ct->tc_min_version == 13 ?
 	    TLS1_3_VERSION : TLS1_2_VERSION) != 1) {
 		tls_err(err, errsize, "min_version");
 		return -1;
 	}
-	if (ct->ct_ciphers != NULL &&
-	    SSL_CTX_set_cipher_list(ctx, ct->ct_ciphers) != 1) {
+	if (ct->tc_ciphers != NULL &&
+	    SSL_CTX_set_cipher_list(ctx, ct->tc_ciphers) != 1) {
 		tls_err(err, errsize, "ciphers: none of them is known");
 		return -1;
 	}
-	if (ct->ct_ciphersuites != NULL &&
-	    SSL_CTX_set_ciphersuites(ctx, ct->ct_ciphersuites) != 1) {
+	if (ct->tc_ciphersuites != NULL &&
+	    SSL_CTX_set_ciphersuites(ctx, ct->tc_ciphersuites) != 1) {
 		tls_err(err, errsize, "ciphersuites: not a valid list");
 		return -1;
 	}
@@ -282,7 +281,7 @@ tls_versions(SSL_CTX *ctx, const struct config_tls *ct, char *err,
 }
 
 static void
-tls_sessions(struct tls_server *ts, const struct config_tls *ct,
+tls_sessions(struct tls_server *ts, const struct tls_config *ct,
     const uint8_t *secret)
 {
 	SSL_CTX		*ctx = ts->ts_ctx;
@@ -290,8 +289,8 @@ tls_sessions(struct tls_server *ts, const struct config_tls *ct,
 
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
-	ts->ts_tickets = ct->ct_tickets && secret != NULL;
-	ts->ts_epoch_len = (long long)ct->ct_ticket_lifetime;
+	ts->ts_tickets = ct->tc_tickets && secret != NULL;
+	ts->ts_epoch_len = (long long)ct->tc_ticket_lifetime;
 	if (ts->ts_epoch_len < 1)
 		ts->ts_epoch_len = 1;
 	if (!ts->ts_tickets) {
@@ -305,12 +304,12 @@ tls_sessions(struct tls_server *ts, const struct config_tls *ct,
 }
 
 static int
-tls_verify_mode(const struct config_tls *ct)
+tls_verify_mode(const struct tls_config *ct)
 {
-	switch (ct->ct_verify) {
-	case CONFIG_VERIFY_REQUIRE:
+	switch (ct->tc_verify) {
+	case TLS_VERIFY_REQUIRE:
 		return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-	case CONFIG_VERIFY_OPTIONAL:
+	case TLS_VERIFY_OPTIONAL:
 		return SSL_VERIFY_PEER;
 	default:
 		return SSL_VERIFY_NONE;
@@ -318,7 +317,7 @@ tls_verify_mode(const struct config_tls *ct)
 }
 
 struct tls_server *
-tls_server_new(const struct config_tls *ct, const uint8_t *secret,
+tls_server_new(const struct tls_config *ct, const uint8_t *secret,
     char *err, size_t errsize)
 {
 	struct tls_server	*ts;
@@ -343,10 +342,10 @@ tls_server_new(const struct config_tls *ct, const uint8_t *secret,
 	SSL_CTX_set_mode(ts->ts_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (tls_versions(ts->ts_ctx, ct, err, errsize) == -1 ||
-	    tls_load_chain(ts->ts_ctx, ct->ct_cert_pem, err, errsize) == -1 ||
-	    tls_load_key(ts->ts_ctx, ct->ct_key_pem, err, errsize) == -1 ||
-	    (ct->ct_ca_pem != NULL &&
-	    tls_load_ca(ts->ts_ctx, ct->ct_ca_pem, err, errsize) == -1)) {
+	    tls_load_chain(ts->ts_ctx, ct->tc_cert_pem, err, errsize) == -1 ||
+	    tls_load_key(ts->ts_ctx, ct->tc_key_pem, err, errsize) == -1 ||
+	    (ct->tc_ca_pem != NULL &&
+	    tls_load_ca(ts->ts_ctx, ct->tc_ca_pem, err, errsize) == -1)) {
 		tls_server_free(ts);
 		return NULL;
 	}
@@ -616,7 +615,7 @@ tls_library(void)
 #else /* !HAVE_TLS: conftls.c refuses listen.tls, nothing gets here. */
 
 struct tls_server *
-tls_server_new(const struct config_tls *ct, const uint8_t *secret,
+tls_server_new(const struct tls_config *ct, const uint8_t *secret,
     char *err, size_t errsize)
 {
 	(void)ct;

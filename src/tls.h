@@ -25,7 +25,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct config_tls;
+/* listen.tls.verify */
+enum tls_verify {
+	TLS_VERIFY_NONE,		/* no client certificate asked */
+	TLS_VERIFY_OPTIONAL,		/* asked; one that fails is refused */
+	TLS_VERIFY_REQUIRE,		/* a verified one, or no service */
+};
+
+/*
+ * listen.tls: a listener's TLS, as the configuration says it
+ * (conftls.c reads it).  The paths are as written; the PEM texts
+ * are the files' bytes as the full load read them, and what every later
+ * load from text (the master's, an upgraded image's) takes from the
+ * check's answer instead of the files (conftls.h).
+ */
+struct tls_config {
+	char		*tc_certificate;	/* chain, leaf first */
+	char		*tc_key;
+	char		*tc_client_ca;		/* NULL: none */
+	char		*tc_cert_pem;
+	char		*tc_key_pem;
+	char		*tc_ca_pem;		/* NULL: none */
+	enum tls_verify	 tc_verify;
+	int		 tc_min_version;	/* 12 or 13: TLS 1.2, 1.3 */
+	char		*tc_ciphers;		/* NULL: OpenSSL's */
+	char		*tc_ciphersuites;	/* NULL: OpenSSL's */
+	bool		 tc_tickets;
+	double		 tc_ticket_lifetime;	/* seconds */
+	char		*tc_where;		/* "FILE:LINE" of the group */
+};
 
 /* The ticket secret of a generation. */
 #define TLS_SECRET_LEN	32
@@ -67,7 +95,7 @@ struct tls;			/* one connection */
  * with "certificate ...", "key ...", "client_ca ..." or another key's
  * name first in err, so that the caller can name its line.
  */
-struct tls_server *tls_server_new(const struct config_tls *,
+struct tls_server *tls_server_new(const struct tls_config *,
 		    const uint8_t *secret, char *err, size_t errsize);
 void		 tls_server_free(struct tls_server *);
 /* Seconds until the certificate expires (negative: it has). */

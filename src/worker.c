@@ -580,7 +580,7 @@ worker_tls(const struct config *cfg, struct tls_server **ts)
 		if ((ts[i] = tls_server_new(cfg->c_tls[i],
 		    cfg->c_tls_secret_ok ? cfg->c_tls_secret : NULL, err,
 		    sizeof(err))) == NULL) {
-			log_warnx("%s: listen.tls.%s", cfg->c_tls[i]->ct_where,
+			log_warnx("%s: listen.tls.%s", cfg->c_tls[i]->tc_where,
 			    err);
 			_exit(WORKER_EXIT_FATAL);
 		}
