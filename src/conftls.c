@@ -279,9 +279,9 @@ conftls_check(struct conf_ctx *ctx, const config_setting_t *g,
 		    NULL ? conf_member(g, key) : g, "listen.tls.%s", err);
 	}
 	if ((left = tls_server_expiry(ts)) < 0)
-		log_warnx("%s: listen.tls.certificate \"%s\" expired %lld "
-		    "days ago: served all the same", ct->tc_where,
-		    ct->tc_certificate, -left / 86400);
+		log_warnx("%s: listen.tls.certificate \"%s\" has expired "
+		    "(%lld hours ago): served all the same", ct->tc_where,
+		    ct->tc_certificate, -left / 3600);
 	tls_server_free(ts);
 	return 0;
 }

@@ -121,7 +121,15 @@ tls_load_key(SSL_CTX *ctx, const char *pem, char *err, size_t errsize)
 	}
 	if (SSL_CTX_use_PrivateKey(ctx, k) != 1) {
 		EVP_PKEY_free(k);
-		tls_err(err, errsize, "key");
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH ||
+		    ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_TYPE_MISMATCH) {
+			ERR_clear_error();
+			snprintf(err, errsize, "key does not match the "
+			    "certificate");
+		} else
+			tls_err(err, errsize, "key");
 		return -1;
 	}
 	EVP_PKEY_free(k);
