@@ -651,6 +651,111 @@ tls_library(void)
 	return "none";
 }
 
+/* No connection ever has TLS here: what follows is never reached. */
+struct tls *
+tls_new(struct tls_server *ts, int fd)
+{
+	(void)ts;
+	(void)fd;
+	errno = ENOTSUP;
+	return NULL;
+}
+
+struct tls *
+tls_new_bio(struct tls_server *ts, void *rbio, void *wbio)
+{
+	(void)rbio;
+	(void)wbio;
+	return tls_new(ts, -1);
+}
+
+void
+tls_free(struct tls *t)
+{
+	(void)t;
+}
+
+static enum tls_io
+tls_none(struct tls *t)
+{
+	(void)t;
+	errno = ENOTSUP;
+	return TLS_IO_ERROR;
+}
+
+enum tls_io
+tls_handshake(struct tls *t)
+{
+	return tls_none(t);
+}
+
+enum tls_io
+tls_read(struct tls *t, void *buf, size_t len, size_t *done)
+{
+	(void)buf;
+	(void)len;
+	*done = 0;
+	return tls_none(t);
+}
+
+enum tls_io
+tls_write(struct tls *t, const void *buf, size_t len, size_t *done)
+{
+	(void)buf;
+	(void)len;
+	*done = 0;
+	return tls_none(t);
+}
+
+void
+tls_close_notify(struct tls *t)
+{
+	(void)t;
+}
+
+enum tls_fail
+tls_failure(const struct tls *t)
+{
+	(void)t;
+	return TLS_FAIL_PROTOCOL;
+}
+
+const char *
+tls_why(const struct tls *t)
+{
+	(void)t;
+	return "built without TLS";
+}
+
+uint64_t
+tls_wire_in(const struct tls *t)
+{
+	(void)t;
+	return 0;
+}
+
+uint64_t
+tls_wire_out(const struct tls *t)
+{
+	(void)t;
+	return 0;
+}
+
+bool
+tls_resumed(const struct tls *t)
+{
+	(void)t;
+	return false;
+}
+
+const char *
+tls_fact(struct tls *t, enum tls_fact f)
+{
+	(void)t;
+	(void)f;
+	return NULL;
+}
+
 #endif /* HAVE_TLS */
 
 /* The key of the configuration that the text before ':' or ' ' names. */
