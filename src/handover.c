@@ -9,8 +9,9 @@
  * workers, the configuration text and the TLS material it was checked
  * with (config.h): an upgraded image serves the certificates the old one
  * served, without opening a file.  The header also says what the
- * control socket's and the agent's descriptors, when they come, are: the
- * file the one was bound to, the address of the other.  Its format name
+ * control socket's, the agent's and the metrics' descriptors, when they
+ * come, are: the file the first was bound to, the addresses of the
+ * others.  Its format name
  * carries the size of every structure in it and of the scoreboard, so
  * that a binary built with another layout refuses at -t, before the exec,
  * rather than after.
@@ -35,6 +36,7 @@
 #include "handover.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "scoreboard.h"
 #include "status.h"
@@ -53,11 +55,22 @@ handover_format(void)
 	return format;
 }
 
+/* A TCP side door's socket, if it listens. */
+static void
+handover_door(const struct sidedoor_socket *sk, struct handover_door *hd)
+{
+	if (sk->sk_fd == -1)
+		return;
+	hd->hd_family = sk->sk_addr.a_family;
+	hd->hd_port = sk->sk_addr.a_port;
+	hd->hd_asked = sk->sk_port;
+	memcpy(hd->hd_bytes, sk->sk_addr.a_bytes, sizeof(hd->hd_bytes));
+}
+
 static void
 handover_head(const struct handover_parts *hp, struct handover_state *hs)
 {
-	const struct sidedoor_socket	*agent = &hp->hp_agent->ag_door.sd_sock;
-	const char			*text = hp->hp_cur->g_cfg->c_text;
+	const char	*text = hp->hp_cur->g_cfg->c_text;
 
 	memset(hs, 0, sizeof(*hs));
 	snprintf(hs->hs_format, sizeof(hs->hs_format), "%s",
@@ -83,12 +96,8 @@ handover_head(const struct handover_parts *hp, struct handover_state *hs)
 		hs->hs_control_dev = hp->hp_control->ctl_dev;
 		hs->hs_control_ino = hp->hp_control->ctl_ino;
 	}
-	if (agent->sk_fd != -1) {
-		hs->hs_agent_family = agent->sk_addr.a_family;
-		hs->hs_agent_port = agent->sk_addr.a_port;
-		memcpy(hs->hs_agent_bytes, agent->sk_addr.a_bytes,
-		    sizeof(hs->hs_agent_bytes));
-	}
+	handover_door(&hp->hp_agent->ag_door.sd_sock, &hs->hs_agent);
+	handover_door(&hp->hp_metrics->me_door.sd_sock, &hs->hs_metrics);
 }
 
 static int
@@ -190,6 +199,10 @@ handover_fds(const struct handover_parts *hp, int state, int *fds,
 	if (hp->hp_agent->ag_door.sd_sock.sk_fd != -1) {
 		fds[n] = hp->hp_agent->ag_door.sd_sock.sk_fd;
 		names[n++] = "pfd-agent";
+	}
+	if (hp->hp_metrics->me_door.sd_sock.sk_fd != -1) {
+		fds[n] = hp->hp_metrics->me_door.sd_sock.sk_fd;
+		names[n++] = "pfd-metrics";
 	}
 	fds[n] = hp->hp_pool->p_board_fd;
 	names[n++] = "pfd-board";

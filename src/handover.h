@@ -6,13 +6,14 @@
  *
  * Descriptors, from 3 on, named in LISTEN_FDNAMES as systemd names them:
  * "pfd-listen" and "pfd-passed" (a listening socket; the second came from
- * systemd), "pfd-pidfile" (with its lock), "pfd-control" and "pfd-agent"
- * (the control socket and the agent check, listening: nobody is refused
- * during the exec), "pfd-board" (the scoreboard's memfd) and "pfd-state"
- * (a memfd: the layout below its format name, generation numbers, the
- * sockets as configured, the control socket's file, the agent's address,
- * the process table, the configuration file's path and the text its
- * workers were started with).  Nothing is written to disk.  A binary
+ * systemd), "pfd-pidfile" (with its lock), "pfd-control", "pfd-agent" and
+ * "pfd-metrics" (the control socket, the agent check and the metrics
+ * endpoint, listening: nobody is refused during the exec), "pfd-board"
+ * (the scoreboard's memfd) and "pfd-state" (a memfd: the layout below its
+ * format name, generation numbers, the sockets as configured, the control
+ * socket's file, the agent's and the metrics' addresses, the process
+ * table, the configuration file's path and the text its workers were
+ * started with).  Nothing is written to disk.  A binary
  * reads only its own format; its -t says so (upgrade_check_format()),
  * before any exec.
  */
@@ -32,13 +33,26 @@
 #include "pool.h"
 
 /* Listening sockets, the pid file, the control socket, the agent, the
- * board, the state. */
-#define HANDOVER_MAX_FDS	(CONFIG_MAX_LISTEN + 5)
+ * metrics, the board, the state. */
+#define HANDOVER_MAX_FDS	(CONFIG_MAX_LISTEN + 6)
 
 #define HANDOVER_TEXT_MAX	(4 * 1024 * 1024)
 /* The TLS material (config.h): three files a listener, at most. */
 #define HANDOVER_MATERIAL_MAX	(CONFIG_MAX_LISTEN * 3 * \
 	(CONFTLS_FILE_MAX + 1))
+
+/*
+ * A TCP side door that crosses (the agent, the metrics): the address it
+ * is bound to (addr.h), and the port the file asked for, which a reload
+ * compares the file with (metrics.port 0, any free one, stays 0: the
+ * endpoint stays where it is rather than move to another free port).
+ */
+struct handover_door {
+	uint8_t			 hd_family;	/* 0: none */
+	uint16_t		 hd_port;	/* bound */
+	uint16_t		 hd_asked;	/* as configured */
+	uint8_t			 hd_bytes[16];
+};
 
 struct handover_state {
 	char			 hs_format[96];
@@ -59,10 +73,8 @@ struct handover_state {
 	char			 hs_control[CONFIG_MAX_CONTROL_PATH];
 	uint64_t		 hs_control_dev;
 	uint64_t		 hs_control_ino;
-	/* With "pfd-agent": the address it is bound to (addr.h). */
-	uint8_t			 hs_agent_family;	/* 0: none */
-	uint16_t		 hs_agent_port;
-	uint8_t			 hs_agent_bytes[16];
+	struct handover_door	 hs_agent;	/* with "pfd-agent" */
+	struct handover_door	 hs_metrics;	/* with "pfd-metrics" */
 };
 
 /* A listening socket as the file said it: a reload compares the file
@@ -88,6 +100,7 @@ struct handover_worker {
 struct agent;
 struct control;
 struct generation;
+struct metrics;
 
 /*
  * The parts of the supervisor that cross: the old image writes them, the
@@ -99,6 +112,7 @@ struct handover_parts {
 	struct pool		*hp_pool;
 	struct control		*hp_control;
 	struct agent		*hp_agent;
+	struct metrics		*hp_metrics;
 	unsigned		*hp_last_id;	/* generation numbers */
 	unsigned long long	*hp_reloads_ok;
 	unsigned long long	*hp_reloads_failed;

@@ -289,6 +289,7 @@ master_parts(struct master *m)
 		.hp_pool = &m->m_pool,
 		.hp_control = &m->m_control,
 		.hp_agent = &m->m_agent,
+		.hp_metrics = &m->m_metrics,
 		.hp_last_id = &m->m_last_id,
 		.hp_reloads_ok = &m->m_reloads_ok,
 		.hp_reloads_failed = &m->m_reloads_failed,
@@ -507,26 +508,21 @@ master_listen(struct master *m)
 static int
 master_open_local(struct master *m, const struct config *cfg)
 {
-	int	 status = 0;
+	static const char *const what[MASTER_DOORS] = { "the control socket",
+	    "the agent check", "the metrics endpoint" };
+	int			 status;
 
-	if (m->m_control.ctl_door.sd_sock.sk_fd == -1 &&
-	    (status = control_open(&m->m_control, cfg->c_control)) != 0 &&
-	    m->m_start != MASTER_START_UPGRADE)
-		return status;
-	if (status != 0)
-		log_warnx("upgrade: going on without the control socket");
-	status = 0;
-	if (m->m_agent.ag_door.sd_sock.sk_fd == -1 &&
-	    (status = agent_open(&m->m_agent, cfg)) != 0 &&
-	    m->m_start != MASTER_START_UPGRADE)
-		return status;
-	if (status != 0)
-		log_warnx("upgrade: going on without the agent check");
-	if ((status = metrics_open(&m->m_metrics, cfg)) != 0 &&
-	    m->m_start != MASTER_START_UPGRADE)
-		return status;
-	if (status != 0)
-		log_warnx("upgrade: going on without the metrics endpoint");
+	for (int i = 0; i < MASTER_DOORS; i++) {
+		if (master_door(m, i)->sd_sock.sk_fd != -1)
+			continue;	/* handed over */
+		status = i == 0 ? control_open(&m->m_control, cfg->c_control) :
+		    i == 1 ? agent_open(&m->m_agent, cfg) :
+		    metrics_open(&m->m_metrics, cfg);
+		if (status != 0 && m->m_start != MASTER_START_UPGRADE)
+			return status;
+		if (status != 0)
+			log_warnx("upgrade: going on without %s", what[i]);
+	}
 	return 0;
 }
 

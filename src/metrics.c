@@ -407,6 +407,29 @@ metrics_close(struct metrics *me)
 	me->me_scratch = NULL;
 }
 
+bool
+metrics_hold(struct metrics *me)
+{
+	return sidedoor_hold(&me->me_door);
+}
+
+void
+metrics_release(struct metrics *me)
+{
+	sidedoor_release(&me->me_door);
+}
+
+void
+metrics_adopt(struct metrics *me, int fd, const struct addr *a,
+    uint16_t asked)
+{
+	sidedoor_adopt(&me->me_door, fd, a, NULL);
+	/* What a reload compares the file with: port 0 stays 0. */
+	me->me_door.sd_sock.sk_port = asked;
+	log_notice("metrics kept across the upgrade %s",
+	    me->me_door.sd_sock.sk_name);
+}
+
 int
 metrics_probe(const struct config *cfg, char *err, size_t errsize)
 {

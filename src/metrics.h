@@ -88,6 +88,16 @@ int	metrics_prepare(const struct metrics *, struct sidedoor_socket *fresh,
 void	metrics_commit(struct metrics *, struct sidedoor_socket *fresh,
 	    const struct config *cfg);
 void	metrics_close(struct metrics *);
+/*
+ * An in-place upgrade (as agent_hold()): the old image takes no new
+ * scraper (they wait in the backlog, which crosses the exec) and answers
+ * those in hand; true once none is left.  The new image adopts the
+ * socket, bound to a, asked for port asked (0: any) by the file.
+ */
+bool	metrics_hold(struct metrics *);
+void	metrics_release(struct metrics *);
+void	metrics_adopt(struct metrics *, int fd, const struct addr *a,
+	    uint16_t asked);
 /* For -t: whether the address can be bound on this host (its port may
  * be the running daemon's): 0, or -1 with "FILE:LINE: ..." in err. */
 int	metrics_probe(const struct config *, char *err, size_t errsize);

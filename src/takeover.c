@@ -2,8 +2,8 @@
 /*
  * takeover.c - the new image of an in-place upgrade: it finds what the
  * old one handed over (handover.h) among its descriptors, maps the state
- * and takes the workers, the sockets, the control socket and the agent
- * over as the serving generation.
+ * and takes the workers, the sockets, the control socket, the agent and
+ * the metrics endpoint over as the serving generation.
  */
 #include "autoconf.h"
 
@@ -25,6 +25,7 @@
 #include "handover.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "scoreboard.h"
 #include "sockstore.h"
@@ -35,14 +36,14 @@
 static struct {
 	int				 in_nfds;
 	int				 in_pidfile, in_board, in_state;
-	int				 in_control, in_agent;
+	int				 in_control, in_agent, in_metrics;
 	int				 in_listen[CONFIG_MAX_LISTEN];
 	bool				 in_passed[CONFIG_MAX_LISTEN];
 	size_t				 in_nlisten;
 	const struct handover_state	*in_hs;		/* mapped */
 	size_t				 in_size;
 } takeover_in = { .in_pidfile = -1, .in_board = -1, .in_state = -1,
-    .in_control = -1, .in_agent = -1 };
+    .in_control = -1, .in_agent = -1, .in_metrics = -1 };
 
 /* One handed-over descriptor, by its name. */
 static int
@@ -65,6 +66,8 @@ takeover_fd(int fd, const char *name, size_t len)
 		takeover_in.in_control = fd;
 	else if (len == 9 && strncmp(name, "pfd-agent", len) == 0)
 		takeover_in.in_agent = fd;
+	else if (len == 11 && strncmp(name, "pfd-metrics", len) == 0)
+		takeover_in.in_metrics = fd;
 	else if (len == 9 && strncmp(name, "pfd-board", len) == 0)
 		takeover_in.in_board = fd;
 	else if (len == 9 && strncmp(name, "pfd-state", len) == 0)
@@ -77,21 +80,27 @@ takeover_fd(int fd, const char *name, size_t len)
 	return 0;
 }
 
+/* A TCP side door's descriptor (fd) came as the state describes it. */
+static bool
+takeover_door_ok(int fd, const struct handover_door *hd)
+{
+	if (fd == -1)
+		return hd->hd_family == 0;
+	return hd->hd_family == AF_INET || hd->hd_family == AF_INET6;
+}
+
 /* The descriptors that came with the state are the ones it describes. */
 static bool
 takeover_local_ok(const struct handover_state *hs)
 {
 	bool	 control = takeover_in.in_control != -1;
-	bool	 agent = takeover_in.in_agent != -1;
 
 	if (memchr(hs->hs_control, '\0', sizeof(hs->hs_control)) == NULL)
 		return false;
 	if (control != (hs->hs_control[0] != '\0'))
 		return false;
-	if (!agent)
-		return hs->hs_agent_family == 0;
-	return hs->hs_agent_family == AF_INET ||
-	    hs->hs_agent_family == AF_INET6;
+	return takeover_door_ok(takeover_in.in_agent, &hs->hs_agent) &&
+	    takeover_door_ok(takeover_in.in_metrics, &hs->hs_metrics);
 }
 
 /* The state, mapped read-only and checked against the descriptors. */
@@ -346,8 +355,18 @@ takeover_config(const struct handover_parts *hp)
 	hp->hp_cur->g_cfg = old;
 }
 
-/* The control socket and the agent, still listening: connections that
- * came during the exec are in their backlogs. */
+/* The address a TCP side door is bound to. */
+static void
+takeover_door_addr(const struct handover_door *hd, struct addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->a_family = hd->hd_family;
+	a->a_port = hd->hd_port;
+	memcpy(a->a_bytes, hd->hd_bytes, sizeof(a->a_bytes));
+}
+
+/* The control socket, the agent and the metrics, still listening:
+ * connections that came during the exec are in their backlogs. */
 static void
 takeover_local(const struct handover_parts *hp)
 {
@@ -359,13 +378,16 @@ takeover_local(const struct handover_parts *hp)
 		    hs->hs_control, (dev_t)hs->hs_control_dev,
 		    (ino_t)hs->hs_control_ino);
 	if (takeover_in.in_agent != -1) {
-		memset(&a, 0, sizeof(a));
-		a.a_family = hs->hs_agent_family;
-		a.a_port = hs->hs_agent_port;
-		memcpy(a.a_bytes, hs->hs_agent_bytes, sizeof(a.a_bytes));
+		takeover_door_addr(&hs->hs_agent, &a);
 		agent_adopt(hp->hp_agent, takeover_in.in_agent, &a);
 	}
+	if (takeover_in.in_metrics != -1) {
+		takeover_door_addr(&hs->hs_metrics, &a);
+		metrics_adopt(hp->hp_metrics, takeover_in.in_metrics, &a,
+		    hs->hs_metrics.hd_asked);
+	}
 	takeover_in.in_control = takeover_in.in_agent = -1;
+	takeover_in.in_metrics = -1;
 }
 
 int

@@ -21,8 +21,8 @@ const char *takeover_pidfile_path(void);
 int	takeover_board_fd(void);
 const char *takeover_from_version(void);
 /* Fill the parts (handover.h) with what was handed over: the serving
- * generation, its workers, the control socket, the agent; 0 or an exit
- * status. */
+ * generation, its workers, the control socket, the agent, the metrics
+ * endpoint; 0 or an exit status. */
 int	takeover_adopt(const struct handover_parts *);
 /* The file cannot be loaded any more (why): the configuration the
  * workers were started with, or NULL (logged either way). */

@@ -6,8 +6,9 @@
  *
  * The check is a child whose output the master's ppoll() reads and whose
  * exit its SIGCHLD reaps, so the master keeps serving its loop (signals,
- * respawns, the control socket, the agent) while it runs; it has its own
- * process group, which is killed whole when it overruns or ends.
+ * respawns, the control socket, the agent, the metrics) while it runs; it
+ * has its own process group, which is killed whole when it overruns or
+ * ends.
  */
 #include "autoconf.h"
 
@@ -30,6 +31,7 @@
 #include "generation.h"
 #include "handover.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pool.h"
 #include "scoreboard.h"
@@ -398,9 +400,9 @@ upgrade_clear_environment(void)
 }
 
 /*
- * The control socket and the agent cross as the listeners do, held (see
- * upgrade_hold()): a client that comes meanwhile waits in the backlog and
- * is answered by the new image, never refused.
+ * The control socket, the agent and the metrics cross as the listeners
+ * do, held (see upgrade_hold()): a client that comes meanwhile waits in
+ * the backlog and is answered by the new image, never refused.
  */
 static void
 upgrade_exec(const struct handover_parts *hp, int state)
@@ -435,6 +437,7 @@ upgrade_exec(const struct handover_parts *hp, int state)
 	log_warnx("upgrade: version=%s keeps running", status_version);
 	control_release(hp->hp_control);
 	agent_release(hp->hp_agent);
+	metrics_release(hp->hp_metrics);
 	notify_ready("upgrade failed: the new binary could not be executed");
 }
 
@@ -476,25 +479,27 @@ upgrade_quiet(const struct pool *p, bool reloading)
 }
 
 /*
- * Just before the exec: the control socket and the agent take no new
- * client (those wait in the backlogs, which cross the exec), and those in
- * hand are served to their end here, within their deadlines, so that none
- * is cut off.  Whether none is left; released when the pool is not quiet,
- * so that they do not wait for it.
+ * Just before the exec: the control socket, the agent and the metrics
+ * take no new client (those wait in the backlogs, which cross the exec),
+ * and those in hand are served to their end here, within their
+ * deadlines, so that none is cut off.  Whether none is left; released
+ * when the pool is not quiet, so that they do not wait for it.
  */
 static bool
 upgrade_hold(const struct handover_parts *hp, bool hold)
 {
-	bool	 control_idle, agent_idle;
+	bool	 control_idle, agent_idle, metrics_idle;
 
 	if (!hold) {
 		control_release(hp->hp_control);
 		agent_release(hp->hp_agent);
+		metrics_release(hp->hp_metrics);
 		return false;
 	}
 	control_idle = control_hold(hp->hp_control);
 	agent_idle = agent_hold(hp->hp_agent);
-	return control_idle && agent_idle;
+	metrics_idle = metrics_hold(hp->hp_metrics);
+	return control_idle && agent_idle && metrics_idle;
 }
 
 /* Stop waiting: a stop came, or the pool never settled. */
@@ -543,8 +548,8 @@ upgrade_run(struct upgrade *up, const struct handover_parts *hp,
 	}
 	if (!upgrade_hold(hp, true)) {
 		if (clock_diff(now, up->up_until) <= 0)
-			upgrade_give_up(up, hp, "control or agent clients "
-			    "still in hand");
+			upgrade_give_up(up, hp, "control, agent or metrics "
+			    "clients still in hand");
 		return;
 	}
 	upgrade_reset(up);

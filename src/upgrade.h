@@ -11,10 +11,10 @@
  * workers stay its children.  Across the exec go, by systemd's LISTEN_FDS
  * convention with names: the listening sockets ("pfd-listen", or
  * "pfd-passed" for those systemd passed), the pid file ("pfd-pidfile",
- * its lock with it), the control socket and the agent ("pfd-control",
- * "pfd-agent": just before, they stop taking clients and finish those in
- * hand, so a client that comes meanwhile waits in the backlog for the new
- * image), the scoreboard ("pfd-board", a memfd) and the state
+ * its lock with it), the control socket, the agent and the metrics
+ * endpoint ("pfd-control", "pfd-agent", "pfd-metrics": just before, they
+ * stop taking clients and finish those in hand, so a client that comes
+ * meanwhile waits in the backlog for the new image), the scoreboard ("pfd-board", a memfd) and the state
  * ("pfd-state", a memfd: generation numbers, the process table, the
  * sockets as configured, the file's path and the text the running
  * workers were configured with).  The new image takes the workers over as
@@ -33,8 +33,8 @@
 /* How long the new binary's -t may take. */
 #define UPGRADE_CHECK_SECONDS	10.0
 /* How long a request waits for a quiet moment (no worker starting, no
- * reload under way, then no control or agent client in hand) before it
- * is dropped. */
+ * reload under way, then no control, agent or metrics client in hand)
+ * before it is dropped. */
 #define UPGRADE_WAIT_SECONDS	10.0
 /* What the check may print, kept for the log and the acknowledgement. */
 #define UPGRADE_OUTPUT_MAX	4096

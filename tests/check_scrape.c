@@ -6,8 +6,10 @@
  * pass and fail), each answer through promtool when it is installed,
  * a client that never finishes its request dropped at its deadline while
  * the daemon serves on, the port moved by a reload, -t naming the line
- * of an address it cannot bind, and a real Prometheus (Debian's
- * "prometheus") scraping the daemon and answering a query.
+ * of an address it cannot bind, a real Prometheus (Debian's
+ * "prometheus") scraping the daemon and answering a query, and the
+ * Grafana dashboard in docs/ asking for no series the daemon does not
+ * serve.
  */
 #include "autoconf.h"
 
@@ -459,6 +461,166 @@ START_TEST(test_check_address)
 }
 END_TEST
 
+/* ---- the Grafana dashboard ------------------------------------------- */
+
+#define DASHBOARD_MAX	(256 * 1024)
+#define DASHBOARD_EXPRS	64
+
+/* docs/grafana-preforkd.json, whole, into buf. */
+static void
+dashboard_read(char *buf, size_t size)
+{
+	const char	*srcdir = getenv("srcdir");
+	char		 path[512];
+	size_t		 n;
+	FILE		*fp;
+
+	snprintf(path, sizeof(path), "%s/docs/grafana-preforkd.json",
+	    srcdir != NULL ? srcdir : "..");
+	fp = fopen(path, "r");
+	ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
+	n = fread(buf, 1, size - 1, fp);
+	ck_assert_msg(n < size - 1 && !ferror(fp), "%s: too long", path);
+	buf[n] = '\0';
+	fclose(fp);
+}
+
+/* Each "expr" string of the JSON, unescaped, into exprs; how many. */
+static size_t
+dashboard_exprs(char *json, char **exprs, size_t max)
+{
+	static const char	 key[] = "\"expr\": \"";
+	char			*p = json, *in, *out;
+	size_t			 n = 0;
+
+	while ((p = strstr(p, key)) != NULL) {
+		ck_assert_uint_lt(n, max);
+		in = out = p + sizeof(key) - 1;
+		exprs[n++] = out;
+		for (; *in != '"'; in++) {
+			ck_assert_msg(*in != '\0', "an expr never ends");
+			if (*in == '\\')
+				in++;
+			*out++ = *in;
+		}
+		p = in + 1;
+		*out = '\0';
+	}
+	return n;
+}
+
+/* Whether body has a sample of the series name (with labels or not). */
+static bool
+served(const char *body, const char *name, size_t len)
+{
+	char	 line[128];
+
+	snprintf(line, sizeof(line), "\n%.*s", (int)len, name);
+	for (const char *p = body; (p = strstr(p, line)) != NULL; p++)
+		if (p[len + 1] == '{' || p[len + 1] == ' ')
+			return true;
+	return false;
+}
+
+/* Every series an expression names ("preforkd_..."), and every label it
+ * groups by ("by (a, b)") that Prometheus does not add, in body. */
+static void
+dashboard_check_expr(const char *body, const char *expr)
+{
+	const char	*p, *end;
+	char		 label[64];
+	size_t		 len;
+
+	for (p = expr; (p = strstr(p, "preforkd_")) != NULL; p += len) {
+		len = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+		ck_assert_msg(served(body, p, len), "the dashboard asks for "
+		    "%.*s, which the daemon does not serve:\n  %s", (int)len,
+		    p, expr);
+	}
+	for (p = expr; (p = strstr(p, "by (")) != NULL; p = end) {
+		p += 4;
+		end = p + strcspn(p, ")");
+		while (p < end) {
+			p += strspn(p, ", ");
+			len = strcspn(p, ", )");
+			snprintf(label, sizeof(label), "%.*s=\"", (int)len, p);
+			ck_assert_msg(strcmp(label, "instance=\"") == 0 ||
+			    strstr(body, label) != NULL, "the dashboard "
+			    "groups by %.*s, which no series has:\n  %s",
+			    (int)len, p, expr);
+			p += len;
+		}
+	}
+}
+
+/* Every var in s replaced by value, no longer than var. */
+static void
+dashboard_fill(char *s, const char *var, const char *value)
+{
+	size_t	 vlen = strlen(var), len = strlen(value);
+	char	*p;
+
+	while ((p = strstr(s, var)) != NULL) {
+		memcpy(p, value, len);
+		memmove(p + len, p + vlen, strlen(p + vlen) + 1);
+	}
+}
+
+/* The expressions as Prometheus rules, through promtool check rules,
+ * when it is installed: each one parses. */
+static void
+dashboard_promtool(char **exprs, size_t n)
+{
+	char		 tool[256], file[128], cmd[512], out[4096];
+	const char	*argv[] = { "/bin/sh", "-c", cmd, NULL };
+	FILE		*fp;
+	int		 status;
+
+	if (!on_path("promtool", tool, sizeof(tool)))
+		return;		/* promtool_check() has said so */
+	snprintf(file, sizeof(file), "%s/dashboard.rules.yml", d.d_dir);
+	ck_assert_ptr_nonnull(fp = fopen(file, "w"));
+	fprintf(fp, "groups:\n  - name: dashboard\n    rules:\n");
+	for (size_t i = 0; i < n; i++) {
+		/* Grafana's variables, as it would fill them in. */
+		dashboard_fill(exprs[i], "$__rate_interval", "5m");
+		dashboard_fill(exprs[i], "$instance", ".*");
+		fprintf(fp, "      - record: dashboard:expr%zu\n"
+		    "        expr: '%s'\n", i, exprs[i]);
+	}
+	ck_assert_int_eq(fclose(fp), 0);
+	snprintf(cmd, sizeof(cmd), "'%s' check rules '%s' 2>&1", tool, file);
+	status = run_capture(argv, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "promtool check rules on the dashboard's expressions: %s", out);
+	unlink(file);
+}
+
+/*
+ * The dashboard cannot drift from the daemon: every series its
+ * expressions name is in the daemon's own /metrics, with every label
+ * they group by, and each expression parses (promtool).  Counters and
+ * gauges the dashboard reads appear at start, at 0, as the endpoint
+ * serves all of them from the first scrape.
+ */
+START_TEST(test_dashboard)
+{
+	static char	 json[DASHBOARD_MAX];
+	char		*exprs[DASHBOARD_EXPRS];
+	const char	*body;
+	size_t		 n;
+
+	daemon_start(&d, "workers = 1;\nmetrics = { port = 0; };\n");
+	body = scrape(metrics_port());
+	dashboard_read(json, sizeof(json));
+	n = dashboard_exprs(json, exprs, DASHBOARD_EXPRS);
+	ck_assert_uint_ge(n, 10);
+	for (size_t i = 0; i < n; i++)
+		dashboard_check_expr(body, exprs[i]);
+	dashboard_promtool(exprs, n);
+}
+END_TEST
+
 /* ---- a real Prometheus ---------------------------------------------- */
 
 /* Prometheus on port pport, scraping the daemon's metrics every second;
@@ -574,6 +736,7 @@ scrape_suite(void)
 	tcase_add_test(tc, test_not_a_scrape);
 	tcase_add_test(tc, test_reload_port);
 	tcase_add_test(tc, test_check_address);
+	tcase_add_test(tc, test_dashboard);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 

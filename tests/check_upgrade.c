@@ -5,7 +5,9 @@
  * package manager would (a new file renamed over the old one), with the
  * second build of the suite (another version) or with something that is
  * not a daemon at all.  With the pool saturated throughout: no failed
- * connection, the same master PID, the new version running.
+ * connection, the same master PID, the new version running.  The control
+ * socket, the agent and the metrics endpoint asked throughout: none
+ * refused.
  */
 #include "autoconf.h"
 
@@ -297,16 +299,26 @@ START_TEST(test_upgrade_check_in_background)
 }
 END_TEST
 
-/* ---- the control socket and the agent across upgrades ---------------- */
+/* ---- the control socket, the agent and the metrics across upgrades --- */
 
 #define POLL_CONTROL	0
 #define POLL_AGENT	1
+#define POLL_METRICS	2
+#define POLL_KINDS	3
 
-/* What the poller saw, control and agent. */
+/* What the poller asks: a control socket's path, an agent's and a
+ * metrics endpoint's ports (NULL, 0: not that one). */
+struct poll_targets {
+	const char	*pt_control;
+	int		 pt_agent;
+	int		 pt_metrics;
+};
+
+/* What the poller saw, of each. */
 struct poll_result {
-	long	 pr_tries[2];
-	long	 pr_misses[2];
-	char	 pr_first[2][160];	/* the first miss, said */
+	long	 pr_tries[POLL_KINDS];
+	long	 pr_misses[POLL_KINDS];
+	char	 pr_first[POLL_KINDS][160];	/* the first miss, said */
 };
 
 /* A client of the control socket at path: connected, or -1 (errno). */
@@ -382,6 +394,38 @@ poll_agent(int port, char *why, size_t size)
 	return 0;
 }
 
+/* connect + GET /metrics: 0 when the answer is a 200, else -1 and why. */
+static int
+poll_metrics(int port, char *why, size_t size)
+{
+	static const char	 get[] = "GET /metrics HTTP/1.1\r\n"
+	    "Host: preforkd\r\n\r\n";
+	static char		 buf[256 * 1024];
+	ssize_t			 n;
+	int			 fd;
+
+	if ((fd = tcp_connect("127.0.0.1", port)) == -1) {
+		snprintf(why, size, "connect: %s", strerror(errno));
+		return -1;
+	}
+	if (send(fd, get, sizeof(get) - 1, MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(get) - 1) {
+		snprintf(why, size, "send: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	n = read_all(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n] = '\0';
+	if (strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) != 0 ||
+	    strstr(buf, "\npreforkd_info{") == NULL) {
+		snprintf(why, size, "answer \"%.*s\"", (int)strcspn(buf,
+		    "\r\n"), buf);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 poll_count(struct poll_result *r, int which, int rc, const char *why)
 {
@@ -393,10 +437,10 @@ poll_count(struct poll_result *r, int which, int rc, const char *why)
 		    why);
 }
 
-/* The child: both, every 3 ms, until stop is closed; then the counts to
- * out. */
+/* The child: each target, every 3 ms, until stop is closed; then the
+ * counts to out. */
 static void
-poll_loop(const char *path, int port, int stop, int out)
+poll_loop(const struct poll_targets *pt, int stop, int out)
 {
 	struct poll_result	 r;
 	struct pollfd		 pfd = { .fd = stop, .events = POLLIN };
@@ -404,17 +448,22 @@ poll_loop(const char *path, int port, int stop, int out)
 
 	memset(&r, 0, sizeof(r));
 	while (poll(&pfd, 1, 3) == 0) {
-		poll_count(&r, POLL_CONTROL, poll_control(path, why,
-		    sizeof(why)), why);
-		poll_count(&r, POLL_AGENT, poll_agent(port, why, sizeof(why)),
-		    why);
+		if (pt->pt_control != NULL)
+			poll_count(&r, POLL_CONTROL, poll_control(
+			    pt->pt_control, why, sizeof(why)), why);
+		if (pt->pt_agent != 0)
+			poll_count(&r, POLL_AGENT, poll_agent(pt->pt_agent,
+			    why, sizeof(why)), why);
+		if (pt->pt_metrics != 0)
+			poll_count(&r, POLL_METRICS, poll_metrics(
+			    pt->pt_metrics, why, sizeof(why)), why);
 	}
 	_exit(write(out, &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
 }
 
 /* Start the poller; *stop ends it (poll_stop()), *out has its counts. */
 static void
-poll_start(const char *path, int port, int *stop, int *out)
+poll_start(const struct poll_targets *pt, int *stop, int *out)
 {
 	int	 s[2], o[2];
 
@@ -424,7 +473,7 @@ poll_start(const char *path, int port, int *stop, int *out)
 	if (poller == 0) {
 		close(s[1]);
 		close(o[0]);
-		poll_loop(path, port, s[0], o[1]);
+		poll_loop(pt, s[0], o[1]);
 	}
 	close(s[0]);
 	close(o[1]);
@@ -445,6 +494,42 @@ poll_stop(int stop, int out, struct poll_result *r)
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* n upgrades, back and forth between the two builds, each to its
+ * reload's end. */
+static void
+up_upgrades(int n)
+{
+	const char	*builds[2];
+	char		 want[64];
+
+	builds[0] = prog("PREFORKD_NEXT", "./tests/preforkd-next");
+	builds[1] = prog("PREFORKD", "./preforkd");
+	for (int i = 1; i <= n; i++) {
+		up_install(builds[(i - 1) % 2]);
+		ck_assert_int_eq(kill(d.d_pid, SIGUSR2), 0);
+		ck_assert_msg(daemon_log_wait_count(&d, ", same pid;", i, 30),
+		    "upgrade %d:\n%s", i, daemon_log_tail(&d));
+		snprintf(want, sizeof(want), "reloaded generation=%d workers",
+		    i + 1);
+		ck_assert_msg(daemon_log_wait(&d, want, 30), "upgrade %d:\n%s",
+		    i, daemon_log_tail(&d));
+	}
+}
+
+/* The port of the TCP side door the log says is on ("metrics on "). */
+static int
+up_logged_port(const char *what)
+{
+	char		 needle[64];
+	const char	*p;
+
+	snprintf(needle, sizeof(needle), "%s 127.0.0.1:", what);
+	p = strstr(daemon_log(&d), needle);
+	ck_assert_msg(p != NULL, "no \"%s\":\n%s", needle,
+	    daemon_log_tail(&d));
+	return atoi(p + strlen(needle));
+}
+
 /*
  * Ten upgrades, back and forth between the two builds, while a client
  * asks the control socket for its status and a checker asks the agent,
@@ -456,9 +541,9 @@ poll_stop(int stop, int out, struct poll_result *r)
 START_TEST(test_upgrade_keeps_control_and_agent)
 {
 	struct poll_result	 r;
+	struct poll_targets	 pt;
 	struct stat		 before, after;
-	char			 ctl[128], extra[512], want[64];
-	const char		*builds[2];
+	char			 ctl[128], extra[512];
 	int			 agent = free_port(), stop, out;
 
 	daemon_write_config(&d, NULL);		/* the scratch directory */
@@ -466,20 +551,10 @@ START_TEST(test_upgrade_keeps_control_and_agent)
 	snprintf(extra, sizeof(extra), "control = \"%s\";\n"
 	    "agent = { address = \"127.0.0.1\"; port = %d; };\n", ctl, agent);
 	up_start(extra, NULL);
-	builds[0] = prog("PREFORKD_NEXT", "./tests/preforkd-next");
-	builds[1] = prog("PREFORKD", "./preforkd");
 	ck_assert_int_eq(lstat(ctl, &before), 0);
-	poll_start(ctl, agent, &stop, &out);
-	for (int i = 1; i <= 10; i++) {
-		up_install(builds[(i - 1) % 2]);
-		ck_assert_int_eq(kill(d.d_pid, SIGUSR2), 0);
-		ck_assert_msg(daemon_log_wait_count(&d, ", same pid;", i, 30),
-		    "upgrade %d:\n%s", i, daemon_log_tail(&d));
-		snprintf(want, sizeof(want), "reloaded generation=%d workers",
-		    i + 1);
-		ck_assert_msg(daemon_log_wait(&d, want, 30), "upgrade %d:\n%s",
-		    i, daemon_log_tail(&d));
-	}
+	pt = (struct poll_targets){ ctl, agent, 0 };
+	poll_start(&pt, &stop, &out);
+	up_upgrades(10);
 	sleep_ms(100);			/* a few more after the last */
 	poll_stop(stop, out, &r);
 	ck_assert_int_gt(r.pr_tries[POLL_CONTROL], 0);
@@ -502,6 +577,64 @@ START_TEST(test_upgrade_keeps_control_and_agent)
 	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 20), 0);
 	ck_assert_int_eq(lstat(ctl, &after), -1);
 	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+/*
+ * Six upgrades back and forth while a scraper asks the metrics endpoint
+ * for /metrics every 3 ms: not one refused, cut off or answered other
+ * than 200 (the socket crosses the exec, held as the agent's is: a
+ * scrape that comes meanwhile waits in the backlog for the new image).
+ * The endpoint is the one opened at start throughout.
+ */
+START_TEST(test_upgrade_keeps_metrics)
+{
+	struct poll_result	 r;
+	struct poll_targets	 pt;
+	char			 extra[128], want[128];
+	int			 port = free_port(), stop, out;
+
+	snprintf(extra, sizeof(extra), "metrics = { port = %d; };\n", port);
+	up_start(extra, NULL);
+	pt = (struct poll_targets){ NULL, 0, port };
+	poll_start(&pt, &stop, &out);
+	up_upgrades(6);
+	sleep_ms(100);			/* a few more after the last */
+	poll_stop(stop, out, &r);
+	ck_assert_int_gt(r.pr_tries[POLL_METRICS], 0);
+	ck_assert_msg(r.pr_misses[POLL_METRICS] == 0, "metrics: %ld of %ld "
+	    "missed, the first: %s", r.pr_misses[POLL_METRICS],
+	    r.pr_tries[POLL_METRICS], r.pr_first[POLL_METRICS]);
+	snprintf(want, sizeof(want), "metrics kept across the upgrade "
+	    "127.0.0.1:%d\n", port);
+	ck_assert_int_eq(daemon_log_count(&d, want), 6);
+	ck_assert_int_eq(daemon_log_count(&d, "metrics on "), 1);
+	ck_assert_int_eq(daemon_log_count(&d, "going on without"), 0);
+	assert_same_master();
+	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 20), 0);
+}
+END_TEST
+
+/*
+ * A metrics endpoint on any free port (port = 0): the new image's reload
+ * finds the file asking for the same thing and leaves it where it is,
+ * rather than move it to another free port.
+ */
+START_TEST(test_upgrade_keeps_any_port)
+{
+	char	 why[160], want[128];
+	int	 metrics;
+
+	up_start("metrics = { port = 0; };\n", NULL);
+	metrics = up_logged_port("metrics on");
+	up_upgrades(1);
+	snprintf(want, sizeof(want), "metrics kept across the upgrade "
+	    "127.0.0.1:%d\n", metrics);
+	ck_assert_msg(daemon_log_count(&d, want) == 1 &&
+	    daemon_log_count(&d, "metrics on ") == 1, "moved:\n%s",
+	    daemon_log_tail(&d));
+	ck_assert_msg(poll_metrics(metrics, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(daemon_stop(&d, SIGTERM, 20), 0);
 }
 END_TEST
 
@@ -544,28 +677,34 @@ START_TEST(test_upgrade_answers_client_in_hand)
 END_TEST
 
 /*
- * The file now names another control socket and another agent port: the
- * new image takes the old ones over all the same, then its reload moves
- * them as any reload does, removing the socket file the first image made
- * (its device and inode crossed with it).
+ * The file now names another control socket, another agent port and
+ * another metrics port: the new image takes the old ones over all the
+ * same, then its reload moves them as any reload does, removing the
+ * socket file the first image made (its device and inode crossed with
+ * it).
  */
 START_TEST(test_upgrade_moves_control_and_agent)
 {
 	char	 c1[128], c2[128], extra[512], why[160], want[256];
-	int	 a1 = free_port(), a2, fd;
+	int	 a1 = free_port(), a2, m1, m2, fd;
 
 	while ((a2 = free_port()) == a1)
+		;
+	while ((m1 = free_port()) == a1 || m1 == a2)
+		;
+	while ((m2 = free_port()) == a1 || m2 == a2 || m2 == m1)
 		;
 	daemon_write_config(&d, NULL);		/* the scratch directory */
 	snprintf(c1, sizeof(c1), "%s/control", d.d_dir);
 	snprintf(c2, sizeof(c2), "%s/control.2", d.d_dir);
 	snprintf(extra, sizeof(extra), "control = \"%s\";\n"
-	    "agent = { address = \"127.0.0.1\"; port = %d; };\n", c1, a1);
+	    "agent = { address = \"127.0.0.1\"; port = %d; };\n"
+	    "metrics = { port = %d; };\n", c1, a1, m1);
 	up_start(extra, NULL);
 	snprintf(extra, sizeof(extra), "workers = %d;\n"
 	    "limits = { per_source = 0; };\ncontrol = \"%s\";\n"
-	    "agent = { address = \"127.0.0.1\"; port = %d; };\n", UP_WORKERS,
-	    c2, a2);
+	    "agent = { address = \"127.0.0.1\"; port = %d; };\n"
+	    "metrics = { port = %d; };\n", UP_WORKERS, c2, a2, m2);
 	daemon_write_config(&d, extra);
 	up_install(prog("PREFORKD_NEXT", "./tests/preforkd-next"));
 	ck_assert_int_eq(kill(d.d_pid, SIGUSR2), 0);
@@ -577,8 +716,13 @@ START_TEST(test_upgrade_moves_control_and_agent)
 	snprintf(want, sizeof(want), "agent check kept across the upgrade "
 	    "127.0.0.1:%d\n", a1);
 	ck_assert_int_eq(daemon_log_count(&d, want), 1);
+	snprintf(want, sizeof(want), "metrics kept across the upgrade "
+	    "127.0.0.1:%d\n", m1);
+	ck_assert_int_eq(daemon_log_count(&d, want), 1);
 	ck_assert_msg(poll_control(c2, why, sizeof(why)) == 0, "%s", why);
 	ck_assert_msg(poll_agent(a2, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(poll_metrics(m2, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(fd = tcp_connect("127.0.0.1", m1), -1);
 	ck_assert_int_eq(access(c1, F_OK), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	ck_assert_int_eq(fd = tcp_connect("127.0.0.1", a1), -1);
@@ -600,6 +744,8 @@ upgrade_suite(void)
 	tcase_add_test(tc, test_upgrade_rolled_back);
 	tcase_add_test(tc, test_upgrade_check_in_background);
 	tcase_add_test(tc, test_upgrade_keeps_control_and_agent);
+	tcase_add_test(tc, test_upgrade_keeps_metrics);
+	tcase_add_test(tc, test_upgrade_keeps_any_port);
 	tcase_add_test(tc, test_upgrade_answers_client_in_hand);
 	tcase_add_test(tc, test_upgrade_moves_control_and_agent);
 	tcase_set_timeout(tc, 120);
