@@ -1158,6 +1158,7 @@ START_TEST(test_tls_renegotiation)
 	ck_assert_uint_eq(proc_children(d.d_pid, &worker, 1), 1);
 	served_by(worker, "after renegotiation");
 	ck_assert(proc_alive(worker));
+	SSL_CTX_free(ctx);
 }
 END_TEST
 
