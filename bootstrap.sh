@@ -48,6 +48,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # debhelper (with dh-autoreconf), lintian, git (the files to package),
 # debootstrap (the clean build chroot).
 packages="build-essential autoconf automake pkg-config libconfig-dev check
+libssl-dev openssl
 systemd coreutils util-linux mount bsdutils"
 deb_packages="debhelper lintian git"
 scaleout_packages="haproxy iproute2"
@@ -255,6 +256,9 @@ fuzz_greeting() {
 fuzz_proxy() {
 	fuzz_target proxy src/proxy.c src/addr.c
 }
+fuzz_tls() {
+	fuzz_target tls src/tls.c -lssl -lcrypto
+}
 
 # valgrind [SUITE]: memcheck over a daemon test suite (default: serving,
 # "all" for every one), following every worker; no error and no definite
@@ -459,7 +463,7 @@ fuzz)
 	install_missing "$check_packages"
 	build build --enable-werror
 	FUZZ_SECONDS=${2:-600}
-	fuzz_config && fuzz_greeting && fuzz_proxy
+	fuzz_config && fuzz_greeting && fuzz_proxy && fuzz_tls
 	;;
 valgrind)
 	install_missing "$check_packages"
@@ -483,6 +487,7 @@ check)
 	stage "fuzz: configuration files" fuzz_config
 	stage "fuzz: greeting framing and escaping" fuzz_greeting
 	stage "fuzz: PROXY protocol headers" fuzz_proxy
+	stage "fuzz: TLS handshakes through our glue" fuzz_tls
 	stage "valgrind memcheck of the daemon and its workers" valgrind_suite
 	stage "make distcheck" distcheck
 	if [ -f debian/control ]; then

@@ -7,7 +7,8 @@
  * the facts, where each listener, the agent and the metrics endpoint
  * are written (FILE:LINE,
  * for -t's probes: the text alone has lost its includes' lines), each
- * ending in a NUL, and the merged text.  The master reads it without blocking
+ * ending in a NUL, the merged text and its NUL, and the TLS material
+ * (config.h): the files' bytes the check read.  The master reads it without blocking
  * from its loop, and takes the result only once the child is reaped too:
  * a child that answered and then crashed in a destructor is still a
  * failed check.
@@ -30,12 +31,15 @@
 #include "confcheck.h"
 #include "config.h"
 #include "conffile.h"
+#include "conftls.h"
 #include "log.h"
 #include "procfs.h"
 #include "proctitle.h"
 
-/* The merged text is at most CONFFILE_MAX_SIZE; the rest is framing. */
-#define CONFCHECK_MAX_ANSWER	(CONFFILE_MAX_SIZE + 4096)
+/* The merged text is at most CONFFILE_MAX_SIZE, the TLS material three
+ * files a listener; the rest is framing. */
+#define CONFCHECK_MAX_ANSWER	(CONFFILE_MAX_SIZE + 4096 + \
+	CONFIG_MAX_LISTEN * 3 * (CONFTLS_FILE_MAX + 1))
 /* Where things are written: each listener's place, the agent's, the
  * metrics endpoint's. */
 #define CONFCHECK_PLACES	(CONFIG_MAX_LISTEN + 2)
@@ -110,7 +114,8 @@ confcheck_child(const char *file, int out, pid_t parent)
 	struct config		*c;
 	const char		*where;
 	uint32_t		 nwhere = CONFCHECK_PLACES;
-	char			 err[2048];
+	char			 err[2048], *material = NULL;
+	size_t			 mlen = 0;
 	int			 rc;
 
 	setpgid(0, 0);
@@ -118,7 +123,13 @@ confcheck_child(const char *file, int out, pid_t parent)
 	proctitle_set("config check %s", file);
 	log_after_fork();
 	confcheck_child_alone(out, parent);
-	if ((c = config_load(file, err, sizeof(err))) == NULL)
+	if ((c = config_load(file, err, sizeof(err))) != NULL &&
+	    config_get_material(c, &material, &mlen) == -1) {
+		snprintf(err, sizeof(err), "%s: out of memory", file);
+		config_free(c);
+		c = NULL;
+	}
+	if (c == NULL)
 		rc = confcheck_write(out, "E", 1) |
 		    confcheck_write(out, err, strlen(err));
 	else {
@@ -134,7 +145,8 @@ confcheck_child(const char *file, int out, pid_t parent)
 		rc |= confcheck_write(out, where, strlen(where) + 1);
 		where = c->c_metrics_where != NULL ? c->c_metrics_where : "";
 		rc |= confcheck_write(out, where, strlen(where) + 1) |
-		    confcheck_write(out, c->c_text, strlen(c->c_text));
+		    confcheck_write(out, c->c_text, strlen(c->c_text) + 1) |
+		    (mlen > 0 ? confcheck_write(out, material, mlen) : 0);
 	}
 	/* No destructor, no atexit handler, no ps_unconfigure of a
 	 * module's: it said its word in ps_configure.  The configuration
@@ -373,7 +385,9 @@ confcheck_parse(struct confcheck *cc, const char *file, char *err,
     size_t errsize)
 {
 	struct config_facts	 facts;
+	struct config_material	 cm;
 	struct config		*c;
+	const char		*text;
 	uint32_t		 nwhere;
 	size_t			 off = 1 + sizeof(facts) + sizeof(nwhere);
 	char			 why[1024];
@@ -392,10 +406,11 @@ confcheck_parse(struct confcheck *cc, const char *file, char *err,
 	for (uint32_t i = 0; i < nwhere; i++)
 		if (confcheck_string(cc, &off) == NULL)
 			goto unreadable;
-	if (strlen(cc->cc_buf + off) != cc->cc_len - off)
+	if ((text = confcheck_string(cc, &off)) == NULL)
 		goto unreadable;
-	c = config_load_text(file, cc->cc_buf + off, CONFIG_NO_MODULES |
-	    CONFIG_NO_NSS, &facts, why, sizeof(why));
+	cm = (struct config_material){ cc->cc_buf + off, cc->cc_len - off };
+	c = config_load_text(file, text, CONFIG_NO_MODULES | CONFIG_NO_NSS |
+	    CONFIG_NO_FILES, &facts, &cm, why, sizeof(why));
 	if (c == NULL) {
 		snprintf(err, errsize, "the checked configuration does not "
 		    "parse again: %s", why);

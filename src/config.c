@@ -26,6 +26,7 @@
 #include "conffile.h"
 #include "config.h"
 #include "confkeys.h"
+#include "conftls.h"
 #include "conflisten.h"
 #include "confread.h"
 #include "service.h"
@@ -278,7 +279,8 @@ config_load(const char *file, char *err, size_t errsize)
 struct config *
 config_load_flags(const char *file, int flags, char *err, size_t errsize)
 {
-	struct conf_ctx	 ctx = { file, NULL, err, errsize, flags, NULL };
+	struct conf_ctx	 ctx = { file, NULL, err, errsize, flags, NULL, NULL,
+	    0 };
 	struct config	*c;
 
 	if ((ctx.text = conffile_read(file, err, errsize)) == NULL)
@@ -290,11 +292,58 @@ config_load_flags(const char *file, int flags, char *err, size_t errsize)
 
 struct config *
 config_load_text(const char *file, const char *text, int flags,
-    const struct config_facts *facts, char *err, size_t errsize)
+    const struct config_facts *facts, const struct config_material *cm,
+    char *err, size_t errsize)
 {
-	struct conf_ctx	 ctx = { file, NULL, err, errsize, flags, facts };
+	struct conf_ctx	 ctx = { file, NULL, err, errsize, flags, facts, cm,
+	    0 };
+	struct config	*c;
 
-	return conf_parse(&ctx, text);
+	if ((c = conf_parse(&ctx, text)) != NULL && cm != NULL &&
+	    ctx.material_off != cm->cm_len) {
+		snprintf(err, errsize, "%s: the checked certificates and keys "
+		    "do not match the listeners", file);
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* One NUL-terminated string onto *out. */
+static int
+conf_material_add(char **out, size_t *len, const char *s)
+{
+	size_t	 n = strlen(s) + 1;
+	char	*p;
+
+	if ((p = realloc(*out, *len + n)) == NULL)
+		return -1;
+	memcpy(p + *len, s, n);
+	*out = p;
+	*len += n;
+	return 0;
+}
+
+int
+config_get_material(const struct config *c, char **out, size_t *len)
+{
+	const struct tls_config	*ct;
+
+	*out = NULL;
+	*len = 0;
+	for (size_t i = 0; i < c->c_nlisten; i++) {
+		if ((ct = c->c_tls[i]) == NULL)
+			continue;
+		if (conf_material_add(out, len, ct->tc_cert_pem) == -1 ||
+		    conf_material_add(out, len, ct->tc_key_pem) == -1 ||
+		    conf_material_add(out, len, ct->tc_ca_pem != NULL ?
+		    ct->tc_ca_pem : "") == -1) {
+			free(*out);
+			*out = NULL;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 void
@@ -311,7 +360,7 @@ static struct service *
 conf_module(const struct config *c, char *err, size_t errsize)
 {
 	struct conf_ctx		 ctx = { c->c_file, NULL, err, errsize, 0,
-	    NULL };
+	    NULL, NULL, 0 };
 	const config_setting_t	*root;
 	struct service		*sv = NULL;
 	char			 why[PATH_MAX + 256];
@@ -355,7 +404,9 @@ config_free(struct config *c)
 	for (size_t i = 0; i < CONFIG_MAX_LISTEN; i++) {
 		free(c->c_listen[i].cl_address);
 		free(c->c_listen_where[i]);
+		conftls_free(c->c_tls[i]);
 	}
+	explicit_bzero(c->c_tls_secret, sizeof(c->c_tls_secret));
 	free(c->c_file);
 	free(c->c_service);
 	free(c->c_module_dir);

@@ -16,6 +16,7 @@
 
 #include "access.h"
 #include "proxy.h"
+#include "tls.h"
 
 struct service;
 
@@ -47,6 +48,12 @@ struct config {
 	char			*c_file;
 	char			*c_text;	/* as parsed, includes merged */
 	struct config_listen	 c_listen[CONFIG_MAX_LISTEN];
+	/* Each listener's TLS; NULL: clear text. */
+	struct tls_config	*c_tls[CONFIG_MAX_LISTEN];
+	/* The generation's ticket secret (tls.h), drawn by each load that
+	 * has a TLS listener with tickets; c_tls_secret_ok false: none. */
+	uint8_t			 c_tls_secret[TLS_SECRET_LEN];
+	bool			 c_tls_secret_ok;
 	/* Where each listener is written, "FILE:LINE", for -t. */
 	char			*c_listen_where[CONFIG_MAX_LISTEN];
 	size_t			 c_nlisten;
@@ -117,6 +124,18 @@ struct config_facts {
 #define CONFIG_NO_MODULES	0x1
 /* user and group are not looked up: the ids are the facts' (or 0). */
 #define CONFIG_NO_NSS		0x2
+/* TLS files are not read: their texts are the material's (below). */
+#define CONFIG_NO_FILES		0x4
+
+/*
+ * The TLS material: the PEM texts of every TLS listener, in the order of
+ * the listeners, each NUL-terminated: certificate, key, client CAs ("" for
+ * none).  What a full load read, for a load from text to take.
+ */
+struct config_material {
+	const char	*cm_bytes;
+	size_t		 cm_len;
+};
 
 /*
  * Parse and validate file and the files it includes (see conffile.h).
@@ -134,8 +153,11 @@ struct config	*config_load_flags(const char *file, int flags, char *err,
  * FILE only: the lines of its includes are not known any more.
  */
 struct config	*config_load_text(const char *file, const char *text,
-		    int flags, const struct config_facts *, char *err,
-		    size_t errsize);
+		    int flags, const struct config_facts *,
+		    const struct config_material *, char *err, size_t errsize);
+/* The TLS material of c (see above), malloc(3)ed, in *out; -1: ENOMEM. */
+int		 config_get_material(const struct config *, char **out,
+		    size_t *len);
 void		 config_free(struct config *);
 /* What a full load learnt: for the master, from a checker child. */
 void		 config_get_facts(const struct config *,

@@ -18,11 +18,12 @@
 #include "addr.h"
 #include "config.h"
 #include "conflisten.h"
+#include "conftls.h"
 #include "confread.h"
 #include "proxy.h"
 
 static const char *const conflisten_listen_keys[] = { "address", "port",
-	"backlog", "proxy_protocol", "proxy_from", NULL };
+	"backlog", "proxy_protocol", "proxy_from", "tls", NULL };
 static const char *const conflisten_agent_keys[] = { "address", "port",
 	NULL };
 static const char *const conflisten_metrics_keys[] = { "address", "port",
@@ -209,7 +210,8 @@ conflisten_one(struct conf_ctx *ctx, const config_setting_t *g,
 	if (conf_int(ctx, g, "listen.backlog", "backlog", 1, 65535, &v) == -1)
 		return -1;
 	cl->cl_backlog = (int)v;
-	if (conflisten_proxy(ctx, g, cl) == -1)
+	if (conflisten_proxy(ctx, g, cl) == -1 ||
+	    conftls_listen(ctx, conf_member(g, "tls"), c, i) == -1)
 		return -1;
 	/* For -t, which names the line of an address it cannot bind. */
 	free(c->c_listen_where[i]);
@@ -219,15 +221,13 @@ conflisten_one(struct conf_ctx *ctx, const config_setting_t *g,
 	return conflisten_clash_earlier(ctx, g, c, i);
 }
 
-int
-conflisten_listeners(struct conf_ctx *ctx, const config_setting_t *root,
+/* listen = { ... } or ( { ... }, ... ) */
+static int
+conflisten_list(struct conf_ctx *ctx, const config_setting_t *s,
     struct config *c)
 {
-	const config_setting_t	*s = conf_member(root, "listen");
-	int			 n;
+	int	 n;
 
-	if (s == NULL)
-		return 0;		/* the default listener stays */
 	if (config_setting_is_group(s))
 		return conflisten_one(ctx, s, c, 0);
 	if (!config_setting_is_list(s))
@@ -249,6 +249,19 @@ conflisten_listeners(struct conf_ctx *ctx, const config_setting_t *root,
 		    (size_t)i) == -1)
 			return -1;
 	return 0;
+}
+
+int
+conflisten_listeners(struct conf_ctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*s = conf_member(root, "listen");
+
+	if (s == NULL)
+		return 0;		/* the default listener stays */
+	if (conflisten_list(ctx, s, c) == -1)
+		return -1;
+	return conftls_secret(ctx, c);
 }
 
 /* Whether two sockets can never both be bound (port 0: each gets its

@@ -27,6 +27,10 @@ struct conf_ctx {
 	size_t			 errsize;
 	int			 flags;		/* CONFIG_NO_... */
 	const struct config_facts *facts;	/* or NULL */
+	/* CONFIG_NO_FILES: the TLS material, and how much of it the
+	 * listeners so far have taken. */
+	const struct config_material *material;
+	size_t			 material_off;
 };
 
 struct conf_name {

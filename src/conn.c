@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "log.h"
 #include "scoreboard.h"
+#include "tls.h"
 
 void
 conn_init(struct conn *c, int fd, const struct sockaddr *peer,
@@ -131,12 +132,111 @@ conn_wait(struct conn *c, short events, const struct timespec *deadline,
 	return n > 0 ? 0 : -1;
 }
 
+/* The bytes on the wire so far, for the counters. */
+static void
+conn_tls_count(struct conn *c)
+{
+	c->cn_bytes_in = c->cn_tls_base + tls_wire_in(c->cn_tls);
+	c->cn_bytes_out = tls_wire_out(c->cn_tls);
+}
+
+/* Wait as a TLS step asks; an EOF or a fault is the client's. */
+static int
+conn_tls_step(struct conn *c, enum tls_io io, const struct timespec *deadline)
+{
+	conn_tls_count(c);
+	switch (io) {
+	case TLS_IO_WANT_READ:
+		return conn_wait(c, POLLIN, deadline, false);
+	case TLS_IO_WANT_WRITE:
+		return conn_wait(c, POLLOUT, deadline, false);
+	case TLS_IO_EOF:
+		errno = ECONNRESET;
+		return conn_lost(c);
+	default:
+		return errno == EPROTO ? -1 : conn_lost(c);
+	}
+}
+
+static ssize_t
+conn_tls_read(struct conn *c, void *buf, size_t len,
+    const struct timespec *deadline)
+{
+	enum tls_io	 io;
+	size_t		 got;
+
+	for (;;) {
+		if ((io = tls_read(c->cn_tls, buf, len, &got)) == TLS_IO_DONE) {
+			conn_tls_count(c);
+			return (ssize_t)got;
+		}
+		if (io == TLS_IO_EOF) {
+			conn_tls_count(c);
+			c->cn_gone = true;
+			return 0;
+		}
+		if (conn_tls_step(c, io, deadline) == -1)
+			return -1;
+	}
+}
+
+static int
+conn_tls_write(struct conn *c, const void *buf, size_t len,
+    const struct timespec *deadline)
+{
+	const char	*p = buf;
+	enum tls_io	 io;
+	size_t		 put;
+
+	while (len > 0) {
+		if ((io = tls_write(c->cn_tls, p, len, &put)) == TLS_IO_DONE) {
+			conn_tls_count(c);
+			p += put;
+			len -= put;
+		} else if (conn_tls_step(c, io, deadline) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+conn_tls_accept(struct conn *c, struct tls_server *ts,
+    const struct timespec *deadline)
+{
+	enum tls_io	 io;
+
+	if ((c->cn_tls = tls_new(ts, c->cn_fd)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	c->cn_tls_base = c->cn_bytes_in;
+	while ((io = tls_handshake(c->cn_tls)) != TLS_IO_DONE)
+		if (conn_tls_step(c, io, deadline) == -1)
+			return -1;
+	conn_tls_count(c);
+	return 0;
+}
+
+void
+conn_tls_end(struct conn *c)
+{
+	if (c->cn_tls == NULL)
+		return;
+	if (!c->cn_gone)
+		tls_close_notify(c->cn_tls);
+	conn_tls_count(c);
+	tls_free(c->cn_tls);
+	c->cn_tls = NULL;
+}
+
 ssize_t
 conn_read(struct conn *c, void *buf, size_t len,
     const struct timespec *deadline)
 {
 	ssize_t	 n;
 
+	if (c->cn_tls != NULL)
+		return conn_tls_read(c, buf, len, deadline);
 	for (;;) {
 		n = recv(c->cn_fd, buf, len, 0);
 		if (n >= 0) {
@@ -157,7 +257,9 @@ ssize_t
 conn_read_reply(struct conn *c, void *buf, size_t len,
     const struct timespec *deadline)
 {
-	if (conn_wait(c, POLLIN, deadline, true) == -1)
+	/* TLS: the record may be in hand already, and a wait is OpenSSL's
+	 * to ask for. */
+	if (c->cn_tls == NULL && conn_wait(c, POLLIN, deadline, true) == -1)
 		return -1;
 	return conn_read(c, buf, len, deadline);
 }
@@ -251,6 +353,8 @@ conn_write(struct conn *c, const void *buf, size_t len,
 	const char	*p = buf;
 	ssize_t		 n;
 
+	if (c->cn_tls != NULL)
+		return conn_tls_write(c, buf, len, deadline);
 	while (len > 0) {
 		/* MSG_NOSIGNAL: a vanished peer is EPIPE, not SIGPIPE. */
 		n = send(c->cn_fd, p, len, MSG_NOSIGNAL);

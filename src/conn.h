@@ -21,6 +21,8 @@
 #define CONN_PEER_MAX	ADDR_STRLEN	/* "[ipv6]:port" */
 
 struct slot;
+struct tls;
+struct tls_server;
 
 struct conn {
 	int		 cn_fd;		/* non-blocking */
@@ -50,6 +52,10 @@ struct conn {
 	/* The client closed or reset the connection: a read saw EOF, a
 	 * read or write failed on the socket (not on a deadline). */
 	bool		 cn_gone;
+	/* A TLS listener's: reads and writes go through it, and the bytes
+	 * counted are those on the wire, after cn_tls_base of them. */
+	struct tls	*cn_tls;
+	uint64_t	 cn_tls_base;
 };
 
 /* The rest of struct conn is zeroed. */
@@ -93,5 +99,16 @@ int	conn_read_proxy(struct conn *, enum proxy_mode,
 /* Write everything or fail: 0, or -1 with errno (ETIMEDOUT, EPIPE...). */
 int	conn_write(struct conn *, const void *, size_t,
 	    const struct timespec *deadline);
+
+/*
+ * TLS from here on (after any PROXY header): the handshake, done by
+ * deadline, as a read is (a wait for the client is sheddable).  0; or -1
+ * with errno: ETIMEDOUT, EPROTO (tls_failure() of cn_tls says what),
+ * ECONNRESET (cn_gone: the client left), ENOMEM.
+ */
+int	conn_tls_accept(struct conn *, struct tls_server *,
+	    const struct timespec *deadline);
+/* Say goodbye and let go of the TLS state (none: nothing). */
+void	conn_tls_end(struct conn *);
 
 #endif

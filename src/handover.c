@@ -6,7 +6,9 @@
  *
  * The state is one memfd: a header, then the listening sockets as the
  * configuration said them (in the order of their descriptors), the
- * workers, and the configuration text.  The header also says what the
+ * workers, the configuration text and the TLS material it was checked
+ * with (config.h): an upgraded image serves the certificates the old one
+ * served, without opening a file.  The header also says what the
  * control socket's, the agent's and the metrics' descriptors, when they
  * come, are: the file the first was bound to, the addresses of the
  * others.  Its format name
@@ -142,22 +144,36 @@ int
 handover_write(const struct handover_parts *hp)
 {
 	struct handover_state	 hs;
+	char			*material;
+	size_t			 mlen;
 	int			 fd;
+
+	if (config_get_material(hp->hp_cur->g_cfg, &material, &mlen) == -1 ||
+	    mlen > HANDOVER_MATERIAL_MAX) {
+		log_warnx("handover: the TLS material cannot be handed over");
+		free(material);
+		return -1;
+	}
 
 	if ((fd = memfd_create("preforkd-handover", MFD_CLOEXEC)) == -1) {
 		log_warn("memfd_create(handover)");
+		free(material);
 		return -1;
 	}
 	handover_head(hp, &hs);
+	hs.hs_material_len = (uint32_t)mlen;
 	if (write(fd, &hs, sizeof(hs)) != (ssize_t)sizeof(hs) ||
 	    handover_write_listeners(fd, &hp->hp_cur->g_ls) == -1 ||
 	    handover_write_workers(fd, hp->hp_pool) == -1 ||
 	    (hs.hs_text_len > 0 && write(fd, hp->hp_cur->g_cfg->c_text,
-	    hs.hs_text_len) != (ssize_t)hs.hs_text_len)) {
+	    hs.hs_text_len) != (ssize_t)hs.hs_text_len) ||
+	    (mlen > 0 && write(fd, material, mlen) != (ssize_t)mlen)) {
 		log_warn("write(handover)");
+		free(material);
 		close(fd);
 		return -1;
 	}
+	free(material);
 	return fd;
 }
 

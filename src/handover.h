@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <time.h>
 
+#include "conftls.h"
 #include "pool.h"
 
 /* Listening sockets, the pid file, the control socket, the agent, the
@@ -36,6 +37,9 @@
 #define HANDOVER_MAX_FDS	(CONFIG_MAX_LISTEN + 6)
 
 #define HANDOVER_TEXT_MAX	(4 * 1024 * 1024)
+/* The TLS material (config.h): three files a listener, at most. */
+#define HANDOVER_MATERIAL_MAX	(CONFIG_MAX_LISTEN * 3 * \
+	(CONFTLS_FILE_MAX + 1))
 
 /*
  * A TCP side door that crosses (the agent, the metrics): the address it
@@ -55,6 +59,7 @@ struct handover_state {
 	uint32_t		 hs_nlisteners;
 	uint32_t		 hs_nworkers;
 	uint32_t		 hs_text_len;	/* after the workers */
+	uint32_t		 hs_material_len; /* TLS's, after the text */
 	uint32_t		 hs_generation;	/* serving */
 	uint32_t		 hs_last_id;
 	uint32_t		 hs_target;

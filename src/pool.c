@@ -301,6 +301,12 @@ pool_add_counts(const struct pool_worker *w, int64_t now,
 		    max);
 	t->pg_duration_us += scoreboard_counter(&sl->sl_duration_us,
 	    scoreboard_usecs_max(born, now));
+	t->pg_tls_handshakes += scoreboard_counter(&sl->sl_tls_handshakes,
+	    max);
+	t->pg_tls_resumed += scoreboard_counter(&sl->sl_tls_resumed, max);
+	for (int f = 0; f < SCOREBOARD_TLS_FAILS; f++)
+		t->pg_tls_failed[f] += scoreboard_counter(&sl->sl_tls_failed[f],
+		    max);
 }
 
 struct pool_gone

@@ -72,6 +72,9 @@ struct pool_gone {
 	/* Connections the service had, by duration (scoreboard.h). */
 	unsigned long long	 pg_duration[SCOREBOARD_BUCKETS + 1];
 	unsigned long long	 pg_duration_us;
+	unsigned long long	 pg_tls_handshakes;
+	unsigned long long	 pg_tls_resumed;
+	unsigned long long	 pg_tls_failed[SCOREBOARD_TLS_FAILS];
 };
 
 struct pool {

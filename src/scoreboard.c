@@ -190,6 +190,10 @@ scoreboard_claim(struct scoreboard *sb, uint32_t i)
 	for (int b = 0; b <= SCOREBOARD_BUCKETS; b++)
 		atomic_store_explicit(&sl->sl_duration[b], 0, RELAXED);
 	atomic_store_explicit(&sl->sl_duration_us, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_tls_handshakes, 0, RELAXED);
+	atomic_store_explicit(&sl->sl_tls_resumed, 0, RELAXED);
+	for (int f = 0; f < SCOREBOARD_TLS_FAILS; f++)
+		atomic_store_explicit(&sl->sl_tls_failed[f], 0, RELAXED);
 	scoreboard_set_state(sl, SLOT_STARTING);
 	return sl;
 }

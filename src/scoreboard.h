@@ -81,6 +81,8 @@ enum slot_timeout {
 	SLOT_TIMEOUT_CONNECTION,	/* timeouts.connection, the whole */
 };
 #define SCOREBOARD_TIMEOUTS	3	/* the kinds above, less none */
+/* TLS handshakes that failed, by what they were (tls.h: TLS_FAIL_N). */
+#define SCOREBOARD_TLS_FAILS	6
 
 /* The connection duration histogram's upper bounds (scoreboard.c), in
  * microseconds; a bucket more counts the longer ones. */
@@ -133,6 +135,11 @@ struct slot {
 	_Atomic uint64_t	 sl_timeouts[SCOREBOARD_TIMEOUTS];
 	_Atomic uint64_t	 sl_duration[SCOREBOARD_BUCKETS + 1];
 	_Atomic uint64_t	 sl_duration_us;
+	/* TLS listeners': handshakes done, of them resumed sessions, and
+	 * those that failed by what they were. */
+	_Atomic uint64_t	 sl_tls_handshakes;
+	_Atomic uint64_t	 sl_tls_resumed;
+	_Atomic uint64_t	 sl_tls_failed[SCOREBOARD_TLS_FAILS];
 };
 
 struct scoreboard {

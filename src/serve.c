@@ -5,7 +5,8 @@
  * Before the service sees it, the connection is admitted: a PROXY
  * listener's header says who the client is, the access rules whether it
  * may come in, the per-source limit whether its source has its share
- * already.  A refusal is counted in the worker's slot under its own name
+ * already; then a TLS listener's handshake, which a refused client never
+ * gets to cost.  A refusal is counted in the worker's slot under its own name
  * and logged, rate-limited, with the client's text escaped.  Whatever the
  * outcome, the slot counts the bytes and the timeouts and goes back to
  * idle before the client sees the close.  A client that left without a
@@ -36,6 +37,10 @@
 #include "scoreboard.h"
 #include "serve.h"
 #include "service.h"
+#include "tls.h"
+
+_Static_assert(SCOREBOARD_TLS_FAILS == TLS_FAIL_N,
+    "a counter for each kind of failed handshake");
 
 /* The least time a balancer has to send its PROXY header: the spec's
  * advice, whatever timeouts.read says. */
@@ -185,8 +190,50 @@ serve_allowed(const struct serve_ctx *sc, struct conn *c)
 }
 
 /*
+ * A TLS listener's handshake, within timeouts.read and sheddable as a
+ * read is.  A failure is counted by what it was and logged, rate-limited
+ * per source; a client that sent nothing is only counted as empty (a
+ * port scan, a TCP health check), one that was shed only as shed.
+ */
+static bool
+serve_tls(const struct serve_ctx *sc, struct conn *c)
+{
+	static struct log_sources	 limit;
+	struct timespec			 deadline;
+	enum tls_fail			 f;
+	unsigned long			 held;
+	char				 more[64];
+	int				 error;
+
+	deadline = clock_after(clock_now(), sc->sc_config->c_timeout_read);
+	if (conn_tls_accept(c, sc->sc_tls[c->cn_listener], &deadline) == 0) {
+		serve_count(&sc->sc_slot->sl_tls_handshakes);
+		if (tls_resumed(c->cn_tls))
+			serve_count(&sc->sc_slot->sl_tls_resumed);
+		return true;
+	}
+	error = errno;
+	if (c->cn_shed || conn_empty(c))
+		return false;
+	f = error == ETIMEDOUT ? TLS_FAIL_TIMEOUT : c->cn_tls == NULL ?
+	    TLS_FAIL_PROTOCOL : c->cn_gone ? TLS_FAIL_CLOSED :
+	    tls_failure(c->cn_tls);
+	serve_count(&sc->sc_slot->sl_tls_failed[f]);
+	if (!log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr, &held))
+		return false;
+	serve_more(more, sizeof(more), held);
+	log_notice("TLS handshake with peer=%s failed: %s (%s)%s",
+	    conn_peer(c), tls_fail_name(f), f == TLS_FAIL_TIMEOUT ?
+	    "none before timeouts.read" : f == TLS_FAIL_CLOSED ?
+	    "the client closed the connection" : c->cn_tls == NULL ?
+	    strerror(error) : tls_why(c->cn_tls), more);
+	return false;
+}
+
+/*
  * Whether to serve the connection: who the client is (PROXY), whether
- * it may come in (access), whether its source has its share already.
+ * it may come in (access), whether its source has its share already,
+ * and its TLS handshake.
  */
 static bool
 serve_admit(const struct serve_ctx *sc, struct conn *c)
@@ -201,7 +248,9 @@ serve_admit(const struct serve_ctx *sc, struct conn *c)
 	}
 	if (!serve_allowed(sc, c))
 		return false;
-	return sc->sc_config->c_per_source == 0 || !serve_over_limit(sc, c);
+	if (sc->sc_config->c_per_source != 0 && serve_over_limit(sc, c))
+		return false;
+	return sc->sc_tls[c->cn_listener] == NULL || serve_tls(sc, c);
 }
 /*
  * Serve fd, accepted on listener li, and close it.  Each accepted
@@ -242,6 +291,7 @@ serve_connection(const struct serve_ctx *sc, int fd,
 		scoreboard_count_duration(sl, (uint64_t)(clock_diff(begun,
 		    clock_now()) * 1e6));
 	}
+	conn_tls_end(&c);
 	/* Out of the per-source count once the service is done. */
 	if (sc->sc_config->c_per_source != 0)
 		scoreboard_set_source(sc->sc_board, sl, 0);

@@ -14,6 +14,7 @@ struct config;
 struct scoreboard;
 struct service;
 struct slot;
+struct tls_server;
 
 /* What serving needs from the worker that accepted. */
 struct serve_ctx {
@@ -23,6 +24,8 @@ struct serve_ctx {
 	const struct service	*sc_service;
 	/* The mask a wait for the client is made with (conn.h). */
 	const sigset_t		*sc_waitmask;
+	/* Each listener's TLS context, by index; NULL: clear text. */
+	struct tls_server	*const *sc_tls;
 };
 
 /* Serve fd, accepted on listener li from sa, and close it. */

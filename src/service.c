@@ -42,6 +42,7 @@
 #include "log.h"
 #include "loglimit.h"
 #include "service.h"
+#include "tls.h"
 
 static const struct preforkd_service *const service_builtins[] = {
 	&service_greeting,
@@ -482,6 +483,48 @@ static void api_log(int, const char *, ...)
 static void api_log_errno(const char *, ...)
     __attribute__((format(printf, 1, 2)));
 
+static void service_log_line(int, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+service_log_line(int level, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vlog(level, false, fmt, ap);
+	va_end(ap);
+}
+
+/* A line about a TLS connection says its version and, when the client
+ * sent a verified certificate, whose (escaped: the client chose it). */
+static void __attribute__((format(printf, 2, 0)))
+service_log_tls(int level, const char *fmt, va_list ap)
+{
+	static char	 line[PREFORKD_LOG_LINE_MAX];
+	static char	 subject[ESCAPE_MAX(256)];
+	const char	*who;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if ((who = tls_fact(service_conn->cn_tls, TLS_FACT_SUBJECT)) != NULL)
+		escape_bytes(subject, sizeof(subject), who, strlen(who));
+	service_log_line(level, "%s tls=%s%s%s%s", line, tls_fact(service_conn->cn_tls,
+	    TLS_FACT_VERSION), who != NULL ? " subject=\"" : "",
+	    who != NULL ? subject : "", who != NULL ? "\"" : "");
+}
+
+static const char *
+api_tls(struct preforkd_conn *pc, enum preforkd_tls_fact f)
+{
+	static const enum tls_fact facts[] = { TLS_FACT_VERSION,
+	    TLS_FACT_CIPHER, TLS_FACT_SNI, TLS_FACT_SUBJECT };
+
+	if (pc->pc_conn->cn_tls == NULL || (unsigned)f >= sizeof(facts) /
+	    sizeof(facts[0]))
+		return NULL;
+	return tls_fact(pc->pc_conn->cn_tls, facts[f]);
+}
+
 static void
 api_log(int level, const char *fmt, ...)
 {
@@ -495,7 +538,10 @@ api_log(int level, const char *fmt, ...)
 	if (service_quiet(level))
 		return;
 	va_start(ap, fmt);
-	log_vlog(level, false, fmt, ap);
+	if (service_conn != NULL && service_conn->cn_tls != NULL)
+		service_log_tls(level, fmt, ap);
+	else
+		log_vlog(level, false, fmt, ap);
 	va_end(ap);
 }
 
@@ -564,4 +610,5 @@ const struct preforkd_api service_api = {
 	.budget_free = api_budget_free,
 	.budget_allow = api_budget_allow,
 	.escape = escape_fit,
+	.tls = api_tls,
 };

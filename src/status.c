@@ -23,6 +23,7 @@
 #include "procfs.h"
 #include "scoreboard.h"
 #include "status.h"
+#include "tls.h"
 
 const char	*status_version = PACKAGE_VERSION;
 
@@ -231,6 +232,28 @@ status_table_pool(struct status_out *o, const struct config *cfg,
 }
 
 /* What the agent check answers now, and where. */
+/* With a TLS listener: its handshakes, and the failed ones by what
+ * they were (tls.h). */
+static void
+status_table_tls(struct status_out *o, const struct status_facts *f,
+    const struct poolview *v)
+{
+	const struct config	*cfg = f->sf_cur->g_cfg;
+	const struct pool_gone	*t = &v->pv_totals;
+	bool			 any = false;
+
+	for (size_t i = 0; i < cfg->c_nlisten; i++)
+		any = any || cfg->c_tls[i] != NULL;
+	if (!any)
+		return;
+	status_out(o, "tls: handshakes=%llu resumed=%llu failed",
+	    t->pg_tls_handshakes, t->pg_tls_resumed);
+	for (int r = 0; r < SCOREBOARD_TLS_FAILS; r++)
+		status_out(o, " %s=%llu", tls_fail_name((enum tls_fail)r),
+		    t->pg_tls_failed[r]);
+	status_out(o, "\n");
+}
+
 static void
 status_table_agent(struct status_out *o, const struct status_facts *f,
     const struct poolview *v)
@@ -276,6 +299,7 @@ status_table_head(struct status_out *o, const struct status_facts *f,
 	    v->pv_totals.pg_served, v->pv_totals.pg_limited,
 	    v->pv_totals.pg_shed, v->pv_totals.pg_denied,
 	    v->pv_totals.pg_proxy_failed, v->pv_totals.pg_empty);
+	status_table_tls(o, f, v);
 	status_table_agent(o, f, v);
 	status_out(o, "log: dropped master=%llu workers=%llu\n",
 	    v->pv_log_dropped, v->pv_totals.pg_log_dropped);
@@ -512,6 +536,17 @@ status_metrics_connections(struct status_expo *e, const struct poolview *v)
 	    "(a PROXY header included).", t->pg_bytes_in);
 	status_counter(e, "sent_bytes_total", "Bytes written to clients.",
 	    t->pg_bytes_out);
+	status_counter(e, "tls_handshakes_total", "TLS handshakes completed "
+	    "on TLS listeners.", t->pg_tls_handshakes);
+	status_counter(e, "tls_resumptions_total", "Of the TLS handshakes, "
+	    "those that resumed a session (a ticket).", t->pg_tls_resumed);
+	status_family(e, "tls_handshake_failures_total", "counter", "TLS "
+	    "handshakes that failed, by what they were: not_tls, version, "
+	    "certificate, timeout, closed, protocol.");
+	for (int r = 0; r < SCOREBOARD_TLS_FAILS; r++)
+		status_out(o, "preforkd_tls_handshake_failures_total"
+		    "{reason=\"%s\"} %llu\n", tls_fail_name((enum tls_fail)r),
+		    t->pg_tls_failed[r]);
 }
 
 /* The duration histogram: cumulative buckets, from the counts of each. */

@@ -117,7 +117,7 @@ takeover_map(void)
 		return -1;
 	}
 	if ((size_t)st.st_size < sizeof(*hs) || st.st_size > HANDOVER_TEXT_MAX
-	    + (off_t)sizeof(*hs) + (off_t)(SCOREBOARD_SLOTS *
+	    + HANDOVER_MATERIAL_MAX + (off_t)sizeof(*hs) + (off_t)(SCOREBOARD_SLOTS *
 	    sizeof(struct handover_worker)) + (off_t)(CONFIG_MAX_LISTEN *
 	    sizeof(struct handover_listener))) {
 		log_warnx("upgrade: a state of %lld bytes",
@@ -133,11 +133,14 @@ takeover_map(void)
 	hs = p;
 	want = sizeof(*hs) + hs->hs_nlisteners *
 	    sizeof(struct handover_listener) + (size_t)hs->hs_nworkers *
-	    sizeof(struct handover_worker) + hs->hs_text_len;
+	    sizeof(struct handover_worker) + hs->hs_text_len +
+	    hs->hs_material_len;
 	if (strncmp(hs->hs_format, handover_format(), sizeof(hs->hs_format))
 	    || hs->hs_nlisteners != takeover_in.in_nlisten ||
 	    hs->hs_nworkers > SCOREBOARD_SLOTS ||
-	    hs->hs_text_len > HANDOVER_TEXT_MAX || want != (size_t)st.st_size
+	    hs->hs_text_len > HANDOVER_TEXT_MAX ||
+	    hs->hs_material_len > HANDOVER_MATERIAL_MAX ||
+	    want != (size_t)st.st_size
 	    || memchr(hs->hs_file, '\0', sizeof(hs->hs_file)) == NULL ||
 	    memchr(hs->hs_pidfile, '\0', sizeof(hs->hs_pidfile)) == NULL ||
 	    !takeover_local_ok(hs)) {
@@ -292,6 +295,8 @@ takeover_old_config(char *err, size_t errsize)
 	const char			*text = (const char *)(hs + 1) +
 	    hs->hs_nlisteners * sizeof(struct handover_listener) +
 	    (size_t)hs->hs_nworkers * sizeof(struct handover_worker);
+	const struct config_material	 cm = { text + hs->hs_text_len,
+	    hs->hs_material_len };
 	struct config			*c;
 	char				*copy;
 
@@ -301,9 +306,10 @@ takeover_old_config(char *err, size_t errsize)
 	}
 	/* No module here; the accounts are looked up again (the new image
 	 * is starting, as the upgrade's check did): a worker respawned for
-	 * this generation must drop to the same user. */
-	c = config_load_text(hs->hs_file, copy, CONFIG_NO_MODULES, NULL, err,
-	    errsize);
+	 * this generation must drop to the same user.  The certificates
+	 * are those the old image served, not the files as they are now. */
+	c = config_load_text(hs->hs_file, copy, CONFIG_NO_MODULES |
+	    CONFIG_NO_FILES, NULL, &cm, err, errsize);
 	free(copy);
 	return c;
 }

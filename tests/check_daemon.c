@@ -381,6 +381,7 @@ main(void)
 	srunner_add_suite(sr, logging_suite());
 	srunner_add_suite(sr, board_suite());
 	srunner_add_suite(sr, scrape_suite());
+	srunner_add_suite(sr, tls_suite());
 	daemon_watch_init();
 	srunner_run_all(sr, CK_NORMAL);
 	daemon_watch_report();

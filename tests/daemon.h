@@ -130,5 +130,6 @@ struct Suite	*modules_suite(void);
 struct Suite	*logging_suite(void);
 struct Suite	*board_suite(void);
 struct Suite	*scrape_suite(void);
+struct Suite	*tls_suite(void);
 
 #endif

@@ -4,8 +4,8 @@
 # draws it: no file over 700 lines; no cycle among the rooms (a room is a
 # .c and its .h, or several: the reload shares the supervisor's state and
 # counts with master, as does supervisor.h, main()'s way in; the
-# configuration's keys and sockets, confkeys.c and conflisten.c, fill
-# config.c's struct and count with config); struct master (master.h)
+# configuration's keys, sockets and TLS, confkeys.c, conflisten.c and
+# conftls.c, fill config.c's struct and count with config); struct master (master.h)
 # seen by master.c and reload.c alone; the source map names every file.
 # One line per check, then "house: N passed, N failed".
 top=${1:-.}
@@ -27,7 +27,7 @@ edges=$(for f in src/*.c src/*.h; do
 	done
 done | sed -e 's/^\(reload\|supervisor\) /master /' \
     -e 's/ \(reload\|supervisor\)$/ master/' \
-    -e 's/^conf\(keys\|listen\) /config /; s/ conf\(keys\|listen\)$/ config/' |
+    -e 's/^conf\(keys\|listen\|tls\) /config /; s/ conf\(keys\|listen\|tls\)$/ config/' |
     awk '$1 != $2')
 if loops=$(echo "$edges" | tsort 2>&1 >/dev/null); then
 	ok "no include cycle among the rooms of src/"

@@ -64,6 +64,21 @@ enum preforkd_timeout {
 	PREFORKD_TIMEOUT_WRITE,		/* timeouts.write */
 };
 
+/* preforkd_api.tls(): what a TLS connection is. */
+enum preforkd_tls_fact {
+	PREFORKD_TLS_VERSION,		/* "TLSv1.3" */
+	PREFORKD_TLS_CIPHER,		/* "TLS_AES_256_GCM_SHA384" */
+	PREFORKD_TLS_SNI,		/* the name the client asked for */
+	PREFORKD_TLS_SUBJECT,		/* the verified client certificate's
+					 * subject, RFC 2253 */
+};
+
+/* Whether api has member: the table grows at its end within an ABI, so
+ * a module built with a newer header asks before it calls a newer one. */
+#define PREFORKD_API_HAS(api, member)					\
+	((api)->pa_size >= offsetof(struct preforkd_api, member) +	\
+	    sizeof((api)->member) && (api)->member != NULL)
+
 /*
  * What the daemon offers.  Every function returning int gives 0, or -1
  * on failure.  A configuration function that fails has recorded the
@@ -150,6 +165,14 @@ struct preforkd_api {
 	 * cutting an escape; *used: how many bytes of src it holds. */
 	size_t		 (*escape)(char *dst, size_t dstsize, const void *src,
 			    size_t len, size_t *used);
+
+	/* -- added within ABI 1: ask PREFORKD_API_HAS(api, tls) first. */
+	/* The connection's TLS (listen.tls): NULL for a clear-text one, or
+	 * when there is no such fact (no SNI sent, no verified client
+	 * certificate).  The daemon did the handshake before ps_serve;
+	 * read and write carry the plain text. */
+	const char	*(*tls)(struct preforkd_conn *,
+			    enum preforkd_tls_fact);
 };
 
 /*

@@ -8,7 +8,8 @@
 # preforkd.socket with systemctl: start, reload, journal, stop, restart
 # after a crash, restart and crash under load without a connection lost
 # (the socket in systemd's file descriptor store), socket activation, a
-# broken configuration, the security rating, the start limit.  All traffic stays on the namespace's own
+# broken configuration, the security rating, the start limit, TLS with
+# a key only the dynamic user may read (a group; a credential).  All traffic stays on the namespace's own
 # loopback; every write lands in a tmpfs that goes away with it.
 #
 # One line per check, "ok: ..." or "FAILED: ...", then
@@ -30,7 +31,7 @@ if [ ! -f "$build/Makefile" ] || [ ! -f "$boot" ]; then
 	exit 64
 fi
 
-limit=90		# seconds for the whole run; a pass takes about 60
+limit=150		# seconds for the whole run; a pass takes about 70
 port=9001		# preforkd.socket and the shipped configuration
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 passed=0 failed=0
@@ -427,6 +428,89 @@ else
 fi
 cp "$state/preforkd.orig" "$root$sbindir/preforkd.new" &&
     mv "$root$sbindir/preforkd.new" "$root$sbindir/preforkd"
+
+# ---- 3d. TLS, the key a credential -----------------------------------------
+# The packaged unit runs the daemon as a dynamic user, who cannot read a
+# key of mode 0600: named by its path it is refused at reload (the running
+# generation serves on); given as a credential (LoadCredential= in a
+# drop-in, key = "credential:NAME"), the restarted service serves TLS.
+tlsport=9443
+tlsdir=/etc/preforkd/tls
+dropin=/etc/systemd/system/preforkd.service.d
+# tls_conf KEY: the shipped file, its listener and a TLS one with KEY.
+tls_conf() {
+	ns sh -c 'sed "/^listen = {/,/^};/d" "$1.notls" > "$1" &&
+	    printf "listen = ( { address = \"127.0.0.1\"; port = %s; },
+	    { address = \"127.0.0.1\"; port = %s; tls = {
+	    certificate = \"%s/cert.pem\"; key = \"%s\"; }; } );\n" \
+	    "$2" "$3" "$4" "$5" >> "$1"' sh "$conf" "$port" "$tlsport" \
+	    "$tlsdir" "$1"
+}
+tls_served() {
+	ns sh -c 'printf "hello\r\n" | timeout 10 openssl s_client -quiet \
+	    -connect 127.0.0.1:$1 2>/dev/null' sh "$tlsport" |
+	    grep -aq "Welcome to Network Server!!"
+}
+c=$(cursor)
+ns cp "$conf" "$conf.notls"
+ns sh -c 'mkdir -p "$1" && openssl req -x509 -newkey ec -pkeyopt \
+    ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+    -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null &&
+    chmod 0600 "$1/key.pem" && chmod 0644 "$1/cert.pem"' sh "$tlsdir"
+tls_conf "$tlsdir/key.pem"
+if ns systemctl reload preforkd.service > /dev/null 2>&1; then rc=0
+else rc=$?; fi
+if [ "$rc" -ne 0 ] &&
+    wait_log "$c" "listen.tls.key \"$tlsdir/key.pem\": Permission denied" &&
+    [ "$(prop preforkd.service ActiveState)" = active ] && served; then
+	ok "tls: a key of mode 0600 named by its path is refused at reload (the dynamic user cannot read it), serving on"
+else
+	fail "tls: reload with an unreadable key: systemctl reload=$rc"
+	show "$c"
+fi
+# Whether this systemd lets a dynamic user read its credentials: a
+# systemd that cannot mount their directory here leaves it root's.
+cred_probe=$(ns systemd-run --quiet --wait --pipe --collect \
+    -p DynamicUser=yes -p LoadCredential=probe:$tlsdir/cert.pem \
+    sh -c 'head -c 27 "$CREDENTIALS_DIRECTORY/probe"' 2>&1)
+c=$(cursor)
+ns mkdir -p "$dropin"
+ns sh -c 'printf "[Service]\nLoadCredential=tls-key:%s/key.pem\n" "$2" \
+    > "$1/tls.conf"' sh "$dropin" "$tlsdir"
+ns systemctl daemon-reload
+tls_conf "credential:tls-key"
+if [ "$cred_probe" != "-----BEGIN CERTIFICATE-----" ]; then
+	printf "SKIPPED: tls: the key as a credential: a dynamic user cannot read its own credentials under this systemd (%s)\n" "$cred_probe"
+elif ns systemctl restart preforkd.service &&
+    wait_log "$c" "ready generation=1" && served && tls_served &&
+    wait_log "$c" "tls=TLSv1.3"; then
+	ok "tls: LoadCredential= in a drop-in and key = \"credential:tls-key\": the restarted service serves TLS on $tlsport (journal: tls=TLSv1.3) and clear text on $port"
+else
+	fail "tls: with the key as a credential: $(prop preforkd.service ActiveState)"
+	show "$c"
+fi
+# Debian's way for a key that services share: a group may read it
+# (ssl-cert), and the unit joins that group.
+c=$(cursor)
+ns sh -c 'getent group ssl-cert > /dev/null || groupadd -r ssl-cert'
+ns chgrp ssl-cert "$tlsdir/key.pem"
+ns chmod 0640 "$tlsdir/key.pem"
+ns sh -c 'printf "[Service]\nSupplementaryGroups=ssl-cert\n" \
+    > "$1/tls.conf"' sh "$dropin"
+ns systemctl daemon-reload
+tls_conf "$tlsdir/key.pem"
+if ns systemctl restart preforkd.service &&
+    wait_log "$c" "ready generation=1" && served && tls_served &&
+    wait_log "$c" "tls=TLSv1.3"; then
+	ok "tls: a key of mode 0640, group ssl-cert, and SupplementaryGroups=ssl-cert in a drop-in: the dynamic user reads it, TLS served on $tlsport"
+else
+	fail "tls: with the key in group ssl-cert: $(prop preforkd.service ActiveState)"
+	show "$c"
+fi
+ns rm -rf "$dropin" "$tlsdir"
+ns mv "$conf.notls" "$conf"
+ns systemctl daemon-reload
+ns systemctl restart preforkd.service || true
 
 # ---- 4. stop ------------------------------------------------------------
 c=$(cursor)
