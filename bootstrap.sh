@@ -248,7 +248,8 @@ fuzz_config() {
 	    src/conflisten.c src/service.c \
 	    src/service_greeting.c src/service_echo.c src/conn.c src/escape.c \
 	    src/log.c src/logsink.c src/loglimit.c src/addr.c src/scoreboard.c \
-	    src/access.c src/confread.c src/proxy.c -lconfig
+	    src/access.c src/confread.c src/proxy.c src/conftls.c src/tls.c \
+	    src/tlsconn.c -lconfig -lssl -lcrypto
 }
 fuzz_greeting() {
 	fuzz_target greeting src/service_greeting.c src/escape.c
@@ -257,7 +258,7 @@ fuzz_proxy() {
 	fuzz_target proxy src/proxy.c src/addr.c
 }
 fuzz_tls() {
-	fuzz_target tls src/tls.c -lssl -lcrypto
+	fuzz_target tls src/tls.c src/tlsconn.c -lssl -lcrypto
 }
 
 # valgrind [SUITE]: memcheck over a daemon test suite (default: serving,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * tls.h - the glue between a worker's connections and OpenSSL 3.
+ * tls.h - the glue between a worker's connections and OpenSSL 3: the
+ * listeners' contexts (tls.c) and the connections (tlsconn.c).
  *
  * A TLS listener (listen.tls) has a server context in each worker, built
  * from the certificate, key and client CAs that the configuration check
@@ -100,6 +101,8 @@ struct tls_server *tls_server_new(const struct tls_config *,
 void		 tls_server_free(struct tls_server *);
 /* Seconds until the certificate expires (negative: it has). */
 long long	 tls_server_expiry(const struct tls_server *);
+/* The OpenSSL context (an SSL_CTX), for tlsconn.c alone. */
+void		*tls_server_ssl_ctx(struct tls_server *);
 /* The key of the configuration a failed build names ("key", ...). */
 const char	*tls_server_bad_key(const char *err);
 
