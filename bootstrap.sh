@@ -197,6 +197,13 @@ house() {
 	sh "$top/tests/house.sh" "$top"
 }
 
+# README.md's commands as written, where a test can run them: the quick
+# start, the configuration examples, -t's error, operations without
+# systemd (in a network namespace of its own).
+readme() {
+	sh "$top/tests/readme.sh" "$top/build" "$top"
+}
+
 # A real systemd as PID 1 of private namespaces, the units installed
 # there: start, reload, journal, stop, restart, socket activation, a
 # broken configuration, the live security rating, the start limit.
@@ -481,6 +488,7 @@ check)
 	build build-san --enable-werror --enable-sanitizers
 	ASAN_OPTIONS=detect_leaks=1 suite build-san
 	checks "the shape of src/: file sizes, rooms without a cycle, the source map" house
+	checks "README's commands as written: quick start, configuration examples, -t's error, operations without systemd" readme
 	stage "systemd unit verifies and rates <= 2.0" unit_checks
 	checks "real systemd in namespaces: units start, reload, stop, restart, socket activation, config error not restarted" systemd_ns
 	checks "three hosts behind HAProxy: rolling restart, rolling reload, a host killed, a host overloaded" scaleout
