@@ -204,6 +204,25 @@ confcheck_pollfds(const struct confcheck *cc, struct pollfd *pfd)
 	return 1;
 }
 
+/* The answer's buffer, which holds the TLS keys, zeroed and freed. */
+static void
+confcheck_forget(struct confcheck *cc)
+{
+	if (cc->cc_buf != NULL)
+		explicit_bzero(cc->cc_buf, cc->cc_cap + 1);
+	free(cc->cc_buf);
+	cc->cc_buf = NULL;
+}
+
+/* The next size of the answer's buffer: doubled, within the bound. */
+static size_t
+confcheck_grown(const struct confcheck *cc)
+{
+	size_t	 n = cc->cc_cap ? cc->cc_cap * 2 : 4096;
+
+	return n < CONFCHECK_MAX_ANSWER ? n : CONFCHECK_MAX_ANSWER;
+}
+
 static void
 confcheck_close(struct confcheck *cc)
 {
@@ -226,13 +245,18 @@ confcheck_read(struct confcheck *cc)
 				confcheck_close(cc);
 				return;
 			}
-			cc->cc_cap = cc->cc_cap ? cc->cc_cap * 2 : 4096;
-			if ((n = realloc(cc->cc_buf, cc->cc_cap + 1)) == NULL) {
-				log_warn("realloc(check)");
+			/* Grown by hand, not realloc(): the old copy, which
+			 * may hold a key, is zeroed before it is freed. */
+			if ((n = malloc(confcheck_grown(cc) + 1)) == NULL) {
+				log_warn("malloc(check)");
 				confcheck_close(cc);
 				return;
 			}
+			if (cc->cc_len > 0)
+				memcpy(n, cc->cc_buf, cc->cc_len);
+			confcheck_forget(cc);
 			cc->cc_buf = n;
+			cc->cc_cap = confcheck_grown(cc);
 		}
 		got = read(cc->cc_fd, cc->cc_buf + cc->cc_len,
 		    cc->cc_cap - cc->cc_len);
@@ -432,7 +456,7 @@ confcheck_clear(struct confcheck *cc)
 {
 	if (cc->cc_fd != -1)
 		close(cc->cc_fd);
-	free(cc->cc_buf);
+	confcheck_forget(cc);
 	confcheck_init(cc);
 }
 

@@ -309,39 +309,45 @@ config_load_text(const char *file, const char *text, int flags,
 	return c;
 }
 
-/* One NUL-terminated string onto *out. */
-static int
-conf_material_add(char **out, size_t *len, const char *s)
+/* One NUL-terminated string (NULL: "") at out + *len, if out is not
+ * NULL; how many bytes it takes. */
+static size_t
+conf_material_add(char *out, size_t *len, const char *s)
 {
-	size_t	 n = strlen(s) + 1;
-	char	*p;
+	size_t	 n = strlen(s != NULL ? s : "") + 1;
 
-	if ((p = realloc(*out, *len + n)) == NULL)
-		return -1;
-	memcpy(p + *len, s, n);
-	*out = p;
-	*len += n;
-	return 0;
+	if (out != NULL) {
+		memcpy(out + *len, s != NULL ? s : "", n);
+		*len += n;
+	}
+	return n;
 }
 
 int
 config_get_material(const struct config *c, char **out, size_t *len)
 {
 	const struct tls_config	*ct;
+	size_t			 need = 0;
 
 	*out = NULL;
 	*len = 0;
-	for (size_t i = 0; i < c->c_nlisten; i++) {
-		if ((ct = c->c_tls[i]) == NULL)
-			continue;
-		if (conf_material_add(out, len, ct->tc_cert_pem) == -1 ||
-		    conf_material_add(out, len, ct->tc_key_pem) == -1 ||
-		    conf_material_add(out, len, ct->tc_ca_pem != NULL ?
-		    ct->tc_ca_pem : "") == -1) {
-			free(*out);
-			*out = NULL;
-			return -1;
+	/* Sized first, then one allocation: no realloc() leaves a copy of
+	 * a key behind. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < c->c_nlisten; i++) {
+			if ((ct = c->c_tls[i]) == NULL)
+				continue;
+			need += conf_material_add(pass ? *out : NULL, len,
+			    ct->tc_cert_pem);
+			need += conf_material_add(pass ? *out : NULL, len,
+			    ct->tc_key_pem);
+			need += conf_material_add(pass ? *out : NULL, len,
+			    ct->tc_ca_pem);
 		}
+		if (pass == 0 && need > 0 && (*out = malloc(need)) == NULL)
+			return -1;
+		if (need == 0)
+			break;
 	}
 	return 0;
 }

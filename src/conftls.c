@@ -85,6 +85,17 @@ conftls_path(const char *path, const char **why)
 	return out;
 }
 
+/* A buffer that may hold a key, zeroed before it goes back to malloc:
+ * CONFTLS_FILE_MAX + 1 bytes, as conftls_slurp() allocates them. */
+static void
+conftls_drop(char *buf)
+{
+	if (buf == NULL)
+		return;
+	explicit_bzero(buf, CONFTLS_FILE_MAX + 1);
+	free(buf);
+}
+
 /* The whole regular file, NUL-terminated and without a NUL in it, at
  * most CONFTLS_FILE_MAX bytes: opened so that a FIFO or a device
  * cannot hold the check (O_NONBLOCK, then fstat()). */
@@ -102,9 +113,10 @@ conftls_slurp(const char *path, const char **why)
 		*why = strerror(errno);
 		return NULL;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		*why = !S_ISREG(st.st_mode) ? "not a regular file" :
-		    strerror(errno);
+	if (fstat(fd, &st) == -1)
+		*why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		*why = "not a regular file";
 	else if (st.st_size > CONFTLS_FILE_MAX)
 		*why = "larger than 128 KiB";
 	else if ((buf = malloc(CONFTLS_FILE_MAX + 1)) == NULL)
@@ -116,7 +128,7 @@ conftls_slurp(const char *path, const char **why)
 		if (n == -1 || (have += (size_t)n) > CONFTLS_FILE_MAX) {
 			*why = n == -1 ? strerror(errno) :
 			    "larger than 128 KiB";
-			free(buf);
+			conftls_drop(buf);
 			buf = NULL;
 		}
 	}
@@ -126,7 +138,7 @@ conftls_slurp(const char *path, const char **why)
 	buf[have] = '\0';
 	if (memchr(buf, '\0', have) != NULL || have == 0) {
 		*why = have == 0 ? "empty" : "not PEM text (a NUL byte in it)";
-		free(buf);
+		conftls_drop(buf);
 		return NULL;
 	}
 	return buf;
@@ -146,6 +158,11 @@ conftls_file(struct conf_ctx *ctx, const config_setting_t *g,
 		return -1;
 	if (*path == NULL)
 		return 0;
+	/* The daemon runs from "/": a relative path would be read from
+	 * wherever -t ran, and from elsewhere at the next reload. */
+	if ((*path)[0] != '/' && strncmp(*path, "credential:", 11) != 0)
+		return conf_error(ctx, conf_member(g, key), "%s \"%s\" must "
+		    "be an absolute path (or credential:NAME)", what, *path);
 	if ((real = conftls_path(*path, &why)) != NULL) {
 		*pem = conftls_slurp(real, &why);
 		free(real);
@@ -186,6 +203,9 @@ conftls_material(struct conf_ctx *ctx, const config_setting_t *g,
 		char	*skip = NULL;
 		int	 rc;
 
+		/* Without the material (-s, which serves nothing): the keys
+		 * alone, no file opened. */
+
 		if (conf_string(ctx, g, "listen.tls.certificate",
 		    "certificate", PATH_MAX, &ct->tc_certificate) == -1 ||
 		    conf_string(ctx, g, "listen.tls.key", "key", PATH_MAX,
@@ -193,6 +213,8 @@ conftls_material(struct conf_ctx *ctx, const config_setting_t *g,
 		    conf_string(ctx, g, "listen.tls.client_ca", "client_ca",
 		    PATH_MAX, &ct->tc_client_ca) == -1)
 			return -1;
+		if (ctx->material == NULL)
+			return 0;
 		rc = conftls_take(ctx, g, &ct->tc_cert_pem, false) == -1 ||
 		    conftls_take(ctx, g, &ct->tc_key_pem, false) == -1 ||
 		    conftls_take(ctx, g, ct->tc_client_ca != NULL ?
@@ -313,6 +335,7 @@ conftls_listen(struct conf_ctx *ctx, const config_setting_t *g,
 	if ((ct = calloc(1, sizeof(*ct))) == NULL)
 		return conf_error(ctx, g, "calloc: %s", strerror(errno));
 	c->c_tls[i] = ct;
+	ct->tc_listener = (unsigned)i;
 	if ((ct->tc_where = strdup(conf_where(ctx, g, where,
 	    sizeof(where)))) == NULL)
 		return conf_error(ctx, g, "strdup: %s", strerror(errno));
@@ -329,11 +352,12 @@ conftls_secret(struct conf_ctx *ctx, struct config *c)
 {
 	bool	 want = false;
 
-	(void)ctx;
+	/* Drawn where workers get their configuration from: the master's
+	 * load from text (a check's load serves nothing). */
 	for (size_t i = 0; i < CONFIG_MAX_LISTEN; i++)
 		want = want || (c->c_tls[i] != NULL && c->c_tls[i]->tc_tickets);
 	c->c_tls_secret_ok = false;
-	if (!want)
+	if (!want || !(ctx->flags & CONFIG_NO_FILES) || ctx->material == NULL)
 		return 0;
 	/* GRND_NONBLOCK: never wait for the pool at boot; without a
 	 * secret, sessions are not resumed (tls.c), nothing else. */

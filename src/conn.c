@@ -154,6 +154,7 @@ conn_tls_step(struct conn *c, enum tls_io io, const struct timespec *deadline)
 		errno = ECONNRESET;
 		return conn_lost(c);
 	default:
+		/* EPROTO: the client's fault; else the connection is gone. */
 		return errno == EPROTO ? -1 : conn_lost(c);
 	}
 }
@@ -165,6 +166,8 @@ conn_tls_read(struct conn *c, void *buf, size_t len,
 	enum tls_io	 io;
 	size_t		 got;
 
+	if (len == 0)
+		return 0;		/* as recv() does */
 	for (;;) {
 		if ((io = tls_read(c->cn_tls, buf, len, &got)) == TLS_IO_DONE) {
 			conn_tls_count(c);
@@ -222,8 +225,9 @@ conn_tls_end(struct conn *c)
 {
 	if (c->cn_tls == NULL)
 		return;
-	if (!c->cn_gone)
-		tls_close_notify(c->cn_tls);
+	/* Also to a client that sent its own (a half-close): it waits for
+	 * ours to know that the reply was whole. */
+	tls_close_notify(c->cn_tls);
 	conn_tls_count(c);
 	tls_free(c->cn_tls);
 	c->cn_tls = NULL;

@@ -140,6 +140,15 @@ handover_write_workers(int fd, const struct pool *p)
 	return 0;
 }
 
+/* The material holds keys: zeroed before it is freed. */
+static void
+handover_forget(char *material, size_t len)
+{
+	if (material != NULL)
+		explicit_bzero(material, len);
+	free(material);
+}
+
 int
 handover_write(const struct handover_parts *hp)
 {
@@ -151,17 +160,20 @@ handover_write(const struct handover_parts *hp)
 	if (config_get_material(hp->hp_cur->g_cfg, &material, &mlen) == -1 ||
 	    mlen > HANDOVER_MATERIAL_MAX) {
 		log_warnx("handover: the TLS material cannot be handed over");
-		free(material);
+		handover_forget(material, mlen);
 		return -1;
 	}
 
 	if ((fd = memfd_create("preforkd-handover", MFD_CLOEXEC)) == -1) {
 		log_warn("memfd_create(handover)");
-		free(material);
+		handover_forget(material, mlen);
 		return -1;
 	}
 	handover_head(hp, &hs);
 	hs.hs_material_len = (uint32_t)mlen;
+	memcpy(hs.hs_tls_secret, hp->hp_cur->g_cfg->c_tls_secret,
+	    sizeof(hs.hs_tls_secret));
+	hs.hs_tls_secret_ok = hp->hp_cur->g_cfg->c_tls_secret_ok;
 	if (write(fd, &hs, sizeof(hs)) != (ssize_t)sizeof(hs) ||
 	    handover_write_listeners(fd, &hp->hp_cur->g_ls) == -1 ||
 	    handover_write_workers(fd, hp->hp_pool) == -1 ||
@@ -169,11 +181,11 @@ handover_write(const struct handover_parts *hp)
 	    hs.hs_text_len) != (ssize_t)hs.hs_text_len) ||
 	    (mlen > 0 && write(fd, material, mlen) != (ssize_t)mlen)) {
 		log_warn("write(handover)");
-		free(material);
+		handover_forget(material, mlen);
 		close(fd);
 		return -1;
 	}
-	free(material);
+	handover_forget(material, mlen);
 	return fd;
 }
 

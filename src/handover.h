@@ -60,6 +60,10 @@ struct handover_state {
 	uint32_t		 hs_nworkers;
 	uint32_t		 hs_text_len;	/* after the workers */
 	uint32_t		 hs_material_len; /* TLS's, after the text */
+	/* The generation's ticket secret (config.h): its workers that the
+	 * new image starts resume the sessions of those it adopts. */
+	uint8_t			 hs_tls_secret[TLS_SECRET_LEN];
+	uint8_t			 hs_tls_secret_ok;
 	uint32_t		 hs_generation;	/* serving */
 	uint32_t		 hs_last_id;
 	uint32_t		 hs_target;

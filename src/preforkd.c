@@ -382,8 +382,10 @@ command_run(const struct options *o)
 	char		 err[1024], buf[CONFIG_MAX_CONTROL_PATH];
 	int		 status;
 
+	/* No module, no account, no certificate: -s serves nothing. */
 	if (path == NULL && (cfg = config_load_flags(o->o_file,
-	    CONFIG_NO_MODULES | CONFIG_NO_NSS, err, sizeof(err))) != NULL) {
+	    CONFIG_NO_MODULES | CONFIG_NO_NSS | CONFIG_NO_FILES, err,
+	    sizeof(err))) != NULL) {
 		status = command(cfg, o->o_command);
 		config_free(cfg);
 		return status;

@@ -215,9 +215,15 @@ serve_tls(const struct serve_ctx *sc, struct conn *c)
 	error = errno;
 	if (c->cn_shed || conn_empty(c))
 		return false;
-	f = error == ETIMEDOUT ? TLS_FAIL_TIMEOUT : c->cn_tls == NULL ?
-	    TLS_FAIL_PROTOCOL : c->cn_gone ? TLS_FAIL_CLOSED :
-	    tls_failure(c->cn_tls);
+	if (c->cn_tls == NULL) {	/* ours (ENOMEM), not the client's */
+		if (log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr,
+		    &held))
+			log_warnx("TLS for peer=%s: %s", conn_peer(c),
+			    strerror(error));
+		return false;
+	}
+	f = error == ETIMEDOUT ? TLS_FAIL_TIMEOUT : c->cn_gone ?
+	    TLS_FAIL_CLOSED : tls_failure(c->cn_tls);
 	serve_count(&sc->sc_slot->sl_tls_failed[f]);
 	if (!log_limit_source(&limit, LOG_LIMIT_BURST, 2, &c->cn_addr, &held))
 		return false;
@@ -225,8 +231,7 @@ serve_tls(const struct serve_ctx *sc, struct conn *c)
 	log_notice("TLS handshake with peer=%s failed: %s (%s)%s",
 	    conn_peer(c), tls_fail_name(f), f == TLS_FAIL_TIMEOUT ?
 	    "none before timeouts.read" : f == TLS_FAIL_CLOSED ?
-	    "the client closed the connection" : c->cn_tls == NULL ?
-	    strerror(error) : tls_why(c->cn_tls), more);
+	    "the client closed the connection" : tls_why(c->cn_tls), more);
 	return false;
 }
 

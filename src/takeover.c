@@ -311,6 +311,13 @@ takeover_old_config(char *err, size_t errsize)
 	c = config_load_text(hs->hs_file, copy, CONFIG_NO_MODULES |
 	    CONFIG_NO_FILES, NULL, &cm, err, errsize);
 	free(copy);
+	/* The generation's secret, not a new one: its workers are one pool
+	 * for the sessions, whichever image started them. */
+	if (c != NULL) {
+		memcpy(c->c_tls_secret, hs->hs_tls_secret,
+		    sizeof(c->c_tls_secret));
+		c->c_tls_secret_ok = hs->hs_tls_secret_ok != 0;
+	}
 	return c;
 }
 

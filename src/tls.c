@@ -6,8 +6,9 @@
  * (SSL_OP_NO_RENEGOTIATION): a client that asks is told no.  Sessions are
  * resumed only through tickets (no per-process cache, which one worker
  * could not share with the next); their keys come from the generation's
- * secret through HMAC-SHA256, one set per epoch of the wall clock, so
- * that every worker derives the same ones without talking to any other.
+ * secret and the listener's identity through HMAC-SHA256, one set per
+ * epoch of the wall clock, so that every worker derives the same ones
+ * without talking to any other, and no listener takes another's.
  */
 #include "autoconf.h"
 
@@ -26,6 +27,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -38,9 +40,15 @@ struct tls_ticket_key {
 
 struct tls_server {
 	SSL_CTX		*ts_ctx;
+	/* What this listener is (tls_identity()): its sessions and tickets
+	 * are its own, never another listener's. */
+	uint8_t		 ts_id[SHA256_DIGEST_LENGTH];
 	uint8_t		 ts_secret[TLS_SECRET_LEN];
 	bool		 ts_tickets;
 	long long	 ts_epoch_len;	/* seconds */
+	/* The keys of the last two epochs derived, by epoch parity. */
+	struct tls_ticket_key ts_keys[2];
+	long long	 ts_key_epoch[2];	/* -1: none */
 	time_t		 ts_not_after;
 };
 
@@ -61,6 +69,29 @@ tls_err(char *err, size_t errsize, const char *what)
 		snprintf(err, errsize, "%s: %s", what, buf);
 	}
 	ERR_clear_error();
+}
+
+/*
+ * Why a loop of PEM_read_bio_X509() stopped: at the end of the text (no
+ * more "-----BEGIN"), or at a block it could not read, which is an error
+ * of the file (a chain cut short, a CA bundle with a broken entry) and
+ * not the end of it.  0 at the end; -1 with the block's number in err.
+ */
+static int
+tls_pem_end(char *err, size_t errsize, const char *what, int read)
+{
+	unsigned long	 e = ERR_peek_last_error();
+	char		 where[64];
+
+	err[0] = '\0';
+	if (e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+		ERR_clear_error();
+		return 0;
+	}
+	snprintf(where, sizeof(where), "%s: certificate %d", what, read + 1);
+	tls_err(err, errsize, where);
+	return -1;
 }
 
 /* The certificate chain, leaf first, from PEM text. */
@@ -87,7 +118,8 @@ tls_load_chain(SSL_CTX *ctx, const char *pem, char *err, size_t errsize)
 		n++;
 	}
 	BIO_free(b);
-	ERR_clear_error();	/* the end of the text */
+	if (tls_pem_end(err, errsize, "certificate", n) == -1)
+		return -1;
 	if (n == 0) {
 		snprintf(err, errsize, "certificate: no PEM certificate in it");
 		return -1;
@@ -164,36 +196,57 @@ tls_load_ca(SSL_CTX *ctx, const char *pem, char *err, size_t errsize)
 		n++;
 	}
 	BIO_free(b);
-	ERR_clear_error();
-	if (n == 0) {
+	if (tls_pem_end(err, errsize, "client_ca", n) == -1 || n == 0) {
 		sk_X509_NAME_pop_free(names, X509_NAME_free);
-		snprintf(err, errsize, "client_ca: no PEM certificate in it");
+		if (n == 0 && err[0] == '\0')
+			snprintf(err, errsize, "client_ca: no PEM certificate "
+			    "in it");
 		return -1;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
 	return 0;
 }
 
-/* The keys of epoch e: HMAC-SHA256(secret, "preforkd-ticket" e i). */
+/* The keys of epoch e: HMAC-SHA256(secret, "preforkd-ticket" id e i), i
+ * for the name, the cipher's key and the MAC's. */
 static int
-tls_ticket_key(const struct tls_server *ts, long long e,
+tls_ticket_derive(const struct tls_server *ts, long long e,
     struct tls_ticket_key *k)
 {
-	uint8_t		 in[32], out[EVP_MAX_MD_SIZE];
+	uint8_t		 in[64 + SHA256_DIGEST_LENGTH], out[EVP_MAX_MD_SIZE];
 	uint8_t		*dst[3] = { k->tk_name, k->tk_aes, k->tk_mac };
 	size_t		 len[3] = { 16, 32, 32 }, n;
-	int		 inlen;
+	int		 inlen, rc = 0;
 
-	for (int i = 0; i < 3; i++) {
-		inlen = snprintf((char *)in, sizeof(in), "preforkd-ticket %lld "
-		    "%d", e, i);
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		inlen = snprintf((char *)in, 64, "preforkd-ticket %lld %d ", e,
+		    i);
+		memcpy(in + inlen, ts->ts_id, sizeof(ts->ts_id));
 		if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, ts->ts_secret,
-		    sizeof(ts->ts_secret), in, (size_t)inlen, out, sizeof(out),
-		    &n) == NULL || n < len[i])
-			return -1;
-		memcpy(dst[i], out, len[i]);
+		    sizeof(ts->ts_secret), in, (size_t)inlen +
+		    sizeof(ts->ts_id), out, sizeof(out), &n) == NULL ||
+		    n < len[i])
+			rc = -1;
+		else
+			memcpy(dst[i], out, len[i]);
 	}
-	return 0;
+	OPENSSL_cleanse(out, sizeof(out));
+	return rc;
+}
+
+/* The keys of epoch e, derived once per epoch and kept for the next. */
+static const struct tls_ticket_key *
+tls_ticket_key(struct tls_server *ts, long long e)
+{
+	int	 slot = (int)(e & 1);
+
+	if (ts->ts_key_epoch[slot] != e) {
+		ts->ts_key_epoch[slot] = -1;
+		if (tls_ticket_derive(ts, e, &ts->ts_keys[slot]) == -1)
+			return NULL;
+		ts->ts_key_epoch[slot] = e;
+	}
+	return &ts->ts_keys[slot];
 }
 
 static long long
@@ -230,32 +283,28 @@ static int
 tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
-	const struct tls_server	*ts = SSL_CTX_get_ex_data(
+	struct tls_server		*ts = SSL_CTX_get_ex_data(
 	    SSL_get_SSL_CTX(ssl), tls_ctx_index);
-	struct tls_ticket_key	 k;
-	long long		 e;
-	int			 rc = 0;
+	const struct tls_ticket_key	*k;
+	long long			 e;
+	int				 rc = 0;
 
 	if (ts == NULL || !ts->ts_tickets)
 		return 0;
 	e = tls_epoch(ts);
 	if (enc) {
-		if (tls_ticket_key(ts, e, &k) == -1 ||
+		if ((k = tls_ticket_key(ts, e)) == NULL ||
 		    RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1 ||
-		    tls_ticket_init(&k, iv, cctx, hctx, 1) == -1)
-			rc = -1;
-		else {
-			memcpy(name, k.tk_name, sizeof(k.tk_name));
-			rc = 1;
-		}
-	} else {
-		for (int back = 0; back < 2 && rc == 0; back++)
-			if (tls_ticket_key(ts, e - back, &k) == 0 &&
-			    memcmp(name, k.tk_name, sizeof(k.tk_name)) == 0)
-				rc = tls_ticket_init(&k, iv, cctx, hctx, 0) ==
-				    -1 ? -1 : back == 0 ? 1 : 2;
+		    tls_ticket_init(k, iv, cctx, hctx, 1) == -1)
+			return -1;
+		memcpy(name, k->tk_name, sizeof(k->tk_name));
+		return 1;
 	}
-	OPENSSL_cleanse(&k, sizeof(k));
+	for (int back = 0; back < 2 && rc == 0; back++)
+		if ((k = tls_ticket_key(ts, e - back)) != NULL &&
+		    memcmp(name, k->tk_name, sizeof(k->tk_name)) == 0)
+			rc = tls_ticket_init(k, iv, cctx, hctx, 0) == -1 ? -1 :
+			    back == 0 ? 1 : 2;
 	return rc;
 }
 
@@ -281,15 +330,46 @@ tls_versions(SSL_CTX *ctx, const struct tls_config *ct, char *err,
 	return 0;
 }
 
+/*
+ * What the listener is: which one, where the file says it, what it
+ * serves and whom it asks for what.  Its sessions' context and its tickets' keys derive
+ * from it, so that two listeners of one generation share neither.
+ */
+static int
+tls_identity(struct tls_server *ts, const struct tls_config *ct)
+{
+	const char	*parts[4] = { ct->tc_where != NULL ? ct->tc_where : "",
+	    ct->tc_cert_pem, ct->tc_ca_pem != NULL ? ct->tc_ca_pem : "",
+	    NULL };
+	uint8_t		 modes[3] = { (uint8_t)ct->tc_verify,
+	    (uint8_t)ct->tc_min_version, (uint8_t)ct->tc_listener };
+	EVP_MD_CTX	*md;
+	int		 rc = 0;
+
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		rc = -1;
+	for (int i = 0; rc == 0 && parts[i] != NULL; i++)
+		if (EVP_DigestUpdate(md, parts[i], strlen(parts[i]) + 1) != 1)
+			rc = -1;
+	if (rc == 0 && (EVP_DigestUpdate(md, modes, sizeof(modes)) != 1 ||
+	    EVP_DigestFinal_ex(md, ts->ts_id, NULL) != 1))
+		rc = -1;
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
 static void
 tls_sessions(struct tls_server *ts, const struct tls_config *ct,
     const uint8_t *secret)
 {
 	SSL_CTX		*ctx = ts->ts_ctx;
-	static const unsigned char sid[] = "preforkd";
 
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	/* A session of one listener never resumes on another (whose client
+	 * certificates, say, are required where the first's were not). */
+	SSL_CTX_set_session_id_context(ctx, ts->ts_id, sizeof(ts->ts_id));
+	ts->ts_key_epoch[0] = ts->ts_key_epoch[1] = -1;
 	ts->ts_tickets = ct->tc_tickets && secret != NULL;
 	ts->ts_epoch_len = (long long)ct->tc_ticket_lifetime;
 	if (ts->ts_epoch_len < 1)
@@ -337,11 +417,11 @@ tls_server_new(const struct tls_config *ct, const uint8_t *secret,
 		return NULL;
 	}
 	SSL_CTX_set_ex_data(ts->ts_ctx, tls_ctx_index, ts);
-	/* A client that just closes is a close, not an error. */
+	/* An EOF without close_notify stays an error (a cut reply must not
+	 * pass for a whole one); a write is retried with the same buffer. */
 	SSL_CTX_set_options(ts->ts_ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ts->ts_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ts->ts_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
 	if (tls_versions(ts->ts_ctx, ct, err, errsize) == -1 ||
 	    tls_load_chain(ts->ts_ctx, ct->tc_cert_pem, err, errsize) == -1 ||
 	    tls_load_key(ts->ts_ctx, ct->tc_key_pem, err, errsize) == -1 ||
@@ -351,6 +431,11 @@ tls_server_new(const struct tls_config *ct, const uint8_t *secret,
 		return NULL;
 	}
 	SSL_CTX_set_verify(ts->ts_ctx, tls_verify_mode(ct), NULL);
+	if (tls_identity(ts, ct) == -1) {
+		tls_err(err, errsize, "SHA-256");
+		tls_server_free(ts);
+		return NULL;
+	}
 	tls_sessions(ts, ct, secret);
 	na = X509_get0_notAfter(SSL_CTX_get0_certificate(ts->ts_ctx));
 	ts->ts_not_after = na != NULL && ASN1_TIME_to_tm(na, &tm) == 1 ?
@@ -364,7 +449,7 @@ tls_server_free(struct tls_server *ts)
 	if (ts == NULL)
 		return;
 	SSL_CTX_free(ts->ts_ctx);
-	OPENSSL_cleanse(ts->ts_secret, sizeof(ts->ts_secret));
+	OPENSSL_cleanse(ts, sizeof(*ts));
 	free(ts);
 }
 

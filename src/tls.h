@@ -54,6 +54,7 @@ struct tls_config {
 	bool		 tc_tickets;
 	double		 tc_ticket_lifetime;	/* seconds */
 	char		*tc_where;		/* "FILE:LINE" of the group */
+	unsigned	 tc_listener;		/* its index in listen */
 };
 
 /* The ticket secret of a generation. */

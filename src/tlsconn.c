@@ -8,6 +8,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ struct tls {
 	enum tls_fail	 t_fail;
 	char		 t_why[256];
 	char		*t_subject;
+	/* A fatal error happened: no close_notify may follow. */
+	bool		 t_fatal;
 };
 
 static struct tls *
@@ -80,10 +83,14 @@ tls_free(struct tls *t)
 	free(t);
 }
 
-/* What a failed handshake was, from OpenSSL's reason. */
+/* What a failed handshake was, from OpenSSL's reason: ours, or an
+ * alert the client sent (about our certificate, say: one we serve
+ * expired, or from a CA it does not know, is a certificate failure). */
 static enum tls_fail
 tls_classify(unsigned long e)
 {
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return TLS_FAIL_PROTOCOL;
 	switch (ERR_GET_REASON(e)) {
 	case SSL_R_HTTP_REQUEST:
 	case SSL_R_HTTPS_PROXY_REQUEST:
@@ -97,9 +104,18 @@ tls_classify(unsigned long e)
 	case SSL_R_NO_SHARED_CIPHER:
 	case SSL_R_VERSION_TOO_LOW:
 	case SSL_R_NO_SHARED_GROUPS:
+	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+	case SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY:
+	case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
 		return TLS_FAIL_VERSION;
 	case SSL_R_CERTIFICATE_VERIFY_FAILED:
 	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
 		return TLS_FAIL_CERT;
 	case SSL_R_UNEXPECTED_EOF_WHILE_READING:
 		return TLS_FAIL_CLOSED;
@@ -108,11 +124,26 @@ tls_classify(unsigned long e)
 	}
 }
 
-/* The outcome of an SSL call that returned rc. */
+/* OpenSSL's reason for e, never NULL. */
+static const char *
+tls_reason(unsigned long e)
+{
+	const char	*r = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	return r != NULL ? r : "TLS error";
+}
+
+/*
+ * The outcome of an SSL call that returned rc.  The client's close_notify
+ * is an EOF; an EOF without it, or the socket's error, leaves the
+ * connection gone (ECONNRESET: a reply cut short is never taken for a
+ * whole one); any other error is the client's fault (EPROTO).
+ */
 static enum tls_io
 tls_result(struct tls *t, int rc)
 {
 	unsigned long	 e;
+	int		 error = errno;
 
 	switch (SSL_get_error(t->t_ssl, rc)) {
 	case SSL_ERROR_WANT_READ:
@@ -124,22 +155,20 @@ tls_result(struct tls *t, int rc)
 	case SSL_ERROR_SYSCALL:
 		e = ERR_peek_last_error();
 		ERR_clear_error();
-		if (e == 0 && errno == 0)
-			errno = ECONNRESET;
-		/* An EOF without close_notify, or the socket's own error. */
+		t->t_fatal = true;
 		t->t_fail = TLS_FAIL_CLOSED;
 		snprintf(t->t_why, sizeof(t->t_why), "%s", e != 0 ?
-		    ERR_reason_error_string(e) : strerror(errno));
-		return e == 0 && errno == ECONNRESET ? TLS_IO_EOF :
-		    TLS_IO_ERROR;
+		    tls_reason(e) : error != 0 ? strerror(error) :
+		    "the connection ended");
+		errno = error != 0 ? error : ECONNRESET;
+		return TLS_IO_ERROR;
 	default:
 		e = ERR_peek_last_error();
-		t->t_fail = tls_classify(e);
-		snprintf(t->t_why, sizeof(t->t_why), "%s",
-		    ERR_reason_error_string(e) != NULL ?
-		    ERR_reason_error_string(e) : "TLS error");
 		ERR_clear_error();
-		errno = EPROTO;
+		t->t_fatal = true;
+		t->t_fail = tls_classify(e);
+		snprintf(t->t_why, sizeof(t->t_why), "%s", tls_reason(e));
+		errno = t->t_fail == TLS_FAIL_CLOSED ? ECONNRESET : EPROTO;
 		return TLS_IO_ERROR;
 	}
 }
@@ -184,8 +213,9 @@ void
 tls_close_notify(struct tls *t)
 {
 	/* Once, without waiting: the client's own close_notify is not
-	 * worth a worker's time. */
-	if (SSL_is_init_finished(t->t_ssl))
+	 * worth a worker's time.  Not after a fatal error (OpenSSL says
+	 * so), nor before a handshake that never completed. */
+	if (!t->t_fatal && SSL_is_init_finished(t->t_ssl))
 		(void)SSL_shutdown(t->t_ssl);
 	ERR_clear_error();
 }

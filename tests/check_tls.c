@@ -357,8 +357,9 @@ tc_exchange(SSL *ssl, const char *msg, char *out, size_t size)
 		len += got;
 	rc = SSL_get_error(ssl, 0);
 	ERR_clear_error();
-	return rc == SSL_ERROR_ZERO_RETURN || rc == SSL_ERROR_SYSCALL ?
-	    (ssize_t)len : -1;
+	/* The server says goodbye (close_notify): a bare EOF could be a
+	 * reply cut short. */
+	return rc == SSL_ERROR_ZERO_RETURN ? (ssize_t)len : -1;
 }
 
 /* One whole TLS greeting from src: true when the banner came, msg went
@@ -1318,6 +1319,130 @@ START_TEST(test_tls_saturated_reload)
 	ck_assert_int_eq(daemon_log_count(&d, "reload failed"), 0);
 }
 END_TEST
+/*
+ * Two TLS listeners of one generation: a session of the one that asks no
+ * certificate never resumes on the one that requires one (a resumed
+ * handshake asks for none), and a ticket of either is the other's
+ * stranger.
+ */
+START_TEST(test_tls_two_listeners)
+{
+	char		 conf[8192];
+	SSL_CTX		*ctx;
+	SSL_SESSION	*open_ticket;
+	bool		 reused = true;
+	int		 other = free_port(), first, fd;
+	SSL		*ssl;
+
+	tls_certs();
+	snprintf(conf, sizeof(conf), "workers = 2;\ncontrol = \"%s/control\";"
+	    "\nlisten = ( { address = \"127.0.0.1\"; port = %d;\n"
+	    "  tls = { %s }; },\n"
+	    "  { address = \"127.0.0.1\"; port = %d;\n"
+	    "  tls = { %s client_ca = \"%s/ca.pem\"; verify = \"require\"; };"
+	    " } );\n", d.d_dir, port, at(TLS_SERVER_ONE), other,
+	    at(TLS_SERVER_ONE), d.d_dir);
+	daemon_start(&d, conf);
+	ctx = tc_ctx(0, NULL, NULL);
+	ck_assert(tc_greet(ctx, "127.0.0.1", NULL, "open door", NULL));
+	ck_assert_ptr_nonnull(open_ticket = tc_take_session());
+	/* The ticket resumes where it came from... */
+	ck_assert(tc_greet(ctx, "127.0.0.1", open_ticket, "again", &reused));
+	ck_assert_msg(reused, "the ticket did not resume on its listener");
+	/* ...and not on the listener that requires a certificate. */
+	first = port;
+	port = other;			/* where connect_from() goes */
+	fd = connect_from("127.0.0.1", TLS_WAIT);
+	port = first;
+	ssl = tc_handshake(ctx, fd, open_ticket, NULL);
+	ck_assert_msg(ssl == NULL || SSL_session_reused(ssl) != 1,
+	    "a session of the open listener resumed on the one that "
+	    "requires a client certificate");
+	if (ssl != NULL) {
+		char	 buf[256];
+
+		ck_assert_int_lt(tc_exchange(ssl, "sneaked in", buf,
+		    sizeof(buf)), 0);
+		tc_close(ssl);
+	}
+	close(fd);
+	ck_assert_msg(daemon_log_wait(&d, " failed: certificate (",
+	    TLS_WAIT), "%s", daemon_log_tail(&d));
+	ck_assert_int_eq(daemon_log_count(&d, "msg=\"sneaked in\""), 0);
+	SSL_SESSION_free(open_ticket);
+	SSL_CTX_free(ctx);
+}
+END_TEST
+
+/* One echo over TLS from src: send msg, then (half) our close_notify
+ * when half, or a bare TCP close when cut; what came back into out. */
+static ssize_t
+tls_echo(SSL_CTX *ctx, const char *msg, bool cut, char *out, size_t size,
+    int *how)
+{
+	size_t	 len = 0, got;
+	SSL	*ssl;
+	int	 fd = connect_from("127.0.0.1", TLS_WAIT);
+
+	ck_assert_ptr_nonnull(ssl = tc_handshake(ctx, fd, NULL, NULL));
+	ck_assert_int_eq(SSL_write(ssl, msg, (int)strlen(msg)),
+	    (int)strlen(msg));
+	if (cut) {
+		/* The rest is not waited for: the client is gone. */
+		while (len < strlen(msg) && SSL_read_ex(ssl, out + len,
+		    size - len, &got) == 1)
+			len += got;
+		SSL_free(ssl);
+		close(fd);
+		*how = 0;
+		return (ssize_t)len;
+	}
+	ck_assert_int_ge(SSL_shutdown(ssl), 0);	/* ours: no more from us */
+	while (len < size && SSL_read_ex(ssl, out + len, size - len, &got) ==
+	    1)
+		len += got;
+	*how = SSL_get_error(ssl, 0);
+	ERR_clear_error();
+	SSL_free(ssl);
+	close(fd);
+	return (ssize_t)len;
+}
+
+/*
+ * A client that half-closes (its close_notify after its request, as
+ * SSL_shutdown(), Go's CloseWrite or Python's unwrap do) gets the whole
+ * echo and then the server's close_notify: it can tell a whole reply from
+ * one cut short.  A client that drops the TCP connection without one is
+ * not taken for one that said goodbye: the service sees the connection
+ * reset, not an end of input.
+ */
+START_TEST(test_tls_close_notify)
+{
+	char	 buf[256];
+	SSL_CTX	*ctx;
+	ssize_t	 n;
+	int	 how;
+
+	tls_certs();
+	tls_start("workers = 1;\nservice = \"echo\";", TLS_SERVER_ONE);
+	ctx = tc_ctx(0, NULL, NULL);
+	n = tls_echo(ctx, "whole", false, buf, sizeof(buf), &how);
+	ck_assert_int_eq(n, 5);
+	ck_assert(memcmp(buf, "whole", 5) == 0);
+	ck_assert_msg(how == SSL_ERROR_ZERO_RETURN, "after a half-close, "
+	    "the server closed without close_notify (SSL error %d)", how);
+	ck_assert_msg(daemon_log_wait(&d, "echo done peer=127.0.0.1:", TLS_WAIT)
+	    && daemon_log_count(&d, "bytes=5 end=eof tls=TLSv1.3") == 1, "%s",
+	    daemon_log_tail(&d));
+	n = tls_echo(ctx, "cut", true, buf, sizeof(buf), &how);
+	ck_assert_int_eq(n, 3);
+	ck_assert_msg(daemon_log_wait(&d, "bytes=3 end=Connection reset by "
+	    "peer tls=TLSv1.3", TLS_WAIT), "a TCP close without "
+	    "close_notify read as an end of input:\n%s", daemon_log_tail(&d));
+	SSL_CTX_free(ctx);
+}
+END_TEST
+
 
 Suite *
 tls_suite(void)
@@ -1333,6 +1458,7 @@ tls_suite(void)
 	tcase_add_test(serve, test_tls_greeting);
 	tcase_add_test(serve, test_tls_min_version);
 	tcase_add_test(serve, test_tls_proxy);
+	tcase_add_test(serve, test_tls_close_notify);
 	tcase_set_timeout(serve, 120);
 	suite_add_tcase(s, serve);
 
@@ -1347,6 +1473,7 @@ tls_suite(void)
 	tcase_add_test(sess, test_tls_reload);
 	tcase_add_test(sess, test_tls_resume_workers);
 	tcase_add_test(sess, test_tls_no_tickets);
+	tcase_add_test(sess, test_tls_two_listeners);
 	tcase_add_test(sess, test_tls_saturated_reload);
 	tcase_set_timeout(sess, 240);
 	suite_add_tcase(s, sess);
