@@ -13,6 +13,7 @@
 #include "generation.h"
 #include "log.h"
 #include "poolview.h"
+#include "tls.h"
 #include "worker.h"
 
 void
@@ -37,8 +38,41 @@ generation_free(struct generation *g)
 {
 	generation_close_gate(g);
 	listeners_close(&g->g_ls);
+	for (size_t i = 0; i < CONFIG_MAX_LISTEN; i++)
+		tls_server_free(g->g_tls[i]);
 	config_free(g->g_cfg);
 	generation_init(g);
+}
+
+/*
+ * The TLS contexts, once per generation, before its first worker: made
+ * from the bytes the configuration check read and built the same
+ * contexts from (confcheck.h), so this is computation on checked input,
+ * no file and no client; the workers inherit them copy-on-write instead
+ * of each building its own (OpenSSL's state is most of a TLS worker's
+ * memory).  -1 (logged) only when memory runs out.
+ */
+static int
+generation_tls(struct generation *g)
+{
+	const struct config	*cfg = g->g_cfg;
+	char			 err[1024];
+
+	if (g->g_tls_built)
+		return 0;
+	for (size_t i = 0; i < cfg->c_nlisten; i++) {
+		if (cfg->c_tls[i] == NULL || g->g_tls[i] != NULL)
+			continue;
+		if ((g->g_tls[i] = tls_server_new(cfg->c_tls[i],
+		    cfg->c_tls_secret_ok ? cfg->c_tls_secret : NULL, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("%s: listen.tls.%s", cfg->c_tls[i]->tc_where,
+			    err);
+			return -1;
+		}
+	}
+	g->g_tls_built = true;
+	return 0;
 }
 
 /* A bit for each socket of g that other does not have. */
@@ -66,6 +100,9 @@ generation_spawn(struct pool *p, struct generation *g,
 {
 	struct worker_args	 wa;
 
+	if (generation_tls(g) == -1)
+		return -1;
+
 	/* A worker keeps only its own descriptors (worker.c): a socket of
 	 * the other generation would stay open (and accept connections
 	 * nobody serves) for as long as the worker lives, and a gate's
@@ -73,6 +110,7 @@ generation_spawn(struct pool *p, struct generation *g,
 	memset(&wa, 0, sizeof(wa));
 	wa.wa_config = g->g_cfg;
 	wa.wa_listeners = &g->g_ls;
+	wa.wa_tls = g->g_tls;
 	wa.wa_new_listeners = generation_new_listeners(g, other);
 	wa.wa_gate_fd = g->g_gate[0];
 	wa.wa_sigmask = *mask;

@@ -34,6 +34,11 @@ struct generation {
 	/* Taken over from the binary before an upgrade: its workers run
 	 * the old code with the old file, so none is added to it. */
 	bool			 g_adopted;
+	/* Each TLS listener's context (tls.h), built once before the
+	 * generation's first worker is forked: every worker shares it
+	 * copy-on-write.  NULL: clear text, or not built yet. */
+	struct tls_server	*g_tls[CONFIG_MAX_LISTEN];
+	bool			 g_tls_built;
 };
 
 void	generation_init(struct generation *);

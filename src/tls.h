@@ -3,11 +3,14 @@
  * tls.h - the glue between a worker's connections and OpenSSL 3: the
  * listeners' contexts (tls.c) and the connections (tlsconn.c).
  *
- * A TLS listener (listen.tls) has a server context in each worker, built
+ * A TLS listener (listen.tls) has a server context per generation, built
  * from the certificate, key and client CAs that the configuration check
- * read (conftls.h): the bytes that were checked are the bytes served,
- * whatever happened to the files since, and neither the master nor a
- * worker opens them.  The master never calls OpenSSL at all.
+ * read and built the same context from (conftls.h): the bytes that were
+ * checked are the bytes served, whatever happened to the files since, and
+ * neither the master nor a worker opens them.  The master builds the
+ * context once, before the generation's first worker (generation.c), and
+ * every worker shares it copy-on-write: OpenSSL's state is most of a TLS
+ * worker's memory.  Connections are the workers' alone.
  *
  * Session tickets are encrypted with keys every worker of a generation
  * derives alike from the generation's secret and the wall clock's epoch

@@ -53,7 +53,6 @@
 #include "scoreboard.h"
 #include "serve.h"
 #include "service.h"
-#include "tls.h"
 #include "worker.h"
 
 /* How long to stop accepting when out of descriptors or memory. */
@@ -561,36 +560,9 @@ worker_close_others(const struct worker_args *wa)
 		_exit(EX_OSERR);
 }
 
-/*
- * Each TLS listener's context, from the bytes the check read (tls.h):
- * built in the worker, so the master never runs OpenSSL, and with the
- * generation's ticket secret, so that any worker resumes another's
- * session.  A context that cannot be built is fatal to the worker (exit
- * 78): the check built the same one, so this is not a passing fault.
- */
-static void
-worker_tls(const struct config *cfg, struct tls_server **ts)
-{
-	char	 err[1024];
-
-	for (size_t i = 0; i < cfg->c_nlisten; i++) {
-		ts[i] = NULL;
-		if (cfg->c_tls[i] == NULL)
-			continue;
-		if ((ts[i] = tls_server_new(cfg->c_tls[i],
-		    cfg->c_tls_secret_ok ? cfg->c_tls_secret : NULL, err,
-		    sizeof(err))) == NULL) {
-			log_warnx("%s: listen.tls.%s", cfg->c_tls[i]->tc_where,
-			    err);
-			_exit(WORKER_EXIT_FATAL);
-		}
-	}
-}
-
 void
 worker_run(const struct worker_args *wa)
 {
-	static struct tls_server *tls[CONFIG_MAX_LISTEN];
 	const struct service	*sv;
 	struct worker_masks	 wm;
 	struct serve_ctx	 sc;
@@ -618,12 +590,11 @@ worker_run(const struct worker_args *wa)
 	worker_die_with_master(wa);
 	if (service_init(sv) == -1)
 		_exit(WORKER_EXIT_FATAL);
-	worker_tls(wa->wa_config, tls);
 	if ((epfd = worker_epoll(wa->wa_listeners)) == -1)
 		_exit(EX_OSERR);
 	sc = (struct serve_ctx){ .sc_config = wa->wa_config,
 	    .sc_board = wa->wa_board, .sc_slot = wa->wa_slot,
-	    .sc_service = sv, .sc_waitmask = &wm.wm_client, .sc_tls = tls };
+	    .sc_service = sv, .sc_waitmask = &wm.wm_client, .sc_tls = wa->wa_tls };
 	worker_announce(wa);
 	if (worker_wait_gate(wa, &wm.wm_accept)) {
 		/* A line per connection: sent several at a time (log.h). */

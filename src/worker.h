@@ -24,9 +24,14 @@ struct slot;
  */
 #define WORKER_EXIT_FATAL	78
 
+struct tls_server;
+
 struct worker_args {
 	const struct config	*wa_config;
 	const struct listeners	*wa_listeners;
+	/* Each listener's TLS context, built by the master for the
+	 * generation and shared copy-on-write; NULL: clear text. */
+	struct tls_server *const *wa_tls;
 	struct slot		*wa_slot;
 	struct scoreboard	*wa_board;	/* everyone's slots */
 	int			 wa_ready_fd;	/* a byte here once ready */
