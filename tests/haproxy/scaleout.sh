@@ -261,6 +261,11 @@ generation() {
 	status "$1" | sed -n 's/^generation: \([0-9]*\).*/\1/p'
 }
 
+# The hosts' TLS listener's certificate (every host serves the same).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -days 2 -subj /CN=preforkd-hosts -keyout "$state/tls-key.pem" \
+    -out "$state/tls-cert.pem" > /dev/null 2>&1 ||
+    abort "tls: openssl cannot make the hosts' certificate"
 for i in 1 2 3; do
 	sed -e "s|@N@|$i|g" -e "s|@STATE@|$state|g" -e "s|@DRAIN@|$drain|g" \
 	    "$here/preforkd.conf" > "$state/h$i.conf"
@@ -405,6 +410,34 @@ inflight() {
 	    }
 	    END { print n + 0 }' "$state/haproxy.log"
 }
+
+# ---- 0. TLS behind HAProxy -----------------------------------------------
+# Clients in clear to HAProxy's second frontend, which sends each host the
+# PROXY v2 header in clear and then speaks TLS: every host serves, logs
+# the client's address (from the header) and the TLS version, and counts
+# the handshakes, some of them resumed (HAProxy reuses a host's session).
+tls_marks="$(log_lines 1) $(log_lines 2) $(log_lines 3)"
+nsx lb "$loadgen" -h 10.99.0.1 -p 8443 -s 10.99.0.1 -n 1 -c 6 -t 1 -w 0 \
+    -d 2 > "$state/load-tls.out" 2>&1
+tls_done=$(sed -n 's/^RESULT .* conns=\([0-9]*\) .*/\1/p' "$state/load-tls.out")
+tls_errs=$(sed -n 's/^RESULT .* errors=\([0-9]*\) .*/\1/p' "$state/load-tls.out")
+bad= seen=
+for i in 1 2 3; do
+	from=$(echo "$tls_marks" | cut -d' ' -f"$i")
+	c=$(tail -n "+$((from + 1))" "$state/h$i.log" |
+	    grep -c 'message peer=10\.99\.0\.1:.* tls=TLSv1\.3')
+	hs=$(status "$i" | sed -n 's/^tls: handshakes=\([0-9]*\) resumed=\([0-9]*\).*/\1 (\2 resumed)/p')
+	seen="$seen h$i: $c lines, handshakes $hs;"
+	[ "$c" -gt 0 ] || bad="$bad h$i"
+done
+if [ -n "$tls_done" ] && [ "$tls_done" -gt 0 ] && [ "$tls_errs" = 0 ] &&
+    [ -z "$bad" ]; then
+	ok "tls: through HAProxy's PROXY v2 and TLS to every host, $tls_done connections, 0 failed; each host logged the client 10.99.0.1 and tls=TLSv1.3:$seen"
+else
+	fail "tls: $tls_done connections, ${tls_errs:-?} failed; no TLS line from:$bad ($seen)"
+	for i in 1 2 3; do tail -n 3 "$state/h$i.log" | note; done
+	tail -n 5 "$state/haproxy.log" | note
+fi
 
 # ---- 1. rolling restart -------------------------------------------------
 # Each host: SIGTERM; the agent says drain and HAProxy stops choosing
