@@ -86,6 +86,12 @@ log_held_ms(void)
 	return logsink_held_ms();
 }
 
+void
+log_retry(void)
+{
+	logsink_retry();
+}
+
 /* ---- the API ----------------------------------------------------------- */
 
 /* Add to line[*off]: cut at the end of the buffer, never overflowing. */

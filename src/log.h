@@ -46,6 +46,11 @@ void	log_hold(bool);
 void	log_flush(void);
 int	log_held_ms(void);
 
+/* Lines at notice and above that syslog could not take when they were
+ * logged are kept a while (logsink.c): send them now if it takes them.
+ * The master calls this every turn of its loop. */
+void	log_retry(void);
+
 /* Whether lines of this syslog level are written: callers skip the work
  * of preparing a line that would be filtered out. */
 bool	log_enabled(int level);

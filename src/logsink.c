@@ -12,8 +12,10 @@
  * line, in the format glibc's syslog() sends, which journald and rsyslog
  * parse), so it is spoken here, on a socket that never waits.  The same
  * holds for stderr (-e).  A line that cannot be written at once is
- * dropped and counted (logsink_dropped()); the next line that goes
- * through is preceded by one that says how many were lost.
+ * dropped and counted (logsink_dropped()), unless it is one of the few an
+ * operator reads the journal for (notice and above), which is kept a
+ * while and sent late; the next line that goes through is preceded by
+ * one that says how many were lost.
  */
 #include "autoconf.h"
 
@@ -40,6 +42,8 @@
 
 /* "<PRI>Mmm dd hh:mm:ss " and the prefix (64 bytes at most). */
 #define LOGSINK_HEAD_MAX	96
+/* Late lines (logsink_late_keep()): how many at most. */
+#define LOGSINK_LATE_LINES	32
 /* Held lines (logsink_keep()): how many at most, for how long at most. */
 #define LOGSINK_HOLD_LINES	8
 #define LOGSINK_HOLD_MS		100
@@ -81,6 +85,11 @@ static size_t		 logsink_held_used;
 static struct iovec	 logsink_held_line[LOGSINK_HOLD_LINES];
 static unsigned		 logsink_nheld;
 static int64_t		 logsink_held_since;
+/* Late lines: see logsink_late_keep(). */
+static char		 logsink_late[16 * 1024];
+static size_t		 logsink_late_used;
+static struct iovec	 logsink_late_line[LOGSINK_LATE_LINES];
+static unsigned		 logsink_nlate;
 
 static const char *const logsink_months[12] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -382,6 +391,93 @@ logsink_send_dropped(void)
 	return true;
 }
 
+/* ---- late lines -------------------------------------------------------- */
+
+/*
+ * A line at notice or above (started, reloading, reloaded, an upgrade's
+ * steps, a worker's crash) is what an operator reads the journal for,
+ * and a process seldom writes many.  When syslog cannot take one at once
+ * (journald behind, its queue full of the workers' lines), it is kept,
+ * stamped as it was logged, up to LOGSINK_LATE_LINES, and sent before
+ * anything else once syslog reads again: by the next line, or by
+ * logsink_retry() from the master's loop, which turns at least every
+ * tick.  Lines below notice are dropped meanwhile (and counted), so that
+ * the late ones keep their order; a line with no room is dropped too.
+ */
+static bool
+logsink_late_keep(int priority, const char *text, size_t len)
+{
+	char	*p;
+	size_t	 head;
+
+	if (logsink_target != LOG_TO_SYSLOG ||
+	    (priority & LOG_PRIMASK) > LOG_NOTICE ||
+	    logsink_nlate == LOGSINK_LATE_LINES ||
+	    LOGSINK_HEAD_MAX + len > sizeof(logsink_late) - logsink_late_used)
+		return false;
+	p = logsink_late + logsink_late_used;
+	head = logsink_syslog_head(p, priority);
+	memcpy(p + head, text, len);
+	logsink_late_line[logsink_nlate++] = (struct iovec){ p, head + len };
+	logsink_late_used += head + len;
+	return true;
+}
+
+/* The first n late lines went: the rest moved to the front. */
+static void
+logsink_late_shift(unsigned n)
+{
+	size_t	 off;
+
+	if (n == 0)
+		return;
+	if (n == logsink_nlate) {
+		logsink_nlate = 0;
+		logsink_late_used = 0;
+		return;
+	}
+	off = (size_t)((char *)logsink_late_line[n].iov_base - logsink_late);
+	memmove(logsink_late, logsink_late + off, logsink_late_used - off);
+	logsink_late_used -= off;
+	for (unsigned i = n; i < logsink_nlate; i++) {
+		logsink_late_line[i - n] = logsink_late_line[i];
+		logsink_late_line[i - n].iov_base =
+		    (char *)logsink_late_line[i - n].iov_base - off;
+	}
+	logsink_nlate -= n;
+}
+
+/* Send the late lines, oldest first, as far as syslog takes them;
+ * whether none is left. */
+static bool
+logsink_late_send(void)
+{
+	struct msghdr	 msg;
+	unsigned	 sent = 0;
+
+	if (logsink_nlate == 0)
+		return true;
+	if (logsink_syslog_connect() == -1)
+		return false;
+	while (sent < logsink_nlate) {
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = &logsink_late_line[sent];
+		msg.msg_iovlen = 1;
+		if (!logsink_send_once(&msg, logsink_late_line[sent].iov_len))
+			break;
+		sent++;
+	}
+	logsink_late_shift(sent);
+	return logsink_nlate == 0;
+}
+
+void
+logsink_retry(void)
+{
+	if (logsink_target == LOG_TO_SYSLOG)
+		(void)logsink_late_send();
+}
+
 /* ---- held lines -------------------------------------------------------- */
 
 /*
@@ -484,19 +580,22 @@ logsink_held_ms(void)
 void
 logsink_write(int priority, const char *text, size_t len)
 {
-	if (logsink_holding && logsink_target == LOG_TO_SYSLOG) {
+	bool	 behind = logsink_target == LOG_TO_SYSLOG &&
+		    !logsink_late_send();
+
+	if (logsink_holding && logsink_target == LOG_TO_SYSLOG && !behind) {
 		if (priority >= LOG_INFO) {
 			logsink_keep(priority, text, len);
 			return;
 		}
 		logsink_flush();
 	}
-	if (logsink_dropped_pending > 0 && !logsink_send_dropped()) {
-		logsink_drop();
-		return;
+	/* Late lines first, then what was lost, then this one. */
+	if (behind || (logsink_dropped_pending > 0 &&
+	    !logsink_send_dropped()) || !logsink_send(priority, text, len)) {
+		if (!logsink_late_keep(priority, text, len))
+			logsink_drop();
 	}
-	if (!logsink_send(priority, text, len))
-		logsink_drop();
 }
 /* ---- set-up ------------------------------------------------------------ */
 
@@ -533,6 +632,8 @@ logsink_after_fork(void)
 	logsink_holding = false;
 	logsink_nheld = 0;
 	logsink_held_used = 0;
+	logsink_nlate = 0;
+	logsink_late_used = 0;
 	logsink_dropped_total = 0;
 	logsink_dropped_pending = 0;
 	logsink_drop_fn = NULL;

@@ -40,6 +40,9 @@ void	logsink_write(int priority, const char *text, size_t len);
 unsigned long long logsink_dropped(void);
 void	logsink_set_drop_hook(void (*fn)(void *), void *arg);
 
+/* Lines at notice and above that syslog could not take at once, sent
+ * now if it takes them (see log_retry()). */
+void	logsink_retry(void);
 /* Held lines: see log_hold(). */
 void	logsink_hold(bool);
 void	logsink_flush(void);

@@ -437,6 +437,7 @@ master_wait(struct master *m)
 	const struct control_owner owner = { master_reload_asked, m,
 	    &m->m_reload_seq };
 
+	log_retry();		/* lines syslog could not take yet */
 	if (master_next_timer(m, &deadline)) {
 		left = clock_diff(clock_now(), deadline);
 		if (left < 0)
