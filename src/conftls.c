@@ -205,7 +205,6 @@ conftls_material(struct conf_ctx *ctx, const config_setting_t *g,
 
 		/* Without the material (-s, which serves nothing): the keys
 		 * alone, no file opened. */
-
 		if (conf_string(ctx, g, "listen.tls.certificate",
 		    "certificate", PATH_MAX, &ct->tc_certificate) == -1 ||
 		    conf_string(ctx, g, "listen.tls.key", "key", PATH_MAX,
