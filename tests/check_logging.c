@@ -167,15 +167,13 @@ ctl_ok(const char *cmd, char *out, size_t size)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* Ready: the control socket answers, with every worker idle. */
+/* Wait for the control socket's status to hold want. */
 static bool
-ready(unsigned workers, double secs)
+status_holds(const char *want, double secs)
 {
 	struct timespec	 end = clock_after(clock_now(), secs);
-	char		 out[8192], want[64];
+	char		 out[8192];
 
-	snprintf(want, sizeof(want), "\nworkers: %u starting=0 idle=%u ",
-	    workers, workers);
 	do {
 		if (ctl_ok("status", out, sizeof(out)) &&
 		    strstr(out, want) != NULL)
@@ -183,6 +181,17 @@ ready(unsigned workers, double secs)
 		sleep_ms(50);
 	} while (clock_ms_until(end) > 0);
 	return false;
+}
+
+/* Ready: the control socket answers, with every worker idle. */
+static bool
+ready(unsigned workers, double secs)
+{
+	char	 want[64];
+
+	snprintf(want, sizeof(want), "\nworkers: %u starting=0 idle=%u ",
+	    workers, workers);
+	return status_holds(want, secs);
 }
 
 /* n workers again, none of them gone. */
@@ -475,22 +484,6 @@ START_TEST(test_notice_lifecycle)
 		    "\"%s\":\n%s", per_connection[i], daemon_log_tail(&d));
 }
 END_TEST
-
-/* Wait for the control socket's status to hold want. */
-static bool
-status_holds(const char *want, double secs)
-{
-	struct timespec	 end = clock_after(clock_now(), secs);
-	char		 out[8192];
-
-	do {
-		if (ctl_ok("status", out, sizeof(out)) &&
-		    strstr(out, want) != NULL)
-			return true;
-		sleep_ms(50);
-	} while (clock_ms_until(end) > 0);
-	return false;
-}
 
 /*
  * Clients that leave without a byte: one closes at once, one after the

@@ -65,29 +65,6 @@ teardown(void)
 	daemon_cleanup(&d);
 }
 
-/* A connection from source address src (any 127/8 address is ours). */
-static int
-connect_from(const char *src, int port, int rcv_secs)
-{
-	struct sockaddr_in	 sin;
-	struct timeval		 tv = { rcv_secs, 0 };
-	int			 fd;
-
-	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
-	    -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	sin.sin_port = htons(port);
-	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr), 1);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
-	    0);
-	return fd;
-}
-
 /* n silent clients, two per source address from 127.0.0.2 on. */
 static void
 open_silent(int n, int rcv_secs)
@@ -97,7 +74,7 @@ open_silent(int n, int rcv_secs)
 	ck_assert_int_le(nsilent + n, POOL_SILENT_MAX);
 	for (int i = 0; i < n; i++, nsilent++) {
 		snprintf(src, sizeof(src), "127.0.0.%d", 2 + nsilent / 2);
-		silent[nsilent] = connect_from(src, d.d_port, rcv_secs);
+		silent[nsilent] = tcp_connect_from(src, d.d_port, rcv_secs);
 	}
 }
 
@@ -137,7 +114,7 @@ static void
 assert_banner(int rcv_secs)
 {
 	char	 buf[64];
-	int	 fd = connect_from("127.0.0.1", d.d_port, rcv_secs);
+	int	 fd = tcp_connect_from("127.0.0.1", d.d_port, rcv_secs);
 
 	ck_assert_msg(read_banner(fd, buf, sizeof(buf)) == 28 &&
 	    strcmp(buf, "Welcome to Network Server!!") == 0,
@@ -286,7 +263,7 @@ START_TEST(test_per_source_limit)
 	daemon_start(&d, "workers = 4;\nlimits = { per_source = 2; };\n"
 	    "timeouts = { read = 30.0; connection = 40.0; };\n");
 	for (int i = 0; i < 10; i++)
-		fds[i] = connect_from("127.0.0.2", d.d_port, 20);
+		fds[i] = tcp_connect_from("127.0.0.2", d.d_port, 20);
 	for (int i = 0; i < 10; i++) {
 		if (read_banner(fds[i], buf, sizeof(buf)) == 28)
 			served++;
@@ -310,7 +287,7 @@ static bool
 served_from(const char *src)
 {
 	char	 buf[64];
-	int	 fd = connect_from(src, d.d_port, 20);
+	int	 fd = tcp_connect_from(src, d.d_port, 20);
 	bool	 ok;
 
 	ok = read_banner(fd, buf, sizeof(buf)) == 28 &&
@@ -336,7 +313,7 @@ START_TEST(test_per_source_forgets)
 	daemon_start(&d, "workers = 2;\nlimits = { per_source = 1; };\n"
 	    "timeouts = { read = 30.0; connection = 40.0; };\n"
 	    "log = { empty = true; };\n");
-	hold = connect_from("127.0.0.3", d.d_port, 20);
+	hold = tcp_connect_from("127.0.0.3", d.d_port, 20);
 	ck_assert_int_eq(read_banner(hold, buf, sizeof(buf)), 28);
 	ck_assert_msg(served_from("127.0.0.2"), "log:\n%s",
 	    daemon_log_tail(&d));
@@ -368,7 +345,7 @@ START_TEST(test_shedding)
 	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(read_banner(silent[i], buf, sizeof(buf)), 28);
 	sleep_ms(1200);		/* silent for longer than the shed floor */
-	fresh = connect_from("127.0.0.1", d.d_port, 25);
+	fresh = tcp_connect_from("127.0.0.1", d.d_port, 25);
 	ck_assert_msg(read_banner(fresh, buf, sizeof(buf)) == 28,
 	    "log:\n%s", daemon_log_tail(&d));
 	close(fresh);
@@ -407,7 +384,7 @@ START_TEST(test_shedding_after_ttou)
 		ck_assert_int_eq(read_banner(silent[i], buf, sizeof(buf)), 28);
 	sleep_ms(1200);		/* silent for longer than the shed floor */
 	/* Well short of the silent ones' read timeout. */
-	fresh = connect_from("127.0.0.1", d.d_port, 40);
+	fresh = tcp_connect_from("127.0.0.1", d.d_port, 40);
 	ck_assert_msg(read_banner(fresh, buf, sizeof(buf)) == 28,
 	    "log:\n%s", daemon_log_tail(&d));
 	close(fresh);
@@ -439,7 +416,7 @@ START_TEST(test_shedding_writers)
 		snprintf(src, sizeof(src), "127.0.0.%d", 2 + i);
 		silent[nsilent] = connect_stuffer(src, d.d_port);
 	}
-	fresh = connect_from("127.0.0.1", d.d_port, 40);
+	fresh = tcp_connect_from("127.0.0.1", d.d_port, 40);
 	ck_assert_int_eq(send(fresh, "ping", 4, MSG_NOSIGNAL), 4);
 	ck_assert_msg(recv(fresh, buf, sizeof(buf), 0) == 4 &&
 	    memcmp(buf, "ping", 4) == 0, "no echo; log:\n%s",
@@ -486,9 +463,9 @@ START_TEST(test_defer_accept)
 
 	daemon_start(&d, "workers = 1;\nservice = \"echo\";\n"
 	    "timeouts = { read = 30.0; connection = 40.0; hung = 50.0; };\n");
-	quiet = connect_from("127.0.0.2", d.d_port, 1);
+	quiet = tcp_connect_from("127.0.0.2", d.d_port, 1);
 	sleep_ms(300);
-	talker = connect_from("127.0.0.1", d.d_port, 20);
+	talker = tcp_connect_from("127.0.0.1", d.d_port, 20);
 	ck_assert_int_eq(send(talker, "ping", 4, MSG_NOSIGNAL), 4);
 	ck_assert_msg(recv(talker, buf, sizeof(buf), 0) == 4 &&
 	    memcmp(buf, "ping", 4) == 0, "no echo; log:\n%s",
@@ -539,7 +516,7 @@ START_TEST(test_recycling_counts_served)
 	    "access = [ \"deny 127.0.0.2\", \"allow all\" ];\n");
 	ck_assert_int_eq(proc_children(d.d_pid, first, 4), 1);
 	for (int i = 0; i < 12; i++) {
-		fd = connect_from("127.0.0.2", d.d_port, 10);
+		fd = tcp_connect_from("127.0.0.2", d.d_port, 10);
 		ck_assert_int_le(read_all(fd, buf, sizeof(buf)), 0);
 		close(fd);
 	}
@@ -607,7 +584,7 @@ START_TEST(test_hung_busy_saturated)
 
 	daemon_start(&d, "workers = 2;\nlimits = { per_source = 0; };\n"
 	    "timeouts = { read = 5.0; connection = 6.0; hung = 9.0; };\n");
-	fd = connect_from("127.0.0.2", d.d_port, 20);
+	fd = tcp_connect_from("127.0.0.2", d.d_port, 20);
 	ck_assert_int_eq(read_banner(fd, buf, sizeof(buf)), 28);
 	ck_assert_int_eq(proc_children(d.d_pid, pids, 4), 2);
 	/* Stop both while one is busy with 127.0.0.2 and the other idle;
@@ -657,7 +634,7 @@ START_TEST(test_log_flood_bounded)
 	daemon_start(&d, "workers = 2;\nlimits = { per_source = 0; };\n"
 	    "log = { empty = true; };\n");
 	for (int i = 0; i < 3000 && clock_diff(start, clock_now()) < 3; i++) {
-		fd = connect_from("127.0.0.3", d.d_port, 5);
+		fd = tcp_connect_from("127.0.0.3", d.d_port, 5);
 		shutdown(fd, SHUT_WR);
 		close(fd);
 	}
@@ -670,7 +647,7 @@ START_TEST(test_log_flood_bounded)
 	/* The counts come with the next line let through. */
 	for (int i = 0; i < 4; i++) {
 		sleep_ms(1100);
-		fd = connect_from("127.0.0.3", d.d_port, 5);
+		fd = tcp_connect_from("127.0.0.3", d.d_port, 5);
 		close(fd);
 	}
 	ck_assert_msg(daemon_log_wait_count(&d, "more suppressed", 1, 10), "%s",

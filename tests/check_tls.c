@@ -199,29 +199,6 @@ log_pid(const char *needle)
 	return (pid_t)pid;
 }
 
-/* A connection from source address src (any of 127/8) to our port. */
-static int
-connect_from(const char *src, int rcv_secs)
-{
-	struct sockaddr_in	 sin;
-	struct timeval		 tv = { rcv_secs, 0 };
-	int			 fd;
-
-	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
-	    -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	sin.sin_port = htons(port);
-	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr), 1);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
-	    0);
-	return fd;
-}
-
 /* ---- the test's TLS client ------------------------------------------- */
 
 /* The last session a server's ticket gave the client (new_cb). */
@@ -371,7 +348,7 @@ tc_greet(SSL_CTX *ctx, const char *src, SSL_SESSION *sess, const char *msg,
 	char	 buf[256];
 	SSL	*ssl;
 	ssize_t	 n;
-	int	 fd = connect_from(src, TLS_WAIT);
+	int	 fd = tcp_connect_from(src, port, TLS_WAIT);
 
 	if ((ssl = tc_handshake(ctx, fd, sess, NULL)) == NULL) {
 		close(fd);
@@ -393,7 +370,7 @@ tc_served_cert(SSL_CTX *ctx, char *cn, size_t size, long *serial)
 	char	 buf[256];
 	X509	*x;
 	SSL	*ssl;
-	int	 fd = connect_from("127.0.0.1", TLS_WAIT);
+	int	 fd = tcp_connect_from("127.0.0.1", port, TLS_WAIT);
 
 	ck_assert_msg((ssl = tc_handshake(ctx, fd, NULL, NULL)) != NULL,
 	    "no handshake; log:\n%s", daemon_log_tail(&d));
@@ -950,7 +927,7 @@ hostile_bytes(const char *src, const void *buf, size_t len, bool shut)
 {
 	char	 in[4096];
 	ssize_t	 n;
-	int	 fd = connect_from(src, TLS_WAIT);
+	int	 fd = tcp_connect_from(src, port, TLS_WAIT);
 
 	ck_assert_int_eq(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
 	if (shut)
@@ -1053,8 +1030,8 @@ START_TEST(test_tls_stalled)
 	/* A worker for each: with one, the master would shed the first. */
 	tls_start("workers = 2;\ntimeouts = { read = 2.0; };\n"
 	    "limits = { per_source = 0; };", TLS_SERVER_ONE);
-	quiet = connect_from("127.0.0.2", TLS_WAIT);
-	half = connect_from("127.0.0.3", TLS_WAIT);
+	quiet = tcp_connect_from("127.0.0.2", port, TLS_WAIT);
+	half = tcp_connect_from("127.0.0.3", port, TLS_WAIT);
 	n = tc_client_hello(0, hello, sizeof(hello));
 	ck_assert_int_eq(send(half, hello, n - 10, MSG_NOSIGNAL),
 	    (ssize_t)(n - 10));
@@ -1091,7 +1068,7 @@ START_TEST(test_tls_shed)
 	tls_start("workers = 1;\nlimits = { per_source = 0; };\n"
 	    "timeouts = { read = 60.0; connection = 70.0; hung = 80.0; };",
 	    TLS_SERVER_ONE);
-	quiet = connect_from("127.0.0.2", 60);
+	quiet = tcp_connect_from("127.0.0.2", port, 60);
 	sleep_ms(1200);		/* silent for longer than the shed floor */
 	ctx = tc_ctx(0, NULL, NULL);
 	ck_assert_msg(tc_greet(ctx, "127.0.0.1", NULL, "while full", NULL),
@@ -1116,7 +1093,7 @@ START_TEST(test_tls_empty)
 	tls_certs();
 	tls_start("workers = 1;", TLS_SERVER_ONE);
 	for (int i = 0; i < 3; i++)
-		close(connect_from("127.0.0.2", TLS_WAIT));
+		close(tcp_connect_from("127.0.0.2", port, TLS_WAIT));
 	ctx = tc_ctx(0, NULL, NULL);
 	ck_assert(tc_greet(ctx, "127.0.0.1", NULL, "after the scan", NULL));
 	ck_assert(daemon_log_wait(&d, "msg=\"after the scan\"", TLS_WAIT));
@@ -1145,7 +1122,7 @@ START_TEST(test_tls_renegotiation)
 	tls_certs();
 	tls_start("workers = 1;", TLS_SERVER_ONE);
 	ctx = tc_ctx(TLS1_2_VERSION, NULL, NULL);
-	fd = connect_from("127.0.0.2", TLS_WAIT);
+	fd = tcp_connect_from("127.0.0.2", port, TLS_WAIT);
 	ck_assert_ptr_nonnull(ssl = tc_handshake(ctx, fd, NULL, NULL));
 	while (len < sizeof(buf) && SSL_read_ex(ssl, buf + len, 1, &got) == 1)
 		if (buf[len++] == '\0')
@@ -1181,7 +1158,7 @@ START_TEST(test_tls_proxy)
 	    at(TLS_SERVER_ONE));
 	daemon_start(&d, conf);
 	ctx = tc_ctx(0, NULL, NULL);
-	fd = connect_from("127.0.0.1", TLS_WAIT);
+	fd = tcp_connect_from("127.0.0.1", port, TLS_WAIT);
 	ck_assert_ptr_nonnull(ssl = tc_handshake(ctx, fd, NULL,
 	    "PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n"));
 	ck_assert_int_eq(tc_exchange(ssl, "behind a balancer", buf,
@@ -1213,7 +1190,7 @@ struct sat_result {
 	long	 sr_failed;	/* no handshake */
 };
 
-/* connect_from() without asserting: -1 on failure. */
+/* tcp_connect_from() without asserting: -1 on failure. */
 static int
 sat_connect(void)
 {
@@ -1331,7 +1308,7 @@ START_TEST(test_tls_two_listeners)
 	SSL_CTX		*ctx;
 	SSL_SESSION	*open_ticket;
 	bool		 reused = true;
-	int		 other = free_port(), first, fd;
+	int		 other = free_port(), fd;
 	SSL		*ssl;
 
 	tls_certs();
@@ -1350,10 +1327,7 @@ START_TEST(test_tls_two_listeners)
 	ck_assert(tc_greet(ctx, "127.0.0.1", open_ticket, "again", &reused));
 	ck_assert_msg(reused, "the ticket did not resume on its listener");
 	/* ...and not on the listener that requires a certificate. */
-	first = port;
-	port = other;			/* where connect_from() goes */
-	fd = connect_from("127.0.0.1", TLS_WAIT);
-	port = first;
+	fd = tcp_connect_from("127.0.0.1", other, TLS_WAIT);
 	ssl = tc_handshake(ctx, fd, open_ticket, NULL);
 	ck_assert_msg(ssl == NULL || SSL_session_reused(ssl) != 1,
 	    "a session of the open listener resumed on the one that "
@@ -1382,7 +1356,7 @@ tls_echo(SSL_CTX *ctx, const char *msg, bool cut, char *out, size_t size,
 {
 	size_t	 len = 0, got;
 	SSL	*ssl;
-	int	 fd = connect_from("127.0.0.1", TLS_WAIT);
+	int	 fd = tcp_connect_from("127.0.0.1", port, TLS_WAIT);
 
 	ck_assert_ptr_nonnull(ssl = tc_handshake(ctx, fd, NULL, NULL));
 	ck_assert_int_eq(SSL_write(ssl, msg, (int)strlen(msg)),

@@ -517,6 +517,28 @@ proc_wait_children(pid_t pid, size_t n, double secs)
 }
 
 int
+tcp_connect_from(const char *src, int port, int rcv_secs)
+{
+	struct sockaddr_in	 sin;
+	struct timeval		 tv = { rcv_secs, 0 };
+	int			 fd;
+
+	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	sin.sin_port = htons(port);
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr), 1);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	return fd;
+}
+
+int
 tcp_connect(const char *addr, int port)
 {
 	struct sockaddr_storage	 ss;

@@ -90,6 +90,9 @@ long	proc_status_long(pid_t pid, const char *key);
 long	proc_cpu_ticks(pid_t pid);
 
 int	tcp_connect(const char *addr, int port);
+/* From source address src (any 127/8 address is ours) to 127.0.0.1:port,
+ * reads and writes bounded by rcv_secs. */
+int	tcp_connect_from(const char *src, int port, int rcv_secs);
 /* Read to the first NUL (included) or EOF; returns bytes read. */
 ssize_t	read_banner(int fd, char *buf, size_t size);
 /* Read until EOF or the peer resets; returns bytes read. */
